@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  ArtifactExistsError,
+  ArtifactNotFoundError,
+  type ArtifactStore,
+  type StoredArtifact,
+  type StoredFile,
+} from './store.js';
+
+const INDEX_FILE = '.artifact.json';
+
+/**
+ * The artifact store outside GitHub Actions: `<dir>/runs/<runId>/<artifact>/<files>`.
+ * An artifact appears whole or not at all (it is assembled beside its place and renamed into it),
+ * and an existing one is never replaced.
+ */
+export class LocalFolderStore implements ArtifactStore {
+  readonly description: string;
+
+  constructor(
+    readonly dir: string,
+    readonly runId: string,
+  ) {
+    this.description = `local folder ${dir}`;
+  }
+
+  async upload(name: string, files: readonly string[]): Promise<StoredArtifact> {
+    assertSafeName(name);
+    const runDir = this.runDir(this.runId);
+    const target = path.join(runDir, name);
+    if (await exists(target)) throw new ArtifactExistsError(name, this.runId);
+    await mkdir(runDir, { recursive: true });
+    const partial = path.join(runDir, `.${name}.partial-${process.pid}`);
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial);
+    try {
+      const stored: StoredFile[] = [];
+      for (const file of files) {
+        const base = path.basename(file);
+        if (stored.some((entry) => entry.name === base)) throw new Error(`two files named ${base} in artifact ${name}`);
+        await copyFile(file, path.join(partial, base));
+        stored.push({ name: base, size: (await stat(file)).size, sha256: await sha256File(file) });
+      }
+      const artifact: StoredArtifact = { name, id: `${this.runId}/${name}`, runId: this.runId, location: target, localDir: target, files: stored };
+      await writeFile(path.join(partial, INDEX_FILE), `${JSON.stringify(artifact, null, 2)}\n`);
+      // rename() onto an existing folder fails, so a racing upload of the same name cannot replace this one.
+      await rename(partial, target).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOTEMPTY' || error.code === 'EEXIST') throw new ArtifactExistsError(name, this.runId);
+        throw error;
+      });
+      return artifact;
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  async list(options: { runId?: string } = {}): Promise<StoredArtifact[]> {
+    const runDir = this.runDir(options.runId ?? this.runId);
+    const entries = await readdir(runDir, { withFileTypes: true }).catch(() => []);
+    const artifacts: StoredArtifact[] = [];
+    for (const entry of entries) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const index = await readFile(path.join(runDir, entry.name, INDEX_FILE), 'utf8').catch(() => undefined);
+      if (index !== undefined) artifacts.push(JSON.parse(index) as StoredArtifact);
+    }
+    return artifacts.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async download(name: string, destination: string, options: { runId?: string } = {}): Promise<string[]> {
+    assertSafeName(name);
+    const runId = options.runId ?? this.runId;
+    const artifact = (await this.list({ runId })).find((entry) => entry.name === name);
+    if (!artifact) throw new ArtifactNotFoundError(name, runId, this.description);
+    await mkdir(destination, { recursive: true });
+    const paths: string[] = [];
+    for (const file of artifact.files) {
+      const target = path.join(destination, file.name);
+      await copyFile(path.join(artifact.location, file.name), target);
+      paths.push(target);
+    }
+    return paths;
+  }
+
+  private runDir(runId: string): string {
+    assertSafeName(runId);
+    return path.join(this.dir, 'runs', runId);
+  }
+}
+
+/** A local run id that sorts by time: `20261124T203300Z`, with a suffix if that second is taken. */
+export async function newLocalRunId(dir: string, now: Date = new Date()): Promise<string> {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  await mkdir(path.join(dir, 'runs'), { recursive: true });
+  for (let suffix = 1; ; suffix += 1) {
+    const runId = suffix === 1 ? stamp : `${stamp}-${suffix}`;
+    try {
+      // Creating the run's folder claims the id, so two invocations in the same second differ.
+      await mkdir(path.join(dir, 'runs', runId));
+      return runId;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+function assertSafeName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`not a safe artifact or run name: ${JSON.stringify(name)}`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}

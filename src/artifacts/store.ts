@@ -1,0 +1,68 @@
+/** The artifact store contract: the local folder store and GitHub's artifact service both fulfil it. */
+
+export type ArtifactKind = 'backup' | 'logs' | 'report';
+
+/** Where this invocation stands: GitHub's run id and attempt, or the local equivalents. */
+export interface RunIdentity {
+  runId: string;
+  attempt: number;
+}
+
+/** `apim-migrate-<stage>-<kind>-a<attempt>`, as design.md fixes it. */
+export function artifactName(stage: string, kind: ArtifactKind, attempt: number): string {
+  return `apim-migrate-${stage}-${kind}-a${attempt}`;
+}
+
+export interface StoredFile {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface StoredArtifact {
+  name: string;
+  /** The store's own id of the artifact. */
+  id: string;
+  runId: string;
+  /** A human-readable location: a folder, or a URL. */
+  location: string;
+  /** The folder that holds the stored files, when the store keeps them on this machine. */
+  localDir?: string;
+  files: StoredFile[];
+}
+
+export interface UploadOptions {
+  retentionDays?: number;
+}
+
+export interface ArtifactStore {
+  /** One line for messages, e.g. "local folder /srv/migration/.apim-migrate". */
+  readonly description: string;
+  /** Stores the files under `name` in this run. A name is never reused: storing it twice is an error. */
+  upload(name: string, files: readonly string[], options?: UploadOptions): Promise<StoredArtifact>;
+  /** The artifacts of a run (this run when `runId` is not given). */
+  list(options?: { runId?: string }): Promise<StoredArtifact[]>;
+  /** Copies the artifact's files into `destination` and returns their paths. */
+  download(name: string, destination: string, options?: { runId?: string }): Promise<string[]>;
+}
+
+export class ArtifactExistsError extends Error {
+  constructor(
+    readonly artifact: string,
+    readonly runId: string,
+  ) {
+    super(`artifact ${artifact} already exists in run ${runId}; apim-migrate never overwrites an artifact`);
+    this.name = 'ArtifactExistsError';
+  }
+}
+
+export class ArtifactNotFoundError extends Error {
+  constructor(
+    readonly artifact: string,
+    readonly runId: string,
+    where: string,
+  ) {
+    super(`artifact ${artifact} of run ${runId} not found in ${where}`);
+    this.name = 'ArtifactNotFoundError';
+  }
+}

@@ -1,0 +1,521 @@
+/**
+ * The `[database.*]` tables of WSO2's deployment.toml, and how they combine with the
+ * `databases:` overrides of apim-migrate's own config into connectable targets.
+ */
+import { parse, TomlDate, TomlError } from 'smol-toml';
+import type { TomlTable, TomlValue } from 'smol-toml';
+import { InputError } from '../errors.js';
+import type { Problem } from '../errors.js';
+import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl } from './jdbc-url.js';
+import { resolvePlaceholders } from './placeholders.js';
+import { DATABASE_NAMES } from './types.js';
+import type { DatabaseName, DatabaseTarget, DbEngine, JdbcUrl } from './types.js';
+
+/** One `[database.<name>]` table as written, placeholders unresolved. */
+export interface DeploymentDatabase {
+  name: DatabaseName;
+  type?: string;
+  url?: string;
+  username?: string;
+  password?: string;
+  /** 1-based line of the table header. */
+  line?: number;
+}
+
+/** One entry of the `databases:` section of apim-migrate's config. */
+export interface DatabaseOverride {
+  name: DatabaseName;
+  url?: string;
+  username?: string;
+  password?: string;
+  type?: string;
+  /** 1-based line of the entry in the config file. */
+  line?: number;
+}
+
+export interface ResolveDatabasesInput {
+  discovered: DeploymentDatabase[];
+  deploymentFile: string;
+  overrides: DatabaseOverride[] | undefined;
+  configFile: string;
+  env: Record<string, string | undefined>;
+}
+
+export interface ResolvedDatabases {
+  databases: DatabaseTarget[];
+  problems: Problem[];
+}
+
+type Field = 'type' | 'url' | 'username' | 'password';
+const FIELDS: readonly Field[] = ['type', 'url', 'username', 'password'];
+const REQUIRED_DATABASES: readonly DatabaseName[] = ['apim_db', 'shared_db'];
+
+// ---------------------------------------------------------------------------------------------
+// Reading deployment.toml
+
+export function readDeploymentDatabases(tomlText: string, file: string): DeploymentDatabase[] {
+  const document = parseToml(tomlText, file);
+  const keyLines = indexTomlKeyLines(tomlText);
+  const section = document['database'];
+  if (section === undefined) return [];
+  if (!isTable(section)) {
+    throw new InputError({
+      file,
+      line: findKeyLine(keyLines, ['database']),
+      message: '`database` must be a table: write the databases as [database.apim_db] and [database.shared_db]',
+    });
+  }
+  const problems: Problem[] = [];
+  const databases: DeploymentDatabase[] = [];
+  for (const name of DATABASE_NAMES) {
+    const entry = section[name];
+    if (entry === undefined) continue;
+    const line = findKeyLine(keyLines, ['database', name]);
+    if (!isTable(entry)) {
+      problems.push({ file, line, message: `\`database.${name}\` must be a table: write it as [database.${name}]` });
+      continue;
+    }
+    databases.push(readDatabaseTable({ name, table: entry, line, file, keyLines, problems }));
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return databases;
+}
+
+function parseToml(tomlText: string, file: string): TomlTable {
+  try {
+    return parse(tomlText);
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    throw new InputError(
+      {
+        file,
+        line: error.line,
+        column: error.column,
+        message: `${describeTomlError(error)}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
+      },
+      { cause: error },
+    );
+  }
+}
+
+/** smol-toml appends a code excerpt after a blank line; the location is reported separately. */
+function describeTomlError(error: TomlError): string {
+  const headline = error.message.split('\n\n')[0] ?? error.message;
+  return headline.replace(/^Invalid TOML document:\s*/, 'invalid TOML: ');
+}
+
+function readDatabaseTable(input: {
+  name: DatabaseName;
+  table: TomlTable;
+  line: number | undefined;
+  file: string;
+  keyLines: KeyLine[];
+  problems: Problem[];
+}): DeploymentDatabase {
+  const { name, table, line, file, keyLines, problems } = input;
+  const database: DeploymentDatabase = { name };
+  if (line !== undefined) database.line = line;
+  for (const field of FIELDS) {
+    const value = table[field];
+    if (value === undefined) continue;
+    if (typeof value === 'string') {
+      database[field] = value;
+      continue;
+    }
+    problems.push({
+      file,
+      line: findKeyLine(keyLines, ['database', name, field]) ?? line,
+      message: `\`${field}\` in [database.${name}] must be a string in quotes, not ${describeTomlType(value)}: write ${field} = "..."`,
+    });
+  }
+  return database;
+}
+
+function isTable(value: TomlValue): value is TomlTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
+}
+
+function describeTomlType(value: TomlValue): string {
+  if (typeof value === 'bigint') return 'an integer';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof TomlDate) return 'a date';
+  return 'a table';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the line of a key in the TOML text (smol-toml does not report positions of values)
+
+interface KeyLine {
+  path: string[];
+  line: number;
+}
+
+/** Every table header and key assignment with its full dotted path and 1-based line. */
+function indexTomlKeyLines(tomlText: string): KeyLine[] {
+  const entries: KeyLine[] = [];
+  let table: string[] = [];
+  let openMultilineString: string | undefined;
+  tomlText.split(/\r?\n/).forEach((raw, index) => {
+    const line = index + 1;
+    if (openMultilineString !== undefined) {
+      if (raw.includes(openMultilineString)) openMultilineString = undefined;
+      return;
+    }
+    const text = raw.trim();
+    const header = parseTableHeader(text);
+    if (header !== undefined) {
+      table = header;
+      entries.push({ path: header, line });
+      return;
+    }
+    const assignment = parseKeyPath(text);
+    if (assignment === undefined || !assignment.rest.startsWith('=')) return;
+    entries.push({ path: [...table, ...assignment.path], line });
+    openMultilineString = findUnclosedMultilineString(assignment.rest.slice(1).trim());
+  });
+  return entries;
+}
+
+function parseTableHeader(text: string): string[] | undefined {
+  if (!text.startsWith('[')) return undefined;
+  const opening = text.startsWith('[[') ? 2 : 1;
+  const parsed = parseKeyPath(text.slice(opening));
+  if (parsed === undefined || !parsed.rest.startsWith(']')) return undefined;
+  return parsed.path;
+}
+
+function findUnclosedMultilineString(value: string): string | undefined {
+  for (const delimiter of ['"""', "'''"]) {
+    if (value.startsWith(delimiter) && value.split(delimiter).length === 2) return delimiter;
+  }
+  return undefined;
+}
+
+function parseKeyPath(text: string): { path: string[]; rest: string } | undefined {
+  const path: string[] = [];
+  let position = 0;
+  for (;;) {
+    position = skipBlanks(text, position);
+    const key = readKey(text, position);
+    if (key === undefined) return undefined;
+    path.push(key.value);
+    position = skipBlanks(text, key.end);
+    if (text[position] !== '.') return { path, rest: text.slice(position) };
+    position += 1;
+  }
+}
+
+function readKey(text: string, start: number): { value: string; end: number } | undefined {
+  const quote = text[start];
+  if (quote === '"' || quote === "'") {
+    const end = findClosingQuote(text, start + 1, quote);
+    if (end === -1) return undefined;
+    const inner = text.slice(start + 1, end);
+    return { value: quote === '"' ? inner.replace(/\\(.)/g, '$1') : inner, end: end + 1 };
+  }
+  const bare = /^[A-Za-z0-9_-]+/.exec(text.slice(start))?.[0];
+  return bare === undefined ? undefined : { value: bare, end: start + bare.length };
+}
+
+function findClosingQuote(text: string, from: number, quote: string): number {
+  for (let position = from; position < text.length; position += 1) {
+    if (quote === '"' && text[position] === '\\') position += 1;
+    else if (text[position] === quote) return position;
+  }
+  return -1;
+}
+
+function skipBlanks(text: string, position: number): number {
+  let next = position;
+  while (text[next] === ' ' || text[next] === '\t') next += 1;
+  return next;
+}
+
+function findKeyLine(entries: KeyLine[], prefix: string[]): number | undefined {
+  return entries.find((entry) => prefix.every((key, index) => entry.path[index] === key))?.line;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Combining deployment.toml with the config's overrides
+
+/** Where a value was written, for messages. */
+interface Origin {
+  kind: DatabaseTarget['source'];
+  file: string;
+  line?: number;
+  /** How the entry is named in its file, e.g. `[database.apim_db]` or `databases.apim_db`. */
+  label: string;
+}
+
+interface SourcedValue {
+  value: string;
+  origin: Origin;
+}
+
+interface DatabaseContext {
+  name: DatabaseName;
+  /** The entry that defines the database: deployment.toml's table when there is one. */
+  entry: Origin;
+  configFile: string;
+  deploymentFile: string;
+  problems: Problem[];
+}
+
+type TypeVerdict =
+  | { kind: 'engine'; engine: 'postgresql' | 'mysql' }
+  | { kind: 'unsupported'; dbms: string }
+  | { kind: 'unknown' };
+
+const WSO2_TYPES: Record<string, TypeVerdict> = {
+  postgre: { kind: 'engine', engine: 'postgresql' },
+  mysql: { kind: 'engine', engine: 'mysql' },
+  mssql: { kind: 'unsupported', dbms: 'Microsoft SQL Server' },
+  oracle: { kind: 'unsupported', dbms: 'Oracle' },
+  db2: { kind: 'unsupported', dbms: 'IBM Db2' },
+  h2: { kind: 'unsupported', dbms: 'H2' },
+};
+
+const ENGINE_NAMES: Record<DbEngine, string> = { postgresql: 'PostgreSQL', mysql: 'MySQL', mariadb: 'MariaDB' };
+
+export function resolveDatabases(input: ResolveDatabasesInput): ResolvedDatabases {
+  const problems: Problem[] = [];
+  const databases: DatabaseTarget[] = [];
+  for (const name of DATABASE_NAMES) {
+    const discovered = input.discovered.find((database) => database.name === name);
+    const override = input.overrides?.find((entry) => entry.name === name);
+    if (discovered === undefined && override === undefined) {
+      if (REQUIRED_DATABASES.includes(name)) problems.push(describeAbsentDatabase(name, input));
+      continue;
+    }
+    const target = resolveDatabase({ name, discovered, override, input, problems });
+    if (target !== undefined) databases.push(target);
+  }
+  return { databases, problems };
+}
+
+function describeAbsentDatabase(name: DatabaseName, input: ResolveDatabasesInput): Problem {
+  return {
+    file: input.deploymentFile,
+    message:
+      `the ${name} database is not configured: add [database.${name}] to ${input.deploymentFile} ` +
+      `or databases.${name} to ${input.configFile}`,
+  };
+}
+
+function resolveDatabase(args: {
+  name: DatabaseName;
+  discovered: DeploymentDatabase | undefined;
+  override: DatabaseOverride | undefined;
+  input: ResolveDatabasesInput;
+  problems: Problem[];
+}): DatabaseTarget | undefined {
+  const { name, discovered, override, input } = args;
+  const discoveredOrigin = discovered && createOrigin('deployment.toml', input.deploymentFile, discovered.line, `[database.${name}]`);
+  const overrideOrigin = override && createOrigin('config', input.configFile, override.line, `databases.${name}`);
+  const entry = discoveredOrigin ?? overrideOrigin;
+  if (entry === undefined) return undefined;
+  const context: DatabaseContext = {
+    name,
+    entry,
+    configFile: input.configFile,
+    deploymentFile: input.deploymentFile,
+    problems: [],
+  };
+  const pick = (field: Field): SourcedValue | undefined =>
+    pickField(field, { discovered, discoveredOrigin, override, overrideOrigin });
+
+  const url = resolveRequiredField(context, 'url', pick('url'), input.env);
+  const username = resolveRequiredField(context, 'username', pick('username'), input.env);
+  const password = resolveRequiredField(context, 'password', pick('password'), input.env);
+  if (username?.value === '') reportEmptyUsername(context, username.origin);
+  const jdbc = determineJdbcUrl(context, pick('type'), url);
+
+  args.problems.push(...context.problems);
+  if (context.problems.length > 0 || jdbc === undefined || url === undefined) return undefined;
+  if (username === undefined || password === undefined) return undefined;
+  return {
+    name,
+    engine: jdbc.engine,
+    url: url.value,
+    host: jdbc.host,
+    port: jdbc.port,
+    database: jdbc.database,
+    params: jdbc.params,
+    username: username.value,
+    password: password.value,
+    source: url.origin.kind,
+  };
+}
+
+function createOrigin(kind: Origin['kind'], file: string, line: number | undefined, label: string): Origin {
+  return line === undefined ? { kind, file, label } : { kind, file, line, label };
+}
+
+function pickField(
+  field: Field,
+  sources: {
+    discovered: DeploymentDatabase | undefined;
+    discoveredOrigin: Origin | undefined;
+    override: DatabaseOverride | undefined;
+    overrideOrigin: Origin | undefined;
+  },
+): SourcedValue | undefined {
+  const fromOverride = sources.override?.[field];
+  if (fromOverride !== undefined && sources.overrideOrigin) return { value: fromOverride, origin: sources.overrideOrigin };
+  const fromDeployment = sources.discovered?.[field];
+  if (fromDeployment !== undefined && sources.discoveredOrigin) {
+    return { value: fromDeployment, origin: sources.discoveredOrigin };
+  }
+  return undefined;
+}
+
+/** Resolves `$env{}` in a value; reports a missing value, unset variables and secrets. */
+function resolveRequiredField(
+  context: DatabaseContext,
+  field: 'url' | 'username' | 'password',
+  sourced: SourcedValue | undefined,
+  env: Record<string, string | undefined>,
+): SourcedValue | undefined {
+  if (sourced === undefined) {
+    reportMissingField(context, field);
+    return undefined;
+  }
+  const resolved = resolvePlaceholders(sourced.value, env);
+  if (resolved.ok) return { value: resolved.value, origin: sourced.origin };
+  for (const variable of resolved.missingEnv) reportUnsetVariable(context, field, sourced.origin, variable);
+  for (const alias of resolved.secrets) reportSecret(context, field, sourced.origin, alias);
+  return undefined;
+}
+
+function determineJdbcUrl(
+  context: DatabaseContext,
+  type: SourcedValue | undefined,
+  url: SourcedValue | undefined,
+): JdbcUrl | undefined {
+  const verdict = type === undefined ? undefined : judgeType(type.value);
+  const parsed = url === undefined ? undefined : parseUrl(url.value);
+
+  if (type !== undefined && verdict?.kind === 'unsupported') {
+    if (parsed instanceof Error || parsed === undefined) reportUnsupported(context, type.origin, verdict.dbms);
+    else if (url !== undefined) reportContradiction(context, type, url, ENGINE_NAMES[parsed.engine]);
+    return undefined;
+  }
+  if (type !== undefined && verdict?.kind === 'unknown') reportUnknownType(context, type);
+  if (url === undefined || parsed === undefined) return undefined;
+  if (parsed instanceof UnsupportedDbmsError) {
+    reportUnsupported(context, url.origin, parsed.dbms);
+    return undefined;
+  }
+  if (parsed instanceof JdbcUrlError) {
+    report(context, url.origin, `the url of \`${url.origin.label}\` cannot be used: ${parsed.message}`);
+    return undefined;
+  }
+  if (type !== undefined && verdict?.kind === 'engine' && !isEngineOfType(parsed.engine, verdict.engine)) {
+    reportContradiction(context, type, url, ENGINE_NAMES[parsed.engine]);
+    return undefined;
+  }
+  return verdict?.kind === 'unknown' ? undefined : parsed;
+}
+
+function judgeType(type: string): TypeVerdict {
+  return WSO2_TYPES[type.trim().toLowerCase()] ?? { kind: 'unknown' };
+}
+
+function isEngineOfType(engine: DbEngine, typeEngine: 'postgresql' | 'mysql'): boolean {
+  // WSO2 has no MariaDB type: MariaDB runs with type = "mysql".
+  return typeEngine === 'mysql' ? engine === 'mysql' || engine === 'mariadb' : engine === typeEngine;
+}
+
+function parseUrl(url: string): JdbcUrl | JdbcUrlError {
+  try {
+    return parseJdbcUrl(url);
+  } catch (error) {
+    if (error instanceof JdbcUrlError) return error;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Problem messages. None of them may contain a password, so values are never quoted except `type`.
+
+function report(context: DatabaseContext, origin: Origin, message: string): void {
+  const problem: Problem = { file: origin.file, message };
+  if (origin.line !== undefined) problem.line = origin.line;
+  context.problems.push(problem);
+}
+
+function describeLocation(origin: Origin): string {
+  return origin.line === undefined ? origin.file : `${origin.file}:${origin.line}`;
+}
+
+function reportMissingField(context: DatabaseContext, field: 'url' | 'username' | 'password'): void {
+  const { name, entry } = context;
+  const fix =
+    entry.kind === 'deployment.toml'
+      ? `add ${field} = "..." to [database.${name}] in ${context.deploymentFile} or databases.${name}.${field} to ${context.configFile}`
+      : `add databases.${name}.${field} to ${context.configFile}`;
+  const allowEmpty = field === 'password' ? ' (an empty password is written as "")' : '';
+  report(context, entry, `\`${entry.label}\` has no ${field}: ${fix}${allowEmpty}`);
+}
+
+function reportEmptyUsername(context: DatabaseContext, origin: Origin): void {
+  report(context, origin, `the username of \`${origin.label}\` is empty: write the database user apim-migrate should connect as`);
+}
+
+function reportUnsetVariable(context: DatabaseContext, field: Field, origin: Origin, variable: string): void {
+  report(
+    context,
+    origin,
+    `the ${field} of \`${origin.label}\` uses $env{${variable}}, but the environment variable ${variable} is not set: ` +
+      `set it where apim-migrate runs`,
+  );
+}
+
+function reportSecret(context: DatabaseContext, field: Field, origin: Origin, alias: string): void {
+  const variable = suggestEnvVariable(context.name, field);
+  const setting = `databases.${context.name}.${field}: $env{${variable}}`;
+  const fix =
+    origin.kind === 'config'
+      ? `change it to \`${setting}\` in ${context.configFile}`
+      : `add \`${setting}\` to ${context.configFile}`;
+  report(
+    context,
+    origin,
+    `the ${field} of \`${origin.label}\` is the WSO2 secure vault secret $secret{${alias}}, and apim-migrate cannot ` +
+      `decrypt WSO2 secure vault secrets: ${fix} and set the environment variable ${variable} to the plain ${field}`,
+  );
+}
+
+function suggestEnvVariable(name: DatabaseName, field: Field): string {
+  const base = name.toUpperCase();
+  return `${base.endsWith('_DB') ? base : `${base}_DB`}_${field.toUpperCase()}`;
+}
+
+function reportUnsupported(context: DatabaseContext, origin: Origin, dbms: string): void {
+  report(
+    context,
+    origin,
+    `\`${origin.label}\` in ${describeLocation(origin)} uses ${dbms}, which apim-migrate does not support: ` +
+      `it migrates databases on PostgreSQL, MySQL or MariaDB, so move ${context.name} to one of them first and point its url there`,
+  );
+}
+
+function reportUnknownType(context: DatabaseContext, type: SourcedValue): void {
+  report(
+    context,
+    type.origin,
+    `\`${type.origin.label}\` has type "${type.value}", which is not a WSO2 database type: ` +
+      `use "postgre" for PostgreSQL or "mysql" for MySQL and MariaDB`,
+  );
+}
+
+function reportContradiction(context: DatabaseContext, type: SourcedValue, url: SourcedValue, urlEngine: string): void {
+  report(
+    context,
+    type.origin,
+    `\`${type.origin.label}\` has type "${type.value}", but its url (${describeLocation(url.origin)}) is a ${urlEngine} URL: ` +
+      `make type and url name the same database system`,
+  );
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * The schema of `apim-migration.yml`. Every object is strict: an unknown key is an error
+ * that names the key, because a typo in a migration config must never be silently ignored.
+ */
+
+const path = z.string().trim().min(1, 'must be a path');
+const positive = z.number().positive();
+
+const databaseEntry = z.strictObject({
+  url: z.string().min(1).optional(),
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  type: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+    apimHome: path,
+    oldApimHome: path,
+    profile: z.literal('control-plane').optional(),
+    keyManager: z.enum(['resident', 'is']).default('resident'),
+    isHealthUrl: z.url({ protocol: /^https?$/ }).optional(),
+    strictDbmsCheck: z.boolean().default(false),
+    identity: z
+      .strictObject({
+        migrationKit: path,
+        targetVersion: z.enum(['6.0.0', '6.1.0']),
+        uniqueIdUserStore: z.boolean().default(false),
+      })
+      .optional(),
+    apim: z.strictObject({
+      migrationKit: path,
+      saveInvalidDefinitions: z.boolean().default(true),
+      allowInvalidDefinitions: z.boolean().default(false),
+    }),
+    databases: z
+      .strictObject({
+        apim_db: databaseEntry.optional(),
+        shared_db: databaseEntry.optional(),
+        config: databaseEntry.optional(),
+        user: databaseEntry.optional(),
+      })
+      .optional(),
+    backup: z
+      .strictObject({
+        passphraseEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+        recipient: z.string().regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)').optional(),
+        identityEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+        retentionDays: z.number().int().min(1).max(90).default(30),
+        allowPlaintextBackups: z.boolean().default(false),
+      })
+      .default({ retentionDays: 30, allowPlaintextBackups: false }),
+    server: z
+      .strictObject({
+        timeoutMinutes: positive.default(180),
+        stopGraceSeconds: positive.default(60),
+      })
+      .default({ timeoutMinutes: 180, stopGraceSeconds: 60 }),
+    store: z
+      .strictObject({
+        dir: path.default('.apim-migrate'),
+      })
+      .default({ dir: '.apim-migrate' }),
+  });
+
+export type ConfigFile = z.infer<typeof configSchema>;
+
+export interface RuleViolation {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Rules that tie several keys together. They read the raw document defensively so that they
+ * run, and are reported, in the same pass as the schema's own problems.
+ */
+export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
+  if (!isRecord(raw)) return [];
+  const violations: RuleViolation[] = [];
+  const keyManager = raw['keyManager'] ?? 'resident';
+  if (keyManager === 'is' && raw['isHealthUrl'] === undefined) {
+    violations.push({
+      path: ['keyManager'],
+      message: 'keyManager "is" needs isHealthUrl: the IS health-check URL that must answer during the API-M stages',
+    });
+  }
+  if (keyManager === 'resident' && raw['identity'] === undefined) {
+    violations.push({
+      path: ['keyManager'],
+      message:
+        'with the resident Key Manager (the default) the identity stage runs: add identity.migrationKit and identity.targetVersion, or set keyManager: is',
+    });
+  }
+  const backup = raw['backup'];
+  if (isRecord(backup)) {
+    if (backup['passphraseEnv'] !== undefined && backup['recipient'] !== undefined) {
+      violations.push({ path: ['backup', 'recipient'], message: 'set either backup.passphraseEnv or backup.recipient, not both' });
+    }
+    if (backup['recipient'] !== undefined && backup['identityEnv'] === undefined) {
+      violations.push({
+        path: ['backup', 'recipient'],
+        message: 'backup.recipient needs backup.identityEnv: the variable that holds the age identity used for restores',
+      });
+    }
+  }
+  return violations;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

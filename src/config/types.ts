@@ -1,0 +1,81 @@
+/** The resolved, validated configuration that every stage works from. */
+
+export type DatabaseName = 'apim_db' | 'shared_db' | 'config' | 'user';
+export const DATABASE_NAMES: readonly DatabaseName[] = ['apim_db', 'shared_db', 'config', 'user'];
+
+/** The database engines apim-migrate can work on. */
+export type DbEngine = 'postgresql' | 'mysql' | 'mariadb';
+
+/** A JDBC URL taken apart. Only the engines apim-migrate supports come out of the parser. */
+export interface JdbcUrl {
+  engine: DbEngine;
+  host: string;
+  port: number;
+  database: string;
+  /** URL parameters in their order, e.g. `{ useSSL: 'false' }`. */
+  params: Record<string, string>;
+}
+
+/** One logical database of the deployment (`[database.<name>]`), ready to connect to. */
+export interface DatabaseTarget {
+  name: DatabaseName;
+  engine: DbEngine;
+  /** The JDBC URL as written (passwords never appear in JDBC URLs that WSO2 reads). */
+  url: string;
+  host: string;
+  port: number;
+  database: string;
+  params: Record<string, string>;
+  username: string;
+  password: string;
+  /** Where the entry came from, for messages. */
+  source: 'config' | 'deployment.toml';
+}
+
+export type KeyManager = 'resident' | 'is';
+export type IdentityTargetVersion = '6.0.0' | '6.1.0';
+
+export interface ResolvedConfig {
+  /** Absolute path of the config file. */
+  configFile: string;
+  apimHome: string;
+  oldApimHome: string;
+  profile?: 'control-plane';
+  keyManager: KeyManager;
+  isHealthUrl?: string;
+  strictDbmsCheck: boolean;
+  identity?: {
+    migrationKit: string;
+    targetVersion: IdentityTargetVersion;
+    uniqueIdUserStore: boolean;
+  };
+  apim: {
+    migrationKit: string;
+    saveInvalidDefinitions: boolean;
+    allowInvalidDefinitions: boolean;
+  };
+  databases: DatabaseTarget[];
+  backup: {
+    passphraseEnv?: string;
+    recipient?: string;
+    identityEnv?: string;
+    retentionDays: number;
+    allowPlaintextBackups: boolean;
+  };
+  server: {
+    timeoutMinutes: number;
+    stopGraceSeconds: number;
+  };
+  store: {
+    /** Absolute path of the local artifact store. */
+    dir: string;
+  };
+}
+
+/** Versioning flags of the old registry.xml `<staticConfiguration>`. */
+export interface RegistryVersioningFlags {
+  properties: boolean;
+  comments: boolean;
+  tags: boolean;
+  ratings: boolean;
+}

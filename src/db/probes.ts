@@ -1,0 +1,148 @@
+/**
+ * Read-only questions the preflight asks each database: which server, which privileges,
+ * which settings, which data would block the migration.
+ */
+
+import type { DbSession } from './session.js';
+
+export type DbProduct = 'PostgreSQL' | 'MySQL' | 'MariaDB';
+
+export interface ServerInfo {
+  product: DbProduct;
+  /** Numeric part only, e.g. `15.20` or `10.11.19`. */
+  version: string;
+  major: number;
+  minor: number;
+}
+
+export interface TestedDbmsVerdict {
+  tested: boolean;
+  message: string;
+}
+
+export type AdminRoleConflicts =
+  | { checked: false; reason: string }
+  | { checked: true; conflicts: Array<{ tenantId: number }> };
+
+export async function readServerInfo(session: DbSession): Promise<ServerInfo> {
+  if (session.engine === 'postgresql') {
+    const rows = await session.query<{ server_version: string }>('SHOW server_version');
+    return parseServerVersion('PostgreSQL', requireFirst(rows, 'SHOW server_version').server_version);
+  }
+  const rows = await session.query<{ version: string }>('SELECT VERSION() AS version');
+  const text = requireFirst(rows, 'SELECT VERSION()').version;
+  // A MySQL-engine target may well be a MariaDB server; only VERSION() tells.
+  return parseServerVersion(/mariadb/i.test(text) ? 'MariaDB' : 'MySQL', text);
+}
+
+/** `15.20 (Debian ...)`, `10.11.19-MariaDB-0+deb12u1`, `8.0.36`, `9.6.24`, `16beta1`. */
+export function parseServerVersion(product: DbProduct, text: string): ServerInfo {
+  const match = /(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text);
+  if (!match) throw new Error(`cannot read a ${product} version from "${text}"`);
+  const version = [match[1], match[2], match[3]].filter((part) => part !== undefined).join('.');
+  return { product, version, major: Number(match[1]), minor: Number(match[2] ?? 0) };
+}
+
+/** The DBMSs API-M 4.2.0 was tested with (wso2-facts.md "Databases"): MySQL 5.7 and 8, PostgreSQL 10. */
+export function checkTestedDbms(info: ServerInfo): TestedDbmsVerdict {
+  const tested = isTestedDbms(info);
+  const name = `${info.product} ${info.version}`;
+  if (tested) return { tested, message: `${name} is a DBMS WSO2 tested API-M 4.2.0 with` };
+  return {
+    tested,
+    message:
+      `${name} is not among the DBMSs WSO2 tested API-M 4.2.0 with ` +
+      `(MySQL 5.7 and 8, PostgreSQL 10, Oracle 12c R2 and 19c, SQL Server 2017); WSO2 supports migration only on those`,
+  };
+}
+
+function isTestedDbms(info: ServerInfo): boolean {
+  if (info.product === 'MySQL') return (info.major === 5 && info.minor === 7) || info.major === 8;
+  if (info.product === 'PostgreSQL') return info.major === 10;
+  return false;
+}
+
+/** The WSO2 migration scripts need a PostgreSQL SUPERUSER (they change owners and create extensions). */
+export async function isSuperuser(session: DbSession): Promise<boolean> {
+  requireEngine(session, 'isSuperuser', ['postgresql']);
+  const rows = await session.query<{ rolsuper: boolean }>(
+    'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+  );
+  return requireFirst(rows, 'pg_roles of current_user').rolsuper === true;
+}
+
+/**
+ * The GLOBAL sql_safe_updates: the migration clients open their own sessions, which start from
+ * the global value, so a session-level setting here would prove nothing.
+ */
+export async function readSqlSafeUpdates(session: DbSession): Promise<boolean> {
+  requireEngine(session, 'readSqlSafeUpdates', ['mysql', 'mariadb']);
+  const rows = await session.query<{ value: number | string }>('SELECT @@GLOBAL.sql_safe_updates AS value');
+  return Number(requireFirst(rows, '@@GLOBAL.sql_safe_updates').value) === 1;
+}
+
+const USER_STORE_TABLES = ['um_role', 'um_hybrid_role'] as const;
+
+/**
+ * Tenants where `admin` is both a PRIMARY role (UM_ROLE) and an INTERNAL one (UM_HYBRID_ROLE):
+ * IS 5.11+ refuses that, so the role must be renamed before the migration.
+ */
+export async function findAdminRoleConflicts(session: DbSession): Promise<AdminRoleConflicts> {
+  const tables = await findUserStoreTables(session);
+  const missing = USER_STORE_TABLES.filter((table) => !tables.has(table));
+  if (missing.length > 0) {
+    const names = missing.map((table) => table.toUpperCase()).join(' and ');
+    return { checked: false, reason: `${names} not found in ${session.target.database} (not the user store database)` };
+  }
+  const role = quoteTable(session, tables.get('um_role') ?? 'um_role');
+  const hybrid = quoteTable(session, tables.get('um_hybrid_role') ?? 'um_hybrid_role');
+  const rows = await session.query<{ tenant_id: number | string }>(
+    `SELECT DISTINCT r.UM_TENANT_ID AS tenant_id FROM ${role} r ` +
+      `JOIN ${hybrid} h ON h.UM_TENANT_ID = r.UM_TENANT_ID ` +
+      `WHERE LOWER(r.UM_ROLE_NAME) = 'admin' AND LOWER(h.UM_ROLE_NAME) = 'admin' ORDER BY 1`,
+  );
+  return { checked: true, conflicts: rows.map((row) => ({ tenantId: Number(row.tenant_id) })) };
+}
+
+/**
+ * Maps lower-case table name → name as stored. PostgreSQL folds the unquoted names of the WSO2
+ * scripts to lower case; MySQL keeps them as created (upper case) and may compare them case-sensitively.
+ */
+async function findUserStoreTables(session: DbSession): Promise<Map<string, string>> {
+  const sql =
+    session.engine === 'postgresql'
+      ? 'SELECT table_name AS name FROM information_schema.tables ' +
+        'WHERE table_schema = current_schema() AND table_name IN ($1, $2)'
+      : 'SELECT table_name AS name FROM information_schema.tables ' +
+        'WHERE table_schema = DATABASE() AND LOWER(table_name) IN (?, ?)';
+  const rows = await session.query<{ name: string }>(sql, [...USER_STORE_TABLES]);
+  return new Map(rows.map((row) => [row.name.toLowerCase(), row.name]));
+}
+
+function quoteTable(session: DbSession, name: string): string {
+  return session.engine === 'postgresql' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** Size of the current database, to tell how long a backup takes and how much disk it needs. */
+export async function readDatabaseSizeBytes(session: DbSession): Promise<number> {
+  const sql =
+    session.engine === 'postgresql'
+      ? 'SELECT pg_database_size(current_database()) AS size'
+      : 'SELECT COALESCE(SUM(data_length + index_length), 0) AS size ' +
+        'FROM information_schema.tables WHERE table_schema = DATABASE()';
+  // Both drivers return 64-bit sums as strings.
+  const rows = await session.query<{ size: number | string }>(sql);
+  return Number(requireFirst(rows, 'database size').size);
+}
+
+function requireFirst<T>(rows: T[], what: string): T {
+  const first = rows[0];
+  if (first === undefined) throw new Error(`${what} returned no row`);
+  return first;
+}
+
+function requireEngine(session: DbSession, probe: string, engines: DbSession['engine'][]): void {
+  if (!engines.includes(session.engine)) {
+    throw new Error(`${probe} applies to ${engines.join('/')} only, not to ${session.engine} (${session.target.name})`);
+  }
+}

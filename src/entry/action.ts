@@ -1,0 +1,80 @@
+import * as core from '@actions/core';
+import { errorMessage, InputError } from '../errors.js';
+import { createActionsLogger } from '../log/actions-logger.js';
+import { stageOutputs } from '../report/outputs.js';
+import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
+import { runStageOperation } from '../stages/operations.js';
+import { isStageName, STAGE_NAMES, type StageName } from '../stages/types.js';
+import { UnsupportedError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { saveActionState } from './action-state.js';
+
+/** The action's inputs, read once, keyed by their names in action.yml. */
+export interface ActionInputs {
+  stage: StageName | 'restore';
+  config: string;
+  'dry-run': boolean;
+  force: boolean;
+  'github-token': string;
+  'restore-stage': string;
+  'restore-from-run': string;
+}
+
+export function readActionInputs(): ActionInputs {
+  const stage = core.getInput('stage', { required: true });
+  if (stage !== 'restore' && !isStageName(stage)) {
+    throw new InputError({ message: `input "stage" is "${stage}"; it must be one of ${[...STAGE_NAMES, 'restore'].join(', ')}` });
+  }
+  return {
+    stage,
+    config: core.getInput('config') || 'apim-migration.yml',
+    'dry-run': booleanInput('dry-run'),
+    force: booleanInput('force'),
+    'github-token': core.getInput('github-token'),
+    'restore-stage': core.getInput('restore-stage'),
+    'restore-from-run': core.getInput('restore-from-run'),
+  };
+}
+
+/** Strict YAML 1.2 booleans, as core.getBooleanInput, with the input's name in the message. */
+function booleanInput(name: string): boolean {
+  if (core.getInput(name) === '') return false;
+  try {
+    return core.getBooleanInput(name);
+  } catch {
+    throw new InputError({ message: `input "${name}" must be true or false, not "${core.getInput(name)}"` });
+  }
+}
+
+/** The action's main step: run one stage, then write its summary and outputs. */
+export async function runAction(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const logger = createActionsLogger();
+  try {
+    const inputs = readActionInputs();
+    logger.setSecret(inputs['github-token']);
+    saveActionState({ stage: inputs.stage, config: inputs.config });
+    if (inputs.stage === 'restore') {
+      throw new UnsupportedError(`stage "restore" is not available in apim-migrate ${TOOL_VERSION} yet`);
+    }
+    const result = await runStageOperation({
+      stage: inputs.stage,
+      configFile: inputs.config,
+      cwd: env['GITHUB_WORKSPACE'] ?? process.cwd(),
+      env,
+      logger,
+      dryRun: inputs['dry-run'],
+      force: inputs.force,
+    });
+    for (const [name, value] of Object.entries(stageOutputs(result))) core.setOutput(name, value);
+    await core.summary.addRaw(renderStageMarkdown(result)).write();
+    if (result.status === 'failed') core.setFailed(result.summary);
+    else core.info(result.summary);
+  } catch (error) {
+    core.setOutput('status', 'failed');
+    await core.summary
+      .addRaw(`## ❌ apim-migrate could not run the stage\n\n${escapeMarkdown(errorMessage(error))}\n`)
+      .write()
+      .catch(() => undefined);
+    core.setFailed(errorMessage(error));
+  }
+}

@@ -1,0 +1,246 @@
+import type { DatabaseName, DatabaseTarget, RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
+import { PG_STATEMENT_CACHE_PARAM, IDENTITY_CURRENT_VERSION, IDENTITY_MIGRATORS_TO_REMOVE, REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
+import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
+import { STAGE_NAMES, type StageName } from '../stages/types.js';
+
+/** What the plan is computed from besides the config: facts read from disk, never from a database. */
+export interface PlanFacts {
+  registryFlags: RegistryVersioningFlags;
+  /** Flags whose registry.xml element was absent (taken as false, carbon-kernel's default). */
+  absentFlags: readonly (keyof RegistryVersioningFlags)[];
+  platform: NodeJS.Platform;
+}
+
+/** One physical database: several logical names may point at it (shared_db and config often do). */
+export interface PhysicalDatabase {
+  names: DatabaseName[];
+  engine: DatabaseTarget['engine'];
+  /** host:port/database, for people. */
+  address: string;
+}
+
+export interface IndexAction {
+  table: string;
+  name: string;
+  columns: string[];
+}
+
+export interface VersioningAction {
+  flag: keyof RegistryVersioningFlags;
+  element: string;
+  mappingTable: string;
+  entityTable: string;
+  versioningWasOn: boolean;
+  /** Whether the removal runs for this table: only where versioning was on in the old registry. */
+  runs: boolean;
+  reason: string;
+}
+
+export interface ConfigEdit {
+  file: string;
+  change: string;
+}
+
+export interface StagePlan {
+  stage: StageName;
+  title: string;
+  officialStep: string;
+  readOnly: boolean;
+  /** Why the stage will not run, when it will not. */
+  skipped?: string;
+  backups: PhysicalDatabase[];
+  indices: IndexAction[];
+  versioningRemoval: VersioningAction[];
+  serverRun?: ServerCommand;
+  configEdits: ConfigEdit[];
+  checks: string[];
+  notes: string[];
+}
+
+export interface Plan {
+  apimHome: string;
+  oldApimHome: string;
+  stages: StagePlan[];
+}
+
+const TITLES: Record<StageName, { title: string; officialStep: string }> = {
+  preflight: { title: 'Preflight', officialStep: 'prerequisites' },
+  'registry-scripts': { title: 'Registry scripts', officialStep: 'Step 1: registry indices and versioning details' },
+  identity: { title: 'Identity migration', officialStep: 'Step 2: identity component migration' },
+  'apim-validate': { title: 'API-M pre-migration validation', officialStep: 'Step 3.4: pre-migration validation' },
+  apim: { title: 'API-M data migration', officialStep: 'Step 3.5: API-M data migration' },
+  verify: { title: 'Verify', officialStep: 'after migration' },
+};
+
+export function stageTitle(stage: StageName): string {
+  return TITLES[stage].title;
+}
+
+/** From the config and the facts on disk to what every stage would do. Pure. */
+export function buildPlan(config: ResolvedConfig, facts: PlanFacts): Plan {
+  return {
+    apimHome: config.apimHome,
+    oldApimHome: config.oldApimHome,
+    stages: STAGE_NAMES.map((stage) => planStage(stage, config, facts)),
+  };
+}
+
+function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  const base: StagePlan = {
+    stage,
+    ...TITLES[stage],
+    readOnly: true,
+    backups: [],
+    indices: [],
+    versioningRemoval: [],
+    configEdits: [],
+    checks: [],
+    notes: [],
+  };
+  switch (stage) {
+    case 'preflight':
+      return { ...base, checks: preflightChecks(config) };
+    case 'registry-scripts':
+      return planRegistryScripts(base, config, facts);
+    case 'identity':
+      return planIdentity(base, config, facts);
+    case 'apim-validate':
+      return {
+        ...base,
+        serverRun: serverRun('apim-validate', config, facts),
+        notes: [
+          `installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards`,
+          config.apim.allowInvalidDefinitions
+            ? 'invalid API definitions are reported but do not fail the stage (apim.allowInvalidDefinitions)'
+            : 'fails when any API definition is invalid',
+        ],
+      };
+    case 'apim':
+      return planApim(base, config, facts);
+    case 'verify':
+      return {
+        ...base,
+        checks: [
+          'no migration jar in repository/components/dropins and no migration-resources folder',
+          'the deployment.toml edits are in place',
+          'the registry indices exist',
+          'tables that API-M 4.2.0 has and 3.1.0 lacks exist (AM_REVISION, AM_GATEWAY_ENVIRONMENT, AM_OPERATION_POLICY, ...)',
+        ],
+      };
+  }
+}
+
+function preflightChecks(config: ResolvedConfig): string[] {
+  const engines = new Set(config.databases.map((db) => db.engine));
+  return [
+    `${config.apimHome} looks like an API-M 4.2.0 home and ${config.oldApimHome} like a 3.1.0 home`,
+    `the migration kits hold their jar and migration-resources`,
+    `every database answers: ${config.databases.map((db) => db.name).join(', ')}`,
+    'the DBMS and its version are on the tested list for API-M 4.2.0',
+    ...(engines.has('postgresql') ? ['the PostgreSQL user is SUPERUSER'] : []),
+    ...(engines.has('mysql') || engines.has('mariadb') ? ['MySQL sql_safe_updates is off'] : []),
+    'no "admin" role exists both as a PRIMARY (UM_ROLE) and an INTERNAL (UM_HYBRID_ROLE) role',
+    'the dump and restore tools are present and new enough for the servers',
+    'Java is present',
+    `the store (${config.store.dir}) has room for the backups`,
+  ];
+}
+
+function planRegistryScripts(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  const shared = config.databases.filter((db) => db.name === 'shared_db');
+  const versioningRemoval = VERSIONED_METADATA.map((meta): VersioningAction => {
+    const on = facts.registryFlags[meta.flag];
+    const absent = facts.absentFlags.includes(meta.flag);
+    return {
+      flag: meta.flag,
+      element: meta.element,
+      mappingTable: meta.mappingTable,
+      entityTable: meta.entityTable,
+      versioningWasOn: on,
+      runs: on,
+      reason: on
+        ? `${meta.element} was true in the old registry.xml`
+        : `${meta.element} was ${absent ? 'absent (false by default)' : 'false'} in the old registry.xml: removal would delete live ${meta.mappingTable} rows`,
+    };
+  });
+  return {
+    ...base,
+    readOnly: false,
+    backups: physicalDatabases(shared),
+    indices: REGISTRY_INDICES.map((index) => ({ table: index.table, name: index.name, columns: [...index.columns] })),
+    versioningRemoval,
+    notes: ['an index that already exists is left as it is', 'the versioning removal runs at most once on these databases'],
+  };
+}
+
+function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  if (config.keyManager === 'is' || config.identity === undefined) {
+    return { ...base, skipped: 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side' };
+  }
+  const identity = config.identity;
+  const yaml = 'migration-resources/migration-config.yaml of the identity kit';
+  const configEdits: ConfigEdit[] = [
+    { file: yaml, change: `set currentVersion: "${IDENTITY_CURRENT_VERSION}"` },
+    { file: yaml, change: `set migrateVersion: "${identity.targetVersion}"` },
+    ...IDENTITY_MIGRATORS_TO_REMOVE.map((migrator) => ({
+      file: yaml,
+      change: `remove ${migrator.name} under version "${migrator.version}"${
+        migrator.parameters ? ` with ${Object.entries(migrator.parameters).map(([key, value]) => `${key}: "${value}"`).join(', ')}` : ''
+      } (order ${migrator.usualOrder} in client 1.0.225)`,
+    })),
+  ];
+  if (identity.uniqueIdUserStore) {
+    configEdits.push({ file: 'repository/conf/deployment.toml', change: 'after the run, set [user_store] type = "database_unique_id"' });
+  }
+  return {
+    ...base,
+    readOnly: false,
+    backups: physicalDatabases(config.databases),
+    serverRun: serverRun('identity', config, facts),
+    configEdits,
+    notes: [`installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`],
+  };
+}
+
+function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  const configEdits = config.databases
+    .filter((db) => db.engine === 'postgresql' && (db.name === 'shared_db' || db.name === 'config'))
+    .filter((db) => db.params[PG_STATEMENT_CACHE_PARAM] !== '0')
+    .map((db) => ({
+      file: 'repository/conf/deployment.toml',
+      change: `add ${PG_STATEMENT_CACHE_PARAM}=0 to the url of [database.${db.name}]`,
+    }));
+  const notes = [`installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards, whatever the outcome`];
+  if (config.keyManager === 'is') notes.unshift(`checks that ${config.isHealthUrl ?? 'the IS health URL'} answers before starting`);
+  return {
+    ...base,
+    readOnly: false,
+    backups: physicalDatabases(config.databases),
+    serverRun: serverRun('apim', config, facts),
+    configEdits,
+    notes,
+  };
+}
+
+function serverRun(stage: ServerStage, config: ResolvedConfig, facts: PlanFacts): ServerCommand {
+  return buildServerCommand({
+    apimHome: config.apimHome,
+    stage,
+    platform: facts.platform,
+    ...(config.profile ? { profile: config.profile } : {}),
+    saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
+  });
+}
+
+/** Groups logical databases by where they physically are, so each is backed up once. */
+export function physicalDatabases(databases: readonly DatabaseTarget[]): PhysicalDatabase[] {
+  const byAddress = new Map<string, PhysicalDatabase>();
+  for (const db of databases) {
+    const address = `${db.host.includes(':') ? `[${db.host}]` : db.host}:${db.port}/${db.database}`;
+    const key = `${db.engine === 'mariadb' ? 'mysql' : db.engine}://${address.toLowerCase()}`;
+    const existing = byAddress.get(key);
+    if (existing) existing.names.push(db.name);
+    else byAddress.set(key, { names: [db.name], engine: db.engine, address });
+  }
+  return [...byAddress.values()];
+}

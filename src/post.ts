@@ -1,0 +1,3 @@
+import { runPost } from './entry/post.js';
+
+await runPost();

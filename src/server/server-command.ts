@@ -1,0 +1,60 @@
+import path from 'node:path';
+
+/** The server runs of the migration, by stage, as WSO2's guide gives their flags. */
+export const SERVER_RUN_FLAGS = {
+  identity: ['-Dmigrate', '-Dcomponent=identity'],
+  'apim-validate': ['-Dmigrate', '-DmigrateFromVersion=3.1.0', '-DmigratedVersion=4.2.0', '-DrunPreMigration'],
+  apim: ['-Dmigrate', '-DmigrateFromVersion=3.1.0', '-DmigratedVersion=4.2.0'],
+} as const;
+
+export type ServerStage = keyof typeof SERVER_RUN_FLAGS;
+
+export interface ServerCommandOptions {
+  apimHome: string;
+  stage: ServerStage;
+  platform: NodeJS.Platform;
+  profile?: 'control-plane';
+  /** apim-validate only: `-DsaveInvalidDefinition`. */
+  saveInvalidDefinitions?: boolean;
+}
+
+export interface ServerCommand {
+  /** The program to spawn and its arguments: no shell parses them. */
+  command: string;
+  args: string[];
+  /** The line an operator would type, for plans and logs. */
+  display: string;
+}
+
+export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' | 'platform'>): string[] {
+  const flags: string[] = [...SERVER_RUN_FLAGS[options.stage]];
+  if (options.stage === 'apim-validate' && options.saveInvalidDefinitions) flags.push('-DsaveInvalidDefinition');
+  if (options.profile) flags.push(`-Dprofile=${options.profile}`);
+  return flags;
+}
+
+/**
+ * `sh <home>/bin/api-manager.sh <flags>` on Unix-likes (through sh, so a launcher unpacked without its
+ * execute bit still runs), `cmd.exe /d /c <home>\bin\api-manager.bat <flags>` on Windows.
+ */
+export function buildServerCommand(options: ServerCommandOptions): ServerCommand {
+  const flags = buildServerFlags(options);
+  if (options.platform === 'win32') {
+    const launcher = path.win32.join(options.apimHome, 'bin', 'api-manager.bat');
+    return {
+      command: 'cmd.exe',
+      args: ['/d', '/c', launcher, ...flags],
+      display: [quoteWindows(launcher), ...flags].join(' '),
+    };
+  }
+  const launcher = path.posix.join(options.apimHome, 'bin', 'api-manager.sh');
+  return { command: 'sh', args: [launcher, ...flags], display: ['sh', quotePosix(launcher), ...flags].join(' ') };
+}
+
+function quotePosix(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function quoteWindows(value: string): string {
+  return /[\s&()^|<>"]/.test(value) ? `"${value}"` : value;
+}

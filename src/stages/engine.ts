@@ -1,0 +1,102 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { artifactName } from '../artifacts/store.js';
+import { errorMessage } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import type { StageContext, StageDefinition, StageResult, StageStatus, StepOutput, StepResult } from './types.js';
+
+export const REPORT_FILE = 'report.json';
+
+/**
+ * Runs one stage: each step in its own group, timed, its outcome recorded as data. A failed step
+ * stops the stage (its later steps are "not run") unless the stage runs all its steps. The result
+ * is written as a JSON report and stored as the stage's report artifact, also when the stage failed.
+ */
+export async function runStage(definition: StageDefinition, context: StageContext): Promise<StageResult> {
+  const { logger, run } = context.deps;
+  const clock = context.deps.clock ?? Date.now;
+  const started = clock();
+  const steps: StepResult[] = [];
+  let failed = false;
+
+  for (const step of definition.steps(context)) {
+    if (failed && !definition.runAllSteps) {
+      steps.push({ id: step.id, title: step.title, outcome: 'not-run', durationMs: 0 });
+      continue;
+    }
+    const stepStarted = clock();
+    const output = await logger.group(step.title, async () => {
+      try {
+        return (await step.run(context)) ?? {};
+      } catch (error) {
+        logger.error(`${step.title}: ${errorMessage(error)}`);
+        return { outcome: 'failed', summary: errorMessage(error) } satisfies StepOutput;
+      }
+    });
+    const result = stepResult(step.id, step.title, output, clock() - stepStarted);
+    if (result.outcome === 'failed') failed = true;
+    steps.push(result);
+  }
+
+  const finished = clock();
+  const status = stageStatus(steps);
+  const result: StageResult = {
+    stage: definition.name,
+    status,
+    dryRun: context.dryRun,
+    runId: run.runId,
+    attempt: run.attempt,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - started,
+    steps,
+    summary: verdictLine(definition.title, status, steps),
+    toolVersion: TOOL_VERSION,
+  };
+  return storeReport(result, context);
+}
+
+function stepResult(id: string, title: string, output: StepOutput, durationMs: number): StepResult {
+  const failedCheck = output.checks?.some((check) => check.verdict === 'fail') ?? false;
+  const outcome = output.outcome ?? (failedCheck ? 'failed' : 'succeeded');
+  return {
+    id,
+    title,
+    outcome,
+    durationMs,
+    ...(output.summary === undefined ? {} : { summary: output.summary }),
+    ...(output.checks === undefined ? {} : { checks: output.checks }),
+  };
+}
+
+function stageStatus(steps: StepResult[]): StageStatus {
+  if (steps.some((step) => step.outcome === 'failed')) return 'failed';
+  if (steps.length > 0 && steps.every((step) => step.outcome === 'skipped')) return 'skipped';
+  return 'succeeded';
+}
+
+function verdictLine(title: string, status: StageStatus, steps: StepResult[]): string {
+  if (status === 'succeeded') return `${title} succeeded`;
+  if (status === 'skipped') return `${title} skipped: ${steps[0]?.summary ?? 'nothing to do'}`;
+  const failedSteps = steps.filter((step) => step.outcome === 'failed').map((step) => step.title);
+  return `${title} failed in ${failedSteps.join(', ')}`;
+}
+
+/** Writes the report and stores it; a report that cannot be stored is said, never hidden. */
+async function storeReport(result: StageResult, context: StageContext): Promise<StageResult> {
+  const { logger, store, run } = context.deps;
+  const reportDir = path.join(context.workDir, 'report');
+  await mkdir(reportDir, { recursive: true });
+  const localPath = path.join(reportDir, REPORT_FILE);
+  const name = artifactName(result.stage, 'report', run.attempt);
+  const withName: StageResult = { ...result, reportArtifact: name, reportPath: localPath };
+  await writeFile(localPath, `${JSON.stringify(withName, null, 2)}\n`);
+  try {
+    const stored = await store.upload(name, [localPath], { retentionDays: context.config.backup.retentionDays });
+    return { ...withName, reportPath: stored.localDir ? path.join(stored.localDir, REPORT_FILE) : localPath };
+  } catch (error) {
+    logger.error(`the report could not be stored as ${name} in ${store.description}: ${errorMessage(error)}`);
+    const { reportArtifact: _unstored, ...rest } = withName;
+    return { ...rest, status: 'failed', summary: `${result.summary}; the report could not be stored` };
+  }
+}

@@ -1,0 +1,267 @@
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
+import type { DatabaseTarget } from '../config/types.js';
+import { checkClientTools, findClientTools } from '../db/client-tools.js';
+import {
+  checkTestedDbms,
+  findAdminRoleConflicts,
+  isSuperuser,
+  readDatabaseSizeBytes,
+  readServerInfo,
+  readSqlSafeUpdates,
+  type ServerInfo,
+} from '../db/probes.js';
+import { openSession } from '../db/session.js';
+import { errorMessage } from '../errors.js';
+import { physicalDatabases } from '../plan/build-plan.js';
+import { checkJava, findJava } from '../server/java.js';
+import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
+import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
+import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import type { Check, StageContext, StageDefinition, StepOutput } from './types.js';
+
+/** What one step learns and a later one needs: the servers and the sizes of the databases. */
+interface PreflightFacts {
+  servers: Map<string, ServerInfo>;
+  sizes: Map<string, number>;
+}
+
+/**
+ * The read-only checks that WSO2's guide and its prerequisites imply. Every step runs, so that
+ * a failed preflight lists every failed check at once.
+ */
+export const preflightStage: StageDefinition = {
+  name: 'preflight',
+  title: 'Preflight',
+  runAllSteps: true,
+  steps() {
+    const facts: PreflightFacts = { servers: new Map(), sizes: new Map() };
+    return [
+      { id: 'homes', title: 'API-M homes', run: checkHomes },
+      { id: 'kits', title: 'Migration kits', run: checkKits },
+      { id: 'databases', title: 'Databases', run: (context) => checkDatabases(context, facts) },
+      { id: 'client-tools', title: 'Dump and restore tools', run: (context) => checkTools(context, facts) },
+      { id: 'java', title: 'Java', run: checkJavaStep },
+      { id: 'store-space', title: 'Room for the backups', run: (context) => checkStoreSpace(context, facts) },
+    ];
+  },
+};
+
+function logChecks(context: StageContext, checks: Check[]): StepOutput {
+  const { logger } = context.deps;
+  for (const check of checks) {
+    const line = `[${check.verdict === 'pass' ? 'pass' : check.verdict.toUpperCase()}] ${check.message}`;
+    if (check.verdict === 'fail') logger.error(line);
+    else if (check.verdict === 'warn') logger.warning(line);
+    else logger.info(line);
+  }
+  const failed = checks.filter((check) => check.verdict === 'fail').length;
+  const warned = checks.filter((check) => check.verdict === 'warn').length;
+  const summary =
+    failed > 0
+      ? `${failed} of ${checks.length} checks failed`
+      : `${checks.length} checks passed${warned > 0 ? ` (${warned} with a warning)` : ''}`;
+  return { checks, summary };
+}
+
+async function checkHomes(context: StageContext): Promise<StepOutput> {
+  const { config } = context;
+  const checks: Check[] = [
+    ...checkNewHome(await inspectApimHome(config.apimHome)),
+    ...checkOldHome(await inspectApimHome(config.oldApimHome)),
+  ];
+  const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
+  try {
+    const result = await readRegistryVersioningFlags(registryXml);
+    const on = Object.entries(result.flags).filter(([, value]) => value).map(([name]) => name);
+    const absent = result.absent.length > 0 ? `; absent, so false: ${result.absent.join(', ')}` : '';
+    checks.push({
+      verdict: 'pass',
+      message: `registry versioning in ${registryXml}: ${on.length > 0 ? `on for ${on.join(', ')}` : 'off for every kind'}${absent}`,
+    });
+  } catch (error) {
+    // A missing registry.xml is already a failed check of the old home.
+    if (!checks.some((check) => check.verdict === 'fail' && check.message.includes('registry.xml'))) {
+      checks.push({ verdict: 'fail', message: errorMessage(error) });
+    }
+  }
+  return logChecks(context, checks);
+}
+
+async function checkKits(context: StageContext): Promise<StepOutput> {
+  const { config } = context;
+  const kits: Array<{ kind: KitKind; path: string }> = [];
+  if (config.keyManager === 'resident' && config.identity) kits.push({ kind: 'identity', path: config.identity.migrationKit });
+  kits.push({ kind: 'apim', path: config.apim.migrationKit });
+  const checks: Check[] = [];
+  if (config.keyManager === 'is') {
+    checks.push({ verdict: 'pass', message: 'identity kit not needed: WSO2 Identity Server is the Key Manager' });
+  }
+  for (const kit of kits) {
+    const inspection = await inspectMigrationKit(kit.path, kit.kind);
+    const label = kit.kind === 'identity' ? 'identity migration kit' : 'API-M migration kit';
+    if (inspection.problems.length > 0) {
+      checks.push(...inspection.problems.map((problem) => ({ verdict: 'fail' as const, message: `${label} ${kit.path}: ${problem}` })));
+    } else {
+      checks.push({
+        verdict: 'pass',
+        message: `${label} ${kit.path}: ${inspection.jarPath ?? ''} (version ${inspection.jarVersion ?? 'unknown'}) and migration-resources/`,
+      });
+    }
+  }
+  return logChecks(context, checks);
+}
+
+/** Each physical database once, under the names that point at it. */
+function distinctDatabases(databases: readonly DatabaseTarget[]): Array<{ label: string; target: DatabaseTarget }> {
+  return physicalDatabases(databases).map((physical) => {
+    const target = databases.find((db) => db.name === physical.names[0]);
+    if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);
+    return { label: physical.names.join(' = '), target };
+  });
+}
+
+async function checkDatabases(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const { config } = context;
+  const checks: Check[] = [];
+  const userStore = config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
+  for (const { label, target } of distinctDatabases(config.databases)) {
+    let session;
+    try {
+      session = await openSession(target);
+    } catch (error) {
+      checks.push({ verdict: 'fail', message: errorMessage(error) });
+      continue;
+    }
+    try {
+      const server = await readServerInfo(session);
+      facts.servers.set(target.name, server);
+      checks.push({ verdict: 'pass', message: `${label} answers: ${server.product} ${server.version} at ${target.host}:${target.port}/${target.database}` });
+      const tested = checkTestedDbms(server);
+      if (!tested.tested) checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
+      checks.push(...(await checkPrivileges(session, label, target)));
+      if (userStore && samePhysical(userStore, target)) checks.push(await checkAdminRole(session, label));
+      facts.sizes.set(target.name, await readDatabaseSizeBytes(session));
+    } catch (error) {
+      checks.push({ verdict: 'fail', message: `${label} (${target.host}:${target.port}/${target.database}): ${errorMessage(error)}` });
+    } finally {
+      await session.close();
+    }
+  }
+  return logChecks(context, checks);
+}
+
+function samePhysical(a: DatabaseTarget, b: DatabaseTarget): boolean {
+  return physicalDatabases([a, b]).length === 1;
+}
+
+async function checkPrivileges(
+  session: Awaited<ReturnType<typeof openSession>>,
+  label: string,
+  target: DatabaseTarget,
+): Promise<Check[]> {
+  if (target.engine === 'postgresql') {
+    return (await isSuperuser(session))
+      ? [{ verdict: 'pass', message: `${label}: user ${target.username} is SUPERUSER` }]
+      : [
+          {
+            verdict: 'fail',
+            message: `${label}: user ${target.username} is not SUPERUSER, which WSO2's migration needs on PostgreSQL: run ALTER ROLE "${target.username}" SUPERUSER; for the migration window`,
+          },
+        ];
+  }
+  return (await readSqlSafeUpdates(session))
+    ? [
+        {
+          verdict: 'fail',
+          message: `${label}: sql_safe_updates is ON globally, so the migration clients' unkeyed UPDATE and DELETE statements would be rejected: run SET GLOBAL sql_safe_updates = 0; for the migration window`,
+        },
+      ]
+    : [{ verdict: 'pass', message: `${label}: sql_safe_updates is off` }];
+}
+
+async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, label: string): Promise<Check> {
+  const result = await findAdminRoleConflicts(session);
+  if (!result.checked) return { verdict: 'warn', message: `${label}: admin role conflict not checked: ${result.reason}` };
+  if (result.conflicts.length === 0) {
+    return { verdict: 'pass', message: `${label}: no "admin" role exists both in UM_ROLE and UM_HYBRID_ROLE` };
+  }
+  const tenants = result.conflicts.map((conflict) => conflict.tenantId).join(', ');
+  return {
+    verdict: 'fail',
+    message: `${label}: a role named "admin" exists both as a PRIMARY role (UM_ROLE) and an INTERNAL role (UM_HYBRID_ROLE) in tenant ${tenants}, which IS 5.11+ rejects: rename one of them before migrating, as WSO2's guide says`,
+  };
+}
+
+async function checkTools(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const checks: Check[] = [];
+  for (const { label, target } of distinctDatabases(context.config.databases)) {
+    const server = facts.servers.get(target.name);
+    const tools = await findClientTools(target.engine);
+    if (server) {
+      checks.push(...checkClientTools(server, tools).map((check) => ({ ...check, message: `${label}: ${check.message}` })));
+      continue;
+    }
+    // The server did not answer: presence is all that can be judged.
+    for (const tool of [tools.dump, tools.restore]) {
+      checks.push(
+        tool.path
+          ? { verdict: 'warn', message: `${label}: ${tool.name} found at ${tool.path}, but the server's version is unknown, so its fit was not checked` }
+          : { verdict: 'fail', message: `${label}: ${tool.name} not found on PATH: install the client tools for ${target.engine}` },
+      );
+    }
+  }
+  return logChecks(context, checks);
+}
+
+async function checkJavaStep(context: StageContext): Promise<StepOutput> {
+  return logChecks(context, [checkJava(await findJava(context.deps.env), context.deps.env)]);
+}
+
+async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const { config } = context;
+  const databases = distinctDatabases(config.databases);
+  const unmeasured = databases.filter(({ target }) => !facts.sizes.has(target.name)).map(({ label }) => label);
+  const needed = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
+  const where = await nearestExistingFolder(config.store.dir);
+  const stats = await statfs(where);
+  const free = stats.bavail * stats.bsize;
+  const checks: Check[] = [];
+  if (unmeasured.length > 0) {
+    checks.push({ verdict: 'warn', message: `the size of ${unmeasured.join(', ')} is unknown (no answer), so it is not counted below` });
+  }
+  checks.push(
+    free >= needed
+      ? { verdict: 'pass', message: `${formatBytes(free)} free at ${where} for backups of ${formatBytes(needed)} of data` }
+      : {
+          verdict: 'fail',
+          message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point store.dir at a larger disk`,
+        },
+  );
+  return logChecks(context, checks);
+}
+
+async function nearestExistingFolder(dir: string): Promise<string> {
+  let current = path.resolve(dir);
+  for (;;) {
+    try {
+      await statfs(current);
+      return current;
+    } catch (error) {
+      const parent = path.dirname(current);
+      if (parent === current) throw error;
+      current = parent;
+    }
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit] ?? 'B'}`;
+}

@@ -1,0 +1,91 @@
+import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+
+export const STAGE_NAMES = ['preflight', 'registry-scripts', 'identity', 'apim-validate', 'apim', 'verify'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export function isStageName(value: string): value is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+export type StepOutcome = 'succeeded' | 'failed' | 'skipped' | 'not-run';
+export type StageStatus = 'succeeded' | 'skipped' | 'failed';
+
+/** One verdict line of a check, as preflight and verify print them. */
+export interface Check {
+  verdict: 'pass' | 'warn' | 'fail';
+  message: string;
+}
+
+export interface StepResult {
+  id: string;
+  title: string;
+  outcome: StepOutcome;
+  durationMs: number;
+  /** One line on what the step did or why it failed. */
+  summary?: string;
+  checks?: Check[];
+}
+
+export interface StageResult {
+  stage: StageName;
+  status: StageStatus;
+  dryRun: boolean;
+  runId: string;
+  attempt: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  steps: StepResult[];
+  /** The verdict line of the stage. */
+  summary: string;
+  toolVersion: string;
+  backupArtifact?: string;
+  logArtifact?: string;
+  reportArtifact?: string;
+  /** Path of the JSON report on this machine. */
+  reportPath?: string;
+  invalidDefinitions?: number;
+}
+
+/** What a step hands back; a step that throws has failed. */
+export interface StepOutput {
+  outcome?: 'succeeded' | 'failed' | 'skipped';
+  summary?: string;
+  checks?: Check[];
+}
+
+/** The shell's pieces a stage may use; tests give fakes of exactly these. */
+export interface StageDeps {
+  logger: Logger;
+  store: ArtifactStore;
+  run: RunIdentity;
+  /** Environment for secrets the config names. */
+  env: Record<string, string | undefined>;
+  clock?: () => number;
+  platform?: NodeJS.Platform;
+}
+
+export interface StageContext {
+  config: ResolvedConfig;
+  deps: StageDeps;
+  dryRun: boolean;
+  force: boolean;
+  /** A scratch folder for this stage's files (reports, logs) before they are stored. */
+  workDir: string;
+}
+
+export interface StepDefinition {
+  id: string;
+  title: string;
+  run(context: StageContext): Promise<StepOutput | void>;
+}
+
+export interface StageDefinition {
+  name: StageName;
+  title: string;
+  /** Preflight reports every failed check, so its steps all run even after one failed. */
+  runAllSteps?: boolean;
+  steps(context: StageContext): StepDefinition[];
+}

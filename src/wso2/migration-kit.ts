@@ -1,0 +1,298 @@
+/**
+ * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
+ * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import yauzl from 'yauzl';
+import { errorMessage } from '../errors.js';
+
+export type KitKind = 'identity' | 'apim';
+
+/** `missing`: nothing at the path; `unreadable`: a file that is not a readable zip archive, or a folder that cannot be listed. */
+export type KitFormat = 'zip' | 'directory' | 'missing' | 'unreadable';
+
+export interface KitInspection {
+  /** The path as given, resolved. */
+  path: string;
+  kind: KitKind;
+  format: KitFormat;
+  /** The folder inside the zip or folder that holds `dropins/`: `''` or one wrapper folder such as `wso2is-migration-1.0.225/`. */
+  rootPrefix: string;
+  /** The client jar relative to the kit, e.g. `wso2is-migration-1.0.225/dropins/org.wso2.carbon.is.migration-1.0.225.jar`. */
+  jarPath: string | null;
+  /** The version in the jar's name, e.g. `1.0.225` or `4.2.0.67`. */
+  jarVersion: string | null;
+  hasMigrationResources: boolean;
+  /** Whether `migration-resources/migration-config.yaml` exists (the identity kit needs it). */
+  hasMigrationConfig: boolean;
+  /** Entries that would land outside the folder the kit is unpacked into (`..` segments, absolute paths). */
+  unsafeEntries: string[];
+  /** Human sentences; empty when the kit is usable. */
+  problems: string[];
+}
+
+interface KitSpec {
+  title: string;
+  archive: string;
+  jarPattern: RegExp;
+  jarExample: string;
+}
+
+const KIT_SPECS: Readonly<Record<KitKind, KitSpec>> = {
+  identity: {
+    title: 'identity migration kit',
+    archive: 'wso2is-migration-x.y.z.zip',
+    jarPattern: /^org\.wso2\.carbon\.is\.migration-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+    jarExample: 'org.wso2.carbon.is.migration-x.y.z.jar',
+  },
+  apim: {
+    title: 'API-M migration kit',
+    archive: 'wso2am-migration-4.2.0.x.zip',
+    jarPattern: /^org\.wso2\.carbon\.apimgt\.migrate\.client-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+    jarExample: 'org.wso2.carbon.apimgt.migrate.client-4.2.0.x.jar',
+  },
+};
+
+const APIM_TARGET_VERSION = /^4\.2\.0(?:\.\d+)?(?:-[\w.]+)?$/;
+const DROPINS = 'dropins';
+const MIGRATION_RESOURCES = 'migration-resources';
+const MIGRATION_CONFIG = 'migration-config.yaml';
+/** Deep enough for `<wrapper>/migration-resources/migration-config.yaml`; a wrong path must not walk a whole disk. */
+const FOLDER_WALK_DEPTH = 3;
+/** macOS zip tools add this folder next to the real content; it is not a second wrapper. */
+const IGNORED_TOP_LEVEL = new Set(['__MACOSX']);
+
+/** One file or folder of a kit, relative to the kit, `/`-separated, folders ending in `/`. */
+interface KitEntry {
+  segments: string[];
+  isDirectory: boolean;
+}
+
+type EntryListing = { format: 'zip' | 'directory'; entries: string[] } | { format: KitFormat; problem: string };
+
+export async function inspectMigrationKit(path: string, kind: KitKind): Promise<KitInspection> {
+  const absolute = resolve(path);
+  const spec = KIT_SPECS[kind];
+  const listing = await listKitEntries(absolute, kind);
+  const inspection = emptyInspection(absolute, kind, listing.format);
+  if ('problem' in listing) {
+    inspection.problems.push(listing.problem);
+    return inspection;
+  }
+  const { safe, unsafe } = partitionEntries(listing.entries);
+  inspection.unsafeEntries = unsafe;
+  if (unsafe.length > 0) inspection.problems.push(describeUnsafeEntries(absolute, spec, unsafe));
+  analyzeLayout(inspection, spec, safe);
+  return inspection;
+}
+
+function emptyInspection(path: string, kind: KitKind, format: KitFormat): KitInspection {
+  return {
+    path,
+    kind,
+    format,
+    rootPrefix: '',
+    jarPath: null,
+    jarVersion: null,
+    hasMigrationResources: false,
+    hasMigrationConfig: false,
+    unsafeEntries: [],
+    problems: [],
+  };
+}
+
+async function listKitEntries(path: string, kind: KitKind): Promise<EntryListing> {
+  const spec = KIT_SPECS[kind];
+  const settingName = kind === 'identity' ? 'identity.migrationKit' : 'apim.migrationKit';
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(path)).isDirectory();
+  } catch (error) {
+    return {
+      format: 'missing',
+      problem: `${path}: not found (${errorMessage(error)}); set ${settingName} to the ${spec.archive} or the folder it unpacks to`,
+    };
+  }
+  if (isDirectory) {
+    try {
+      return { format: 'directory', entries: await listFolderEntries(path) };
+    } catch (error) {
+      return { format: 'unreadable', problem: `${path}: cannot be read (${errorMessage(error)})` };
+    }
+  }
+  try {
+    return { format: 'zip', entries: await listZipEntries(path) };
+  } catch (error) {
+    return {
+      format: 'unreadable',
+      problem: `${path}: is not a readable zip archive (${errorMessage(error)}); give the ${spec.archive} as downloaded, or the folder it unpacks to`,
+    };
+  }
+}
+
+/** Reads only the zip's central directory; yauzl's own name check is off so unsafe names become problems, not errors. */
+async function listZipEntries(file: string): Promise<string[]> {
+  const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, autoClose: true });
+  const names: string[] = [];
+  try {
+    for await (const entry of zip.eachEntry()) {
+      names.push(yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false));
+    }
+  } finally {
+    zip.close();
+  }
+  return names;
+}
+
+async function listFolderEntries(root: string): Promise<string[]> {
+  const names: string[] = [];
+  await walkFolder(root, '', FOLDER_WALK_DEPTH, names);
+  return names;
+}
+
+async function walkFolder(root: string, prefix: string, depthLeft: number, names: string[]): Promise<void> {
+  const children = await readdir(join(root, prefix), { withFileTypes: true });
+  for (const child of children) {
+    const relative = `${prefix}${child.name}`;
+    if (!child.isDirectory()) {
+      names.push(relative);
+      continue;
+    }
+    names.push(`${relative}/`);
+    if (depthLeft > 1) await walkFolder(root, `${relative}/`, depthLeft - 1, names);
+  }
+}
+
+function partitionEntries(names: string[]): { safe: KitEntry[]; unsafe: string[] } {
+  const safe: KitEntry[] = [];
+  const unsafe: string[] = [];
+  for (const name of names) {
+    if (isUnsafeEntryName(name)) unsafe.push(name);
+    else safe.push(toKitEntry(name));
+  }
+  return { safe, unsafe };
+}
+
+function isUnsafeEntryName(name: string): boolean {
+  return name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
+}
+
+function toKitEntry(name: string): KitEntry {
+  return {
+    segments: name.split('/').filter((segment) => segment !== '' && segment !== '.'),
+    isDirectory: name.endsWith('/'),
+  };
+}
+
+function describeUnsafeEntries(path: string, spec: KitSpec, unsafe: string[]): string {
+  return (
+    `${path}: has ${unsafe.length} ${unsafe.length === 1 ? 'entry' : 'entries'} that would be written outside the ` +
+    `folder it is unpacked into (zip slip): ${formatList(unsafe)}; do not use it, download the ${spec.archive} again from WSO2`
+  );
+}
+
+function analyzeLayout(inspection: KitInspection, spec: KitSpec, entries: KitEntry[]): void {
+  const root = findRoot(entries);
+  if ('problem' in root) {
+    inspection.problems.push(`${inspection.path}: ${root.problem}; expected the ${spec.title} (${spec.archive})`);
+    return;
+  }
+  inspection.rootPrefix = root.prefix;
+  const content = entries
+    .filter((entry) => root.prefix === '' || entry.segments[0] === root.prefix.slice(0, -1))
+    .map((entry) => (root.prefix === '' ? entry : { ...entry, segments: entry.segments.slice(1) }));
+  checkJar(inspection, content);
+  checkResources(inspection, content);
+}
+
+function findRoot(entries: KitEntry[]): { prefix: string } | { problem: string } {
+  const topLevel = new Set(
+    entries
+      .map((entry) => entry.segments[0])
+      .filter((name): name is string => name !== undefined && !IGNORED_TOP_LEVEL.has(name)),
+  );
+  if (topLevel.size === 0) return { problem: 'is empty' };
+  if (topLevel.has(DROPINS) || topLevel.has(MIGRATION_RESOURCES)) return { prefix: '' };
+  const [only] = topLevel;
+  if (topLevel.size === 1 && only !== undefined && isFolderIn(entries, only)) return { prefix: `${only}/` };
+  return {
+    problem:
+      `has no ${DROPINS}/ or ${MIGRATION_RESOURCES}/ at its top nor inside a single top-level folder ` +
+      `(top level: ${formatList([...topLevel])})`,
+  };
+}
+
+function isFolderIn(entries: KitEntry[], name: string): boolean {
+  return entries.some((entry) => entry.segments[0] === name && (entry.isDirectory || entry.segments.length > 1));
+}
+
+function checkJar(inspection: KitInspection, content: KitEntry[]): void {
+  const spec = KIT_SPECS[inspection.kind];
+  const jars = content
+    .filter((entry) => !entry.isDirectory && entry.segments.length === 2 && entry.segments[0] === DROPINS)
+    .map((entry) => entry.segments[1] ?? '')
+    .filter((name) => name.endsWith('.jar'));
+  const where = `${inspection.path}: `;
+  if (jars.length > 1) {
+    inspection.problems.push(
+      `${where}has ${jars.length} jars in ${inspection.rootPrefix}${DROPINS}/ (${formatList(jars)}); the ${spec.title} holds exactly one, ${spec.jarExample}`,
+    );
+    return;
+  }
+  const [jar] = jars;
+  if (jar === undefined) {
+    inspection.problems.push(
+      `${where}has no ${inspection.rootPrefix}${DROPINS}/${spec.jarExample}; is this the ${spec.title} (${spec.archive})?`,
+    );
+    return;
+  }
+  const version = spec.jarPattern.exec(jar)?.[1];
+  if (version === undefined) {
+    inspection.problems.push(`${where}${describeUnexpectedJar(inspection, jar)}`);
+    return;
+  }
+  inspection.jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+  inspection.jarVersion = version;
+  if (inspection.kind === 'apim' && !APIM_TARGET_VERSION.test(version)) {
+    inspection.problems.push(
+      `${where}holds ${jar}, the migration client ${version}, not 4.2.0.x; download the ${spec.archive} that migrates to API-M 4.2.0`,
+    );
+  }
+}
+
+function describeUnexpectedJar(inspection: KitInspection, jar: string): string {
+  const spec = KIT_SPECS[inspection.kind];
+  const otherKind: KitKind = inspection.kind === 'identity' ? 'apim' : 'identity';
+  const other = KIT_SPECS[otherKind];
+  const jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+  if (other.jarPattern.test(jar)) {
+    return `holds ${jarPath}, so it is the ${other.title} (${other.archive}), but it was given as the ${spec.title}; give the ${spec.archive} here`;
+  }
+  return `holds ${jarPath}, which is not the ${spec.title}'s ${spec.jarExample}; give the ${spec.archive} here`;
+}
+
+function checkResources(inspection: KitInspection, content: KitEntry[]): void {
+  const spec = KIT_SPECS[inspection.kind];
+  inspection.hasMigrationResources = content.some((entry) => entry.segments[0] === MIGRATION_RESOURCES);
+  inspection.hasMigrationConfig = content.some(
+    (entry) =>
+      !entry.isDirectory &&
+      entry.segments.length === 2 &&
+      entry.segments[0] === MIGRATION_RESOURCES &&
+      entry.segments[1] === MIGRATION_CONFIG,
+  );
+  const folder = `${inspection.rootPrefix}${MIGRATION_RESOURCES}/`;
+  if (!inspection.hasMigrationResources) {
+    inspection.problems.push(`${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`);
+  } else if (inspection.kind === 'identity' && !inspection.hasMigrationConfig) {
+    inspection.problems.push(
+      `${inspection.path}: has no ${folder}${MIGRATION_CONFIG}; the ${spec.title} (${spec.archive}) needs it`,
+    );
+  }
+}
+
+function formatList(items: string[], max = 5): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}

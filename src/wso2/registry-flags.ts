@@ -1,0 +1,174 @@
+/**
+ * Reads the registry versioning flags of the old (3.1.0) `repository/conf/registry.xml`, which decide whether
+ * the registry versioning details may be removed (Step 1b).
+ */
+import { readFile } from 'node:fs/promises';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { RegistryVersioningFlags } from '../config/types.js';
+import { InputError, errorMessage } from '../errors.js';
+
+export type RegistryFlagName = keyof RegistryVersioningFlags;
+
+export const REGISTRY_FLAG_NAMES: readonly RegistryFlagName[] = ['properties', 'comments', 'tags', 'ratings'];
+
+/** The `<staticConfiguration>` child element that holds each flag. */
+export const REGISTRY_FLAG_ELEMENTS: Readonly<Record<RegistryFlagName, string>> = {
+  properties: 'versioningProperties',
+  comments: 'versioningComments',
+  tags: 'versioningTags',
+  ratings: 'versioningRatings',
+};
+
+export interface RegistryFlagsResult {
+  file: string;
+  flags: RegistryVersioningFlags;
+  /** Flags whose element is not in the file; they are `false`, carbon-kernel's `StaticConfiguration` default. */
+  absent: RegistryFlagName[];
+}
+
+type XmlNode = Record<string, unknown>;
+
+const ROOT_ELEMENT = 'wso2registry';
+const STATIC_CONFIGURATION = 'staticConfiguration';
+const TEXT_KEY = '#text';
+const metaDataKey = readMetaDataKey();
+
+export async function readRegistryVersioningFlags(file: string): Promise<RegistryFlagsResult> {
+  const xmlText = await readRegistryFile(file);
+  return parseRegistryVersioningFlags(xmlText, file);
+}
+
+export function parseRegistryVersioningFlags(xmlText: string, file: string): RegistryFlagsResult {
+  const text = stripByteOrderMark(xmlText);
+  assertWellFormed(text, file);
+  const document = parseDocument(text);
+  const staticConfiguration = findStaticConfiguration(document, text, file);
+  const flags: RegistryVersioningFlags = { properties: false, comments: false, tags: false, ratings: false };
+  const absent: RegistryFlagName[] = [];
+  for (const name of REGISTRY_FLAG_NAMES) {
+    const value = staticConfiguration ? readFlag(staticConfiguration, name, text, file) : undefined;
+    if (value === undefined) absent.push(name);
+    else flags[name] = value;
+  }
+  return { file, flags, absent };
+}
+
+async function readRegistryFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) {
+      throw new InputError({
+        file,
+        message:
+          'not found: oldApimHome must point at the API-M 3.1.0 home, the folder that holds repository/conf/registry.xml',
+      });
+    }
+    throw new InputError({ file, message: `cannot be read: ${errorMessage(error)}` }, { cause: error });
+  }
+}
+
+function isErrnoCode(error: unknown, code: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === code;
+}
+
+function stripByteOrderMark(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+function assertWellFormed(text: string, file: string): void {
+  const result = XMLValidator.validate(text);
+  if (result === true) return;
+  const { msg, line, col } = result.err;
+  throw new InputError({ file, line, column: col, message: `is not well-formed XML: ${msg}` });
+}
+
+function parseDocument(text: string): XmlNode {
+  const parser = new XMLParser({
+    ignoreAttributes: true,
+    parseTagValue: false,
+    trimValues: false,
+    alwaysCreateTextNode: true,
+    captureMetaData: true,
+    // Every element as a list, so a repeated element is seen rather than silently merged.
+    isArray: () => true,
+  });
+  const parsed: unknown = parser.parse(text);
+  if (!isXmlNode(parsed)) throw new Error('fast-xml-parser returned no document object');
+  return parsed;
+}
+
+function findStaticConfiguration(document: XmlNode, text: string, file: string): XmlNode | undefined {
+  const root = childElements(document, ROOT_ELEMENT);
+  if (root.length !== 1 || !root[0]) {
+    throw new InputError({
+      file,
+      message: `has no <${ROOT_ELEMENT}> root element: this is not a WSO2 registry.xml; oldApimHome must point at the API-M 3.1.0 home`,
+    });
+  }
+  const matches = childElements(root[0], STATIC_CONFIGURATION);
+  if (matches.length > 1) throwRepeated(matches, STATIC_CONFIGURATION, text, file);
+  return matches[0];
+}
+
+function readFlag(parent: XmlNode, name: RegistryFlagName, text: string, file: string): boolean | undefined {
+  const element = REGISTRY_FLAG_ELEMENTS[name];
+  const matches = childElements(parent, element);
+  if (matches.length > 1) throwRepeated(matches, element, text, file);
+  const node = matches[0];
+  if (!node) return undefined;
+  const value = textContent(node);
+  const normalized = value?.trim().toLowerCase();
+  if (normalized === 'true') return true;
+  if (normalized === 'false') return false;
+  throw new InputError({
+    file,
+    line: lineOf(node, text),
+    message: `<${element}> must be true or false, found ${value === undefined ? 'child elements' : JSON.stringify(value)}`,
+  });
+}
+
+function throwRepeated(nodes: XmlNode[], element: string, text: string, file: string): never {
+  throw new InputError({
+    file,
+    line: lineOf(nodes[1], text),
+    message: `<${element}> appears ${nodes.length} times; keep exactly one`,
+  });
+}
+
+function childElements(node: XmlNode, name: string): XmlNode[] {
+  const value = node[name];
+  if (!Array.isArray(value)) return [];
+  return value.filter(isXmlNode);
+}
+
+/** The element's text, or undefined when it holds child elements instead. */
+function textContent(node: XmlNode): string | undefined {
+  const keys = Object.keys(node).filter((key) => key !== TEXT_KEY);
+  if (keys.length > 0) return undefined;
+  const text = node[TEXT_KEY];
+  return typeof text === 'string' ? text : '';
+}
+
+function lineOf(node: XmlNode | undefined, text: string): number | undefined {
+  const metaData: unknown = node ? Reflect.get(node, metaDataKey) : undefined;
+  if (!isXmlNode(metaData) || typeof metaData.startIndex !== 'number') return undefined;
+  return countLines(text.slice(0, metaData.startIndex));
+}
+
+function countLines(prefix: string): number {
+  let lines = 1;
+  for (const char of prefix) if (char === '\n') lines += 1;
+  return lines;
+}
+
+/** fast-xml-parser types its key as the `Symbol` wrapper; at run time it is a symbol, or a string without symbols. */
+function readMetaDataKey(): PropertyKey {
+  const key: unknown = XMLParser.getMetaDataSymbol();
+  if (typeof key === 'symbol' || typeof key === 'string') return key;
+  throw new Error('fast-xml-parser returned no metadata key');
+}
+
+function isXmlNode(value: unknown): value is XmlNode {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { hasSecretPlaceholder, listEnvPlaceholders, resolvePlaceholders } from '../../src/config/placeholders.js';
+
+const ENV = { DB_HOST: 'db.example.com', DB_PORT: '5432', EMPTY: '', 'my.var_2': 'dotted', NESTED: '$env{DB_HOST}' };
+
+describe('resolvePlaceholders', () => {
+  it.each([
+    { text: 'no placeholders', value: 'no placeholders' },
+    { text: '$env{DB_HOST}', value: 'db.example.com' },
+    { text: 'jdbc:postgresql://$env{DB_HOST}:$env{DB_PORT}/apim', value: 'jdbc:postgresql://db.example.com:5432/apim' },
+    { text: 'a$env{EMPTY}b', value: 'ab' },
+    { text: 'x-$env{my.var_2}-y', value: 'x-dotted-y' },
+    { text: '$env{NESTED}', value: '$env{DB_HOST}' },
+    { text: '$env{}', value: '$env{}' },
+    { text: '$env{DB_HOST', value: '$env{DB_HOST' },
+    { text: '${carbon.home}', value: '${carbon.home}' },
+  ])('turns $text into $value', ({ text, value }) => {
+    expect(resolvePlaceholders(text, ENV)).toEqual({ ok: true, value });
+  });
+
+  it.each([
+    { text: '$env{NOPE}', missingEnv: ['NOPE'], secrets: [] },
+    { text: '$env{A}:$env{DB_HOST}:$env{B}:$env{A}', missingEnv: ['A', 'B'], secrets: [] },
+    { text: '$secret{admin_password}', missingEnv: [], secrets: ['admin_password'] },
+    { text: 'p=$secret{db.pass}&u=$env{NOPE}', missingEnv: ['NOPE'], secrets: ['db.pass'] },
+  ])('reports what $text needs', ({ text, missingEnv, secrets }) => {
+    expect(resolvePlaceholders(text, ENV)).toEqual({ ok: false, missingEnv, secrets });
+  });
+
+  it('treats a variable set to the empty string as set', () => {
+    expect(resolvePlaceholders('$env{EMPTY}', { EMPTY: '' })).toEqual({ ok: true, value: '' });
+  });
+});
+
+describe('hasSecretPlaceholder', () => {
+  it.each([
+    { text: '$secret{alias}', expected: true },
+    { text: 'prefix $secret{a.b_1} suffix', expected: true },
+    { text: '$env{alias}', expected: false },
+    { text: 'secret{alias}', expected: false },
+    { text: '$secret{}', expected: false },
+  ])('$text → $expected', ({ text, expected }) => {
+    expect(hasSecretPlaceholder(text)).toBe(expected);
+  });
+});
+
+describe('listEnvPlaceholders', () => {
+  it('lists each variable once, in order, without secrets', () => {
+    expect(listEnvPlaceholders('$env{B}$secret{s}$env{A}$env{B}')).toEqual(['B', 'A']);
+  });
+});

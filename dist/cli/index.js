@@ -27450,7 +27450,7 @@ async function loadConfig(options = {}) {
 }
 function configError(configFile, problems) {
     return new InputError(problems, {
-        headline: `${configFile} has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
+        headline: `the configuration (${configFile}) has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
     });
 }
 async function readConfigText(file, isDefault) {
@@ -36899,8 +36899,6 @@ function getExecOutput(commandLine, args, options) {
  */
 
 
-
-
 /** Candidates in order of preference: a server's own client first. */
 function candidateNames(engine, role) {
     if (engine === 'postgresql')
@@ -36941,24 +36939,10 @@ async function runVersionCommand(path) {
         return undefined;
     }
 }
-async function locateOnPath(name, searchPath = process.env['PATH'] ?? '') {
-    for (const dir of searchPath.split(external_node_path_namespaceObject.delimiter)) {
-        if (dir === '')
-            continue;
-        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
-        if (await isExecutable(candidate))
-            return candidate;
-    }
-    return undefined;
-}
-async function isExecutable(path) {
-    try {
-        await (0,promises_namespaceObject.access)(path, external_node_fs_namespaceObject.constants.X_OK);
-        return true;
-    }
-    catch {
-        return false;
-    }
+/** Finds an executable on PATH as @actions/io does (PATHEXT on Windows too). */
+async function locateOnPath(name) {
+    const found = await which(name, false);
+    return found === '' ? undefined : found;
 }
 /**
  * Reads the version a client tool reports:
@@ -37670,7 +37654,7 @@ function logChecks(context, checks) {
     const warned = checks.filter((check) => check.verdict === 'warn').length;
     const summary = failed > 0
         ? `${failed} of ${checks.length} checks failed`
-        : `${checks.length} checks passed${warned > 0 ? ` (${warned} with a warning)` : ''}`;
+        : `${plural(checks.length, 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
     return { checks, summary };
 }
 async function checkHomes(context) {
@@ -37856,6 +37840,9 @@ async function nearestExistingFolder(dir) {
             current = parent;
         }
     }
+}
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 function formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -38055,8 +38042,10 @@ function checkCommandOptions(command, parsed) {
 }
 async function dispatch(command, rest, parsed, io, debug) {
     const json = parsed.values.json ?? false;
-    // With --json, stdout carries only the JSON; the logs go to stderr.
-    const logger = createConsoleLogger({ debug, out: json ? io.err : io.out, err: io.err });
+    // With --json, stdout carries only the JSON and the whole log goes to stderr; without it the log
+    // stays in one stream so that warnings keep their place among the verdict lines.
+    const log = json ? io.err : io.out;
+    const logger = createConsoleLogger({ debug, out: log, err: log });
     const base = {
         ...(parsed.values.config === undefined ? {} : { configFile: parsed.values.config }),
         cwd: io.cwd,

@@ -58694,7 +58694,7 @@ async function loadConfig(options = {}) {
 }
 function configError(configFile, problems) {
     return new errors_InputError(problems, {
-        headline: `${configFile} has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
+        headline: `the configuration (${configFile}) has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
     });
 }
 async function readConfigText(file, isDefault) {
@@ -66979,8 +66979,6 @@ async function storeReport(result, context) {
  */
 
 
-
-
 /** Candidates in order of preference: a server's own client first. */
 function candidateNames(engine, role) {
     if (engine === 'postgresql')
@@ -67021,24 +67019,10 @@ async function runVersionCommand(path) {
         return undefined;
     }
 }
-async function locateOnPath(name, searchPath = process.env['PATH'] ?? '') {
-    for (const dir of searchPath.split(external_node_path_namespaceObject.delimiter)) {
-        if (dir === '')
-            continue;
-        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
-        if (await isExecutable(candidate))
-            return candidate;
-    }
-    return undefined;
-}
-async function isExecutable(path) {
-    try {
-        await (0,promises_namespaceObject.access)(path, external_node_fs_namespaceObject.constants.X_OK);
-        return true;
-    }
-    catch {
-        return false;
-    }
+/** Finds an executable on PATH as @actions/io does (PATHEXT on Windows too). */
+async function locateOnPath(name) {
+    const found = await which(name, false);
+    return found === '' ? undefined : found;
 }
 /**
  * Reads the version a client tool reports:
@@ -67750,7 +67734,7 @@ function logChecks(context, checks) {
     const warned = checks.filter((check) => check.verdict === 'warn').length;
     const summary = failed > 0
         ? `${failed} of ${checks.length} checks failed`
-        : `${checks.length} checks passed${warned > 0 ? ` (${warned} with a warning)` : ''}`;
+        : `${plural(checks.length, 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
     return { checks, summary };
 }
 async function checkHomes(context) {
@@ -67936,6 +67920,9 @@ async function nearestExistingFolder(dir) {
             current = parent;
         }
     }
+}
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 function formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

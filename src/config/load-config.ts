@@ -38,7 +38,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     });
   }
   const expanded = expandPlaceholders(raw, env, located, problems);
-  const parsed = configSchema.safeParse(expanded);
+  // reportInput: without it zod leaves `input` out of every issue, and a wrong value would read as a missing one.
+  const parsed = configSchema.safeParse(expanded, { reportInput: true });
   if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => problemFromIssue(issue, located)));
   for (const violation of checkCrossFieldRules(expanded)) {
     problems.push({ ...located.at(violation.path), message: `${violation.path.join('.')}: ${violation.message}` });
@@ -52,7 +53,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
 
 function configError(configFile: string, problems: Problem[]): InputError {
   return new InputError(problems, {
-    headline: `${configFile} has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
+    headline: `the configuration (${configFile}) has ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}; fix ${problems.length === 1 ? 'it' : 'them'} and run again:`,
   });
 }
 

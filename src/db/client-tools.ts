@@ -3,10 +3,9 @@
  * against the server they will talk to.
  */
 
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import { getExecOutput } from '@actions/exec';
+import { which } from '@actions/io';
+import type { Check } from '../check.js';
 import type { DbEngine } from '../config/types.js';
 import type { DbProduct, ServerInfo } from './probes.js';
 
@@ -35,11 +34,6 @@ export interface ClientTools {
   engine: DbEngine;
   dump: ClientTool;
   restore: ClientTool;
-}
-
-export interface ToolCheck {
-  verdict: 'pass' | 'warn' | 'fail';
-  message: string;
 }
 
 /** Runs `<path> --version` and returns its output, or undefined when it could not run. */
@@ -97,22 +91,10 @@ export async function runVersionCommand(path: string): Promise<string | undefine
   }
 }
 
-export async function locateOnPath(name: string, searchPath = process.env['PATH'] ?? ''): Promise<string | undefined> {
-  for (const dir of searchPath.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/** Finds an executable on PATH as @actions/io does (PATHEXT on Windows too). */
+export async function locateOnPath(name: string): Promise<string | undefined> {
+  const found = await which(name, false);
+  return found === '' ? undefined : found;
 }
 
 /**
@@ -140,11 +122,11 @@ function toToolVersion(flavor: DbProduct, version: string): ToolVersion {
 }
 
 /** Checks the dump and restore tool against the server they will run against. */
-export function checkClientTools(server: ServerInfo, tools: ClientTools): ToolCheck[] {
+export function checkClientTools(server: ServerInfo, tools: ClientTools): Check[] {
   return [tools.dump, tools.restore].map((tool) => checkClientTool(server, tool));
 }
 
-function checkClientTool(server: ServerInfo, tool: ClientTool): ToolCheck {
+function checkClientTool(server: ServerInfo, tool: ClientTool): Check {
   if (tool.path === undefined) return reportMissingTool(server, tool);
   if (tool.version === undefined) {
     return {
@@ -156,7 +138,7 @@ function checkClientTool(server: ServerInfo, tool: ClientTool): ToolCheck {
   return checkMysqlFamilyTool(server, tool, tool.version);
 }
 
-function reportMissingTool(server: ServerInfo, tool: ClientTool): ToolCheck {
+function reportMissingTool(server: ServerInfo, tool: ClientTool): Check {
   if (server.product === 'PostgreSQL') {
     return {
       verdict: 'fail',
@@ -170,7 +152,7 @@ function reportMissingTool(server: ServerInfo, tool: ClientTool): ToolCheck {
   };
 }
 
-function checkPostgresTool(server: ServerInfo, tool: ClientTool, version: ToolVersion): ToolCheck {
+function checkPostgresTool(server: ServerInfo, tool: ClientTool, version: ToolVersion): Check {
   const label = describeTool(tool, version);
   if (version.flavor !== 'PostgreSQL') {
     return { verdict: 'fail', message: `${label} is not a PostgreSQL client; install postgresql-client` };
@@ -187,7 +169,7 @@ function checkPostgresTool(server: ServerInfo, tool: ClientTool, version: ToolVe
   return { verdict: 'pass', message: `${label} can work with PostgreSQL ${server.version}` };
 }
 
-function checkMysqlFamilyTool(server: ServerInfo, tool: ClientTool, version: ToolVersion): ToolCheck {
+function checkMysqlFamilyTool(server: ServerInfo, tool: ClientTool, version: ToolVersion): Check {
   const label = describeTool(tool, version);
   const serverLabel = `${server.product} ${server.version}`;
   if (version.flavor === 'PostgreSQL') {

@@ -102,8 +102,10 @@ function checkCommandOptions(command: string, parsed: ParsedArgs): void {
 
 async function dispatch(command: string, rest: string[], parsed: ParsedArgs, io: CliIo, debug: boolean): Promise<number> {
   const json = parsed.values.json ?? false;
-  // With --json, stdout carries only the JSON; the logs go to stderr.
-  const logger = createConsoleLogger({ debug, out: json ? io.err : io.out, err: io.err });
+  // With --json, stdout carries only the JSON and the whole log goes to stderr; without it the log
+  // stays in one stream so that warnings keep their place among the verdict lines.
+  const log = json ? io.err : io.out;
+  const logger = createConsoleLogger({ debug, out: log, err: log });
   const base: OperationOptions = {
     ...(parsed.values.config === undefined ? {} : { configFile: parsed.values.config }),
     cwd: io.cwd,

@@ -60,7 +60,7 @@ function logChecks(context: StageContext, checks: Check[]): StepOutput {
   const summary =
     failed > 0
       ? `${failed} of ${checks.length} checks failed`
-      : `${checks.length} checks passed${warned > 0 ? ` (${warned} with a warning)` : ''}`;
+      : `${plural(checks.length, 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
   return { checks, summary };
 }
 
@@ -253,6 +253,10 @@ async function nearestExistingFolder(dir: string): Promise<string> {
       current = parent;
     }
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,3 +1,4 @@
+import type { Check } from '../check.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -12,11 +13,7 @@ export function isStageName(value: string): value is StageName {
 export type StepOutcome = 'succeeded' | 'failed' | 'skipped' | 'not-run';
 export type StageStatus = 'succeeded' | 'skipped' | 'failed';
 
-/** One verdict line of a check, as preflight and verify print them. */
-export interface Check {
-  verdict: 'pass' | 'warn' | 'fail';
-  message: string;
-}
+export type { Check } from '../check.js';
 
 export interface StepResult {
   id: string;

@@ -4,6 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Check } from '../check.js';
 
 export type VersionSource = 'bin/version.txt' | 'updates/product.txt' | 'bin/wso2carbon-version.txt';
 
@@ -24,12 +25,6 @@ export interface HomeInspection {
   versionSource: VersionSource | null;
 }
 
-export type CheckVerdict = 'pass' | 'warn' | 'fail';
-
-export interface HomeCheck {
-  verdict: CheckVerdict;
-  message: string;
-}
 
 export const NEW_APIM_VERSION = '4.2.0';
 export const OLD_APIM_VERSION = '3.1.0';
@@ -81,7 +76,7 @@ export async function inspectApimHome(path: string): Promise<HomeInspection> {
 }
 
 /** Judges the API-M 4.2.0 home (`apimHome`). */
-export function checkNewHome(insp: HomeInspection): HomeCheck[] {
+export function checkNewHome(insp: HomeInspection): Check[] {
   const setting = `set apimHome to the folder API-M ${NEW_APIM_VERSION} is unpacked into (it holds bin/ and repository/)`;
   const existence = checkExistence(insp, setting);
   if (existence) return [existence];
@@ -102,7 +97,7 @@ export function checkNewHome(insp: HomeInspection): HomeCheck[] {
 }
 
 /** Judges the API-M 3.1.0 home (`oldApimHome`), which is only read. */
-export function checkOldHome(insp: HomeInspection): HomeCheck[] {
+export function checkOldHome(insp: HomeInspection): Check[] {
   const setting = `set oldApimHome to the API-M ${OLD_APIM_VERSION} home the data comes from`;
   const existence = checkExistence(insp, setting);
   if (existence) return [existence];
@@ -116,13 +111,13 @@ export function checkOldHome(insp: HomeInspection): HomeCheck[] {
   ];
 }
 
-function checkExistence(insp: HomeInspection, setting: string): HomeCheck | null {
+function checkExistence(insp: HomeInspection, setting: string): Check | null {
   if (!insp.exists) return fail(`${insp.path} does not exist; ${setting}`);
   if (!insp.isDirectory) return fail(`${insp.path} is a file, not a folder; ${setting}`);
   return null;
 }
 
-function checkLauncher(insp: HomeInspection, setting: string): HomeCheck {
+function checkLauncher(insp: HomeInspection, setting: string): Check {
   const launcher = join(insp.path, API_MANAGER_SH);
   if (insp.hasApiManagerSh) return pass(`${launcher} found`);
   const hint = insp.hasWso2serverSh
@@ -131,11 +126,11 @@ function checkLauncher(insp: HomeInspection, setting: string): HomeCheck {
   return fail(`${launcher} is missing${hint}; ${setting}`);
 }
 
-function checkPresence(present: boolean, path: string, why: string): HomeCheck {
+function checkPresence(present: boolean, path: string, why: string): Check {
   return present ? pass(`${path} found`) : fail(`${path} is missing; ${why}`);
 }
 
-function checkVersion(insp: HomeInspection, expected: string, setting: string): HomeCheck {
+function checkVersion(insp: HomeInspection, expected: string, setting: string): Check {
   if (insp.version === null) {
     return {
       verdict: 'warn',
@@ -184,10 +179,10 @@ async function pathKind(path: string): Promise<'file' | 'directory' | 'missing'>
   }
 }
 
-function pass(message: string): HomeCheck {
+function pass(message: string): Check {
   return { verdict: 'pass', message };
 }
 
-function fail(message: string): HomeCheck {
+function fail(message: string): Check {
   return { verdict: 'fail', message };
 }

@@ -1,0 +1,134 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResolvedConfig } from '../../src/config/types.js';
+import { runStage } from '../../src/stages/engine.js';
+import type { StageContext, StageDefinition, StepDefinition, StepOutput } from '../../src/stages/types.js';
+import { createMemoryStore, createRecordingLogger } from '../helpers/fakes.js';
+
+const config = { backup: { retentionDays: 30 } } as ResolvedConfig;
+
+let workDir: string;
+beforeEach(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'engine-'));
+});
+afterEach(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+function step(id: string, behaviour: StepOutput | Error | undefined): StepDefinition {
+  return {
+    id,
+    title: `Step ${id}`,
+    async run() {
+      if (behaviour instanceof Error) throw behaviour;
+      return behaviour;
+    },
+  };
+}
+
+function stage(steps: StepDefinition[], runAllSteps = false): StageDefinition {
+  return { name: 'preflight', title: 'Preflight', runAllSteps, steps: () => steps };
+}
+
+function context(overrides: Partial<StageContext['deps']> = {}) {
+  let now = 1_000;
+  const logger = createRecordingLogger();
+  const store = createMemoryStore();
+  const ctx: StageContext = {
+    config,
+    dryRun: false,
+    force: false,
+    workDir,
+    deps: { logger, store, run: { runId: 'run-1', attempt: 2 }, env: {}, clock: () => (now += 5), ...overrides },
+  };
+  return { ctx, logger, store };
+}
+
+describe('runStage', () => {
+  it.each([
+    {
+      name: 'all steps succeed',
+      steps: [step('a', undefined), step('b', { summary: 'did b' })],
+      runAll: false,
+      status: 'succeeded',
+      outcomes: ['succeeded', 'succeeded'],
+    },
+    {
+      name: 'a thrown error fails the step and the later steps are not run',
+      steps: [step('a', new Error('boom')), step('b', undefined), step('c', undefined)],
+      runAll: false,
+      status: 'failed',
+      outcomes: ['failed', 'not-run', 'not-run'],
+    },
+    {
+      name: 'a failed check fails its step',
+      steps: [step('a', { checks: [{ verdict: 'pass', message: 'ok' }, { verdict: 'fail', message: 'bad' }] }), step('b', undefined)],
+      runAll: false,
+      status: 'failed',
+      outcomes: ['failed', 'not-run'],
+    },
+    {
+      name: 'a warning does not fail a step',
+      steps: [step('a', { checks: [{ verdict: 'warn', message: 'hmm' }] })],
+      runAll: false,
+      status: 'succeeded',
+      outcomes: ['succeeded'],
+    },
+    {
+      name: 'runAllSteps keeps going after a failure',
+      steps: [step('a', new Error('boom')), step('b', undefined), step('c', { outcome: 'failed', summary: 'also bad' })],
+      runAll: true,
+      status: 'failed',
+      outcomes: ['failed', 'succeeded', 'failed'],
+    },
+    {
+      name: 'a stage whose every step is skipped is skipped',
+      steps: [step('a', { outcome: 'skipped', summary: 'IS is the Key Manager' })],
+      runAll: false,
+      status: 'skipped',
+      outcomes: ['skipped'],
+    },
+  ])('$name', async ({ steps, runAll, status, outcomes }) => {
+    const { ctx } = context();
+    const result = await runStage(stage(steps, runAll), ctx);
+    expect(result.status).toBe(status);
+    expect(result.steps.map((entry) => entry.outcome)).toEqual(outcomes);
+  });
+
+  it('runs each step in its own group and times it with the clock', async () => {
+    const { ctx, logger } = context();
+    const result = await runStage(stage([step('a', undefined), step('b', undefined)]), ctx);
+    expect(logger.groups).toEqual(['Step a', 'Step b']);
+    expect(result.steps.every((entry) => entry.durationMs === 5)).toBe(true);
+    expect(result.runId).toBe('run-1');
+    expect(result.attempt).toBe(2);
+  });
+
+  it('says why a step failed, in the log and in the result', async () => {
+    const { ctx, logger } = context();
+    const result = await runStage(stage([step('a', new Error('the database did not answer'))]), ctx);
+    expect(result.steps[0]?.summary).toBe('the database did not answer');
+    expect(logger.lines).toContain('error: Step a: the database did not answer');
+    expect(result.summary).toBe('Preflight failed in Step a');
+  });
+
+  it('stores the report as apim-migrate-<stage>-report-a<attempt>, also for a failed stage', async () => {
+    const { ctx, store } = context();
+    const result = await runStage(stage([step('a', new Error('boom'))]), ctx);
+    expect(store.artifacts.map((artifact) => artifact.name)).toEqual(['apim-migrate-preflight-report-a2']);
+    expect(result.reportArtifact).toBe('apim-migrate-preflight-report-a2');
+    const report = JSON.parse(await readFile(result.reportPath ?? '', 'utf8')) as { status: string; steps: unknown[] };
+    expect(report.status).toBe('failed');
+    expect(report.steps).toHaveLength(1);
+  });
+
+  it('fails the stage, and says so, when its report cannot be stored', async () => {
+    const { ctx, logger } = context({ store: createMemoryStore('run-1', { failUploads: true }) });
+    const result = await runStage(stage([step('a', undefined)]), ctx);
+    expect(result.status).toBe('failed');
+    expect(result.reportArtifact).toBeUndefined();
+    expect(logger.lines.some((line) => line.startsWith('error: the report could not be stored'))).toBe(true);
+  });
+});

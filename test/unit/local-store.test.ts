@@ -1,0 +1,87 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore, newLocalRunId, sha256File } from '../../src/artifacts/local-store.js';
+import { ArtifactExistsError, ArtifactNotFoundError, artifactName } from '../../src/artifacts/store.js';
+
+let dir: string;
+let files: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'store-'));
+  files = await mkdtemp(path.join(os.tmpdir(), 'files-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(files, { recursive: true, force: true });
+});
+
+async function file(name: string, content: string): Promise<string> {
+  const target = path.join(files, name);
+  await writeFile(target, content);
+  return target;
+}
+
+describe('artifactName', () => {
+  it.each([
+    ['preflight', 'report', 1, 'apim-migrate-preflight-report-a1'],
+    ['registry-scripts', 'backup', 3, 'apim-migrate-registry-scripts-backup-a3'],
+    ['apim', 'logs', 2, 'apim-migrate-apim-logs-a2'],
+  ] as const)('%s %s attempt %d → %s', (stage, kind, attempt, expected) => {
+    expect(artifactName(stage, kind, attempt)).toBe(expected);
+  });
+});
+
+describe('LocalFolderStore', () => {
+  it('stores files under runs/<run>/<name> with their sizes and sha256', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    const report = await file('report.json', '{"ok":true}\n');
+    const stored = await store.upload('apim-migrate-preflight-report-a1', [report]);
+    expect(stored.localDir).toBe(path.join(dir, 'runs', 'run-a', 'apim-migrate-preflight-report-a1'));
+    expect(stored.files).toEqual([{ name: 'report.json', size: 12, sha256: await sha256File(report) }]);
+    expect(await readFile(path.join(stored.localDir ?? '', 'report.json'), 'utf8')).toBe('{"ok":true}\n');
+  });
+
+  it('never overwrites an artifact and keeps the first one intact', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    await store.upload('apim-migrate-apim-backup-a1', [await file('a.txt', 'first')]);
+    await expect(store.upload('apim-migrate-apim-backup-a1', [await file('b.txt', 'second')])).rejects.toBeInstanceOf(ArtifactExistsError);
+    const [artifact] = await store.list();
+    expect(artifact?.files.map((entry) => entry.name)).toEqual(['a.txt']);
+  });
+
+  it('leaves nothing behind when an upload fails half way', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    const good = await file('a.txt', 'a');
+    await expect(store.upload('apim-migrate-apim-logs-a1', [good, path.join(files, 'missing.txt')])).rejects.toThrow();
+    expect(await readdir(path.join(dir, 'runs', 'run-a'))).toEqual([]);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('lists and downloads the artifacts of another run', async () => {
+    const first = new LocalFolderStore(dir, 'run-a');
+    await first.upload('apim-migrate-registry-scripts-backup-a1', [await file('shared_db.pgdump', 'dump')]);
+    const second = new LocalFolderStore(dir, 'run-b');
+    expect(await second.list()).toEqual([]);
+    expect((await second.list({ runId: 'run-a' })).map((artifact) => artifact.name)).toEqual(['apim-migrate-registry-scripts-backup-a1']);
+    const target = path.join(files, 'restore');
+    const paths = await second.download('apim-migrate-registry-scripts-backup-a1', target, { runId: 'run-a' });
+    expect(paths).toEqual([path.join(target, 'shared_db.pgdump')]);
+    expect(await readFile(paths[0] ?? '', 'utf8')).toBe('dump');
+    await expect(second.download('apim-migrate-apim-backup-a1', target, { runId: 'run-a' })).rejects.toBeInstanceOf(ArtifactNotFoundError);
+  });
+
+  it('refuses names that would leave the store', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    await expect(store.upload('../escape', [await file('a.txt', 'a')])).rejects.toThrow(/not a safe artifact/);
+    await expect(store.list({ runId: '../../etc' })).rejects.toThrow(/not a safe/);
+  });
+});
+
+describe('newLocalRunId', () => {
+  it('gives sortable time stamps and a new id for every call in the same second', async () => {
+    const now = new Date('2026-11-24T20:33:00.123Z');
+    const ids = [await newLocalRunId(dir, now), await newLocalRunId(dir, now), await newLocalRunId(dir, now)];
+    expect(ids).toEqual(['20261124T203300Z', '20261124T203300Z-2', '20261124T203300Z-3']);
+  });
+});

@@ -5,7 +5,23 @@ import { rmSync } from 'node:fs';
 const entries = { main: 'src/main.ts', post: 'src/post.ts', cli: 'src/cli.ts' };
 for (const [name, source] of Object.entries(entries)) {
   rmSync(`dist/${name}`, { recursive: true, force: true });
-  execFileSync('npx', ['ncc', 'build', source, '-o', `dist/${name}`, '--target', 'es2022', '--no-source-map-register', '--license', 'licenses.txt', '-q'], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'npx',
+    [
+      'ncc',
+      'build',
+      source,
+      '-o',
+      `dist/${name}`,
+      '--target',
+      'es2022',
+      '--no-source-map-register',
+      '--license',
+      'licenses.txt',
+      '-q',
+    ],
+    {
+      stdio: 'inherit',
+    },
+  );
 }

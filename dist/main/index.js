@@ -46950,7 +46950,14 @@ class LocalFolderStore {
                 await (0,promises_namespaceObject.copyFile)(file, external_node_path_default().join(partial, base));
                 stored.push({ name: base, size: (await (0,promises_namespaceObject.stat)(file)).size, sha256: await sha256File(file) });
             }
-            const artifact = { name, id: `${this.runId}/${name}`, runId: this.runId, location: target, localDir: target, files: stored };
+            const artifact = {
+                name,
+                id: `${this.runId}/${name}`,
+                runId: this.runId,
+                location: target,
+                localDir: target,
+                files: stored,
+            };
             await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(partial, INDEX_FILE), `${JSON.stringify(artifact, null, 2)}\n`);
             // rename() onto an existing folder fails, so a racing upload of the same name cannot replace this one.
             await (0,promises_namespaceObject.rename)(partial, target).catch(async (error) => {
@@ -46999,7 +47006,10 @@ class LocalFolderStore {
 }
 /** A local run id that sorts by time: `20261124T203300Z`, with a suffix if that second is taken. */
 async function newLocalRunId(dir, now = new Date()) {
-    const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
     await (0,promises_namespaceObject.mkdir)(external_node_path_default().join(dir, 'runs'), { recursive: true });
     for (let suffix = 1;; suffix += 1) {
         const runId = suffix === 1 ? stamp : `${stamp}-${suffix}`;
@@ -47052,7 +47062,7 @@ async function resolveRunIdentity(env, storeDir) {
 /** Inside GitHub Actions the artifacts go to GitHub's artifact service; outside, to the local folder store. */
 function createStore(options) {
     if (isGitHubActions(options.env)) {
-        throw new UnsupportedError('inside GitHub Actions apim-migrate keeps its backups, logs and reports in GitHub\'s artifact store, which this version does not have yet; until it does, run the stages with the apim-migrate CLI, which uses the local folder store (store.dir)');
+        throw new UnsupportedError("inside GitHub Actions apim-migrate keeps its backups, logs and reports in GitHub's artifact store, which this version does not have yet; until it does, run the stages with the apim-migrate CLI, which uses the local folder store (store.dir)");
     }
     return new LocalFolderStore(options.storeDir, options.run.runId);
 }
@@ -58593,9 +58603,15 @@ const configSchema = strictObject({
     })
         .optional(),
     backup: strictObject({
-        passphraseEnv: schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
-        recipient: schemas_string().regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)').optional(),
-        identityEnv: schemas_string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+        passphraseEnv: schemas_string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+            .optional(),
+        recipient: schemas_string()
+            .regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)')
+            .optional(),
+        identityEnv: schemas_string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+            .optional(),
         retentionDays: schemas_number().int().min(1).max(90).default(30),
         allowPlaintextBackups: schemas_boolean().default(false),
     })
@@ -58634,7 +58650,10 @@ function checkCrossFieldRules(raw) {
     const backup = raw['backup'];
     if (isRecord(backup)) {
         if (backup['passphraseEnv'] !== undefined && backup['recipient'] !== undefined) {
-            violations.push({ path: ['backup', 'recipient'], message: 'set either backup.passphraseEnv or backup.recipient, not both' });
+            violations.push({
+                path: ['backup', 'recipient'],
+                message: 'set either backup.passphraseEnv or backup.recipient, not both',
+            });
         }
         if (backup['recipient'] !== undefined && backup['identityEnv'] === undefined) {
             violations.push({
@@ -58679,7 +58698,8 @@ async function loadConfig(options = {}) {
         });
     }
     const expanded = expandPlaceholders(raw, env, located, problems);
-    const parsed = configSchema.safeParse(expanded);
+    // reportInput: without it zod leaves `input` out of every issue, and a wrong value would read as a missing one.
+    const parsed = configSchema.safeParse(expanded, { reportInput: true });
     if (!parsed.success)
         problems.push(...parsed.error.issues.map((issue) => problemFromIssue(issue, located)));
     for (const violation of checkCrossFieldRules(expanded)) {
@@ -58791,7 +58811,10 @@ function expandPlaceholders(raw, env, located, problems) {
             if (result.ok)
                 return result.value;
             for (const name of result.missingEnv) {
-                problems.push({ ...located.at(at), message: `${at.join('.')}: environment variable ${name} is not set ($env{${name}})` });
+                problems.push({
+                    ...located.at(at),
+                    message: `${at.join('.')}: environment variable ${name} is not set ($env{${name}})`,
+                });
             }
             if (result.secrets.length > 0) {
                 problems.push({ ...located.at(at), message: `${at.join('.')}: $secret{} placeholders are only for passwords` });
@@ -58801,7 +58824,10 @@ function expandPlaceholders(raw, env, located, problems) {
         if (Array.isArray(value))
             return value.map((item, index) => visit(item, [...at, index]));
         if (isRecord(value)) {
-            return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, at.length === 0 && key === 'databases' ? item : visit(item, [...at, key])]));
+            return Object.fromEntries(Object.entries(value).map(([key, item]) => [
+                key,
+                at.length === 0 && key === 'databases' ? item : visit(item, [...at, key]),
+            ]));
         }
         return value;
     };
@@ -59315,7 +59341,6 @@ function preflightChecks(config) {
     ];
 }
 function planRegistryScripts(base, config, facts) {
-    const shared = config.databases.filter((db) => db.name === 'shared_db');
     const versioningRemoval = VERSIONED_METADATA.map((meta) => {
         const on = facts.registryFlags[meta.flag];
         const absent = facts.absentFlags.includes(meta.flag);
@@ -59334,15 +59359,22 @@ function planRegistryScripts(base, config, facts) {
     return {
         ...base,
         readOnly: false,
-        backups: physicalDatabases(shared),
+        // The whole physical database is dumped, so the names that share it with shared_db are listed too.
+        backups: physicalDatabases(config.databases).filter((db) => db.names.includes('shared_db')),
         indices: REGISTRY_INDICES.map((index) => ({ table: index.table, name: index.name, columns: [...index.columns] })),
         versioningRemoval,
-        notes: ['an index that already exists is left as it is', 'the versioning removal runs at most once on these databases'],
+        notes: [
+            'an index that already exists is left as it is',
+            'the versioning removal runs at most once on these databases',
+        ],
     };
 }
 function planIdentity(base, config, facts) {
     if (config.keyManager === 'is' || config.identity === undefined) {
-        return { ...base, skipped: 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side' };
+        return {
+            ...base,
+            skipped: 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side',
+        };
     }
     const identity = config.identity;
     const yaml = 'migration-resources/migration-config.yaml of the identity kit';
@@ -59351,11 +59383,18 @@ function planIdentity(base, config, facts) {
         { file: yaml, change: `set migrateVersion: "${identity.targetVersion}"` },
         ...IDENTITY_MIGRATORS_TO_REMOVE.map((migrator) => ({
             file: yaml,
-            change: `remove ${migrator.name} under version "${migrator.version}"${migrator.parameters ? ` with ${Object.entries(migrator.parameters).map(([key, value]) => `${key}: "${value}"`).join(', ')}` : ''} (order ${migrator.usualOrder} in client 1.0.225)`,
+            change: `remove ${migrator.name} under version "${migrator.version}"${migrator.parameters
+                ? ` with ${Object.entries(migrator.parameters)
+                    .map(([key, value]) => `${key}: "${value}"`)
+                    .join(', ')}`
+                : ''} (order ${migrator.usualOrder} in client 1.0.225)`,
         })),
     ];
     if (identity.uniqueIdUserStore) {
-        configEdits.push({ file: 'repository/conf/deployment.toml', change: 'after the run, set [user_store] type = "database_unique_id"' });
+        configEdits.push({
+            file: 'repository/conf/deployment.toml',
+            change: 'after the run, set [user_store] type = "database_unique_id"',
+        });
     }
     return {
         ...base,
@@ -59363,7 +59402,9 @@ function planIdentity(base, config, facts) {
         backups: physicalDatabases(config.databases),
         serverRun: serverRun('identity', config, facts),
         configEdits,
-        notes: [`installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`],
+        notes: [
+            `installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`,
+        ],
     };
 }
 function planApim(base, config, facts) {
@@ -59374,7 +59415,9 @@ function planApim(base, config, facts) {
         file: 'repository/conf/deployment.toml',
         change: `add ${PG_STATEMENT_CACHE_PARAM}=0 to the url of [database.${db.name}]`,
     }));
-    const notes = [`installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards, whatever the outcome`];
+    const notes = [
+        `installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards, whatever the outcome`,
+    ];
     if (config.keyManager === 'is')
         notes.unshift(`checks that ${config.isHealthUrl ?? 'the IS health URL'} answers before starting`);
     return {
@@ -66959,7 +67002,8 @@ async function storeReport(result, context) {
     await (0,promises_namespaceObject.mkdir)(reportDir, { recursive: true });
     const localPath = external_node_path_default().join(reportDir, REPORT_FILE);
     const name = artifactName(result.stage, 'report', run.attempt);
-    const withName = { ...result, reportArtifact: name, reportPath: localPath };
+    // The stored report holds no reportPath: a path on this machine means nothing inside the artifact.
+    const withName = { ...result, reportArtifact: name };
     await (0,promises_namespaceObject.writeFile)(localPath, `${JSON.stringify(withName, null, 2)}\n`);
     try {
         const stored = await store.upload(name, [localPath], { retentionDays: context.config.backup.retentionDays });
@@ -66967,8 +67011,13 @@ async function storeReport(result, context) {
     }
     catch (error) {
         logger.error(`the report could not be stored as ${name} in ${store.description}: ${errorMessage(error)}`);
-        const { reportArtifact: _unstored, ...rest } = withName;
-        return { ...rest, status: 'failed', summary: `${result.summary}; the report could not be stored` };
+        // The report stays in the work folder, which is then kept, so that it is not lost.
+        return {
+            ...result,
+            reportPath: localPath,
+            status: 'failed',
+            summary: `${result.summary}; the report could not be stored`,
+        };
     }
 }
 
@@ -67003,7 +67052,10 @@ async function findTool(engine, role, locate, runVersion) {
         if (path === undefined)
             continue;
         const output = await runVersion(path);
-        const versionText = output?.split('\n').find((line) => line.trim() !== '')?.trim();
+        const versionText = output
+            ?.split('\n')
+            .find((line) => line.trim() !== '')
+            ?.trim();
         const version = versionText === undefined ? undefined : parseToolVersion(versionText);
         return { role, name, path, ...(versionText ? { versionText } : {}), ...(version ? { version } : {}) };
     }
@@ -67209,11 +67261,13 @@ async function findAdminRoleConflicts(session) {
 /**
  * Maps lower-case table name → name as stored. PostgreSQL folds the unquoted names of the WSO2
  * scripts to lower case; MySQL keeps them as created (upper case) and may compare them case-sensitively.
+ * On PostgreSQL the catalog is asked, not information_schema, which hides the tables the user has no
+ * privilege on: such tables exist, and reading them must fail as "permission denied", not pass as absent.
  */
 async function findUserStoreTables(session) {
     const sql = session.engine === 'postgresql'
-        ? 'SELECT table_name AS name FROM information_schema.tables ' +
-            'WHERE table_schema = current_schema() AND table_name IN ($1, $2)'
+        ? 'SELECT tablename AS name FROM pg_catalog.pg_tables ' +
+            'WHERE schemaname = current_schema() AND tablename IN ($1, $2)'
         : 'SELECT table_name AS name FROM information_schema.tables ' +
             'WHERE table_schema = DATABASE() AND LOWER(table_name) IN (?, ?)';
     const rows = await session.query(sql, [...USER_STORE_TABLES]);
@@ -67746,7 +67800,9 @@ async function checkHomes(context) {
     const registryXml = external_node_path_default().join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
     try {
         const result = await registry_flags_readRegistryVersioningFlags(registryXml);
-        const on = Object.entries(result.flags).filter(([, value]) => value).map(([name]) => name);
+        const on = Object.entries(result.flags)
+            .filter(([, value]) => value)
+            .map(([name]) => name);
         const absent = result.absent.length > 0 ? `; absent, so false: ${result.absent.join(', ')}` : '';
         checks.push({
             verdict: 'pass',
@@ -67775,7 +67831,10 @@ async function checkKits(context) {
         const inspection = await inspectMigrationKit(kit.path, kit.kind);
         const label = kit.kind === 'identity' ? 'identity migration kit' : 'API-M migration kit';
         if (inspection.problems.length > 0) {
-            checks.push(...inspection.problems.map((problem) => ({ verdict: 'fail', message: `${label} ${kit.path}: ${problem}` })));
+            checks.push(...inspection.problems.map((problem) => ({
+                verdict: 'fail',
+                message: `${label} ${kit.path}: ${problem}`,
+            })));
         }
         else {
             checks.push({
@@ -67811,7 +67870,10 @@ async function checkDatabases(context, facts) {
         try {
             const server = await readServerInfo(session);
             facts.servers.set(target.name, server);
-            checks.push({ verdict: 'pass', message: `${label} answers: ${server.product} ${server.version} at ${target.host}:${target.port}/${target.database}` });
+            checks.push({
+                verdict: 'pass',
+                message: `${label} answers: ${server.product} ${server.version} at ${target.host}:${target.port}/${target.database}`,
+            });
             const tested = checkTestedDbms(server);
             if (!tested.tested)
                 checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
@@ -67821,7 +67883,10 @@ async function checkDatabases(context, facts) {
             facts.sizes.set(target.name, await readDatabaseSizeBytes(session));
         }
         catch (error) {
-            checks.push({ verdict: 'fail', message: `${label} (${target.host}:${target.port}/${target.database}): ${errorMessage(error)}` });
+            checks.push({
+                verdict: 'fail',
+                message: `${label} (${target.host}:${target.port}/${target.database}): ${errorMessage(error)}`,
+            });
         }
         finally {
             await session.close();
@@ -67877,8 +67942,14 @@ async function checkTools(context, facts) {
         // The server did not answer: presence is all that can be judged.
         for (const tool of [tools.dump, tools.restore]) {
             checks.push(tool.path
-                ? { verdict: 'warn', message: `${label}: ${tool.name} found at ${tool.path}, but the server's version is unknown, so its fit was not checked` }
-                : { verdict: 'fail', message: `${label}: ${tool.name} not found on PATH: install the client tools for ${target.engine}` });
+                ? {
+                    verdict: 'warn',
+                    message: `${label}: ${tool.name} found at ${tool.path}, but the server's version is unknown, so its fit was not checked`,
+                }
+                : {
+                    verdict: 'fail',
+                    message: `${label}: ${tool.name} not found on PATH: install the client tools for ${target.engine}`,
+                });
         }
     }
     return logChecks(context, checks);
@@ -67896,10 +67967,16 @@ async function checkStoreSpace(context, facts) {
     const free = stats.bavail * stats.bsize;
     const checks = [];
     if (unmeasured.length > 0) {
-        checks.push({ verdict: 'warn', message: `the size of ${unmeasured.join(', ')} is unknown (no answer), so it is not counted below` });
+        checks.push({
+            verdict: 'warn',
+            message: `the size of ${unmeasured.join(', ')} is unknown (no answer), so it is not counted below`,
+        });
     }
     checks.push(free >= needed
-        ? { verdict: 'pass', message: `${formatBytes(free)} free at ${where} for backups of ${formatBytes(needed)} of data` }
+        ? {
+            verdict: 'pass',
+            message: `${formatBytes(free)} free at ${where} for backups of ${formatBytes(needed)} of data`,
+        }
         : {
             verdict: 'fail',
             message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point store.dir at a larger disk`,
@@ -68024,7 +68101,10 @@ async function statusOperation(options) {
         throw new InputError({ file: config.configFile, message: 'no shared_db is configured' });
     const session = await openSession(shared);
     try {
-        return { database: `shared_db (${shared.host}:${shared.port}/${shared.database})`, ledger: await readLedger(session) };
+        return {
+            database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
+            ledger: await readLedger(session),
+        };
     }
     finally {
         await session.close();
@@ -68064,7 +68144,9 @@ function readActionState() {
 function readActionInputs() {
     const stage = getInput('stage', { required: true });
     if (stage !== 'restore' && !isStageName(stage)) {
-        throw new errors_InputError({ message: `input "stage" is "${stage}"; it must be one of ${[...types_STAGE_NAMES, 'restore'].join(', ')}` });
+        throw new errors_InputError({
+            message: `input "stage" is "${stage}"; it must be one of ${[...types_STAGE_NAMES, 'restore'].join(', ')}`,
+        });
     }
     return {
         stage,

@@ -45,7 +45,14 @@ export class LocalFolderStore implements ArtifactStore {
         await copyFile(file, path.join(partial, base));
         stored.push({ name: base, size: (await stat(file)).size, sha256: await sha256File(file) });
       }
-      const artifact: StoredArtifact = { name, id: `${this.runId}/${name}`, runId: this.runId, location: target, localDir: target, files: stored };
+      const artifact: StoredArtifact = {
+        name,
+        id: `${this.runId}/${name}`,
+        runId: this.runId,
+        location: target,
+        localDir: target,
+        files: stored,
+      };
       await writeFile(path.join(partial, INDEX_FILE), `${JSON.stringify(artifact, null, 2)}\n`);
       // rename() onto an existing folder fails, so a racing upload of the same name cannot replace this one.
       await rename(partial, target).catch(async (error: NodeJS.ErrnoException) => {
@@ -93,7 +100,10 @@ export class LocalFolderStore implements ArtifactStore {
 
 /** A local run id that sorts by time: `20261124T203300Z`, with a suffix if that second is taken. */
 export async function newLocalRunId(dir: string, now: Date = new Date()): Promise<string> {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   await mkdir(path.join(dir, 'runs'), { recursive: true });
   for (let suffix = 1; ; suffix += 1) {
     const runId = suffix === 1 ? stamp : `${stamp}-${suffix}`;
@@ -114,7 +124,8 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 function assertSafeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`not a safe artifact or run name: ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new Error(`not a safe artifact or run name: ${JSON.stringify(name)}`);
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -264,9 +264,7 @@ interface DatabaseContext {
 }
 
 type TypeVerdict =
-  | { kind: 'engine'; engine: 'postgresql' | 'mysql' }
-  | { kind: 'unsupported'; dbms: string }
-  | { kind: 'unknown' };
+  { kind: 'engine'; engine: 'postgresql' | 'mysql' } | { kind: 'unsupported'; dbms: string } | { kind: 'unknown' };
 
 const WSO2_TYPES: Record<string, TypeVerdict> = {
   postgre: { kind: 'engine', engine: 'postgresql' },
@@ -312,7 +310,8 @@ function resolveDatabase(args: {
   problems: Problem[];
 }): DatabaseTarget | undefined {
   const { name, discovered, override, input } = args;
-  const discoveredOrigin = discovered && createOrigin('deployment.toml', input.deploymentFile, discovered.line, `[database.${name}]`);
+  const discoveredOrigin =
+    discovered && createOrigin('deployment.toml', input.deploymentFile, discovered.line, `[database.${name}]`);
   const overrideOrigin = override && createOrigin('config', input.configFile, override.line, `databases.${name}`);
   const entry = discoveredOrigin ?? overrideOrigin;
   if (entry === undefined) return undefined;
@@ -363,7 +362,8 @@ function pickField(
   },
 ): SourcedValue | undefined {
   const fromOverride = sources.override?.[field];
-  if (fromOverride !== undefined && sources.overrideOrigin) return { value: fromOverride, origin: sources.overrideOrigin };
+  if (fromOverride !== undefined && sources.overrideOrigin)
+    return { value: fromOverride, origin: sources.overrideOrigin };
   const fromDeployment = sources.discovered?.[field];
   if (fromDeployment !== undefined && sources.discoveredOrigin) {
     return { value: fromDeployment, origin: sources.discoveredOrigin };
@@ -461,7 +461,11 @@ function reportMissingField(context: DatabaseContext, field: 'url' | 'username' 
 }
 
 function reportEmptyUsername(context: DatabaseContext, origin: Origin): void {
-  report(context, origin, `the username of \`${origin.label}\` is empty: write the database user apim-migrate should connect as`);
+  report(
+    context,
+    origin,
+    `the username of \`${origin.label}\` is empty: write the database user apim-migrate should connect as`,
+  );
 }
 
 function reportUnsetVariable(context: DatabaseContext, field: Field, origin: Origin, variable: string): void {

@@ -118,9 +118,7 @@ function describeMissingSlashes(engine: DbEngine, afterEngine: string): JdbcUrlE
         `point the URL at one server, like jdbc:${engine}://host:${DEFAULT_PORTS[engine]}/database`,
     );
   }
-  return new JdbcUrlError(
-    `the URL has no host: write it as jdbc:${engine}://host:${DEFAULT_PORTS[engine]}/database`,
-  );
+  return new JdbcUrlError(`the URL has no host: write it as jdbc:${engine}://host:${DEFAULT_PORTS[engine]}/database`);
 }
 
 function parseAuthority(authority: string, engine: DbEngine): { host: string; port: number } {
@@ -139,7 +137,8 @@ function parseAuthority(authority: string, engine: DbEngine): { host: string; po
       'the URL names several hosts: apim-migrate connects to one server, so keep only the primary host',
     );
   }
-  if (authority === '') throw new JdbcUrlError(`the URL has an empty host: write it as jdbc:${engine}://host:port/database`);
+  if (authority === '')
+    throw new JdbcUrlError(`the URL has an empty host: write it as jdbc:${engine}://host:port/database`);
   const { host, portText } = authority.startsWith('[') ? splitIpv6Authority(authority) : splitHostPort(authority);
   return { host, port: portText === undefined ? DEFAULT_PORTS[engine] : parsePort(portText) };
 }
@@ -151,7 +150,8 @@ function splitIpv6Authority(authority: string): { host: string; portText: string
   if (!IPV6.test(host)) throw new JdbcUrlError(`"[${host}]" is not an IPv6 address`);
   const rest = authority.slice(close + 1);
   if (rest === '') return { host, portText: undefined };
-  if (!rest.startsWith(':')) throw new JdbcUrlError(`unexpected "${rest}" after the IPv6 address: write [address]:port`);
+  if (!rest.startsWith(':'))
+    throw new JdbcUrlError(`unexpected "${rest}" after the IPv6 address: write [address]:port`);
   return { host, portText: rest.slice(1) };
 }
 

@@ -3,7 +3,12 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError, type Problem } from '../errors.js';
-import { readDeploymentDatabases, resolveDatabases, type DatabaseOverride, type DeploymentDatabase } from './deployment-toml.js';
+import {
+  readDeploymentDatabases,
+  resolveDatabases,
+  type DatabaseOverride,
+  type DeploymentDatabase,
+} from './deployment-toml.js';
 import { resolvePlaceholders } from './placeholders.js';
 import { checkCrossFieldRules, configSchema, isRecord, type ConfigFile } from './schema.js';
 import { DATABASE_NAMES, type DatabaseName, type ResolvedConfig } from './types.js';
@@ -167,7 +172,10 @@ function expandPlaceholders(
       const result = resolvePlaceholders(value, env);
       if (result.ok) return result.value;
       for (const name of result.missingEnv) {
-        problems.push({ ...located.at(at), message: `${at.join('.')}: environment variable ${name} is not set ($env{${name}})` });
+        problems.push({
+          ...located.at(at),
+          message: `${at.join('.')}: environment variable ${name} is not set ($env{${name}})`,
+        });
       }
       if (result.secrets.length > 0) {
         problems.push({ ...located.at(at), message: `${at.join('.')}: $secret{} placeholders are only for passwords` });
@@ -177,7 +185,10 @@ function expandPlaceholders(
     if (Array.isArray(value)) return value.map((item, index) => visit(item, [...at, index]));
     if (isRecord(value)) {
       return Object.fromEntries(
-        Object.entries(value).map(([key, item]) => [key, at.length === 0 && key === 'databases' ? item : visit(item, [...at, key])]),
+        Object.entries(value).map(([key, item]) => [
+          key,
+          at.length === 0 && key === 'databases' ? item : visit(item, [...at, key]),
+        ]),
       );
     }
     return value;

@@ -4,9 +4,7 @@
  * that only the WSO2 server itself can decrypt.
  */
 
-export type PlaceholderResult =
-  | { ok: true; value: string }
-  | { ok: false; missingEnv: string[]; secrets: string[] };
+export type PlaceholderResult = { ok: true; value: string } | { ok: false; missingEnv: string[]; secrets: string[] };
 
 const PLACEHOLDER = /\$(env|secret)\{([A-Za-z0-9_.]+)\}/g;
 const SECRET_PLACEHOLDER = /\$secret\{[A-Za-z0-9_.]+\}/;
@@ -15,10 +13,7 @@ const SECRET_PLACEHOLDER = /\$secret\{[A-Za-z0-9_.]+\}/;
  * Replaces every `$env{NAME}` by its value in one pass, so a value that itself looks like
  * a placeholder stays as it is. Fails with all unset variables and all secrets it met.
  */
-export function resolvePlaceholders(
-  text: string,
-  env: Record<string, string | undefined>,
-): PlaceholderResult {
+export function resolvePlaceholders(text: string, env: Record<string, string | undefined>): PlaceholderResult {
   const missingEnv: string[] = [];
   const secrets: string[] = [];
   const value = text.replace(PLACEHOLDER, (whole: string, kind: string, name: string) => {

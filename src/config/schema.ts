@@ -16,53 +16,62 @@ const databaseEntry = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-    apimHome: path,
-    oldApimHome: path,
-    profile: z.literal('control-plane').optional(),
-    keyManager: z.enum(['resident', 'is']).default('resident'),
-    isHealthUrl: z.url({ protocol: /^https?$/ }).optional(),
-    strictDbmsCheck: z.boolean().default(false),
-    identity: z
-      .strictObject({
-        migrationKit: path,
-        targetVersion: z.enum(['6.0.0', '6.1.0']),
-        uniqueIdUserStore: z.boolean().default(false),
-      })
-      .optional(),
-    apim: z.strictObject({
+  apimHome: path,
+  oldApimHome: path,
+  profile: z.literal('control-plane').optional(),
+  keyManager: z.enum(['resident', 'is']).default('resident'),
+  isHealthUrl: z.url({ protocol: /^https?$/ }).optional(),
+  strictDbmsCheck: z.boolean().default(false),
+  identity: z
+    .strictObject({
       migrationKit: path,
-      saveInvalidDefinitions: z.boolean().default(true),
-      allowInvalidDefinitions: z.boolean().default(false),
-    }),
-    databases: z
-      .strictObject({
-        apim_db: databaseEntry.optional(),
-        shared_db: databaseEntry.optional(),
-        config: databaseEntry.optional(),
-        user: databaseEntry.optional(),
-      })
-      .optional(),
-    backup: z
-      .strictObject({
-        passphraseEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
-        recipient: z.string().regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)').optional(),
-        identityEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
-        retentionDays: z.number().int().min(1).max(90).default(30),
-        allowPlaintextBackups: z.boolean().default(false),
-      })
-      .default({ retentionDays: 30, allowPlaintextBackups: false }),
-    server: z
-      .strictObject({
-        timeoutMinutes: positive.default(180),
-        stopGraceSeconds: positive.default(60),
-      })
-      .default({ timeoutMinutes: 180, stopGraceSeconds: 60 }),
-    store: z
-      .strictObject({
-        dir: path.default('.apim-migrate'),
-      })
-      .default({ dir: '.apim-migrate' }),
-  });
+      targetVersion: z.enum(['6.0.0', '6.1.0']),
+      uniqueIdUserStore: z.boolean().default(false),
+    })
+    .optional(),
+  apim: z.strictObject({
+    migrationKit: path,
+    saveInvalidDefinitions: z.boolean().default(true),
+    allowInvalidDefinitions: z.boolean().default(false),
+  }),
+  databases: z
+    .strictObject({
+      apim_db: databaseEntry.optional(),
+      shared_db: databaseEntry.optional(),
+      config: databaseEntry.optional(),
+      user: databaseEntry.optional(),
+    })
+    .optional(),
+  backup: z
+    .strictObject({
+      passphraseEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+        .optional(),
+      recipient: z
+        .string()
+        .regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)')
+        .optional(),
+      identityEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+        .optional(),
+      retentionDays: z.number().int().min(1).max(90).default(30),
+      allowPlaintextBackups: z.boolean().default(false),
+    })
+    .default({ retentionDays: 30, allowPlaintextBackups: false }),
+  server: z
+    .strictObject({
+      timeoutMinutes: positive.default(180),
+      stopGraceSeconds: positive.default(60),
+    })
+    .default({ timeoutMinutes: 180, stopGraceSeconds: 60 }),
+  store: z
+    .strictObject({
+      dir: path.default('.apim-migrate'),
+    })
+    .default({ dir: '.apim-migrate' }),
+});
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -95,12 +104,16 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
   const backup = raw['backup'];
   if (isRecord(backup)) {
     if (backup['passphraseEnv'] !== undefined && backup['recipient'] !== undefined) {
-      violations.push({ path: ['backup', 'recipient'], message: 'set either backup.passphraseEnv or backup.recipient, not both' });
+      violations.push({
+        path: ['backup', 'recipient'],
+        message: 'set either backup.passphraseEnv or backup.recipient, not both',
+      });
     }
     if (backup['recipient'] !== undefined && backup['identityEnv'] === undefined) {
       violations.push({
         path: ['backup', 'recipient'],
-        message: 'backup.recipient needs backup.identityEnv: the variable that holds the age identity used for restores',
+        message:
+          'backup.recipient needs backup.identityEnv: the variable that holds the age identity used for restores',
       });
     }
   }

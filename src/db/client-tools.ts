@@ -74,7 +74,10 @@ async function findTool(
     const path = await locate(name);
     if (path === undefined) continue;
     const output = await runVersion(path);
-    const versionText = output?.split('\n').find((line) => line.trim() !== '')?.trim();
+    const versionText = output
+      ?.split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim();
     const version = versionText === undefined ? undefined : parseToolVersion(versionText);
     return { role, name, path, ...(versionText ? { versionText } : {}), ...(version ? { version } : {}) };
   }

@@ -16,11 +16,13 @@ async function ledgerExists(session: DbSession): Promise<boolean> {
   // PostgreSQL folds the unquoted name to lower case; MySQL keeps it as created.
   const rows =
     session.engine === 'postgresql'
-      ? await session.query('SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1', [
-          LEDGER_TABLE.toLowerCase(),
-        ])
-      : await session.query('SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND UPPER(table_name) = ?', [
-          LEDGER_TABLE,
-        ]);
+      ? await session.query(
+          'SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1',
+          [LEDGER_TABLE.toLowerCase()],
+        )
+      : await session.query(
+          'SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND UPPER(table_name) = ?',
+          [LEDGER_TABLE],
+        );
   return rows.length > 0;
 }

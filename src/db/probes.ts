@@ -21,8 +21,7 @@ export interface TestedDbmsVerdict {
 }
 
 export type AdminRoleConflicts =
-  | { checked: false; reason: string }
-  | { checked: true; conflicts: Array<{ tenantId: number }> };
+  { checked: false; reason: string } | { checked: true; conflicts: Array<{ tenantId: number }> };
 
 export async function readServerInfo(session: DbSession): Promise<ServerInfo> {
   if (session.engine === 'postgresql') {
@@ -65,9 +64,7 @@ function isTestedDbms(info: ServerInfo): boolean {
 /** The WSO2 migration scripts need a PostgreSQL SUPERUSER (they change owners and create extensions). */
 export async function isSuperuser(session: DbSession): Promise<boolean> {
   requireEngine(session, 'isSuperuser', ['postgresql']);
-  const rows = await session.query<{ rolsuper: boolean }>(
-    'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
-  );
+  const rows = await session.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
   return requireFirst(rows, 'pg_roles of current_user').rolsuper === true;
 }
 
@@ -107,12 +104,14 @@ export async function findAdminRoleConflicts(session: DbSession): Promise<AdminR
 /**
  * Maps lower-case table name → name as stored. PostgreSQL folds the unquoted names of the WSO2
  * scripts to lower case; MySQL keeps them as created (upper case) and may compare them case-sensitively.
+ * On PostgreSQL the catalog is asked, not information_schema, which hides the tables the user has no
+ * privilege on: such tables exist, and reading them must fail as "permission denied", not pass as absent.
  */
 async function findUserStoreTables(session: DbSession): Promise<Map<string, string>> {
   const sql =
     session.engine === 'postgresql'
-      ? 'SELECT table_name AS name FROM information_schema.tables ' +
-        'WHERE table_schema = current_schema() AND table_name IN ($1, $2)'
+      ? 'SELECT tablename AS name FROM pg_catalog.pg_tables ' +
+        'WHERE schemaname = current_schema() AND tablename IN ($1, $2)'
       : 'SELECT table_name AS name FROM information_schema.tables ' +
         'WHERE table_schema = DATABASE() AND LOWER(table_name) IN (?, ?)';
   const rows = await session.query<{ name: string }>(sql, [...USER_STORE_TABLES]);

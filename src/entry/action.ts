@@ -23,7 +23,9 @@ export interface ActionInputs {
 export function readActionInputs(): ActionInputs {
   const stage = core.getInput('stage', { required: true });
   if (stage !== 'restore' && !isStageName(stage)) {
-    throw new InputError({ message: `input "stage" is "${stage}"; it must be one of ${[...STAGE_NAMES, 'restore'].join(', ')}` });
+    throw new InputError({
+      message: `input "stage" is "${stage}"; it must be one of ${[...STAGE_NAMES, 'restore'].join(', ')}`,
+    });
   }
   return {
     stage,

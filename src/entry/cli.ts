@@ -69,9 +69,13 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       return 0;
     }
     const [command, ...rest] = parsed.positionals;
-    if (parsed.values.help || command === undefined || command === 'help') {
+    if (parsed.values.help || command === 'help') {
       io.out(USAGE);
-      return command === undefined && !parsed.values.help ? 2 : 0;
+      return 0;
+    }
+    if (command === undefined) {
+      io.err(USAGE);
+      return 2;
     }
     checkCommandOptions(command, parsed);
     return await dispatch(command, rest, parsed, io, debug);
@@ -90,7 +94,10 @@ function parseCliArgs(argv: readonly string[]): ParsedArgs {
 
 function checkCommandOptions(command: string, parsed: ParsedArgs): void {
   const allowed = COMMAND_OPTIONS[command];
-  if (!allowed) throw new InputError({ message: `unknown command "${command}"; the commands are ${Object.keys(COMMAND_OPTIONS).join(', ')}` });
+  if (!allowed)
+    throw new InputError({
+      message: `unknown command "${command}"; the commands are ${Object.keys(COMMAND_OPTIONS).join(', ')}`,
+    });
   const given = Object.keys(parsed.values).filter((name) => name !== 'debug');
   const wrong = given.filter((name) => !allowed.includes(name));
   if (wrong.length > 0) {
@@ -100,7 +107,13 @@ function checkCommandOptions(command: string, parsed: ParsedArgs): void {
   }
 }
 
-async function dispatch(command: string, rest: string[], parsed: ParsedArgs, io: CliIo, debug: boolean): Promise<number> {
+async function dispatch(
+  command: string,
+  rest: string[],
+  parsed: ParsedArgs,
+  io: CliIo,
+  debug: boolean,
+): Promise<number> {
   const json = parsed.values.json ?? false;
   // With --json, stdout carries only the JSON and the whole log goes to stderr; without it the log
   // stays in one stream so that warnings keep their place among the verdict lines.
@@ -130,7 +143,8 @@ async function dispatch(command: string, rest: string[], parsed: ParsedArgs, io:
 }
 
 function expectPositionals(command: string, rest: string[], count: number): void {
-  if (rest.length > count) throw new InputError({ message: `unexpected argument "${rest[count] ?? ''}" after "apim-migrate ${command}"` });
+  if (rest.length > count)
+    throw new InputError({ message: `unexpected argument "${rest[count] ?? ''}" after "apim-migrate ${command}"` });
 }
 
 async function printPlan(options: OperationOptions, json: boolean, io: CliIo): Promise<number> {
@@ -139,11 +153,19 @@ async function printPlan(options: OperationOptions, json: boolean, io: CliIo): P
   return 0;
 }
 
-async function runStageCommand(options: OperationOptions, rest: string[], parsed: ParsedArgs, io: CliIo, logger: Logger): Promise<number> {
+async function runStageCommand(
+  options: OperationOptions,
+  rest: string[],
+  parsed: ParsedArgs,
+  io: CliIo,
+  logger: Logger,
+): Promise<number> {
   const [stage] = rest;
-  if (stage === undefined) throw new InputError({ message: `name the stage to run: apim-migrate run <${STAGE_NAMES.join('|')}>` });
+  if (stage === undefined)
+    throw new InputError({ message: `name the stage to run: apim-migrate run <${STAGE_NAMES.join('|')}>` });
   expectPositionals('run', rest, 1);
-  if (!isStageName(stage)) throw new InputError({ message: `unknown stage "${stage}"; the stages are ${STAGE_NAMES.join(', ')}` });
+  if (!isStageName(stage))
+    throw new InputError({ message: `unknown stage "${stage}"; the stages are ${STAGE_NAMES.join(', ')}` });
   const result = await runStageOperation({
     ...options,
     stage,
@@ -175,13 +197,17 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
   io.err(`apim-migrate: ${errorMessage(error)}`);
   if (debug && error instanceof Error) {
     io.err(error.stack ?? '');
-    if (error.cause !== undefined) io.err(`caused by: ${error.cause instanceof Error ? (error.cause.stack ?? error.cause.message) : String(error.cause)}`);
+    if (error.cause !== undefined)
+      io.err(
+        `caused by: ${error.cause instanceof Error ? (error.cause.stack ?? error.cause.message) : String(error.cause)}`,
+      );
   }
   return exitCode;
 }
 
 function exitCodeOf(error: unknown): number {
-  if (error instanceof Error && 'exitCode' in error && (error.exitCode === 1 || error.exitCode === 2)) return error.exitCode;
+  if (error instanceof Error && 'exitCode' in error && (error.exitCode === 1 || error.exitCode === 2))
+    return error.exitCode;
   return 1;
 }
 

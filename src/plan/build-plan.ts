@@ -1,5 +1,11 @@
 import type { DatabaseName, DatabaseTarget, RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
-import { PG_STATEMENT_CACHE_PARAM, IDENTITY_CURRENT_VERSION, IDENTITY_MIGRATORS_TO_REMOVE, REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
+import {
+  PG_STATEMENT_CACHE_PARAM,
+  IDENTITY_CURRENT_VERSION,
+  IDENTITY_MIGRATORS_TO_REMOVE,
+  REGISTRY_INDICES,
+  VERSIONED_METADATA,
+} from '../wso2/registry.js';
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../stages/types.js';
 
@@ -147,7 +153,6 @@ function preflightChecks(config: ResolvedConfig): string[] {
 }
 
 function planRegistryScripts(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
-  const shared = config.databases.filter((db) => db.name === 'shared_db');
   const versioningRemoval = VERSIONED_METADATA.map((meta): VersioningAction => {
     const on = facts.registryFlags[meta.flag];
     const absent = facts.absentFlags.includes(meta.flag);
@@ -166,16 +171,23 @@ function planRegistryScripts(base: StagePlan, config: ResolvedConfig, facts: Pla
   return {
     ...base,
     readOnly: false,
-    backups: physicalDatabases(shared),
+    // The whole physical database is dumped, so the names that share it with shared_db are listed too.
+    backups: physicalDatabases(config.databases).filter((db) => db.names.includes('shared_db')),
     indices: REGISTRY_INDICES.map((index) => ({ table: index.table, name: index.name, columns: [...index.columns] })),
     versioningRemoval,
-    notes: ['an index that already exists is left as it is', 'the versioning removal runs at most once on these databases'],
+    notes: [
+      'an index that already exists is left as it is',
+      'the versioning removal runs at most once on these databases',
+    ],
   };
 }
 
 function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
   if (config.keyManager === 'is' || config.identity === undefined) {
-    return { ...base, skipped: 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side' };
+    return {
+      ...base,
+      skipped: 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side',
+    };
   }
   const identity = config.identity;
   const yaml = 'migration-resources/migration-config.yaml of the identity kit';
@@ -185,12 +197,19 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
     ...IDENTITY_MIGRATORS_TO_REMOVE.map((migrator) => ({
       file: yaml,
       change: `remove ${migrator.name} under version "${migrator.version}"${
-        migrator.parameters ? ` with ${Object.entries(migrator.parameters).map(([key, value]) => `${key}: "${value}"`).join(', ')}` : ''
+        migrator.parameters
+          ? ` with ${Object.entries(migrator.parameters)
+              .map(([key, value]) => `${key}: "${value}"`)
+              .join(', ')}`
+          : ''
       } (order ${migrator.usualOrder} in client 1.0.225)`,
     })),
   ];
   if (identity.uniqueIdUserStore) {
-    configEdits.push({ file: 'repository/conf/deployment.toml', change: 'after the run, set [user_store] type = "database_unique_id"' });
+    configEdits.push({
+      file: 'repository/conf/deployment.toml',
+      change: 'after the run, set [user_store] type = "database_unique_id"',
+    });
   }
   return {
     ...base,
@@ -198,7 +217,9 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
     backups: physicalDatabases(config.databases),
     serverRun: serverRun('identity', config, facts),
     configEdits,
-    notes: [`installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`],
+    notes: [
+      `installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`,
+    ],
   };
 }
 
@@ -210,8 +231,11 @@ function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): St
       file: 'repository/conf/deployment.toml',
       change: `add ${PG_STATEMENT_CACHE_PARAM}=0 to the url of [database.${db.name}]`,
     }));
-  const notes = [`installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards, whatever the outcome`];
-  if (config.keyManager === 'is') notes.unshift(`checks that ${config.isHealthUrl ?? 'the IS health URL'} answers before starting`);
+  const notes = [
+    `installs the API-M migration kit ${config.apim.migrationKit} and removes it afterwards, whatever the outcome`,
+  ];
+  if (config.keyManager === 'is')
+    notes.unshift(`checks that ${config.isHealthUrl ?? 'the IS health URL'} answers before starting`);
   return {
     ...base,
     readOnly: false,

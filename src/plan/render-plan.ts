@@ -19,9 +19,12 @@ function renderStage(stage: StagePlan, number: number): string[] {
     return lines;
   }
   for (const db of stage.backups) item(`back up ${db.names.join(' = ')} (${db.engine}, ${db.address}) first`);
-  for (const index of stage.indices) item(`add index ${index.name} on ${index.table} (${index.columns.join(', ')}) unless it exists`);
+  for (const index of stage.indices)
+    item(`add index ${index.name} on ${index.table} (${index.columns.join(', ')}) unless it exists`);
   for (const action of stage.versioningRemoval) {
-    item(`${action.runs ? 'remove' : 'keep'} versioning details of ${action.mappingTable} / ${action.entityTable}: ${action.reason}`);
+    item(
+      `${action.runs ? 'remove' : 'keep'} versioning details of ${action.mappingTable} / ${action.entityTable}: ${action.reason}`,
+    );
   }
   for (const edit of stage.configEdits) item(`edit ${edit.file}: ${edit.change}`);
   if (stage.serverRun) item(`run the server: ${stage.serverRun.display}; watch its log; stop it`);

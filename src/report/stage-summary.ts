@@ -27,7 +27,9 @@ export function renderStageText(result: StageResult): string {
   const width = Math.max(...result.steps.map((step) => step.title.length), 4);
   for (const step of result.steps) {
     const detail = step.summary ? `  ${step.summary}` : '';
-    lines.push(`  ${step.title.padEnd(width)}  ${OUTCOME_MARK[step.outcome].padEnd(9)} ${formatDuration(step.durationMs).padStart(9)}${detail}`);
+    lines.push(
+      `  ${step.title.padEnd(width)}  ${OUTCOME_MARK[step.outcome].padEnd(9)} ${formatDuration(step.durationMs).padStart(9)}${detail}`,
+    );
   }
   const failedChecks = result.steps.flatMap((step) => step.checks ?? []).filter((check) => check.verdict === 'fail');
   if (failedChecks.length > 0) {

@@ -45,7 +45,8 @@ export function checkJava(java: JavaInstallation | undefined, env: Record<string
   if (!java) {
     return {
       verdict: 'fail',
-      message: 'Java not found on PATH and JAVA_HOME is not set: install JDK 11 or 17 (API-M 4.2.0 runs on them) or set JAVA_HOME',
+      message:
+        'Java not found on PATH and JAVA_HOME is not set: install JDK 11 or 17 (API-M 4.2.0 runs on them) or set JAVA_HOME',
     };
   }
   if (java.major === undefined) {

@@ -89,14 +89,20 @@ async function storeReport(result: StageResult, context: StageContext): Promise<
   await mkdir(reportDir, { recursive: true });
   const localPath = path.join(reportDir, REPORT_FILE);
   const name = artifactName(result.stage, 'report', run.attempt);
-  const withName: StageResult = { ...result, reportArtifact: name, reportPath: localPath };
+  // The stored report holds no reportPath: a path on this machine means nothing inside the artifact.
+  const withName: StageResult = { ...result, reportArtifact: name };
   await writeFile(localPath, `${JSON.stringify(withName, null, 2)}\n`);
   try {
     const stored = await store.upload(name, [localPath], { retentionDays: context.config.backup.retentionDays });
     return { ...withName, reportPath: stored.localDir ? path.join(stored.localDir, REPORT_FILE) : localPath };
   } catch (error) {
     logger.error(`the report could not be stored as ${name} in ${store.description}: ${errorMessage(error)}`);
-    const { reportArtifact: _unstored, ...rest } = withName;
-    return { ...rest, status: 'failed', summary: `${result.summary}; the report could not be stored` };
+    // The report stays in the work folder, which is then kept, so that it is not lost.
+    return {
+      ...result,
+      reportPath: localPath,
+      status: 'failed',
+      summary: `${result.summary}; the report could not be stored`,
+    };
   }
 }

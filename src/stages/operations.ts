@@ -91,7 +91,10 @@ export async function statusOperation(options: OperationOptions): Promise<Status
   if (!shared) throw new InputError({ file: config.configFile, message: 'no shared_db is configured' });
   const session = await openSession(shared);
   try {
-    return { database: `shared_db (${shared.host}:${shared.port}/${shared.database})`, ledger: await readLedger(session) };
+    return {
+      database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
+      ledger: await readLedger(session),
+    };
   } finally {
     await session.close();
   }

@@ -73,7 +73,9 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
   const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
   try {
     const result = await readRegistryVersioningFlags(registryXml);
-    const on = Object.entries(result.flags).filter(([, value]) => value).map(([name]) => name);
+    const on = Object.entries(result.flags)
+      .filter(([, value]) => value)
+      .map(([name]) => name);
     const absent = result.absent.length > 0 ? `; absent, so false: ${result.absent.join(', ')}` : '';
     checks.push({
       verdict: 'pass',
@@ -91,7 +93,8 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
 async function checkKits(context: StageContext): Promise<StepOutput> {
   const { config } = context;
   const kits: Array<{ kind: KitKind; path: string }> = [];
-  if (config.keyManager === 'resident' && config.identity) kits.push({ kind: 'identity', path: config.identity.migrationKit });
+  if (config.keyManager === 'resident' && config.identity)
+    kits.push({ kind: 'identity', path: config.identity.migrationKit });
   kits.push({ kind: 'apim', path: config.apim.migrationKit });
   const checks: Check[] = [];
   if (config.keyManager === 'is') {
@@ -101,7 +104,12 @@ async function checkKits(context: StageContext): Promise<StepOutput> {
     const inspection = await inspectMigrationKit(kit.path, kit.kind);
     const label = kit.kind === 'identity' ? 'identity migration kit' : 'API-M migration kit';
     if (inspection.problems.length > 0) {
-      checks.push(...inspection.problems.map((problem) => ({ verdict: 'fail' as const, message: `${label} ${kit.path}: ${problem}` })));
+      checks.push(
+        ...inspection.problems.map((problem) => ({
+          verdict: 'fail' as const,
+          message: `${label} ${kit.path}: ${problem}`,
+        })),
+      );
     } else {
       checks.push({
         verdict: 'pass',
@@ -124,7 +132,8 @@ function distinctDatabases(databases: readonly DatabaseTarget[]): Array<{ label:
 async function checkDatabases(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const { config } = context;
   const checks: Check[] = [];
-  const userStore = config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
+  const userStore =
+    config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
   for (const { label, target } of distinctDatabases(config.databases)) {
     let session;
     try {
@@ -136,14 +145,21 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
     try {
       const server = await readServerInfo(session);
       facts.servers.set(target.name, server);
-      checks.push({ verdict: 'pass', message: `${label} answers: ${server.product} ${server.version} at ${target.host}:${target.port}/${target.database}` });
+      checks.push({
+        verdict: 'pass',
+        message: `${label} answers: ${server.product} ${server.version} at ${target.host}:${target.port}/${target.database}`,
+      });
       const tested = checkTestedDbms(server);
-      if (!tested.tested) checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
+      if (!tested.tested)
+        checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
       checks.push(...(await checkPrivileges(session, label, target)));
       if (userStore && samePhysical(userStore, target)) checks.push(await checkAdminRole(session, label));
       facts.sizes.set(target.name, await readDatabaseSizeBytes(session));
     } catch (error) {
-      checks.push({ verdict: 'fail', message: `${label} (${target.host}:${target.port}/${target.database}): ${errorMessage(error)}` });
+      checks.push({
+        verdict: 'fail',
+        message: `${label} (${target.host}:${target.port}/${target.database}): ${errorMessage(error)}`,
+      });
     } finally {
       await session.close();
     }
@@ -182,7 +198,8 @@ async function checkPrivileges(
 
 async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, label: string): Promise<Check> {
   const result = await findAdminRoleConflicts(session);
-  if (!result.checked) return { verdict: 'warn', message: `${label}: admin role conflict not checked: ${result.reason}` };
+  if (!result.checked)
+    return { verdict: 'warn', message: `${label}: admin role conflict not checked: ${result.reason}` };
   if (result.conflicts.length === 0) {
     return { verdict: 'pass', message: `${label}: no "admin" role exists both in UM_ROLE and UM_HYBRID_ROLE` };
   }
@@ -199,15 +216,23 @@ async function checkTools(context: StageContext, facts: PreflightFacts): Promise
     const server = facts.servers.get(target.name);
     const tools = await findClientTools(target.engine);
     if (server) {
-      checks.push(...checkClientTools(server, tools).map((check) => ({ ...check, message: `${label}: ${check.message}` })));
+      checks.push(
+        ...checkClientTools(server, tools).map((check) => ({ ...check, message: `${label}: ${check.message}` })),
+      );
       continue;
     }
     // The server did not answer: presence is all that can be judged.
     for (const tool of [tools.dump, tools.restore]) {
       checks.push(
         tool.path
-          ? { verdict: 'warn', message: `${label}: ${tool.name} found at ${tool.path}, but the server's version is unknown, so its fit was not checked` }
-          : { verdict: 'fail', message: `${label}: ${tool.name} not found on PATH: install the client tools for ${target.engine}` },
+          ? {
+              verdict: 'warn',
+              message: `${label}: ${tool.name} found at ${tool.path}, but the server's version is unknown, so its fit was not checked`,
+            }
+          : {
+              verdict: 'fail',
+              message: `${label}: ${tool.name} not found on PATH: install the client tools for ${target.engine}`,
+            },
       );
     }
   }
@@ -228,11 +253,17 @@ async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Pr
   const free = stats.bavail * stats.bsize;
   const checks: Check[] = [];
   if (unmeasured.length > 0) {
-    checks.push({ verdict: 'warn', message: `the size of ${unmeasured.join(', ')} is unknown (no answer), so it is not counted below` });
+    checks.push({
+      verdict: 'warn',
+      message: `the size of ${unmeasured.join(', ')} is unknown (no answer), so it is not counted below`,
+    });
   }
   checks.push(
     free >= needed
-      ? { verdict: 'pass', message: `${formatBytes(free)} free at ${where} for backups of ${formatBytes(needed)} of data` }
+      ? {
+          verdict: 'pass',
+          message: `${formatBytes(free)} free at ${where} for backups of ${formatBytes(needed)} of data`,
+        }
       : {
           verdict: 'fail',
           message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point store.dir at a larger disk`,

@@ -25,7 +25,6 @@ export interface HomeInspection {
   versionSource: VersionSource | null;
 }
 
-
 export const NEW_APIM_VERSION = '4.2.0';
 export const OLD_APIM_VERSION = '3.1.0';
 

@@ -284,7 +284,9 @@ function checkResources(inspection: KitInspection, content: KitEntry[]): void {
   );
   const folder = `${inspection.rootPrefix}${MIGRATION_RESOURCES}/`;
   if (!inspection.hasMigrationResources) {
-    inspection.problems.push(`${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`);
+    inspection.problems.push(
+      `${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`,
+    );
   } else if (inspection.kind === 'identity' && !inspection.hasMigrationConfig) {
     inspection.problems.push(
       `${inspection.path}: has no ${folder}${MIGRATION_CONFIG}; the ${spec.title} (${spec.archive}) needs it`,

@@ -78,7 +78,11 @@ describe('the bundles under Node 24', () => {
   });
 
   it('runs the action main and post steps', async () => {
-    const files = { output: path.join(dir, 'output'), state: path.join(dir, 'state'), summary: path.join(dir, 'summary') };
+    const files = {
+      output: path.join(dir, 'output'),
+      state: path.join(dir, 'state'),
+      summary: path.join(dir, 'summary'),
+    };
     for (const file of Object.values(files)) await writeFile(file, '');
     const env = {
       GITHUB_ACTIONS: 'true',
@@ -96,7 +100,10 @@ describe('the bundles under Node 24', () => {
     expect(main.code).toBe(1);
     expect(main.stdout).toContain("GitHub's artifact store");
     expect(await readFile(files.output, 'utf8')).toContain('failed');
-    const post = await runNode24('dist/post/index.js', [], { ...env, 'STATE_apim-migrate': '{"stage":"preflight","config":"apim-migration.yml"}' });
+    const post = await runNode24('dist/post/index.js', [], {
+      ...env,
+      'STATE_apim-migrate': '{"stage":"preflight","config":"apim-migration.yml"}',
+    });
     expect(post.code).toBe(0);
     expect(post.stdout).toContain('nothing to clean up');
   });

@@ -68,12 +68,22 @@ export function postgresAdminTarget(database = 'postgres'): DatabaseTarget {
 }
 
 export function mariadbAdminTarget(database = 'mysql'): DatabaseTarget {
-  return buildTarget({ engine: 'mariadb', host: MARIADB_HOST, port: MARIADB_PORT, database, username: 'root', password: '' });
+  return buildTarget({
+    engine: 'mariadb',
+    host: MARIADB_HOST,
+    port: MARIADB_PORT,
+    database,
+    username: 'root',
+    password: '',
+  });
 }
 
 /** Lower-case and unique across parallel test files, so no quoting is needed on either DBMS. */
 export function uniqueName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
   return `${clean}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 

@@ -35,7 +35,10 @@ export function createRecordingLogger(): RecordingLogger {
 }
 
 /** An in-memory artifact store with the contract's rule that a name is never reused. */
-export function createMemoryStore(runId = 'run-1', options: { failUploads?: boolean } = {}): ArtifactStore & { artifacts: StoredArtifact[] } {
+export function createMemoryStore(
+  runId = 'run-1',
+  options: { failUploads?: boolean } = {},
+): ArtifactStore & { artifacts: StoredArtifact[] } {
   const artifacts: StoredArtifact[] = [];
   return {
     artifacts,

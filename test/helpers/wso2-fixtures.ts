@@ -14,7 +14,10 @@ import type { RegistryVersioningFlags } from '../../src/config/types.js';
 // Temporary folders
 
 /** Creates temporary folders and removes them all on `cleanup()` (call it from `afterEach`). */
-export function createTempDirs(prefix = 'apim-migrate-'): { make: () => Promise<string>; cleanup: () => Promise<void> } {
+export function createTempDirs(prefix = 'apim-migrate-'): {
+  make: () => Promise<string>;
+  cleanup: () => Promise<void>;
+} {
   const made: string[] = [];
   return {
     async make() {
@@ -55,7 +58,12 @@ const FLAG_ELEMENTS: Record<keyof RegistryVersioningFlags, string> = {
   ratings: 'versioningRatings',
 };
 
-export const ALL_FLAGS_FALSE: RegistryVersioningFlags = { properties: false, comments: false, tags: false, ratings: false };
+export const ALL_FLAGS_FALSE: RegistryVersioningFlags = {
+  properties: false,
+  comments: false,
+  tags: false,
+  ratings: false,
+};
 
 /** The line of the first flag element in `makeRegistryXml`'s output; the others follow in the order given there. */
 export const FIRST_FLAG_LINE = 10;
@@ -153,7 +161,9 @@ export async function makeApimHome(dir: string, options: ApimHomeOptions): Promi
 }
 
 function defaultLaunchers(version: string): string[] {
-  return Number.parseInt(version, 10) >= 4 ? ['api-manager.sh', 'api-manager.bat'] : ['wso2server.sh', 'wso2server.bat'];
+  return Number.parseInt(version, 10) >= 4
+    ? ['api-manager.sh', 'api-manager.bat']
+    : ['wso2server.sh', 'wso2server.bat'];
 }
 
 async function writeVersionFile(dir: string, options: ApimHomeOptions): Promise<void> {
@@ -222,7 +232,10 @@ export function makeKitEntries(options: MigrationKitOptions): KitEntrySpec[] {
   if (options.resources ?? true) {
     entries.push({ path: `${prefix}migration-resources/README.txt`, content: 'resources' });
     if (options.migrationConfig ?? true) {
-      entries.push({ path: `${prefix}migration-resources/migration-config.yaml`, content: 'migrationEnable: "true"\n' });
+      entries.push({
+        path: `${prefix}migration-resources/migration-config.yaml`,
+        content: 'migrationEnable: "true"\n',
+      });
     }
   }
   for (const extra of options.extraEntries ?? []) {

@@ -98,7 +98,11 @@ async function track(scratch: Promise<ScratchDatabase>): Promise<ScratchDatabase
 }
 
 const SEEDS: Array<[string, UserStoreSeed, Array<{ tenantId: number }>]> = [
-  ['found when admin is in both tables', { adminInUmRole: true, adminInHybridRole: true, adminName: 'Admin' }, [{ tenantId: -1234 }]],
+  [
+    'found when admin is in both tables',
+    { adminInUmRole: true, adminInHybridRole: true, adminName: 'Admin' },
+    [{ tenantId: -1234 }],
+  ],
   ['not found when admin is only a primary role', { adminInUmRole: true, adminInHybridRole: false }, []],
   ['not found when admin is only an internal role', { adminInUmRole: false, adminInHybridRole: true, tenantId: 7 }, []],
 ];
@@ -321,7 +325,10 @@ describe('MariaDB', () => {
     it('explains a timeout', async () => {
       const silent = await startSilentServer();
       try {
-        const error = await expectConnectError({ ...mariadbAdminTarget(), port: silent.port, password: WRONG_PASSWORD }, 300);
+        const error = await expectConnectError(
+          { ...mariadbAdminTarget(), port: silent.port, password: WRONG_PASSWORD },
+          300,
+        );
         messages.push(error.message);
         expect(error.failure).toBe('timeout');
       } finally {

@@ -82,7 +82,10 @@ describe('inspectApimHome', () => {
   it('falls through a version file it cannot read a version from', async () => {
     const path = await newHome({ versionFile: 'carbon' });
     await writeFile(join(path, 'bin', 'version.txt'), 'something else\n');
-    expect(await inspectApimHome(path)).toMatchObject({ version: '4.2.0', versionSource: 'bin/wso2carbon-version.txt' });
+    expect(await inspectApimHome(path)).toMatchObject({
+      version: '4.2.0',
+      versionSource: 'bin/wso2carbon-version.txt',
+    });
   });
 
   it('does not guess from an unknown carbon-kernel version', async () => {
@@ -109,7 +112,9 @@ describe('checkNewHome', () => {
     const path = await oldHome();
     const problems = failures(checkNewHome(await inspectApimHome(path)));
     expect(problems).toEqual([
-      expect.stringMatching(/api-manager\.sh is missing but bin\/wso2server\.sh, the API-M 3\.1\.0 launcher, so this looks like the old home; set apimHome/),
+      expect.stringMatching(
+        /api-manager\.sh is missing but bin\/wso2server\.sh, the API-M 3\.1\.0 launcher, so this looks like the old home; set apimHome/,
+      ),
       `${path} is API-M 3.1.0 (from bin/version.txt), not 4.2.0; set apimHome to the folder API-M 4.2.0 is unpacked into (it holds bin/ and repository/)`,
     ]);
     expect(problems[0]).toContain(join(path, 'bin', 'api-manager.sh'));
@@ -127,7 +132,9 @@ describe('checkNewHome', () => {
     const path = await newHome({ versionFile: 'none' });
     const checks = checkNewHome(await inspectApimHome(path));
     expect(verdicts(checks)).toEqual(['pass', 'pass', 'pass', 'warn']);
-    expect(checks[3]?.message).toMatch(new RegExp(`cannot tell the API-M version of ${path}.*make sure it is API-M 4\\.2\\.0`));
+    expect(checks[3]?.message).toMatch(
+      new RegExp(`cannot tell the API-M version of ${path}.*make sure it is API-M 4\\.2\\.0`),
+    );
   });
 
   it('fails a path that does not exist or is a file, and stops there', async () => {
@@ -175,7 +182,10 @@ describe('checkOldHome', () => {
   it('fails a missing path', async () => {
     const absent = join(await temp.make(), 'nope');
     expect(checkOldHome(await inspectApimHome(absent))).toEqual([
-      { verdict: 'fail', message: `${absent} does not exist; set oldApimHome to the API-M 3.1.0 home the data comes from` },
+      {
+        verdict: 'fail',
+        message: `${absent} does not exist; set oldApimHome to the API-M 3.1.0 home the data comes from`,
+      },
     ]);
   });
 });

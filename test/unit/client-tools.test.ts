@@ -42,7 +42,10 @@ describe('parseToolVersion', () => {
       'mysql  Ver 14.14 Distrib 5.7.44, for Linux (x86_64) using  EditLine wrapper',
       { flavor: 'MySQL', version: '5.7.44', major: 5, minor: 7 },
     ],
-    ['mysql  Ver 8.4.2 for Linux on aarch64 (MySQL Community Server - GPL)', { flavor: 'MySQL', version: '8.4.2', major: 8, minor: 4 }],
+    [
+      'mysql  Ver 8.4.2 for Linux on aarch64 (MySQL Community Server - GPL)',
+      { flavor: 'MySQL', version: '8.4.2', major: 8, minor: 4 },
+    ],
     ['command not found', undefined],
     ['', undefined],
   ])('%s', (text, expected) => {
@@ -59,7 +62,13 @@ const MARIADB: ServerInfo = { product: 'MariaDB', version: '10.11.19', major: 10
 
 function tool(role: ClientTool['role'], name: string, versionText?: string): ClientTool {
   const version = versionText === undefined ? undefined : parseToolVersion(versionText);
-  return { role, name, path: `/usr/bin/${name}`, ...(versionText ? { versionText } : {}), ...(version ? { version } : {}) };
+  return {
+    role,
+    name,
+    path: `/usr/bin/${name}`,
+    ...(versionText ? { versionText } : {}),
+    ...(version ? { version } : {}),
+  };
 }
 
 function missing(role: ClientTool['role'], name: string): ClientTool {
@@ -67,7 +76,11 @@ function missing(role: ClientTool['role'], name: string): ClientTool {
 }
 
 function pgTools(dumpText: string, restoreText = dumpText.replace('pg_dump', 'pg_restore')): ClientTools {
-  return { engine: 'postgresql', dump: tool('dump', 'pg_dump', dumpText), restore: tool('restore', 'pg_restore', restoreText) };
+  return {
+    engine: 'postgresql',
+    dump: tool('dump', 'pg_dump', dumpText),
+    restore: tool('restore', 'pg_restore', restoreText),
+  };
 }
 
 function mysqlTools(dumpText: string, restoreText: string): ClientTools {
@@ -77,7 +90,8 @@ function mysqlTools(dumpText: string, restoreText: string): ClientTools {
 const PG_DUMP_15 = 'pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)';
 const PG_DUMP_13 = 'pg_dump (PostgreSQL) 13.16';
 const MARIADB_DUMP = 'mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)';
-const MARIADB_CLIENT = 'mysql  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64) using  EditLine wrapper';
+const MARIADB_CLIENT =
+  'mysql  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64) using  EditLine wrapper';
 const MYSQL_DUMP_80 = 'mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)';
 const MYSQL_CLIENT_80 = 'mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)';
 const MYSQL_DUMP_57 = 'mysqldump  Ver 10.13 Distrib 5.7.44, for Linux (x86_64)';
@@ -102,13 +116,55 @@ describe('checkClientTools', () => {
       ['fail', 'fail'],
       /mariadb-client \(or default-mysql-client\)/,
     ],
-    ['MySQL 8.0 clients against MySQL 8.0', MYSQL80, mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80), ['pass', 'pass'], /8\.0\.36/],
-    ['MySQL 8.0 clients against MySQL 8.4', MYSQL84, mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80), ['fail', 'fail'], /MySQL 8\.4/],
-    ['MySQL 5.7 clients against MySQL 8.0', MYSQL80, mysqlTools(MYSQL_DUMP_57, MYSQL_CLIENT_57), ['fail', 'fail'], /older/],
-    ['MySQL 8.0 clients against MySQL 5.7', MYSQL57, mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80), ['pass', 'pass'], /5\.7\.44/],
-    ['MariaDB clients against MySQL 8.0', MYSQL80, mysqlTools(MARIADB_DUMP, MARIADB_CLIENT), ['warn', 'warn'], /column statistics/],
-    ['MariaDB clients against MySQL 5.7', MYSQL57, mysqlTools(MARIADB_DUMP, MARIADB_CLIENT), ['pass', 'pass'], /MariaDB/],
-    ['MariaDB clients against MariaDB', MARIADB, mysqlTools(MARIADB_DUMP, MARIADB_CLIENT), ['pass', 'pass'], /MariaDB 10\.11\.19/],
+    [
+      'MySQL 8.0 clients against MySQL 8.0',
+      MYSQL80,
+      mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80),
+      ['pass', 'pass'],
+      /8\.0\.36/,
+    ],
+    [
+      'MySQL 8.0 clients against MySQL 8.4',
+      MYSQL84,
+      mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80),
+      ['fail', 'fail'],
+      /MySQL 8\.4/,
+    ],
+    [
+      'MySQL 5.7 clients against MySQL 8.0',
+      MYSQL80,
+      mysqlTools(MYSQL_DUMP_57, MYSQL_CLIENT_57),
+      ['fail', 'fail'],
+      /older/,
+    ],
+    [
+      'MySQL 8.0 clients against MySQL 5.7',
+      MYSQL57,
+      mysqlTools(MYSQL_DUMP_80, MYSQL_CLIENT_80),
+      ['pass', 'pass'],
+      /5\.7\.44/,
+    ],
+    [
+      'MariaDB clients against MySQL 8.0',
+      MYSQL80,
+      mysqlTools(MARIADB_DUMP, MARIADB_CLIENT),
+      ['warn', 'warn'],
+      /column statistics/,
+    ],
+    [
+      'MariaDB clients against MySQL 5.7',
+      MYSQL57,
+      mysqlTools(MARIADB_DUMP, MARIADB_CLIENT),
+      ['pass', 'pass'],
+      /MariaDB/,
+    ],
+    [
+      'MariaDB clients against MariaDB',
+      MARIADB,
+      mysqlTools(MARIADB_DUMP, MARIADB_CLIENT),
+      ['pass', 'pass'],
+      /MariaDB 10\.11\.19/,
+    ],
     [
       'MySQL 8 mysqldump against MariaDB',
       MARIADB,
@@ -119,7 +175,11 @@ describe('checkClientTools', () => {
     [
       'unreadable version',
       PG15,
-      { engine: 'postgresql', dump: tool('dump', 'pg_dump', 'garbage'), restore: tool('restore', 'pg_restore', PG_DUMP_15) },
+      {
+        engine: 'postgresql',
+        dump: tool('dump', 'pg_dump', 'garbage'),
+        restore: tool('restore', 'pg_restore', PG_DUMP_15),
+      },
       ['warn', 'pass'],
       /could not read the version/,
     ],
@@ -137,15 +197,25 @@ describe('findClientTools', () => {
     const onPath = new Set(['mariadb-dump', 'mysqldump', 'mysql']);
     const tools = await findClientTools('mariadb', {
       locate: async (name) => (onPath.has(name) ? `/usr/bin/${name}` : undefined),
-      runVersion: async (path) => `${path.split('/').pop() ?? ''}  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu\n`,
+      runVersion: async (path) =>
+        `${path.split('/').pop() ?? ''}  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu\n`,
     });
-    expect(tools.dump).toMatchObject({ name: 'mariadb-dump', path: '/usr/bin/mariadb-dump', version: { flavor: 'MariaDB' } });
+    expect(tools.dump).toMatchObject({
+      name: 'mariadb-dump',
+      path: '/usr/bin/mariadb-dump',
+      version: { flavor: 'MariaDB' },
+    });
     expect(tools.restore).toMatchObject({ name: 'mysql', path: '/usr/bin/mysql', version: { version: '10.11.19' } });
   });
 
   it('reports a tool that is not on PATH without a path', async () => {
-    const tools = await findClientTools('postgresql', { locate: async () => undefined, runVersion: async () => undefined });
+    const tools = await findClientTools('postgresql', {
+      locate: async () => undefined,
+      runVersion: async () => undefined,
+    });
     expect(tools.dump).toEqual({ role: 'dump', name: 'pg_dump' });
-    expect(checkClientTools({ product: 'PostgreSQL', version: '15.2', major: 15, minor: 2 }, tools)[0]?.verdict).toBe('fail');
+    expect(checkClientTools({ product: 'PostgreSQL', version: '15.2', major: 15, minor: 2 }, tools)[0]?.verdict).toBe(
+      'fail',
+    );
   });
 });

@@ -32,12 +32,16 @@ describe.runIf(existsSync(dir))('the stock WSO2 API-M 4.2.0 deployment.toml', ()
       {
         file,
         line: 16,
-        message: expect.stringMatching(/^`\[database\.apim_db\]` in .*deployment-4\.2\.0\.toml:16 uses H2, which apim-migrate does not support/),
+        message: expect.stringMatching(
+          /^`\[database\.apim_db\]` in .*deployment-4\.2\.0\.toml:16 uses H2, which apim-migrate does not support/,
+        ),
       },
       {
         file,
         line: 22,
-        message: expect.stringMatching(/^`\[database\.shared_db\]` in .*deployment-4\.2\.0\.toml:22 uses H2, which apim-migrate does not support/),
+        message: expect.stringMatching(
+          /^`\[database\.shared_db\]` in .*deployment-4\.2\.0\.toml:22 uses H2, which apim-migrate does not support/,
+        ),
       },
     ]);
     for (const problem of problems) expect(problem.message).not.toContain('wso2carbon');

@@ -3,6 +3,7 @@ import { readDeploymentDatabases, resolveDatabases } from '../../src/config/depl
 import type { DatabaseOverride, DeploymentDatabase, ResolveDatabasesInput } from '../../src/config/deployment-toml.js';
 import { InputError } from '../../src/errors.js';
 import type { Problem } from '../../src/errors.js';
+import { catchInputError } from '../helpers/errors.js';
 
 const TOML_FILE = '/opt/wso2am-4.2.0/repository/conf/deployment.toml';
 const CONFIG_FILE = '/work/apim-migrate.yml';
@@ -104,7 +105,10 @@ describe('readDeploymentDatabases', () => {
     expect(error.problems.map(({ line, message }) => ({ line, message }))).toEqual([
       { line: 2, message: '`url` in [database.apim_db] must be a string in quotes, not an integer: write url = "..."' },
       { line: 4, message: expect.stringMatching(/^`password` in \[database\.apim_db\] must be a string/) },
-      { line: 6, message: expect.stringMatching(/^`type` in \[database\.shared_db\] must be a string in quotes, not an array/) },
+      {
+        line: 6,
+        message: expect.stringMatching(/^`type` in \[database\.shared_db\] must be a string in quotes, not an array/),
+      },
     ]);
     expect(error.message).not.toContain('12345');
   });
@@ -141,7 +145,13 @@ function resolve(
   overrides?: DatabaseOverride[],
   env: Record<string, string | undefined> = {},
 ): ReturnType<typeof resolveDatabases> {
-  const input: ResolveDatabasesInput = { discovered, deploymentFile: TOML_FILE, overrides, configFile: CONFIG_FILE, env };
+  const input: ResolveDatabasesInput = {
+    discovered,
+    deploymentFile: TOML_FILE,
+    overrides,
+    configFile: CONFIG_FILE,
+    env,
+  };
   return resolveDatabases(input);
 }
 
@@ -224,12 +234,25 @@ describe('resolveDatabases', () => {
 
   it('resolves $env{} in url, username and password, an empty value counting as set', () => {
     const { databases, problems } = resolve(
-      [{ ...PG_APIM, url: 'jdbc:postgresql://$env{DB_HOST}/apim_db', username: '$env{DB_USER}', password: '$env{DB_PW}' }, PG_SHARED],
+      [
+        {
+          ...PG_APIM,
+          url: 'jdbc:postgresql://$env{DB_HOST}/apim_db',
+          username: '$env{DB_USER}',
+          password: '$env{DB_PW}',
+        },
+        PG_SHARED,
+      ],
       undefined,
       { DB_HOST: 'pg.internal', DB_USER: 'apim', DB_PW: '' },
     );
     expect(problems).toEqual([]);
-    expect(databases[0]).toMatchObject({ url: 'jdbc:postgresql://pg.internal/apim_db', host: 'pg.internal', username: 'apim', password: '' });
+    expect(databases[0]).toMatchObject({
+      url: 'jdbc:postgresql://pg.internal/apim_db',
+      host: 'pg.internal',
+      username: 'apim',
+      password: '',
+    });
   });
 
   it.each([
@@ -240,7 +263,9 @@ describe('resolveDatabases', () => {
       expected: {
         file: TOML_FILE,
         line: 10,
-        message: expect.stringMatching(/username of `\[database\.apim_db\]` uses \$env\{APIM_USER\}, but the environment variable APIM_USER is not set/),
+        message: expect.stringMatching(
+          /username of `\[database\.apim_db\]` uses \$env\{APIM_USER\}, but the environment variable APIM_USER is not set/,
+        ),
       },
     },
     {
@@ -272,14 +297,20 @@ describe('resolveDatabases', () => {
       expected: {
         file: CONFIG_FILE,
         line: 2,
-        message: expect.stringMatching(/cannot decrypt .*change it to `databases\.apim_db\.password: \$env\{APIM_DB_PASSWORD\}`/),
+        message: expect.stringMatching(
+          /cannot decrypt .*change it to `databases\.apim_db\.password: \$env\{APIM_DB_PASSWORD\}`/,
+        ),
       },
     },
     {
       title: 'a missing url',
       discovered: [{ ...PG_APIM, url: undefined }, PG_SHARED],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 10, message: expect.stringMatching(/^`\[database\.apim_db\]` has no url: add url = /) },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: expect.stringMatching(/^`\[database\.apim_db\]` has no url: add url = /),
+      },
     },
     {
       title: 'a missing username in a config-only database',
@@ -295,19 +326,31 @@ describe('resolveDatabases', () => {
       title: 'a missing password',
       discovered: [PG_APIM, { ...PG_SHARED, password: undefined }],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 20, message: expect.stringMatching(/has no password: .*an empty password is written as ""/) },
+      expected: {
+        file: TOML_FILE,
+        line: 20,
+        message: expect.stringMatching(/has no password: .*an empty password is written as ""/),
+      },
     },
     {
       title: 'an empty username',
       discovered: [{ ...PG_APIM, username: '' }, PG_SHARED],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 10, message: expect.stringMatching(/username of `\[database\.apim_db\]` is empty/) },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: expect.stringMatching(/username of `\[database\.apim_db\]` is empty/),
+      },
     },
     {
       title: 'an unknown type',
       discovered: [{ ...PG_APIM, type: 'postgresql' }, PG_SHARED],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 10, message: expect.stringMatching(/type "postgresql", which is not a WSO2 database type: use "postgre"/) },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: expect.stringMatching(/type "postgresql", which is not a WSO2 database type: use "postgre"/),
+      },
     },
     {
       title: 'a type contradicting the url',
@@ -316,20 +359,32 @@ describe('resolveDatabases', () => {
       expected: {
         file: TOML_FILE,
         line: 20,
-        message: expect.stringMatching(/`\[database\.shared_db\]` has type "mysql", but its url \(.*deployment\.toml:20\) is a PostgreSQL URL/),
+        message: expect.stringMatching(
+          /`\[database\.shared_db\]` has type "mysql", but its url \(.*deployment\.toml:20\) is a PostgreSQL URL/,
+        ),
       },
     },
     {
       title: 'an overridden url contradicting the discovered type',
       discovered: [PG_APIM, PG_SHARED],
       overrides: [{ name: 'apim_db' as const, url: 'jdbc:mysql://m/apim', line: 5 }],
-      expected: { file: TOML_FILE, line: 10, message: expect.stringMatching(/has type "postgre", but its url \(\/work\/apim-migrate\.yml:5\) is a MySQL URL/) },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: expect.stringMatching(
+          /has type "postgre", but its url \(\/work\/apim-migrate\.yml:5\) is a MySQL URL/,
+        ),
+      },
     },
     {
       title: 'a malformed url',
       discovered: [{ ...PG_APIM, url: 'jdbc:postgresql://pg:54x/apim_db' }, PG_SHARED],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 10, message: 'the url of `[database.apim_db]` cannot be used: the port "54x" is not a number' },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: 'the url of `[database.apim_db]` cannot be used: the port "54x" is not a number',
+      },
     },
     {
       title: 'an unsupported type',
@@ -338,24 +393,34 @@ describe('resolveDatabases', () => {
       expected: {
         file: TOML_FILE,
         line: 10,
-        message: expect.stringMatching(/^`\[database\.apim_db\]` in .*deployment\.toml:10 uses Oracle, which apim-migrate does not support: .*PostgreSQL, MySQL or MariaDB/),
+        message: expect.stringMatching(
+          /^`\[database\.apim_db\]` in .*deployment\.toml:10 uses Oracle, which apim-migrate does not support: .*PostgreSQL, MySQL or MariaDB/,
+        ),
       },
     },
     {
       title: 'an unsupported url without type',
       discovered: [PG_APIM, PG_SHARED],
-      overrides: [{ name: 'shared_db' as const, type: undefined, url: 'jdbc:sqlserver://s:1433;databaseName=x', line: 9 }],
+      overrides: [
+        { name: 'shared_db' as const, type: undefined, url: 'jdbc:sqlserver://s:1433;databaseName=x', line: 9 },
+      ],
       expected: {
         file: CONFIG_FILE,
         line: 9,
-        message: expect.stringMatching(/^`databases\.shared_db` in \/work\/apim-migrate\.yml:9 uses Microsoft SQL Server, which apim-migrate does not support: .*move shared_db/),
+        message: expect.stringMatching(
+          /^`databases\.shared_db` in \/work\/apim-migrate\.yml:9 uses Microsoft SQL Server, which apim-migrate does not support: .*move shared_db/,
+        ),
       },
     },
     {
       title: 'an unsupported type with a supported url',
       discovered: [{ ...PG_APIM, type: 'h2' }, PG_SHARED],
       overrides: undefined,
-      expected: { file: TOML_FILE, line: 10, message: expect.stringMatching(/has type "h2", but its url .* is a PostgreSQL URL/) },
+      expected: {
+        file: TOML_FILE,
+        line: 10,
+        message: expect.stringMatching(/has type "h2", but its url .* is a PostgreSQL URL/),
+      },
     },
   ])('reports $title', ({ discovered, overrides, expected }) => {
     const { databases, problems } = resolve(discovered, overrides, {});
@@ -396,10 +461,23 @@ describe('resolveDatabases', () => {
       [
         { ...PG_APIM, type: 'h2', url: 'jdbc:h2:./db', password: 'Apim-Pa55' },
         { ...PG_SHARED, username: '$env{NO_USER}', password: '$secret{shared}' },
-        { name: 'user', type: 'mssql', url: 'jdbc:postgresql://h/user?password=user-pw-42', password: 'user-pw-42', line: 30 },
+        {
+          name: 'user',
+          type: 'mssql',
+          url: 'jdbc:postgresql://h/user?password=user-pw-42',
+          password: 'user-pw-42',
+          line: 30,
+        },
       ],
       [
-        { name: 'config', type: 'db3', url: 'jdbc:mysql://h:99999/c?password=env-pw-99', username: 'u', password: '$env{CFG_PW}', line: 14 },
+        {
+          name: 'config',
+          type: 'db3',
+          url: 'jdbc:mysql://h:99999/c?password=env-pw-99',
+          username: 'u',
+          password: '$env{CFG_PW}',
+          line: 14,
+        },
       ],
       { CFG_PW: 'env-pw-99' },
     );
@@ -431,13 +509,3 @@ describe('resolveDatabases', () => {
     expect(problems.map((problem: Problem) => problem.message).join('\n')).not.toContain('TopSecret-1');
   });
 });
-
-function catchInputError(run: () => unknown): InputError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InputError) return error;
-    throw error;
-  }
-  throw new Error('expected an InputError, but none was thrown');
-}

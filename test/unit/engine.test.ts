@@ -64,7 +64,15 @@ describe('runStage', () => {
     },
     {
       name: 'a failed check fails its step',
-      steps: [step('a', { checks: [{ verdict: 'pass', message: 'ok' }, { verdict: 'fail', message: 'bad' }] }), step('b', undefined)],
+      steps: [
+        step('a', {
+          checks: [
+            { verdict: 'pass', message: 'ok' },
+            { verdict: 'fail', message: 'bad' },
+          ],
+        }),
+        step('b', undefined),
+      ],
       runAll: false,
       status: 'failed',
       outcomes: ['failed', 'not-run'],
@@ -78,7 +86,11 @@ describe('runStage', () => {
     },
     {
       name: 'runAllSteps keeps going after a failure',
-      steps: [step('a', new Error('boom')), step('b', undefined), step('c', { outcome: 'failed', summary: 'also bad' })],
+      steps: [
+        step('a', new Error('boom')),
+        step('b', undefined),
+        step('c', { outcome: 'failed', summary: 'also bad' }),
+      ],
       runAll: true,
       status: 'failed',
       outcomes: ['failed', 'succeeded', 'failed'],
@@ -129,6 +141,7 @@ describe('runStage', () => {
     const result = await runStage(stage([step('a', undefined)]), ctx);
     expect(result.status).toBe('failed');
     expect(result.reportArtifact).toBeUndefined();
+    expect(JSON.parse(await readFile(result.reportPath ?? '', 'utf8'))).toMatchObject({ stage: 'preflight' });
     expect(logger.lines.some((line) => line.startsWith('error: the report could not be stored'))).toBe(true);
   });
 });

@@ -12,7 +12,13 @@ describe('parseJdbcUrl on supported URLs', () => {
   it.each<{ url: string; expected: JdbcUrl }>([
     {
       url: 'jdbc:postgresql://localhost:5432/reg_db?preparedStatementCacheQueries=0',
-      expected: { engine: 'postgresql', host: 'localhost', port: 5432, database: 'reg_db', params: { preparedStatementCacheQueries: '0' } },
+      expected: {
+        engine: 'postgresql',
+        host: 'localhost',
+        port: 5432,
+        database: 'reg_db',
+        params: { preparedStatementCacheQueries: '0' },
+      },
     },
     {
       url: 'jdbc:postgresql://db.example.com/apim_db',
@@ -20,15 +26,33 @@ describe('parseJdbcUrl on supported URLs', () => {
     },
     {
       url: 'jdbc:mysql://mysql-1:3307/WSO2AM_DB?useSSL=false&allowPublicKeyRetrieval=true',
-      expected: { engine: 'mysql', host: 'mysql-1', port: 3307, database: 'WSO2AM_DB', params: { useSSL: 'false', allowPublicKeyRetrieval: 'true' } },
+      expected: {
+        engine: 'mysql',
+        host: 'mysql-1',
+        port: 3307,
+        database: 'WSO2AM_DB',
+        params: { useSSL: 'false', allowPublicKeyRetrieval: 'true' },
+      },
     },
     {
       url: 'jdbc:mysql://localhost/shared_db?useSSL=false&amp;characterEncoding=latin1&amp;',
-      expected: { engine: 'mysql', host: 'localhost', port: 3306, database: 'shared_db', params: { useSSL: 'false', characterEncoding: 'latin1' } },
+      expected: {
+        engine: 'mysql',
+        host: 'localhost',
+        port: 3306,
+        database: 'shared_db',
+        params: { useSSL: 'false', characterEncoding: 'latin1' },
+      },
     },
     {
       url: 'jdbc:mariadb://maria:3306/apim?sessionVariables=sql_mode=ANSI&flag',
-      expected: { engine: 'mariadb', host: 'maria', port: 3306, database: 'apim', params: { sessionVariables: 'sql_mode=ANSI', flag: '' } },
+      expected: {
+        engine: 'mariadb',
+        host: 'maria',
+        port: 3306,
+        database: 'apim',
+        params: { sessionVariables: 'sql_mode=ANSI', flag: '' },
+      },
     },
     {
       url: 'jdbc:mariadb://maria/apim',
@@ -44,7 +68,13 @@ describe('parseJdbcUrl on supported URLs', () => {
     },
     {
       url: 'jdbc:postgresql://h/my%20db?application%20name=apim%26migrate&options=-c%20search_path%3Dx',
-      expected: { engine: 'postgresql', host: 'h', port: 5432, database: 'my db', params: { 'application name': 'apim&migrate', options: '-c search_path=x' } },
+      expected: {
+        engine: 'postgresql',
+        host: 'h',
+        port: 5432,
+        database: 'my db',
+        params: { 'application name': 'apim&migrate', options: '-c search_path=x' },
+      },
     },
     {
       url: '  JDBC:PostgreSQL://h:1/d?  ',
@@ -61,7 +91,10 @@ describe('parseJdbcUrl on supported URLs', () => {
 
 describe('parseJdbcUrl on unsupported database systems', () => {
   it.each([
-    { url: 'jdbc:sqlserver://mssql:1433;databaseName=WSO2AM_DB;SendStringParametersAsUnicode=false', dbms: 'Microsoft SQL Server' },
+    {
+      url: 'jdbc:sqlserver://mssql:1433;databaseName=WSO2AM_DB;SendStringParametersAsUnicode=false',
+      dbms: 'Microsoft SQL Server',
+    },
     { url: 'jdbc:jtds:sqlserver://mssql:1433/WSO2AM_DB', dbms: 'Microsoft SQL Server' },
     { url: 'jdbc:oracle:thin:@localhost:1521/ORCLPDB', dbms: 'Oracle' },
     { url: 'jdbc:db2://db2:50000/WSO2AM', dbms: 'IBM Db2' },
@@ -128,8 +161,14 @@ describe('withJdbcParam', () => {
   it.each([
     { url: 'jdbc:postgresql://h/apim', expected: 'jdbc:postgresql://h/apim?preparedStatementCacheQueries=0' },
     { url: 'jdbc:postgresql://h/apim?', expected: 'jdbc:postgresql://h/apim?preparedStatementCacheQueries=0' },
-    { url: 'jdbc:postgresql://h/apim?ssl=true', expected: 'jdbc:postgresql://h/apim?ssl=true&preparedStatementCacheQueries=0' },
-    { url: 'jdbc:postgresql://h/apim?ssl=true&', expected: 'jdbc:postgresql://h/apim?ssl=true&preparedStatementCacheQueries=0' },
+    {
+      url: 'jdbc:postgresql://h/apim?ssl=true',
+      expected: 'jdbc:postgresql://h/apim?ssl=true&preparedStatementCacheQueries=0',
+    },
+    {
+      url: 'jdbc:postgresql://h/apim?ssl=true&',
+      expected: 'jdbc:postgresql://h/apim?ssl=true&preparedStatementCacheQueries=0',
+    },
     {
       url: 'jdbc:postgresql://h/apim?ssl=true&amp;sslmode=require',
       expected: 'jdbc:postgresql://h/apim?ssl=true&amp;sslmode=require&amp;preparedStatementCacheQueries=0',

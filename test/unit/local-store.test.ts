@@ -45,7 +45,9 @@ describe('LocalFolderStore', () => {
   it('never overwrites an artifact and keeps the first one intact', async () => {
     const store = new LocalFolderStore(dir, 'run-a');
     await store.upload('apim-migrate-apim-backup-a1', [await file('a.txt', 'first')]);
-    await expect(store.upload('apim-migrate-apim-backup-a1', [await file('b.txt', 'second')])).rejects.toBeInstanceOf(ArtifactExistsError);
+    await expect(store.upload('apim-migrate-apim-backup-a1', [await file('b.txt', 'second')])).rejects.toBeInstanceOf(
+      ArtifactExistsError,
+    );
     const [artifact] = await store.list();
     expect(artifact?.files.map((entry) => entry.name)).toEqual(['a.txt']);
   });
@@ -63,12 +65,16 @@ describe('LocalFolderStore', () => {
     await first.upload('apim-migrate-registry-scripts-backup-a1', [await file('shared_db.pgdump', 'dump')]);
     const second = new LocalFolderStore(dir, 'run-b');
     expect(await second.list()).toEqual([]);
-    expect((await second.list({ runId: 'run-a' })).map((artifact) => artifact.name)).toEqual(['apim-migrate-registry-scripts-backup-a1']);
+    expect((await second.list({ runId: 'run-a' })).map((artifact) => artifact.name)).toEqual([
+      'apim-migrate-registry-scripts-backup-a1',
+    ]);
     const target = path.join(files, 'restore');
     const paths = await second.download('apim-migrate-registry-scripts-backup-a1', target, { runId: 'run-a' });
     expect(paths).toEqual([path.join(target, 'shared_db.pgdump')]);
     expect(await readFile(paths[0] ?? '', 'utf8')).toBe('dump');
-    await expect(second.download('apim-migrate-apim-backup-a1', target, { runId: 'run-a' })).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(second.download('apim-migrate-apim-backup-a1', target, { runId: 'run-a' })).rejects.toBeInstanceOf(
+      ArtifactNotFoundError,
+    );
   });
 
   it('refuses names that would leave the store', async () => {

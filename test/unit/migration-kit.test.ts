@@ -68,7 +68,9 @@ describe.each(builders)('inspectMigrationKit (%s)', (format, build) => {
   it('says an identity kit was given as the API-M kit', async () => {
     const inspection = await inspectMigrationKit(await build({ kind: 'identity' }), 'apim');
     expect(inspection.problems).toEqual([
-      expect.stringMatching(/org\.wso2\.carbon\.is\.migration-1\.0\.225\.jar, so it is the identity migration kit .* given as the API-M migration kit/),
+      expect.stringMatching(
+        /org\.wso2\.carbon\.is\.migration-1\.0\.225\.jar, so it is the identity migration kit .* given as the API-M migration kit/,
+      ),
     ]);
   });
 
@@ -84,7 +86,9 @@ describe.each(builders)('inspectMigrationKit (%s)', (format, build) => {
   it('refuses several jars', async () => {
     const path = await build({ kind: 'apim', extraEntries: [{ path: 'dropins/other.jar', content: 'x' }] });
     const inspection = await inspectMigrationKit(path, 'apim');
-    expect(inspection.problems).toEqual([expect.stringMatching(/has 2 jars in wso2am-migration-4\.2\.0\.67\/dropins\//)]);
+    expect(inspection.problems).toEqual([
+      expect.stringMatching(/has 2 jars in wso2am-migration-4\.2\.0\.67\/dropins\//),
+    ]);
   });
 
   it('refuses an API-M client that is not 4.2.0.x', async () => {
@@ -143,7 +147,9 @@ describe('inspectMigrationKit (other layouts)', () => {
     const inspection = await inspectMigrationKit(path, 'identity');
     expect(inspection.jarPath).toBeNull();
     expect(inspection.problems).toEqual([
-      expect.stringMatching(/has no dropins\/ or migration-resources\/ at its top nor inside a single top-level folder \(top level: one, two\)/),
+      expect.stringMatching(
+        /has no dropins\/ or migration-resources\/ at its top nor inside a single top-level folder \(top level: one, two\)/,
+      ),
     ]);
   });
 

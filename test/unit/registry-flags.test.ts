@@ -8,6 +8,7 @@ import {
   readRegistryVersioningFlags,
 } from '../../src/wso2/registry-flags.js';
 import { FIRST_FLAG_LINE, createTempDirs, makeRegistryXml, writeRegistryXml } from '../helpers/wso2-fixtures.js';
+import { catchInputError } from '../helpers/errors.js';
 
 const FILE = '/old/repository/conf/registry.xml';
 
@@ -18,16 +19,6 @@ function allCombinations(): RegistryVersioningFlags[] {
     tags: (bits & 4) !== 0,
     ratings: (bits & 8) !== 0,
   }));
-}
-
-function catchInputError(run: () => unknown): InputError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InputError) return error;
-    throw error;
-  }
-  throw new Error('expected an InputError');
 }
 
 describe('parseRegistryVersioningFlags', () => {
@@ -145,9 +136,13 @@ describe('readRegistryVersioningFlags', () => {
 
   it('reads the file from disk', async () => {
     const home = await temp.make();
-    const file = await writeRegistryXml(home, { properties: true, comments: false, tags: true, ratings: false }, {
-      crlf: true,
-    });
+    const file = await writeRegistryXml(
+      home,
+      { properties: true, comments: false, tags: true, ratings: false },
+      {
+        crlf: true,
+      },
+    );
     const result = await readRegistryVersioningFlags(file);
     expect(result).toEqual({
       file,

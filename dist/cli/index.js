@@ -37669,6 +37669,7 @@ function formatList(items, max = 5) {
 
 
 
+
 /**
  * The read-only checks that WSO2's guide and its prerequisites imply. Every step runs, so that
  * a failed preflight lists every failed check at once.
@@ -37689,22 +37690,16 @@ const preflightStage = {
         ];
     },
 };
+/** Prints one verdict line per check, in the order they were made, and sums them up for the step. */
 function logChecks(context, checks) {
-    const { logger } = context.deps;
-    for (const check of checks) {
-        const line = `[${check.verdict === 'pass' ? 'pass' : check.verdict.toUpperCase()}] ${check.message}`;
-        if (check.verdict === 'fail')
-            logger.error(line);
-        else if (check.verdict === 'warn')
-            logger.warning(line);
-        else
-            logger.info(line);
-    }
-    const failed = checks.filter((check) => check.verdict === 'fail').length;
-    const warned = checks.filter((check) => check.verdict === 'warn').length;
+    for (const check of checks)
+        context.deps.logger.info(formatCheck(check));
+    const count = (verdict) => checks.filter((check) => check.verdict === verdict).length;
+    const failed = count('fail');
+    const warned = count('warn');
     const summary = failed > 0
         ? `${failed} of ${checks.length} checks failed`
-        : `${plural(checks.length, 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
+        : `${plural(count('pass'), 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
     return { checks, summary };
 }
 async function checkHomes(context) {

@@ -14,6 +14,7 @@ import {
 import { openSession } from '../db/session.js';
 import { errorMessage } from '../errors.js';
 import { physicalDatabases } from '../plan/build-plan.js';
+import { formatCheck } from '../report/stage-summary.js';
 import { checkJava, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
@@ -47,20 +48,16 @@ export const preflightStage: StageDefinition = {
   },
 };
 
+/** Prints one verdict line per check, in the order they were made, and sums them up for the step. */
 function logChecks(context: StageContext, checks: Check[]): StepOutput {
-  const { logger } = context.deps;
-  for (const check of checks) {
-    const line = `[${check.verdict === 'pass' ? 'pass' : check.verdict.toUpperCase()}] ${check.message}`;
-    if (check.verdict === 'fail') logger.error(line);
-    else if (check.verdict === 'warn') logger.warning(line);
-    else logger.info(line);
-  }
-  const failed = checks.filter((check) => check.verdict === 'fail').length;
-  const warned = checks.filter((check) => check.verdict === 'warn').length;
+  for (const check of checks) context.deps.logger.info(formatCheck(check));
+  const count = (verdict: Check['verdict']) => checks.filter((check) => check.verdict === verdict).length;
+  const failed = count('fail');
+  const warned = count('warn');
   const summary =
     failed > 0
       ? `${failed} of ${checks.length} checks failed`
-      : `${plural(checks.length, 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
+      : `${plural(count('pass'), 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
   return { checks, summary };
 }
 

@@ -174,7 +174,7 @@ describe.each(ENGINES)('preflight on $product', ({ engine, product }) => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(UNTESTED_DBMS);
     expect(warnings[0]).toContain(product);
-    expect(lines.join('\n')).toMatch(new RegExp(`warning: .*${product} [\\d.]+ is not among the DBMSs`));
+    expect(lines.join('\n')).toMatch(new RegExp(`\\[WARN\\] .*${product} [\\d.]+ is not among the DBMSs`));
     const passed = checksOf(result, 'pass').join('\n');
     expect(passed).toContain(`${product} `);
     expect(passed).toContain(engine === 'postgresql' ? 'is SUPERUSER' : 'sql_safe_updates is off');

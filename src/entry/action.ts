@@ -1,11 +1,10 @@
 import * as core from '@actions/core';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, InputError, UnsupportedError } from '../errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
 import { runStageOperation } from '../stages/operations.js';
 import { isStageName, STAGE_NAMES, type StageName } from '../stages/types.js';
-import { UnsupportedError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { saveActionState } from './action-state.js';
 

@@ -268,3 +268,14 @@ export function physicalDatabases(databases: readonly DatabaseTarget[]): Physica
   }
   return [...byAddress.values()];
 }
+
+/** Each physical database once, with the target to connect to and a label naming all its logical names. */
+export function groupPhysicalDatabases(
+  databases: readonly DatabaseTarget[],
+): Array<{ names: DatabaseName[]; label: string; target: DatabaseTarget }> {
+  return physicalDatabases(databases).map((physical) => {
+    const target = databases.find((db) => db.name === physical.names[0]);
+    if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);
+    return { names: physical.names, label: physical.names.join(' = '), target };
+  });
+}

@@ -13,7 +13,7 @@ import {
 } from '../db/probes.js';
 import { openSession } from '../db/session.js';
 import { errorMessage } from '../errors.js';
-import { physicalDatabases } from '../plan/build-plan.js';
+import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
 import { formatCheck } from '../report/stage-summary.js';
 import { checkJava, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
@@ -117,21 +117,12 @@ async function checkKits(context: StageContext): Promise<StepOutput> {
   return logChecks(context, checks);
 }
 
-/** Each physical database once, under the names that point at it. */
-function distinctDatabases(databases: readonly DatabaseTarget[]): Array<{ label: string; target: DatabaseTarget }> {
-  return physicalDatabases(databases).map((physical) => {
-    const target = databases.find((db) => db.name === physical.names[0]);
-    if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);
-    return { label: physical.names.join(' = '), target };
-  });
-}
-
 async function checkDatabases(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const { config } = context;
   const checks: Check[] = [];
   const userStore =
     config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
-  for (const { label, target } of distinctDatabases(config.databases)) {
+  for (const { label, target } of groupPhysicalDatabases(config.databases)) {
     let session;
     try {
       session = await openSession(target);
@@ -209,7 +200,7 @@ async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, 
 
 async function checkTools(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const checks: Check[] = [];
-  for (const { label, target } of distinctDatabases(context.config.databases)) {
+  for (const { label, target } of groupPhysicalDatabases(context.config.databases)) {
     const server = facts.servers.get(target.name);
     const tools = await findClientTools(target.engine);
     if (server) {
@@ -242,7 +233,7 @@ async function checkJavaStep(context: StageContext): Promise<StepOutput> {
 
 async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const { config } = context;
-  const databases = distinctDatabases(config.databases);
+  const databases = groupPhysicalDatabases(config.databases);
   const unmeasured = databases.filter(({ target }) => !facts.sizes.has(target.name)).map(({ label }) => label);
   const needed = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
   const where = await nearestExistingFolder(config.store.dir);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients installed,
+# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients and age installed,
 # PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
 # (the local PostgreSQL trusts every other login, so a wrong password could not be tested).
 # Idempotent; run as root. Prints one line per action it takes.
@@ -27,6 +27,8 @@ install_package() {
 install_clients() {
   command -v pg_dump >/dev/null 2>&1 || install_package postgresql-client
   command -v mysqldump >/dev/null 2>&1 || install_package mariadb-client
+  # The stock age tool: the backup tests check that it decrypts what apim-migrate encrypts.
+  command -v age >/dev/null 2>&1 || install_package age
 }
 
 pg_cluster_version() {

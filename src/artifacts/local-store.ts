@@ -19,6 +19,7 @@ const INDEX_FILE = '.artifact.json';
  * and an existing one is never replaced.
  */
 export class LocalFolderStore implements ArtifactStore {
+  readonly kind = 'local';
   readonly description: string;
 
   constructor(

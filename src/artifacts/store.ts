@@ -36,6 +36,8 @@ export interface UploadOptions {
 }
 
 export interface ArtifactStore {
+  /** Which store: backups that go to GitHub must be encrypted unless the config allows plaintext. */
+  readonly kind: 'local' | 'github';
   /** One line for messages, e.g. "local folder /srv/migration/.apim-migrate". */
   readonly description: string;
   /** Stores the files under `name` in this run. A name is never reused: storing it twice is an error. */

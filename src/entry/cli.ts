@@ -1,10 +1,18 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { LedgerEntry } from '../db/ledger.js';
 import { errorMessage, InputError, UnsupportedError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
-import { planOperation, runStageOperation, statusOperation, type OperationOptions } from '../stages/operations.js';
-import { isStageName, STAGE_NAMES } from '../stages/types.js';
+import {
+  backupOperation,
+  planOperation,
+  restoreOperation,
+  runStageOperation,
+  statusOperation,
+  type OperationOptions,
+} from '../stages/operations.js';
+import { isStageName, STAGE_NAMES, type StageResult } from '../stages/types.js';
 import { TOOL_VERSION } from '../version.js';
 
 const USAGE = `apim-migrate ${TOOL_VERSION}: the WSO2 API Manager 3.1.0 to 4.2.0 data migration, stage by stage
@@ -135,11 +143,43 @@ async function dispatch(
     case 'status':
       expectPositionals(command, rest, 0);
       return printStatus(base, json, io);
+    case 'restore': {
+      expectPositionals(command, rest, 0);
+      const stage = parsed.values.stage;
+      if (stage === undefined)
+        throw new InputError({ message: 'name the stage to roll back: apim-migrate restore --stage S' });
+      if (!isStageName(stage)) {
+        throw new InputError({ message: `unknown stage "${stage}"; the stages are ${STAGE_NAMES.join(', ')}` });
+      }
+      const fromRun = parsed.values['from-run'];
+      return printResult(
+        await restoreOperation({ ...base, stage, ...(fromRun ? { fromRun } : {}) }),
+        false,
+        io,
+        logger,
+      );
+    }
+    case 'backup': {
+      expectPositionals(command, rest, 0);
+      const label = parsed.values.label;
+      return printResult(
+        await backupOperation({ ...base, ...(label === undefined ? {} : { label }) }),
+        false,
+        io,
+        logger,
+      );
+    }
     default:
       throw new UnsupportedError(
-        `"apim-migrate ${command}" is not available in apim-migrate ${TOOL_VERSION} yet; this version has plan, run preflight and status`,
+        `"apim-migrate ${command}" is not available in apim-migrate ${TOOL_VERSION} yet; this version has plan, run, status, restore and backup`,
       );
   }
+}
+
+function printResult(result: StageResult, json: boolean, io: CliIo, logger: Logger): number {
+  if (json) io.out(JSON.stringify(result, null, 2));
+  else logger.info(renderStageText(result));
+  return result.status === 'failed' ? 1 : 0;
 }
 
 function expectPositionals(command: string, rest: string[], count: number): void {
@@ -172,9 +212,7 @@ async function runStageCommand(
     dryRun: parsed.values['dry-run'] ?? false,
     force: parsed.values.force ?? false,
   });
-  if (parsed.values.json) io.out(JSON.stringify(result, null, 2));
-  else logger.info(renderStageText(result));
-  return result.status === 'failed' ? 1 : 0;
+  return printResult(result, parsed.values.json ?? false, io, logger);
 }
 
 async function printStatus(options: OperationOptions, json: boolean, io: CliIo): Promise<number> {
@@ -188,8 +226,15 @@ async function printStatus(options: OperationOptions, json: boolean, io: CliIo):
     return 0;
   }
   io.out(`Ledger in ${status.database}:`);
-  for (const row of status.ledger.rows) io.out(`  ${JSON.stringify(row)}`);
+  for (const entry of status.ledger.entries) io.out(`  ${formatLedgerEntry(entry)}`);
   return 0;
+}
+
+function formatLedgerEntry(entry: LedgerEntry): string {
+  const when = entry.finishedAt ? `${entry.startedAt} to ${entry.finishedAt}` : `since ${entry.startedAt}`;
+  const backup = entry.backupName ? `, backup ${entry.backupName} of run ${entry.backupRunId ?? '?'}` : '';
+  const message = entry.details.message ? `: ${entry.details.message}` : '';
+  return `#${entry.id} ${entry.stage} ${entry.state} (run ${entry.runId}, attempt ${entry.attempt}, ${when}${backup})${message}`;
 }
 
 function reportError(error: unknown, io: CliIo, debug: boolean): number {

@@ -40,6 +40,8 @@ export interface VersioningAction {
   /** Whether the removal runs for this table: only where versioning was on in the old registry. */
   runs: boolean;
   reason: string;
+  /** What the removal would delete, counted in shared_db when it answered. */
+  rowsToDelete?: { mapping: number; entity: number };
 }
 
 export interface ConfigEdit {
@@ -278,4 +280,37 @@ export function groupPhysicalDatabases(
     if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);
     return { names: physical.names, label: physical.names.join(' = '), target };
   });
+}
+
+/** The plan with the row counts of the versioning removal added to the registry-scripts stage. */
+export function withRemovalCounts(
+  plan: Plan,
+  counts: ReadonlyArray<{
+    flag: keyof RegistryVersioningFlags;
+    mappingRowsToDelete: number;
+    entityRowsToDelete: number;
+  }>,
+): Plan {
+  return {
+    ...plan,
+    stages: plan.stages.map((stage) => ({
+      ...stage,
+      versioningRemoval: stage.versioningRemoval.map((action) => {
+        const count = counts.find((entry) => entry.flag === action.flag);
+        return count && action.runs
+          ? { ...action, rowsToDelete: { mapping: count.mappingRowsToDelete, entity: count.entityRowsToDelete } }
+          : action;
+      }),
+    })),
+  };
+}
+
+/** A note on a stage of the plan, e.g. why its row counts are missing. */
+export function withNote(plan: Plan, stageName: StageName, note: string): Plan {
+  return {
+    ...plan,
+    stages: plan.stages.map((stage) =>
+      stage.stage === stageName ? { ...stage, notes: [...stage.notes, note] } : stage,
+    ),
+  };
 }

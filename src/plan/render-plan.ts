@@ -22,8 +22,11 @@ function renderStage(stage: StagePlan, number: number): string[] {
   for (const index of stage.indices)
     item(`add index ${index.name} on ${index.table} (${index.columns.join(', ')}) unless it exists`);
   for (const action of stage.versioningRemoval) {
+    const rows = action.rowsToDelete
+      ? ` (would delete ${action.rowsToDelete.mapping} rows of ${action.mappingTable} and ${action.rowsToDelete.entity} of ${action.entityTable})`
+      : '';
     item(
-      `${action.runs ? 'remove' : 'keep'} versioning details of ${action.mappingTable} / ${action.entityTable}: ${action.reason}`,
+      `${action.runs ? 'remove' : 'keep'} versioning details of ${action.mappingTable} / ${action.entityTable}: ${action.reason}${rows}`,
     );
   }
   for (const edit of stage.configEdits) item(`edit ${edit.file}: ${edit.change}`);

@@ -1,3 +1,4 @@
+import { formatDuration } from '../format.js';
 import type { Check, StageResult, StepOutcome } from '../stages/types.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
@@ -8,14 +9,6 @@ const OUTCOME_MARK: Record<StepOutcome, string> = {
 };
 
 const VERDICT_MARK: Record<Check['verdict'], string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL' };
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-}
 
 export function formatCheck(check: Check): string {
   return `[${VERDICT_MARK[check.verdict]}] ${check.message}`;

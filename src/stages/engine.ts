@@ -20,14 +20,15 @@ export async function runStage(definition: StageDefinition, context: StageContex
   let failed = false;
 
   for (const step of definition.steps(context)) {
-    if (failed && !definition.runAllSteps) {
+    if (failed && !definition.runAllSteps && !step.alwaysRun) {
       steps.push({ id: step.id, title: step.title, outcome: 'not-run', durationMs: 0 });
       continue;
     }
     const stepStarted = clock();
+    const progress = { failed };
     const output = await logger.group(step.title, async () => {
       try {
-        return (await step.run(context)) ?? {};
+        return (await step.run(context, progress)) ?? {};
       } catch (error) {
         logger.error(`${step.title}: ${errorMessage(error)}`);
         return { outcome: 'failed', summary: errorMessage(error) } satisfies StepOutput;
@@ -52,6 +53,7 @@ export async function runStage(definition: StageDefinition, context: StageContex
     steps,
     summary: verdictLine(definition.title, status, steps),
     toolVersion: TOOL_VERSION,
+    ...context.outcome,
   };
   return storeReport(result, context);
 }

@@ -3,16 +3,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { loadConfig } from '../config/load-config.js';
-import type { ResolvedConfig } from '../config/types.js';
+import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
+import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { openSession } from '../db/session.js';
-import { InputError } from '../errors.js';
+import { errorMessage, InputError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { buildPlan, type Plan } from '../plan/build-plan.js';
+import { buildPlan, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
-import { runStage } from './engine.js';
-import { stageDefinition } from './registry.js';
-import type { StageName, StageResult } from './types.js';
+import { requireStage, runAvailableStage } from './registry.js';
+import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
+import { restoreStage, type RestoreRequest } from './restore.js';
+import type { StageContext, StageName, StageResult } from './types.js';
 
 /** What every operation is given by its entry (the action or the CLI). */
 export interface OperationOptions {
@@ -38,28 +40,64 @@ export async function loadConfigWithSecrets(options: OperationOptions): Promise<
   return config;
 }
 
+/** A plan waits this long for shared_db before it goes without row counts. */
+const PLAN_CONNECT_TIMEOUT_MS = 5_000;
+
 export interface RunStageOptions extends OperationOptions {
   stage: StageName;
   dryRun: boolean;
   force: boolean;
 }
 
-export async function runStageOperation(options: RunStageOptions): Promise<StageResult> {
-  const definition = stageDefinition(options.stage);
+export function runStageOperation(options: RunStageOptions): Promise<StageResult> {
+  const stage = requireStage(options.stage);
+  return withStageContext(options, options.stage, (context) => runAvailableStage(stage, context));
+}
+
+export interface RestoreOperationOptions extends OperationOptions, RestoreRequest {
+  dryRun?: boolean;
+}
+
+export function restoreOperation(options: RestoreOperationOptions): Promise<StageResult> {
+  const request: RestoreRequest = { stage: options.stage, ...(options.fromRun ? { fromRun: options.fromRun } : {}) };
+  return withStageContext(options, 'restore', (context) => restoreStage(request, context));
+}
+
+export interface BackupOperationOptions extends OperationOptions {
+  label?: string;
+}
+
+export function backupOperation(options: BackupOperationOptions): Promise<StageResult> {
+  checkBackupLabel(options.label);
+  return withStageContext(options, 'backup', (context) => backupAllDatabases(options.label, context));
+}
+
+/** Sets up what every stage and operation runs in: config, run, store, a work folder removed afterwards. */
+async function withStageContext(
+  options: OperationOptions & { dryRun?: boolean; force?: boolean },
+  name: string,
+  work: (context: StageContext) => Promise<StageResult>,
+): Promise<StageResult> {
   const config = await loadConfigWithSecrets(options);
   const run = await resolveRunIdentity(options.env, config.store.dir);
   const store = createStore({ env: options.env, storeDir: config.store.dir, run });
-  const workDir = await mkdtemp(path.join(options.env['RUNNER_TEMP'] ?? os.tmpdir(), `apim-migrate-${options.stage}-`));
-  const result = await runStage(definition, {
-    config,
-    deps: { logger: options.logger, store, run, env: options.env, platform: options.platform ?? process.platform },
-    dryRun: options.dryRun,
-    force: options.force,
-    workDir,
-  });
-  // The work folder goes once everything in it is stored elsewhere.
-  if (!result.reportPath?.startsWith(workDir)) await rm(workDir, { recursive: true, force: true });
-  return result;
+  const workDir = await mkdtemp(path.join(options.env['RUNNER_TEMP'] ?? os.tmpdir(), `apim-migrate-${name}-`));
+  let keepWorkDir = false;
+  try {
+    const result = await work({
+      config,
+      deps: { logger: options.logger, store, run, env: options.env, platform: options.platform ?? process.platform },
+      dryRun: options.dryRun ?? false,
+      force: options.force ?? false,
+      workDir,
+      outcome: {},
+    });
+    // A report that could not be stored elsewhere stays where it is.
+    keepWorkDir = result.reportPath?.startsWith(workDir) ?? false;
+    return result;
+  } finally {
+    if (!keepWorkDir) await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 export async function planOperation(options: OperationOptions): Promise<Plan> {
@@ -73,11 +111,29 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     }
     throw error;
   });
-  return buildPlan(config, {
+  const plan = buildPlan(config, {
     registryFlags: registry.flags,
     absentFlags: registry.absent,
     platform: options.platform ?? process.platform,
   });
+  if (!Object.values(registry.flags).some(Boolean)) return plan;
+  return countRemoval(plan, config, registry.flags);
+}
+
+/** Adds how many rows the versioning removal would delete; a plan is still a plan when shared_db does not answer. */
+async function countRemoval(plan: Plan, config: ResolvedConfig, flags: RegistryVersioningFlags): Promise<Plan> {
+  const shared = config.databases.find((db) => db.name === 'shared_db');
+  if (!shared) return plan;
+  try {
+    const session = await openSession(shared, { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS });
+    try {
+      return withRemovalCounts(plan, await countVersioningRemoval(session, flags));
+    } finally {
+      await session.close();
+    }
+  } catch (error) {
+    return withNote(plan, 'registry-scripts', `row counts not available: ${errorMessage(error)}`);
+  }
 }
 
 export interface StatusReport {

@@ -13,6 +13,7 @@ import {
 } from '../db/probes.js';
 import { openSession } from '../db/session.js';
 import { errorMessage } from '../errors.js';
+import { formatBytes } from '../format.js';
 import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
 import { formatCheck } from '../report/stage-summary.js';
 import { checkJava, findJava } from '../server/java.js';
@@ -276,15 +277,4 @@ async function nearestExistingFolder(dir: string): Promise<string> {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit] ?? 'B'}`;
 }

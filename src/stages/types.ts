@@ -6,6 +6,12 @@ import type { Logger } from '../log/logger.js';
 export const STAGE_NAMES = ['preflight', 'registry-scripts', 'identity', 'apim-validate', 'apim', 'verify'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
+/** What the engine runs: the stages, and the operations beside them that store a report too. */
+export type OperationName = StageName | 'restore' | 'backup';
+
+/** The stages that change data, in pipeline order; each needs the ones before it. */
+export const MUTATING_STAGES = ['registry-scripts', 'identity', 'apim'] as const satisfies readonly StageName[];
+
 export function isStageName(value: string): value is StageName {
   return (STAGE_NAMES as readonly string[]).includes(value);
 }
@@ -26,7 +32,7 @@ export interface StepResult {
 }
 
 export interface StageResult {
-  stage: StageName;
+  stage: OperationName;
   status: StageStatus;
   dryRun: boolean;
   runId: string;
@@ -44,6 +50,7 @@ export interface StageResult {
   /** Path of the JSON report on this machine. */
   reportPath?: string;
   invalidDefinitions?: number;
+  changes?: Record<string, unknown>;
 }
 
 /** What a step hands back; a step that throws has failed. */
@@ -64,6 +71,15 @@ export interface StageDeps {
   platform?: NodeJS.Platform;
 }
 
+/** What the steps of a stage found or changed, merged into its result and report. */
+export interface StageOutcome {
+  backupArtifact?: string;
+  logArtifact?: string;
+  invalidDefinitions?: number;
+  /** What changed, by kind, for the report and the job summary (indices added, rows deleted per table, ...). */
+  changes?: Record<string, unknown>;
+}
+
 export interface StageContext {
   config: ResolvedConfig;
   deps: StageDeps;
@@ -71,16 +87,20 @@ export interface StageContext {
   force: boolean;
   /** A scratch folder for this stage's files (reports, logs) before they are stored. */
   workDir: string;
+  /** Filled in by the steps as they go. */
+  outcome: StageOutcome;
 }
 
 export interface StepDefinition {
   id: string;
   title: string;
-  run(context: StageContext): Promise<StepOutput | void>;
+  /** Runs even after an earlier step failed: recording the outcome, releasing what was taken. */
+  alwaysRun?: boolean;
+  run(context: StageContext, progress: { failed: boolean }): Promise<StepOutput | void>;
 }
 
 export interface StageDefinition {
-  name: StageName;
+  name: OperationName;
   title: string;
   /** Preflight reports every failed check, so its steps all run even after one failed. */
   runAllSteps?: boolean;

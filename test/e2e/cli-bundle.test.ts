@@ -82,7 +82,7 @@ describe('apim-migrate run preflight (built CLI)', () => {
     const run = await cli(postgres, ['run', 'preflight'], { APIM_MIGRATE_RUN_ID: 'e2e-pg' });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^Preflight succeeded \(/m);
-    expect(run.stdout).toMatch(/warning: .*PostgreSQL [\d.]+ is not among the DBMSs WSO2 tested/);
+    expect(run.stdout).toMatch(/\[WARN\] .*PostgreSQL [\d.]+ is not among the DBMSs WSO2 tested/);
     const report = path.join(postgres.storeDir, 'runs', 'e2e-pg', 'apim-migrate-preflight-report-a1', 'report.json');
     expect(run.stdout).toContain(`Report: ${report}`);
     expect((JSON.parse(await readFile(report, 'utf8')) as StageResult).status).toBe('succeeded');

@@ -42,6 +42,7 @@ export function createMemoryStore(
   const artifacts: StoredArtifact[] = [];
   return {
     artifacts,
+    kind: 'local',
     description: 'memory store',
     async upload(name, files) {
       if (options.failUploads) throw new Error('the store is down');

@@ -59,10 +59,10 @@ describe.each<[string, SetupEngine]>([
     expect(text.out).toContain('Ledger in shared_db');
     expect(text.out).toContain('registry-scripts');
     const json = await status(setup, ['--json']);
-    const parsed = JSON.parse(json.out) as { ledger: { exists: boolean; rows: Array<Record<string, unknown>> } };
+    const parsed = JSON.parse(json.out) as { ledger: { exists: boolean; entries: Array<Record<string, unknown>> } };
     expect(parsed.ledger.exists).toBe(true);
-    expect(parsed.ledger.rows).toHaveLength(1);
-    expect(JSON.stringify(parsed.ledger.rows[0]).toLowerCase()).toContain('"stage":"registry-scripts"');
+    expect(parsed.ledger.entries).toHaveLength(1);
+    expect(JSON.stringify(parsed.ledger.entries[0]).toLowerCase()).toContain('"stage":"registry-scripts"');
   });
 });
 

@@ -41,6 +41,7 @@ function context(overrides: Partial<StageContext['deps']> = {}) {
     dryRun: false,
     force: false,
     workDir,
+    outcome: {},
     deps: { logger, store, run: { runId: 'run-1', attempt: 2 }, env: {}, clock: () => (now += 5), ...overrides },
   };
   return { ctx, logger, store };
@@ -107,6 +108,44 @@ describe('runStage', () => {
     const result = await runStage(stage(steps, runAll), ctx);
     expect(result.status).toBe(status);
     expect(result.steps.map((entry) => entry.outcome)).toEqual(outcomes);
+  });
+
+  it('runs an alwaysRun step after a failure and tells it that an earlier step failed', async () => {
+    const { ctx } = context();
+    const seen: boolean[] = [];
+    const record: StepDefinition = {
+      id: 'record',
+      title: 'Record',
+      alwaysRun: true,
+      async run(_context, progress) {
+        seen.push(progress.failed);
+        return { summary: progress.failed ? 'recorded as failed' : 'recorded as succeeded' };
+      },
+    };
+    const result = await runStage(stage([step('a', new Error('boom')), step('b', undefined), record]), ctx);
+    expect(result.steps.map((entry) => entry.outcome)).toEqual(['failed', 'not-run', 'succeeded']);
+    expect(seen).toEqual([true]);
+    expect(result.status).toBe('failed');
+  });
+
+  it('merges what the steps recorded into the result and the report', async () => {
+    const { ctx } = context();
+    const recordBackup: StepDefinition = {
+      id: 'backup',
+      title: 'Back up',
+      async run(stepContext) {
+        stepContext.outcome.backupArtifact = 'apim-migrate-registry-scripts-backup-a2';
+        stepContext.outcome.changes = { indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'] };
+      },
+    };
+    const result = await runStage(stage([recordBackup]), ctx);
+    expect(result.backupArtifact).toBe('apim-migrate-registry-scripts-backup-a2');
+    const report = JSON.parse(await readFile(result.reportPath ?? '', 'utf8')) as {
+      changes: unknown;
+      backupArtifact: string;
+    };
+    expect(report.backupArtifact).toBe('apim-migrate-registry-scripts-backup-a2');
+    expect(report.changes).toEqual({ indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'] });
   });
 
   it('runs each step in its own group and times it with the clock', async () => {

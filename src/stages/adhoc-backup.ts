@@ -1,0 +1,54 @@
+import { artifactName } from '../artifacts/store.js';
+import { InputError } from '../errors.js';
+import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { runStage } from './engine.js';
+import { backUpDatabases, lockDatabases } from './guard.js';
+import type { StageContext, StageResult, StepOutput } from './types.js';
+
+const LABEL = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/** A label becomes part of an artifact name, so it is held to a safe, short form. */
+export function checkBackupLabel(label: string | undefined): void {
+  if (label !== undefined && !LABEL.test(label)) {
+    throw new InputError({
+      message: `--label "${label}" must be 1 to 40 lower-case letters, digits and hyphens, starting with a letter or digit`,
+    });
+  }
+}
+
+/** `apim-migrate-adhoc[-<label>]-backup-a<attempt>`: the artifact name of an ad-hoc backup. */
+export function adhocBackupName(label: string | undefined, attempt: number): string {
+  checkBackupLabel(label);
+  return artifactName(label === undefined ? 'adhoc' : `adhoc-${label}`, 'backup', attempt);
+}
+
+/** An ad-hoc, verified backup of every configured database, outside the stages. */
+export async function backupAllDatabases(label: string | undefined, context: StageContext): Promise<StageResult> {
+  const name = adhocBackupName(label, context.deps.run.attempt);
+  const touched = groupPhysicalDatabases(context.config.databases);
+  return runStage(
+    {
+      name: 'backup',
+      title: 'Ad-hoc backup',
+      steps: () => [
+        {
+          id: 'backup',
+          title: 'Back up',
+          async run(): Promise<StepOutput> {
+            const locks = await lockDatabases(touched, context, 'ad-hoc backup');
+            try {
+              const backup = await backUpDatabases(context, 'adhoc', name, touched);
+              context.outcome.backupArtifact = backup.artifact.name;
+              return {
+                summary: `${backup.artifact.name} stored and verified (${touched.map((db) => db.label).join(', ')})`,
+              };
+            } finally {
+              await locks.release();
+            }
+          },
+        },
+      ],
+    },
+    context,
+  );
+}

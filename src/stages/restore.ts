@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { artifactName } from '../artifacts/store.js';
+import { readLedger, type LedgerEntry } from '../db/ledger.js';
+import { restoreBackup } from '../db/restore.js';
+import { openSession } from '../db/session.js';
+import { InputError } from '../errors.js';
+import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { runStage } from './engine.js';
+import { backupDecryption, lockDatabases } from './guard.js';
+import type { StageContext, StageName, StageResult, StepOutput } from './types.js';
+
+export interface RestoreRequest {
+  stage: StageName;
+  /** The run whose backup is restored; by default the one the ledger names. */
+  fromRun?: string;
+}
+
+interface BackupRef {
+  name: string;
+  runId: string;
+}
+
+/**
+ * Rolls a stage back: finds the backup taken before the stage first changed data, checks and decrypts it
+ * completely, then restores every database in it and compares the row counts with its manifest.
+ */
+export async function restoreStage(request: RestoreRequest, context: StageContext): Promise<StageResult> {
+  // A backup that cannot be found is a wrong request (exit code 2), found before anything runs.
+  const backup = await findBackup(request, context);
+  context.outcome.backupArtifact = backup.name;
+  const touched = groupPhysicalDatabases(context.config.databases);
+  return runStage(
+    {
+      name: 'restore',
+      title: `Restore of ${request.stage}`,
+      steps: () => [
+        {
+          id: 'restore',
+          title: `Restore ${backup.name} of run ${backup.runId}`,
+          async run(): Promise<StepOutput> {
+            if (context.dryRun) return { summary: `dry run: would restore ${backup.name} of run ${backup.runId}` };
+            const locks = await lockDatabases(touched, context, `restore of ${request.stage}`);
+            try {
+              const result = await restoreBackup({
+                artifactName: backup.name,
+                runId: backup.runId,
+                store: context.deps.store,
+                decryption: backupDecryption(context.config, context.deps.env),
+                databases: context.config.databases,
+                logger: context.deps.logger,
+                workDir: path.join(context.workDir, 'restore'),
+              });
+              const names = result.restored.map((db) => db.names.join(' = ')).join(', ');
+              return { summary: `restored ${names}; every table's row count matches the manifest` };
+            } finally {
+              await locks.release();
+            }
+          },
+        },
+      ],
+    },
+    context,
+  );
+}
+
+async function findBackup(request: RestoreRequest, context: StageContext): Promise<BackupRef> {
+  if (request.fromRun !== undefined) return findBackupInRun(request.stage, request.fromRun, context);
+  const shared = context.config.databases.find((db) => db.name === 'shared_db');
+  if (!shared) throw new InputError({ file: context.config.configFile, message: 'no shared_db is configured' });
+  const session = await openSession(shared);
+  let entries: LedgerEntry[];
+  try {
+    const reading = await readLedger(session);
+    entries = reading.exists ? reading.entries : [];
+  } finally {
+    await session.close();
+  }
+  const latest = entries.filter((entry) => entry.stage === request.stage && entry.backupName).at(-1);
+  if (!latest?.backupName || !latest.backupRunId) {
+    throw new InputError({
+      message: `the ledger in shared_db records no backup of ${request.stage}: name the run that took it with --from-run ID (action input restore-from-run)`,
+    });
+  }
+  return { name: latest.backupName, runId: latest.backupRunId };
+}
+
+/** The backup of the stage's first attempt in that run: the one taken before it first changed data. */
+async function findBackupInRun(stage: StageName, runId: string, context: StageContext): Promise<BackupRef> {
+  const artifacts = await context.deps.store.list({ runId });
+  const backups = artifacts
+    .map((artifact) => ({ artifact, attempt: attemptOf(stage, artifact.name) }))
+    .filter((entry): entry is { artifact: (typeof artifacts)[number]; attempt: number } => entry.attempt !== undefined)
+    .sort((a, b) => a.attempt - b.attempt);
+  const first = backups[0];
+  if (!first) {
+    throw new InputError({
+      message: `run ${runId} has no backup of ${stage} in ${context.deps.store.description} (looked for ${artifactName(stage, 'backup', 1)} and later attempts)`,
+    });
+  }
+  return { name: first.artifact.name, runId };
+}
+
+function attemptOf(stage: StageName, name: string): number | undefined {
+  const prefix = artifactName(stage, 'backup', 1).replace(/1$/, '');
+  if (!name.startsWith(prefix)) return undefined;
+  const attempt = Number(name.slice(prefix.length));
+  return Number.isInteger(attempt) && attempt > 0 ? attempt : undefined;
+}

@@ -1,0 +1,649 @@
+/**
+ * Backups and restores against the machine's real PostgreSQL and MariaDB, with the real dump tools
+ * and the stock `age` tool. Needs `bash scripts/ensure-services.sh` first.
+ */
+
+import { execFile, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalFolderStore, sha256File } from '../../src/artifacts/local-store.js';
+import type { ArtifactStore } from '../../src/artifacts/store.js';
+import type { DatabaseName, DatabaseTarget, DbEngine } from '../../src/config/types.js';
+import {
+  BackupVerificationError,
+  ClientToolError,
+  createBackup,
+  MANIFEST_FILE,
+  type BackupManifest,
+  type BackupResult,
+} from '../../src/db/backup.js';
+import {
+  AGE_MAGIC,
+  BackupKeyError,
+  encryptFile,
+  type DecryptionMode,
+  type EncryptionMode,
+} from '../../src/db/encryption.js';
+import { BackupRejectedError, RestoreMismatchError, restoreBackup } from '../../src/db/restore.js';
+import { TOOL_VERSION } from '../../src/version.js';
+import {
+  changeFixture,
+  databaseChecksums,
+  DISTINCTIVE_VALUE,
+  fillBigTable,
+  seedBackupFixture,
+  withSession,
+} from '../helpers/backup-fixtures.js';
+import {
+  createMariadbUser,
+  createPostgresRole,
+  createScratchMariadb,
+  createScratchPostgres,
+  mariadbAdminTarget,
+  postgresAdminTarget,
+  type ScratchDatabase,
+  type ScratchLogin,
+} from '../helpers/databases.js';
+import { createRecordingLogger, type RecordingLogger } from '../helpers/fakes.js';
+
+const run = promisify(execFile);
+
+interface EngineCase {
+  label: string;
+  engine: DbEngine;
+  createScratch: (prefix: string) => Promise<ScratchDatabase>;
+  /** A non-admin login that owns what it creates in the scratch database. */
+  createLogin: (scratch: ScratchDatabase) => Promise<ScratchLogin>;
+  dumpTool: RegExp;
+  extension: string;
+  /** Turns a decrypted dump into text in which the rows can be found. */
+  dumpToText: (file: string) => Promise<string>;
+}
+
+const cases: EngineCase[] = [
+  {
+    label: 'PostgreSQL',
+    engine: 'postgresql',
+    createScratch: createScratchPostgres,
+    createLogin: async (scratch) => {
+      const login = await createPostgresRole(scratch, 'bkp_role');
+      // PostgreSQL 15 no longer lets everyone create in public.
+      await withSession(scratch.target, (session) => session.query(`GRANT ALL ON SCHEMA public TO ${login.username}`));
+      return login;
+    },
+    dumpTool: /\bpg_dump\b/,
+    extension: '.pgdump',
+    dumpToText: async (file) => (await run('pg_restore', ['-f', '-', file], { maxBuffer: 64 * 1024 * 1024 })).stdout,
+  },
+  {
+    label: 'MariaDB',
+    engine: 'mariadb',
+    createScratch: createScratchMariadb,
+    createLogin: (scratch) => createMariadbUser(scratch, 'bkp_user'),
+    dumpTool: /\b(mariadb-dump|mysqldump)\b/,
+    extension: '.sql.gz',
+    dumpToText: async (file) => gunzipSync(await readFile(file)).toString('utf8'),
+  },
+];
+
+/** Both names in one physical database, as in the common API-M setup. */
+const NAMES: DatabaseName[] = ['apim_db', 'shared_db'];
+const PASSPHRASE = 'correct horse battery staple 42';
+
+describe.each(cases)('backup and restore on $label', (engineCase) => {
+  let scratch: ScratchDatabase;
+  let baseDir: string;
+  let storeDir: string;
+  let store: LocalFolderStore;
+  let runId: string;
+  let counter = 0;
+
+  beforeAll(async () => {
+    scratch = await engineCase.createScratch('bkp');
+    await seedBackupFixture(scratch.target);
+    baseDir = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-bkp-'));
+    storeDir = path.join(baseDir, 'store');
+    runId = `run-${process.pid}`;
+    store = new LocalFolderStore(storeDir, runId);
+  });
+
+  afterAll(async () => {
+    await scratch?.drop();
+    if (baseDir) await rm(baseDir, { recursive: true, force: true });
+  });
+
+  function configured(target: DatabaseTarget = scratch.target): DatabaseTarget[] {
+    return NAMES.map((name) => ({ ...target, name }));
+  }
+
+  function nextName(label: string): string {
+    counter += 1;
+    return `apim-migrate-${label}-backup-a${counter}`;
+  }
+
+  async function backup(
+    encryption: EncryptionMode,
+    options: {
+      name?: string;
+      target?: DatabaseTarget;
+      logger?: RecordingLogger;
+      useStore?: ArtifactStore;
+      progressIntervalMs?: number;
+    } = {},
+  ): Promise<BackupResult> {
+    return createBackup({
+      stage: 'registry-scripts',
+      artifactName: options.name ?? nextName('registry-scripts'),
+      databases: [{ names: NAMES, target: options.target ?? scratch.target }],
+      store: options.useStore ?? store,
+      run: { runId, attempt: 1 },
+      encryption,
+      logger: options.logger ?? createRecordingLogger(),
+      workDir: path.join(baseDir, 'work'),
+      retentionDays: 30,
+      toolVersion: TOOL_VERSION,
+      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
+    });
+  }
+
+  async function restore(artifactName: string, decryption: DecryptionMode, logger = createRecordingLogger()) {
+    return restoreBackup({
+      artifactName,
+      runId,
+      store,
+      decryption,
+      databases: configured(),
+      logger,
+      workDir: path.join(baseDir, 'work'),
+    });
+  }
+
+  /** The backup's files in the local store. */
+  function storedFile(result: BackupResult, file: string): string {
+    return path.join(storeDir, 'runs', runId, result.artifact.name, file);
+  }
+
+  /** Stores a variant of a backup under a new name: the tool itself would never produce one. */
+  async function storeVariant(
+    result: BackupResult,
+    change: (dir: string, dumpFile: string, manifest: BackupManifest) => Promise<{ withManifest: boolean }>,
+  ): Promise<string> {
+    const dir = await mkdtemp(path.join(baseDir, 'variant-'));
+    const entry = result.manifest.databases[0]!;
+    const dumpFile = path.join(dir, entry.file);
+    await copyFile(storedFile(result, entry.file), dumpFile);
+    const manifest = structuredClone(result.manifest);
+    const { withManifest } = await change(dir, dumpFile, manifest);
+    const files = [dumpFile];
+    if (withManifest) {
+      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+      files.push(path.join(dir, MANIFEST_FILE));
+    }
+    const name = nextName('variant');
+    await store.upload(name, files);
+    return name;
+  }
+
+  /** Points the manifest at the file as it is now, so that only the content checks can catch it. */
+  async function matchManifest(manifest: BackupManifest, file: string): Promise<void> {
+    const entry = manifest.databases[0]!;
+    entry.bytes = (await stat(file)).size;
+    entry.sha256 = await sha256File(file);
+  }
+
+  it('restores exactly what it backed up, after the data, the schema and the routines changed', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const name = nextName('registry-scripts');
+    const logger = createRecordingLogger();
+    const result = await backup({ kind: 'none' }, { name, logger });
+
+    // The manifest.
+    const { manifest } = result;
+    expect(manifest).toMatchObject({
+      format: 'apim-migrate-backup/1',
+      stage: 'registry-scripts',
+      artifact: name,
+      runId,
+      attempt: 1,
+      toolVersion: TOOL_VERSION,
+      encryption: { mode: 'none' },
+    });
+    expect(Date.parse(manifest.createdAt)).not.toBeNaN();
+    expect(manifest.databases).toHaveLength(1);
+    const entry = manifest.databases[0]!;
+    expect(entry).toMatchObject({
+      names: NAMES,
+      engine: engineCase.engine,
+      database: scratch.target.database,
+      server: { product: engineCase.engine === 'postgresql' ? 'PostgreSQL' : 'MariaDB' },
+      format: engineCase.engine === 'postgresql' ? 'pg-custom' : 'sql-gzip',
+      encrypted: false,
+      file: `apim_db${engineCase.extension}`,
+    });
+    expect(entry.server.version).toMatch(/^\d+\.\d+/);
+    expect(entry.dumpTool.name).toMatch(engineCase.dumpTool);
+    expect(entry.dumpTool.version).toMatch(/\d+\.\d+/);
+    const pg = engineCase.engine === 'postgresql';
+    expect(entry.rowCounts).toEqual(
+      pg
+        ? { 'public.Mixed Case': 2, 'public.am_api': 40, 'public.am_empty': 0, 'public.reg_content': 41 }
+        : { AM_API: 40, AM_EMPTY: 0, 'Mixed Case': 2, REG_CONTENT: 41 },
+    );
+    if (pg) {
+      expect(entry.rowCountSnapshot).toBe('dump-snapshot');
+      expect(entry.rowCountNote).toBeUndefined();
+    } else {
+      expect(entry.rowCountSnapshot).toBe('separate-snapshot');
+      expect(entry.rowCountNote).toMatch(/separate consistent-snapshot/);
+      expect(entry.rowCountNote).toMatch(/server must have been down \(no writer\)/);
+    }
+
+    // The artifact in the local store, and what it says about its files.
+    const artifactDir = path.join(storeDir, 'runs', runId, name);
+    expect(result.artifact).toMatchObject({ name, runId, localDir: artifactDir });
+    expect((await readdir(artifactDir)).sort()).toEqual(['.artifact.json', entry.file, MANIFEST_FILE].sort());
+    expect(entry.bytes).toBe((await stat(path.join(artifactDir, entry.file))).size);
+    expect(entry.sha256).toBe(await sha256File(path.join(artifactDir, entry.file)));
+    expect(JSON.parse(await readFile(path.join(artifactDir, MANIFEST_FILE), 'utf8'))).toEqual(manifest);
+    expect((await store.list()).map((artifact) => artifact.name)).toContain(name);
+    expect(result.files.map((file) => path.basename(file))).toEqual([entry.file, MANIFEST_FILE]);
+    expect(logger.lines.some((line) => line.includes(`${name} verified`))).toBe(true);
+
+    await changeFixture(scratch.target);
+    expect(await databaseChecksums(scratch.target)).not.toEqual(before);
+
+    const restored = await restore(name, { kind: 'none' });
+    expect(restored.manifest).toEqual(manifest);
+    expect(restored.restored).toEqual([{ names: NAMES, rowCounts: entry.rowCounts }]);
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+  });
+
+  it('encrypts with a passphrase: no plaintext in the file, the stock age tool decrypts it, and it restores', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const result = await backup({ kind: 'passphrase', passphrase: PASSPHRASE });
+    const entry = result.manifest.databases[0]!;
+    expect(entry.file).toBe(`apim_db${engineCase.extension}.age`);
+    expect(entry.encrypted).toBe(true);
+    expect(result.manifest.encryption).toEqual({ mode: 'passphrase' });
+    expect(JSON.stringify(result.manifest)).not.toContain(PASSPHRASE);
+
+    const encrypted = await readFile(storedFile(result, entry.file));
+    expect(encrypted.subarray(0, AGE_MAGIC.length).toString('latin1')).toBe(AGE_MAGIC);
+    expect(encrypted.includes(DISTINCTIVE_VALUE)).toBe(false);
+
+    // The stock age tool reads a passphrase only from a terminal: give it one with script(1).
+    const decrypted = path.join(baseDir, `stock-pass${engineCase.extension}`);
+    await stockAgeWithPassphrase(storedFile(result, entry.file), decrypted, PASSPHRASE);
+    expect(await engineCase.dumpToText(decrypted)).toContain(DISTINCTIVE_VALUE);
+
+    await changeFixture(scratch.target);
+    await restore(result.artifact.name, { kind: 'passphrase', passphrase: PASSPHRASE });
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+  });
+
+  it('encrypts to an age recipient: age -d -i decrypts it, and it restores with the identity', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const identity = await generateIdentity();
+    const recipient = await identityToRecipient(identity);
+    const result = await backup({ kind: 'recipient', recipient });
+    const entry = result.manifest.databases[0]!;
+    expect(result.manifest.encryption).toEqual({ mode: 'recipient', recipient });
+    expect(JSON.stringify(result.manifest)).not.toContain(identity);
+    const encrypted = await readFile(storedFile(result, entry.file));
+    expect(encrypted.includes(DISTINCTIVE_VALUE)).toBe(false);
+
+    const identityFile = path.join(baseDir, 'identity.txt');
+    await writeFile(identityFile, `# created: by the test\n${identity}\n`, { mode: 0o600 });
+    const decrypted = path.join(baseDir, `stock-id${engineCase.extension}`);
+    await run('age', ['-d', '-i', identityFile, '-o', decrypted, storedFile(result, entry.file)]);
+    expect(await engineCase.dumpToText(decrypted)).toContain(DISTINCTIVE_VALUE);
+
+    await changeFixture(scratch.target);
+    // An identity file's content, comments and all, is accepted.
+    await restore(result.artifact.name, { kind: 'identity', identity: await readFile(identityFile, 'utf8') });
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+  });
+
+  it('refuses a wrong key and broken, incomplete or foreign backups, and leaves the database as it was', async () => {
+    const original = await databaseChecksums(scratch.target);
+    const encrypted = await backup({ kind: 'passphrase', passphrase: PASSPHRASE });
+    const plain = await backup({ kind: 'none' });
+    await changeFixture(scratch.target);
+    const changed = await databaseChecksums(scratch.target);
+
+    async function expectRefused(
+      artifactName: string,
+      decryption: DecryptionMode,
+      errorClass: new (...args: never[]) => Error,
+      message: RegExp,
+    ): Promise<void> {
+      const error = await restore(artifactName, decryption).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(errorClass);
+      expect((error as Error).message).toMatch(message);
+      expect(await databaseChecksums(scratch.target)).toEqual(changed);
+    }
+
+    const passphrase: DecryptionMode = { kind: 'passphrase', passphrase: PASSPHRASE };
+    const identity = await generateIdentity();
+
+    await expectRefused(
+      encrypted.artifact.name,
+      { kind: 'passphrase', passphrase: 'not the passphrase' },
+      BackupKeyError,
+      /passphrase is wrong/,
+    );
+    await expectRefused(
+      encrypted.artifact.name,
+      { kind: 'identity', identity },
+      BackupKeyError,
+      /encrypted with a passphrase, but an age identity was given/,
+    );
+    await expectRefused(encrypted.artifact.name, { kind: 'none' }, BackupKeyError, /give the backup passphrase/);
+
+    const truncated = await storeVariant(encrypted, async (_dir, file) => {
+      await truncate(file, Math.floor((await stat(file)).size / 2));
+      return { withManifest: true };
+    });
+    await expectRefused(truncated, passphrase, BackupRejectedError, /does not match its manifest.*bytes instead of/);
+
+    const corrupted = await storeVariant(encrypted, async (_dir, file) => {
+      await flipByte(file);
+      return { withManifest: true };
+    });
+    await expectRefused(corrupted, passphrase, BackupRejectedError, /does not match its manifest.*sha256/);
+
+    const incomplete = await storeVariant(encrypted, async () => ({ withManifest: false }));
+    await expectRefused(incomplete, passphrase, BackupRejectedError, /no manifest\.json: the backup is incomplete/);
+
+    // From here on the manifest matches the replaced file, so only the content checks can refuse it.
+    const notAge = await storeVariant(encrypted, async (_dir, file, manifest) => {
+      await writeFile(file, 'just some text, not a backup\n');
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
+    await expectRefused(notAge, passphrase, BackupRejectedError, /is not an age-encrypted file/);
+
+    const damagedAge = await storeVariant(encrypted, async (_dir, file, manifest) => {
+      await flipByte(file);
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
+    await expectRefused(damagedAge, passphrase, BackupRejectedError, /damaged or cut short/);
+
+    const foreignInAge = await storeVariant(encrypted, async (dir, file, manifest) => {
+      const inner = path.join(dir, 'inner.txt');
+      await writeFile(inner, engineCase.engine === 'postgresql' ? 'SELECT 1;\n' : gzipSync('SELECT 1;\n'));
+      await encryptFile(inner, file, { kind: 'passphrase', passphrase: PASSPHRASE }, { scryptWorkFactor: 10 });
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
+    await expectRefused(
+      foreignInAge,
+      passphrase,
+      BackupRejectedError,
+      /not a PostgreSQL custom-format dump|not a mysqldump\/mariadb-dump file/,
+    );
+
+    const foreignPlain = await storeVariant(plain, async (_dir, file, manifest) => {
+      await writeFile(file, 'just some text, not a backup\n');
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
+    await expectRefused(
+      foreignPlain,
+      { kind: 'none' },
+      BackupRejectedError,
+      /not a PostgreSQL custom-format dump|not a gzip file/,
+    );
+
+    if (engineCase.engine !== 'postgresql') {
+      const cutSql = await storeVariant(plain, async (_dir, file, manifest) => {
+        const sql = gunzipSync(await readFile(file));
+        await writeFile(file, gzipSync(sql.subarray(0, Math.floor(sql.length / 2))));
+        await matchManifest(manifest, file);
+        return { withManifest: true };
+      });
+      await expectRefused(cutSql, { kind: 'none' }, BackupRejectedError, /incomplete dump/);
+    }
+
+    // Counts that do not describe the dump: the restore runs, then says which tables differ.
+    const miscounted = await storeVariant(plain, async (_dir, _file, manifest) => {
+      const counts = manifest.databases[0]!.rowCounts;
+      const table = Object.keys(counts).find((key) => /am_api$/i.test(key))!;
+      counts[table] = 999;
+      return { withManifest: true };
+    });
+    const mismatch = await restore(miscounted, { kind: 'none' }).catch((e: unknown) => e);
+    expect(mismatch).toBeInstanceOf(RestoreMismatchError);
+    expect((mismatch as RestoreMismatchError).tables).toEqual([
+      `apim_db = shared_db: ${engineCase.engine === 'postgresql' ? 'public.am_api' : 'AM_API'}: 999 rows in the backup, 40 now`,
+    ]);
+    expect((mismatch as Error).message).toMatch(/Do not run a migration stage/);
+
+    // The real backup is still good.
+    await restore(encrypted.artifact.name, passphrase);
+    expect(await databaseChecksums(scratch.target)).toEqual(original);
+  });
+
+  it('refuses a bad recipient before dumping anything', async () => {
+    const name = nextName('bad-recipient');
+    const error = await backup({ kind: 'recipient', recipient: 'age1notakey' }, { name }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupKeyError);
+    expect((await store.list()).map((artifact) => artifact.name)).not.toContain(name);
+  });
+
+  it('fails with BackupVerificationError when the stored backup does not come back intact', async () => {
+    const inner: ArtifactStore = store;
+    const flaky: ArtifactStore = {
+      kind: inner.kind,
+      description: 'a store that damages downloads',
+      upload: (name, files, options) => inner.upload(name, files, options),
+      list: (options) => store.list(options),
+      async download(name, destination, options) {
+        const paths = await store.download(name, destination, options);
+        const dump = paths.find((file) => !file.endsWith(MANIFEST_FILE));
+        if (dump) await flipByte(dump);
+        return paths;
+      },
+    };
+    const error = await backup({ kind: 'none' }, { useStore: flaky }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupVerificationError);
+    expect((error as Error).message).toMatch(/did not come back intact.*sha256/);
+  });
+
+  describe('with a password-protected login and a bigger table', () => {
+    let bigScratch: ScratchDatabase;
+    let login: ScratchLogin;
+    let target: DatabaseTarget;
+
+    beforeAll(async () => {
+      bigScratch = await engineCase.createScratch('bkp_big');
+      login = await engineCase.createLogin(bigScratch);
+      let password = login.password;
+      if (engineCase.engine !== 'postgresql') {
+        // Characters that a defaults file must quote or escape.
+        password = `${login.password}"#\\ 'x;y`;
+        await withSession(mariadbAdminTarget(), (session) =>
+          session.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [login.username, password]),
+        );
+      }
+      target = { ...login.target, password };
+      await fillBigTable(target, 200_000);
+    });
+
+    afterAll(async () => {
+      if (engineCase.engine === 'postgresql' && login) {
+        await withSession(postgresAdminTarget(bigScratch.target.database), (session) =>
+          session.query(`DROP OWNED BY ${login.username}`),
+        );
+      }
+      await login?.drop();
+      await bigScratch?.drop();
+    });
+
+    it('never puts the password on a command line or in any output', async () => {
+      const logger = createRecordingLogger();
+      const watcher = watchProcesses(engineCase.dumpTool, target.password);
+      let result: BackupResult;
+      try {
+        result = await backup({ kind: 'none' }, { target, logger, progressIntervalMs: 20 });
+      } finally {
+        await watcher.stop();
+      }
+      expect(watcher.sawTool()).toBe(true);
+      expect(watcher.leaks()).toEqual([]);
+      expect(watcher.defaultsFileModes().every((mode) => mode === 0o600)).toBe(true);
+      for (const file of watcher.defaultsFiles()) await expect(stat(file)).rejects.toThrow(/ENOENT/);
+      if (engineCase.engine !== 'postgresql') expect(watcher.defaultsFiles().length).toBeGreaterThan(0);
+
+      expect(logger.secrets).toContain(target.password);
+      expect(logger.lines.some((line) => /apim_db = shared_db: .* from .* \(.*\/s\), .* written/.test(line))).toBe(
+        true,
+      );
+      expect(logger.lines.join('\n')).not.toContain(target.password);
+      expect(await readFile(result.files.at(-1)!, 'utf8')).not.toContain(target.password);
+      expect(result.manifest.databases[0]!.rowCounts).toMatchObject({
+        [engineCase.engine === 'postgresql' ? 'public.big_table' : 'big_table']: 200_000,
+      });
+
+      // The same login restores it (the restore client gets the password the same way).
+      const before = await databaseChecksums(target);
+      await withSession(target, (session) => session.query('DELETE FROM big_table WHERE id > 1000'));
+      const restoreWatcher = watchProcesses(/\b(pg_restore|mariadb|mysql)\b/, target.password);
+      try {
+        await restoreBackup({
+          artifactName: result.artifact.name,
+          runId,
+          store,
+          decryption: { kind: 'none' },
+          databases: NAMES.map((name) => ({ ...target, name })),
+          logger,
+          workDir: path.join(baseDir, 'work'),
+        });
+      } finally {
+        await restoreWatcher.stop();
+      }
+      expect(restoreWatcher.leaks()).toEqual([]);
+      expect(logger.lines.join('\n')).not.toContain(target.password);
+      expect(await databaseChecksums(target)).toEqual(before);
+    });
+
+    it('reports a failing dump tool with its own error lines, and stores nothing', async () => {
+      // Something the dump tool trips over but the row count does not see.
+      const admin = bigScratch.target;
+      const breakIt =
+        engineCase.engine === 'postgresql'
+          ? ['CREATE SCHEMA hidden', 'CREATE TABLE hidden.secret_table (id INTEGER)']
+          : [
+              'CREATE TABLE doomed (id INTEGER)',
+              'CREATE VIEW broken_view AS SELECT id FROM doomed',
+              'DROP TABLE doomed',
+            ];
+      await withSession(admin, async (session) => {
+        for (const statement of breakIt) await session.query(statement);
+      });
+      try {
+        const name = nextName('failing');
+        const logger = createRecordingLogger();
+        const error = await backup({ kind: 'none' }, { name, target, logger }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ClientToolError);
+        const message = (error as Error).message;
+        expect(message).toMatch(engineCase.dumpTool);
+        expect(message).toMatch(engineCase.engine === 'postgresql' ? /permission denied/ : /broken_view|invalid/i);
+        expect(message).not.toContain(target.password);
+        expect((await store.list()).map((artifact) => artifact.name)).not.toContain(name);
+        const leftovers = await readdir(path.join(baseDir, 'work')).catch(() => []);
+        expect(leftovers.filter((entry) => entry.startsWith(name))).toEqual([]);
+      } finally {
+        await withSession(admin, async (session) => {
+          const cleanup =
+            engineCase.engine === 'postgresql' ? ['DROP SCHEMA hidden CASCADE'] : ['DROP VIEW broken_view'];
+          for (const statement of cleanup) await session.query(statement);
+        });
+      }
+    });
+  });
+});
+
+/** Flips one byte in the middle of a file. */
+async function flipByte(file: string): Promise<void> {
+  const bytes = await readFile(file);
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+  await writeFile(file, bytes);
+}
+
+/** Runs `age -d` in a pseudo-terminal (script(1)) and types the passphrase when it asks. */
+async function stockAgeWithPassphrase(input: string, output: string, passphrase: string): Promise<void> {
+  const child = spawn('script', ['-qec', `age -d -o '${output}' '${input}'`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let seen = '';
+  let typed = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    seen += chunk.toString('utf8');
+    if (!typed && /passphrase/i.test(seen)) {
+      typed = true;
+      child.stdin.write(`${passphrase}\n`);
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`age -d failed (${code}): ${seen}`);
+}
+
+interface ProcessWatcher {
+  stop(): Promise<void>;
+  /** Whether any sample showed the tool running. */
+  sawTool(): boolean;
+  /** Process lines that contained the secret. */
+  leaks(): string[];
+  defaultsFiles(): string[];
+  defaultsFileModes(): number[];
+}
+
+/** Samples `ps -eo args` until stopped, looking for a tool and for a secret anywhere in the list. */
+function watchProcesses(tool: RegExp, secret: string): ProcessWatcher {
+  let running = true;
+  let sawTool = false;
+  const leaks: string[] = [];
+  const defaultsFiles = new Set<string>();
+  const modes: number[] = [];
+  const loop = (async () => {
+    while (running) {
+      const { stdout } = await run('ps', ['-eo', 'args'], { maxBuffer: 16 * 1024 * 1024 });
+      for (const line of stdout.split('\n')) {
+        if (line.includes(secret)) leaks.push(line);
+        if (!tool.test(line) || line.includes('ps -eo')) continue;
+        sawTool = true;
+        const match = /--defaults-extra-file=(\S+)/.exec(line);
+        if (match?.[1]) {
+          defaultsFiles.add(match[1]);
+          const info = await stat(match[1]).catch(() => undefined);
+          if (info) modes.push(info.mode & 0o777);
+        }
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+    sawTool: () => sawTool,
+    leaks: () => leaks,
+    defaultsFiles: () => [...defaultsFiles],
+    defaultsFileModes: () => modes,
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * The registry-scripts stage end to end through the CLI, against the real servers: lock, ledger, verified backup,
+ * indices, versioning removal, then `restore --stage registry-scripts`, which must give back every table exactly.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RegistryVersioningFlags } from '../../src/config/types.js';
+import { runCli } from '../../src/entry/cli.js';
+import { readLedger } from '../../src/db/ledger.js';
+import { acquireStageLock } from '../../src/db/lock.js';
+import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../helpers/registry-fixture.js';
+import { baseEnv, createMigrationSetup, type MigrationSetup, type SetupEngine } from '../helpers/migration-setup.js';
+import { tableChecksums, type TableChecksums } from '../helpers/table-checksums.js';
+
+let setup: MigrationSetup | undefined;
+let runCounter = 0;
+afterEach(async () => {
+  await setup?.cleanup();
+  setup = undefined;
+});
+
+interface CliRun {
+  code: number;
+  output: string;
+}
+
+async function cli(current: MigrationSetup, argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  runCounter += 1;
+  const lines: string[] = [];
+  const code = await runCli(argv, {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: baseEnv({ ...current.env, APIM_MIGRATE_RUN_ID: `stage-test-${runCounter}`, ...env }),
+    cwd: current.dir,
+    platform: 'linux',
+  });
+  return { code, output: lines.join('\n') };
+}
+
+async function checksums(current: MigrationSetup): Promise<TableChecksums> {
+  const session = await current.adminSession();
+  try {
+    const all = await tableChecksums(session);
+    // The ledger is apim-migrate's own table: compared on its own where it matters.
+    return Object.fromEntries(Object.entries(all).filter(([table]) => table.toUpperCase() !== 'APIM_MIGRATE_LEDGER'));
+  } finally {
+    await session.close();
+  }
+}
+
+async function seed(current: MigrationSetup): Promise<SeededRegistry> {
+  const session = await current.adminSession();
+  try {
+    await createRegistrySchema(session);
+    return await seedRegistry(session, {
+      seed: 7,
+      resources: 120,
+      versionsPerResource: 4,
+      tenants: 2,
+      versioningOffRows: 5,
+      orphanEntities: 3,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function ledgerStates(current: MigrationSetup): Promise<string[]> {
+  const session = await current.adminSession();
+  try {
+    const reading = await readLedger(session);
+    return reading.exists ? reading.entries.map((entry) => `${entry.stage}:${entry.state}`) : [];
+  } finally {
+    await session.close();
+  }
+}
+
+const FLAGS: RegistryVersioningFlags = { tags: true, comments: false, properties: true, ratings: false };
+
+describe.each<[string, SetupEngine]>([
+  ['PostgreSQL', 'postgresql'],
+  ['MariaDB', 'mariadb'],
+])('registry-scripts on %s', (_label, engine) => {
+  it('runs after a verified backup, records it, is a no-op the second time, and restores exactly', async () => {
+    setup = await createMigrationSetup({ engine, flags: FLAGS });
+    const seeded = await seed(setup);
+    const before = await checksums(setup);
+
+    const plan = await cli(setup, ['plan']);
+    expect(plan.code).toBe(0);
+    expect(plan.output).toContain(
+      `(would delete ${seeded.removal.properties.mappingRowsToDelete} rows of REG_RESOURCE_PROPERTY and ${seeded.removal.properties.entityRowsToDelete} of REG_PROPERTY)`,
+    );
+
+    const dryRun = await cli(setup, ['run', 'registry-scripts', '--dry-run']);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.output).toContain(
+      `would delete ${seeded.removal.tags.mappingRowsToDelete} rows of REG_RESOURCE_TAG and ${seeded.removal.tags.entityRowsToDelete} orphan rows of REG_TAG`,
+    );
+    expect(dryRun.output).toContain('would add REG_RESOURCE_TAG_IND_BY_REG_TAG_ID');
+    expect(await checksums(setup)).toEqual(before);
+    expect(await ledgerStates(setup)).toEqual([]);
+
+    const first = await cli(setup, ['run', 'registry-scripts']);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toContain('apim-migrate-registry-scripts-backup-a1 stored and verified');
+    expect(first.output).toContain('removed versioning details of tags, properties');
+    const after = await checksums(setup);
+    expect(after).not.toEqual(before);
+    for (const table of ['REG_RESOURCE_COMMENT', 'REG_COMMENT', 'REG_RESOURCE_RATING', 'REG_RATING', 'REG_RESOURCE']) {
+      expect(findTable(after, table), table).toEqual(findTable(before, table));
+    }
+    expect(findTable(after, 'REG_RESOURCE_TAG')).toEqual(seeded.afterRemoval.tags.mapping);
+    expect(findTable(after, 'REG_PROPERTY')).toEqual(seeded.afterRemoval.properties.entity);
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded']);
+
+    const second = await cli(setup, ['run', 'registry-scripts']);
+    expect(second.code).toBe(0);
+    expect(second.output).toContain('already succeeded');
+    expect(await checksums(setup)).toEqual(after);
+
+    const restore = await cli(setup, ['restore', '--stage', 'registry-scripts']);
+    expect(restore.code, restore.output).toBe(0);
+    expect(restore.output).toContain("every table's row count matches the manifest");
+    const restored = await checksums(setup);
+    // The indices are not rows: the tables' content is back exactly as before the stage.
+    expect(restored).toEqual(before);
+    // The ledger is back as it was when the backup was taken: nothing recorded yet.
+    expect(await ledgerStates(setup)).toEqual([]);
+
+    // So the stage runs again, and a forced run after it never removes the versioning details twice.
+    expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+    expect(await checksums(setup)).toEqual(after);
+    const forced = await cli(setup, ['run', 'registry-scripts', '--force']);
+    expect(forced.code, forced.output).toBe(0);
+    expect(forced.output).toContain('versioning details were removed by an earlier run; not again');
+    expect(await checksums(setup)).toEqual(after);
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'registry-scripts:succeeded']);
+
+    const runs = await readdir(path.join(setup.storeDir, 'runs'));
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('restores from the failed attempt’s backup and runs again without a new backup', async () => {
+    setup = await createMigrationSetup({ engine, flags: FLAGS });
+    await seed(setup);
+    const before = await checksums(setup);
+    // A registry.xml that no longer parses makes the versioning step fail after the indices were added.
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(setup.registryXml, '<wso2registry><staticConfiguration>');
+    const failed = await cli(setup, ['run', 'registry-scripts']);
+    expect(failed.code).toBe(1);
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:failed']);
+
+    const { writeRegistryXml } = await import('../helpers/wso2-fixtures.js');
+    await writeRegistryXml(setup.oldApimHome, FLAGS);
+    const rerun = await cli(setup, ['run', 'registry-scripts']);
+    expect(rerun.code, rerun.output).toBe(0);
+    expect(rerun.output).toContain('restoring apim-migrate-registry-scripts-backup-a1');
+    expect(rerun.output).not.toContain('stored and verified');
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded']);
+
+    const restore = await cli(setup, ['restore', '--stage', 'registry-scripts']);
+    expect(restore.code, restore.output).toBe(0);
+    expect(await checksums(setup)).toEqual(before);
+  });
+});
+
+describe('ad-hoc backups', () => {
+  it('backs up every database under its label, and restores a stage from a named run', async () => {
+    setup = await createMigrationSetup({ engine: 'postgresql', flags: FLAGS });
+    await seed(setup);
+    const before = await checksums(setup);
+    const adhoc = await cli(setup, ['backup', '--label', 'pre-upgrade']);
+    expect(adhoc.code, adhoc.output).toBe(0);
+    expect(adhoc.output).toContain('apim-migrate-adhoc-pre-upgrade-backup-a1 stored and verified');
+
+    const run = await cli(setup, ['run', 'registry-scripts'], { APIM_MIGRATE_RUN_ID: 'named-run' });
+    expect(run.code, run.output).toBe(0);
+    const restore = await cli(setup, ['restore', '--stage', 'registry-scripts', '--from-run', 'named-run']);
+    expect(restore.code, restore.output).toBe(0);
+    expect(restore.output).toContain('apim-migrate-registry-scripts-backup-a1 of run named-run');
+    expect(await checksums(setup)).toEqual(before);
+
+    const missing = await cli(setup, ['restore', '--stage', 'registry-scripts', '--from-run', 'no-such-run']);
+    expect(missing.code).toBe(2);
+    expect(missing.output).toContain('run no-such-run has no backup of registry-scripts');
+  });
+});
+
+describe('registry-scripts refusals', () => {
+  it('waits for another run that holds the lock, then fails clearly and changes nothing', async () => {
+    setup = await createMigrationSetup({ engine: 'mariadb', flags: FLAGS });
+    await seed(setup);
+    const before = await checksums(setup);
+    const holder = await setup.adminSession();
+    try {
+      const lock = await acquireStageLock(holder, { waitMs: 1000, holder: 'registry-scripts run other attempt 1' });
+      const started = Date.now();
+      const result = await cli(setup, ['run', 'registry-scripts'], { APIM_MIGRATE_LOCK_WAIT_SECONDS: '2' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(result.code).toBe(1);
+      expect(result.output, result.output).toMatch(
+        /another apim-migrate run holds the stage lock on apim_db \(127\.0\.0\.1:3306\/.*\): held by connection \d+/,
+      );
+      expect(await checksums(setup)).toEqual(before);
+      expect(await ledgerStates(setup)).toEqual([]);
+      await lock.release();
+      const after = await cli(setup, ['run', 'registry-scripts']);
+      expect(after.code, after.output).toBe(0);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('fails clearly and changes nothing when the backup passphrase variable is not set', async () => {
+    setup = await createMigrationSetup({ engine: 'postgresql', flags: FLAGS });
+    await seed(setup);
+    const before = await checksums(setup);
+    const result = await cli(setup, ['run', 'registry-scripts'], { APIM_MIGRATE_BACKUP_PASSPHRASE: '' });
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('APIM_MIGRATE_BACKUP_PASSPHRASE, which is not set');
+    expect(await checksums(setup)).toEqual(before);
+    expect(await ledgerStates(setup)).toEqual([]);
+  });
+
+  it('never prints the passwords or the passphrase', async () => {
+    setup = await createMigrationSetup({ engine: 'mariadb', flags: FLAGS });
+    await seed(setup);
+    const result = await cli(setup, ['run', 'registry-scripts']);
+    expect(result.code, result.output).toBe(0);
+    for (const secret of setup.secrets) expect(result.output).not.toContain(secret);
+  });
+});
+
+function findTable(all: TableChecksums, name: string) {
+  const key = Object.keys(all).find((table) => table.toUpperCase() === name);
+  if (key === undefined) throw new Error(`no table ${name} in ${Object.keys(all).join(', ')}`);
+  return all[key];
+}

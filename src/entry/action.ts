@@ -1,11 +1,11 @@
 import * as core from '@actions/core';
-import { errorMessage, InputError, UnsupportedError } from '../errors.js';
+import { errorMessage, InputError } from '../errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
-import { runStageOperation } from '../stages/operations.js';
+import { restoreOperation, runStageOperation } from '../stages/operations.js';
+import type { RestoreRequest } from '../stages/restore.js';
 import { isStageName, STAGE_NAMES, type StageName } from '../stages/types.js';
-import { TOOL_VERSION } from '../version.js';
 import { saveActionState } from './action-state.js';
 
 /** The action's inputs, read once, keyed by their names in action.yml. */
@@ -47,6 +47,18 @@ function booleanInput(name: string): boolean {
   }
 }
 
+/** `stage: restore` rolls back the stage named by restore-stage, from restore-from-run or the run the ledger names. */
+function restoreRequest(inputs: ActionInputs): RestoreRequest {
+  const stage = inputs['restore-stage'];
+  if (!isStageName(stage)) {
+    throw new InputError({
+      message: `stage "restore" needs the input restore-stage: one of ${STAGE_NAMES.join(', ')}${stage ? `, not "${stage}"` : ''}`,
+    });
+  }
+  const fromRun = inputs['restore-from-run'];
+  return { stage, ...(fromRun ? { fromRun } : {}) };
+}
+
 /** The action's main step: run one stage, then write its summary and outputs. */
 export async function runAction(env: Record<string, string | undefined> = process.env): Promise<void> {
   const logger = createActionsLogger();
@@ -54,18 +66,17 @@ export async function runAction(env: Record<string, string | undefined> = proces
     const inputs = readActionInputs();
     logger.setSecret(inputs['github-token']);
     saveActionState({ stage: inputs.stage, config: inputs.config });
-    if (inputs.stage === 'restore') {
-      throw new UnsupportedError(`stage "restore" is not available in apim-migrate ${TOOL_VERSION} yet`);
-    }
-    const result = await runStageOperation({
-      stage: inputs.stage,
+    const base = {
       configFile: inputs.config,
       cwd: env['GITHUB_WORKSPACE'] ?? process.cwd(),
       env,
       logger,
       dryRun: inputs['dry-run'],
-      force: inputs.force,
-    });
+    };
+    const result =
+      inputs.stage === 'restore'
+        ? await restoreOperation({ ...base, ...restoreRequest(inputs) })
+        : await runStageOperation({ ...base, stage: inputs.stage, force: inputs.force });
     for (const [name, value] of Object.entries(stageOutputs(result))) core.setOutput(name, value);
     await core.summary.addRaw(renderStageMarkdown(result)).write();
     if (result.status === 'failed') core.setFailed(result.summary);

@@ -228,6 +228,16 @@ describe('the action main step (built dist/main/index.js)', () => {
     expectOnlyMasked(TOKEN, run);
   });
 
+  it('stage restore without restore-stage fails naming the input', async () => {
+    const files = await runnerFiles();
+    const run = await runMain(files, { stage: 'restore' });
+    expect(run.code).toBe(1);
+    expect(errorCommands(run.stdout)).toEqual([
+      'stage "restore" needs the input restore-stage: one of preflight, registry-scripts, identity, apim-validate, apim, verify',
+    ]);
+    expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
+  });
+
   it('a missing stage input fails naming the input', async () => {
     const files = await runnerFiles();
     const run = await runMain(files, { stage: '' });

@@ -36467,7 +36467,8 @@ async function runStage(definition, context) {
             continue;
         }
         const stepStarted = clock();
-        const progress = { failed };
+        const failure = steps.find((entry) => entry.outcome === 'failed');
+        const progress = { failed, ...(failure ? { failure: `${failure.title}: ${failure.summary ?? 'failed'}` } : {}) };
         const output = await logger.group(step.title, async () => {
             try {
                 return (await step.run(context, progress)) ?? {};
@@ -59294,7 +59295,8 @@ function recordStep(context, guard) {
             if (id === undefined)
                 return { outcome: 'skipped', summary: 'nothing was changed, so nothing is recorded' };
             const state = progress.failed ? 'failed' : 'succeeded';
-            await withSharedSession(context.config, (session) => recordStageFinished(session, id, { state, details: guard.details }));
+            const details = progress.failure ? { ...guard.details, message: progress.failure } : guard.details;
+            await withSharedSession(context.config, (session) => recordStageFinished(session, id, { state, details }));
             return { summary: `recorded as ${state}` };
         },
     };

@@ -25,7 +25,8 @@ export async function runStage(definition: StageDefinition, context: StageContex
       continue;
     }
     const stepStarted = clock();
-    const progress = { failed };
+    const failure = steps.find((entry) => entry.outcome === 'failed');
+    const progress = { failed, ...(failure ? { failure: `${failure.title}: ${failure.summary ?? 'failed'}` } : {}) };
     const output = await logger.group(step.title, async () => {
       try {
         return (await step.run(context, progress)) ?? {};

@@ -257,9 +257,8 @@ function recordStep(context: StageContext, guard: GuardState): StepDefinition {
       const id = guard.attemptId;
       if (id === undefined) return { outcome: 'skipped', summary: 'nothing was changed, so nothing is recorded' };
       const state = progress.failed ? 'failed' : 'succeeded';
-      await withSharedSession(context.config, (session) =>
-        recordStageFinished(session, id, { state, details: guard.details }),
-      );
+      const details = progress.failure ? { ...guard.details, message: progress.failure } : guard.details;
+      await withSharedSession(context.config, (session) => recordStageFinished(session, id, { state, details }));
       return { summary: `recorded as ${state}` };
     },
   };

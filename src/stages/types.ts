@@ -91,12 +91,19 @@ export interface StageContext {
   outcome: StageOutcome;
 }
 
+/** What a step knows of the steps before it. */
+export interface StepProgress {
+  failed: boolean;
+  /** The first failed step and why, e.g. "Registry indices: table REG_RESOURCE_TAG not found". */
+  failure?: string;
+}
+
 export interface StepDefinition {
   id: string;
   title: string;
   /** Runs even after an earlier step failed: recording the outcome, releasing what was taken. */
   alwaysRun?: boolean;
-  run(context: StageContext, progress: { failed: boolean }): Promise<StepOutput | void>;
+  run(context: StageContext, progress: StepProgress): Promise<StepOutput | void>;
 }
 
 export interface StageDefinition {

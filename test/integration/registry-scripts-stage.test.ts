@@ -154,6 +154,10 @@ describe.each<[string, SetupEngine]>([
     const failed = await cli(setup, ['run', 'registry-scripts']);
     expect(failed.code).toBe(1);
     expect(await ledgerStates(setup)).toEqual(['registry-scripts:failed']);
+    const status = await cli(setup, ['status']);
+    expect(status.output).toMatch(
+      /#1 registry-scripts failed \(run stage-test-\d+, attempt 1, .*\): Registry versioning details: /,
+    );
 
     const { writeRegistryXml } = await import('../helpers/wso2-fixtures.js');
     await writeRegistryXml(setup.oldApimHome, FLAGS);

@@ -15,11 +15,11 @@ import { openSession } from '../db/session.js';
 import { errorMessage } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
-import { formatCheck } from '../report/stage-summary.js';
 import { checkJava, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { reportChecks } from './check-step.js';
 import type { Check, StageContext, StageDefinition, StepOutput } from './types.js';
 
 /** What one step learns and a later one needs: the servers and the sizes of the databases. */
@@ -49,19 +49,6 @@ export const preflightStage: StageDefinition = {
   },
 };
 
-/** Prints one verdict line per check, in the order they were made, and sums them up for the step. */
-function logChecks(context: StageContext, checks: Check[]): StepOutput {
-  for (const check of checks) context.deps.logger.info(formatCheck(check));
-  const count = (verdict: Check['verdict']) => checks.filter((check) => check.verdict === verdict).length;
-  const failed = count('fail');
-  const warned = count('warn');
-  const summary =
-    failed > 0
-      ? `${failed} of ${checks.length} checks failed`
-      : `${plural(count('pass'), 'check')} passed${warned > 0 ? `, ${plural(warned, 'warning')}` : ''}`;
-  return { checks, summary };
-}
-
 async function checkHomes(context: StageContext): Promise<StepOutput> {
   const { config } = context;
   const checks: Check[] = [
@@ -85,7 +72,7 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
       checks.push({ verdict: 'fail', message: errorMessage(error) });
     }
   }
-  return logChecks(context, checks);
+  return reportChecks(context, checks);
 }
 
 async function checkKits(context: StageContext): Promise<StepOutput> {
@@ -115,7 +102,7 @@ async function checkKits(context: StageContext): Promise<StepOutput> {
       });
     }
   }
-  return logChecks(context, checks);
+  return reportChecks(context, checks);
 }
 
 async function checkDatabases(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
@@ -153,7 +140,7 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
       await session.close();
     }
   }
-  return logChecks(context, checks);
+  return reportChecks(context, checks);
 }
 
 function samePhysical(a: DatabaseTarget, b: DatabaseTarget): boolean {
@@ -225,11 +212,11 @@ async function checkTools(context: StageContext, facts: PreflightFacts): Promise
       );
     }
   }
-  return logChecks(context, checks);
+  return reportChecks(context, checks);
 }
 
 async function checkJavaStep(context: StageContext): Promise<StepOutput> {
-  return logChecks(context, [checkJava(await findJava(context.deps.env), context.deps.env)]);
+  return reportChecks(context, [checkJava(await findJava(context.deps.env), context.deps.env)]);
 }
 
 async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
@@ -258,7 +245,7 @@ async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Pr
           message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point store.dir at a larger disk`,
         },
   );
-  return logChecks(context, checks);
+  return reportChecks(context, checks);
 }
 
 async function nearestExistingFolder(dir: string): Promise<string> {
@@ -273,8 +260,4 @@ async function nearestExistingFolder(dir: string): Promise<string> {
       current = parent;
     }
   }
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,6 +1,68 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 3313:
+/***/ ((module) => {
+
+module.exports = Pend;
+
+function Pend() {
+  this.pending = 0;
+  this.max = Infinity;
+  this.listeners = [];
+  this.waiting = [];
+  this.error = null;
+}
+
+Pend.prototype.go = function(fn) {
+  if (this.pending < this.max) {
+    pendGo(this, fn);
+  } else {
+    this.waiting.push(fn);
+  }
+};
+
+Pend.prototype.wait = function(cb) {
+  if (this.pending === 0) {
+    cb(this.error);
+  } else {
+    this.listeners.push(cb);
+  }
+};
+
+Pend.prototype.hold = function() {
+  return pendHold(this);
+};
+
+function pendHold(self) {
+  self.pending += 1;
+  var called = false;
+  return onCb;
+  function onCb(err) {
+    if (called) throw new Error("callback called twice");
+    called = true;
+    self.error = self.error || err;
+    self.pending -= 1;
+    if (self.waiting.length > 0 && self.pending < self.max) {
+      pendGo(self, self.waiting.shift());
+    } else if (self.pending === 0) {
+      var listeners = self.listeners;
+      self.listeners = [];
+      listeners.forEach(cbListener);
+    }
+  }
+  function cbListener(listener) {
+    listener(self.error);
+  }
+}
+
+function pendGo(self, fn) {
+  fn(pendHold(self));
+}
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -28370,7 +28432,1358 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8376:
+/***/ 4248:
+/***/ ((module) => {
+
+// Adapted from https://github.com/brianloveswords/buffer-crc32/blob/v0.2.13/index.js
+const CRC_TABLE = new Int32Array([
+  0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f, 0xe963a535, 0x9e6495a3,
+  0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988, 0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91,
+  0x1db71064, 0x6ab020f2, 0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
+  0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9, 0xfa0f3d63, 0x8d080df5,
+  0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172, 0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b,
+  0x35b5a8fa, 0x42b2986c, 0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
+  0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423, 0xcfba9599, 0xb8bda50f,
+  0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924, 0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d,
+  0x76dc4190, 0x01db7106, 0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
+  0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d, 0x91646c97, 0xe6635c01,
+  0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e, 0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457,
+  0x65b0d9c6, 0x12b7e950, 0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
+  0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7, 0xa4d1c46d, 0xd3d6f4fb,
+  0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0, 0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9,
+  0x5005713c, 0x270241aa, 0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
+  0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81, 0xb7bd5c3b, 0xc0ba6cad,
+  0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a, 0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683,
+  0xe3630b12, 0x94643b84, 0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
+  0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb, 0x196c3671, 0x6e6b06e7,
+  0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc, 0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5,
+  0xd6d6a3e8, 0xa1d1937e, 0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
+  0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55, 0x316e8eef, 0x4669be79,
+  0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236, 0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f,
+  0xc5ba3bbe, 0xb2bd0b28, 0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
+  0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f, 0x72076785, 0x05005713,
+  0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38, 0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21,
+  0x86d3d2d4, 0xf1d4e242, 0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
+  0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69, 0x616bffd3, 0x166ccf45,
+  0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2, 0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db,
+  0xaed16a4a, 0xd9d65adc, 0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
+  0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693, 0x54de5729, 0x23d967bf,
+  0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94, 0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
+]);
+
+function crc32(buf) {
+  let crc = -1;
+  for (let x of buf) {
+    crc = CRC_TABLE[(crc ^ x) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ -1) >>> 0;
+}
+
+module.exports = crc32;
+
+
+/***/ }),
+
+/***/ 3502:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+// This was adapted from https://github.com/andrewrk/node-fd-slicer by Andrew Kelley under the MIT License.
+var fs = __nccwpck_require__(9896);
+var util = __nccwpck_require__(9023);
+var stream = __nccwpck_require__(2203);
+var Readable = stream.Readable;
+var PassThrough = stream.PassThrough;
+var Pend = __nccwpck_require__(3313);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+
+exports.BufferSlicer = BufferSlicer;
+exports.FdSlicer = FdSlicer;
+
+util.inherits(FdSlicer, EventEmitter);
+function FdSlicer(fd) {
+  EventEmitter.call(this);
+
+  this.fd = fd;
+  this.pend = new Pend();
+  this.pend.max = 1;
+  this.refCount = 0;
+}
+
+FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+  var self = this;
+  self.pend.go(function(cb) {
+    fs.read(self.fd, buffer, offset, length, position, function(err, bytesRead, buffer) {
+      cb();
+      callback(err, bytesRead, buffer);
+    });
+  });
+};
+
+FdSlicer.prototype.createReadStream = function(options) {
+  return new ReadStream(this, options);
+};
+
+FdSlicer.prototype.ref = function() {
+  this.refCount += 1;
+};
+
+FdSlicer.prototype.unref = function() {
+  var self = this;
+  self.refCount -= 1;
+  if (self.refCount < 0) throw new Error("invalid unref");
+  if (self.refCount > 0) return;
+
+  fs.close(self.fd, onCloseDone);
+
+  function onCloseDone(err) {
+    if (err) {
+      self.emit('error', err);
+    } else {
+      self.emit('close');
+    }
+  }
+};
+
+util.inherits(ReadStream, Readable);
+function ReadStream(context, options) {
+  options = options || {};
+  Readable.call(this, options);
+
+  this.context = context;
+  this.context.ref();
+
+  this.start = options.start || 0;
+  this.endOffset = options.end;
+  this.pos = this.start;
+}
+
+ReadStream.prototype._read = function(n) {
+  var self = this;
+
+  var toRead = Math.min(self._readableState.highWaterMark, n);
+  if (self.endOffset != null) {
+    toRead = Math.min(toRead, self.endOffset - self.pos);
+  }
+  if (toRead <= 0) {
+    self.push(null);
+    this._cleanup();
+    return;
+  }
+  self.context.pend.go(function(cb) {
+    var buffer = Buffer.allocUnsafe(toRead);
+    fs.read(self.context.fd, buffer, 0, toRead, self.pos, function(err, bytesRead) {
+      if (err) {
+        self.destroy(err);
+      } else if (bytesRead === 0) {
+        self.push(null);
+        self._cleanup();
+      } else {
+        self.pos += bytesRead;
+        self.push(buffer.slice(0, bytesRead));
+      }
+      cb();
+    });
+  });
+};
+
+ReadStream.prototype._destroy = function(err, cb) {
+  // Node 14+ calls this automatically at EOF.
+  this._cleanup();
+  cb(err);
+};
+
+ReadStream.prototype._cleanup = function() {
+  if (this.context != null) {
+    this.context.unref();
+    this.context = null;
+  }
+};
+
+util.inherits(BufferSlicer, EventEmitter);
+function BufferSlicer(buffer) {
+  EventEmitter.call(this);
+
+  this.refCount = 0;
+  this.buffer = buffer;
+}
+
+BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+  if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
+  if (position < 0) throw new RangeError("position is negative: " + position);
+  if (offset + length > buffer.length) {
+    // The caller's buffer can't hold all the bytes they're trying to read.
+    // Clamp the length instead of giving an error.
+    // The callback will be informed of fewer than expected bytes written.
+    length = buffer.length - offset;
+  }
+  if (position + length > this.buffer.length) {
+    // Clamp any attempt to read past the end of the source buffer.
+    length = this.buffer.length - position;
+  }
+  if (length <= 0) {
+    // After any clamping, we're fully out of bounds or otherwise have nothing to do.
+    // This isn't an error; it's just zero bytes written.
+    setImmediate(function() {
+      callback(null, 0);
+    });
+    return;
+  }
+  this.buffer.copy(buffer, offset, position, position + length);
+  setImmediate(function() {
+    callback(null, length);
+  });
+};
+
+BufferSlicer.prototype.createReadStream = function(options) {
+  options = options || {};
+  var readStream = new PassThrough(options);
+  readStream.start = options.start || 0;
+  readStream.endOffset = options.end;
+  // by the time this function returns, we'll be done.
+  readStream.pos = readStream.endOffset || this.buffer.length;
+
+  var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
+  // Cut the buffer into smaller slices for better memory usage when streaming into a zlib inflate stream.
+  // See https://github.com/thejoshwolfe/yauzl/issues/87
+  var maxChunkSize = 0x10000;
+  var offset = 0;
+  while (true) {
+    var nextOffset = offset + maxChunkSize;
+    if (nextOffset >= entireSlice.length) {
+      // last chunk
+      if (offset < entireSlice.length) {
+        readStream.write(entireSlice.slice(offset, entireSlice.length));
+      }
+      break;
+    }
+    readStream.write(entireSlice.slice(offset, nextOffset));
+    offset = nextOffset;
+  }
+
+  readStream.end();
+  return readStream;
+};
+
+BufferSlicer.prototype.ref = function() {
+  this.refCount += 1;
+};
+
+BufferSlicer.prototype.unref = function() {
+  this.refCount -= 1;
+
+  if (this.refCount < 0) {
+    throw new Error("invalid unref");
+  }
+};
+
+
+/***/ }),
+
+/***/ 663:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+var fs = __nccwpck_require__(9896);
+var zlib = __nccwpck_require__(3106);
+var fd_slicer = __nccwpck_require__(3502);
+var util = __nccwpck_require__(9023);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+var Transform = (__nccwpck_require__(2203).Transform);
+var PassThrough = (__nccwpck_require__(2203).PassThrough);
+var Writable = (__nccwpck_require__(2203).Writable);
+
+// Node 20 added zlib.crc32.
+const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(4248);
+
+__webpack_unused_export__ = open;
+__webpack_unused_export__ = fromFd;
+__webpack_unused_export__ = fromBuffer;
+__webpack_unused_export__ = fromRandomAccessReader;
+__webpack_unused_export__ = openPromise;
+__webpack_unused_export__ = fromFdPromise;
+__webpack_unused_export__ = fromBufferPromise;
+__webpack_unused_export__ = fromRandomAccessReaderPromise;
+
+__webpack_unused_export__ = dosDateTimeToDate;
+__webpack_unused_export__ = getFileNameLowLevel;
+__webpack_unused_export__ = validateFileName;
+__webpack_unused_export__ = parseExtraFields;
+__webpack_unused_export__ = ZipFile;
+__webpack_unused_export__ = Entry;
+__webpack_unused_export__ = LocalFileHeader;
+__webpack_unused_export__ = RandomAccessReader;
+
+function openPromise(path, options) {
+  return new Promise((resolve, reject) => {
+    open(path, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromFdPromise(fd, options) {
+  return new Promise((resolve, reject) => {
+    fromFd(fd, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromBufferPromise(buffer, options) {
+  return new Promise((resolve, reject) => {
+    fromBuffer(buffer, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromRandomAccessReaderPromise(reader, totalSize, options) {
+  return new Promise((resolve, reject) => {
+    fromRandomAccessReader(reader, totalSize, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+
+function open(path, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = true;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  fs.open(path, "r", function(err, fd) {
+    if (err) return callback(err);
+    fromFd(fd, options, function(err, zipfile) {
+      if (err) fs.close(fd, defaultCallback);
+      callback(err, zipfile);
+    });
+  });
+}
+
+function fromFd(fd, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = false;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  fs.fstat(fd, function(err, stats) {
+    if (err) return callback(err);
+    var reader = new fd_slicer.FdSlicer(fd);
+    fromRandomAccessReader(reader, stats.size, options, callback);
+  });
+}
+
+function fromBuffer(buffer, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  options.autoClose = false;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  var reader = new fd_slicer.BufferSlicer(buffer);
+  fromRandomAccessReader(reader, buffer.length, options, callback);
+}
+
+function fromRandomAccessReader(reader, totalSize, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = true;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  var decodeStrings = !!options.decodeStrings;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
+  if (totalSize > Number.MAX_SAFE_INTEGER) {
+    throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
+  }
+
+  // the matching unref() call is in zipfile.close()
+  reader.ref();
+
+  // eocdr means End of Central Directory Record.
+  // search backwards for the eocdr signature.
+  // the last field of the eocdr is a variable-length comment.
+  // the comment size is encoded in a 2-byte field in the eocdr, which we can't find without trudging backwards through the comment to find it.
+  // as a consequence of this design decision, it's possible to have ambiguous zip file metadata if a coherent eocdr was in the comment.
+  // we search backwards for a eocdr signature, and hope that whoever made the zip file was smart enough to forbid the eocdr signature in the comment.
+  var eocdrWithoutCommentSize = 22;
+  var zip64EocdlSize = 20; // Zip64 end of central directory locator
+  var maxCommentSize = 0xffff; // 2-byte size
+  var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
+  var buffer = newBuffer(bufferSize);
+  var bufferReadStart = totalSize - buffer.length;
+  readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
+    if (err) return callback(err);
+    for (var i = bufferSize - eocdrWithoutCommentSize; i >= 0; i -= 1) {
+      if (buffer.readUInt32LE(i) !== 0x06054b50) continue;
+      // found eocdr
+      var eocdrBuffer = buffer.subarray(i);
+
+      // 0 - End of central directory signature = 0x06054b50
+      // 4 - Number of this disk
+      var diskNumber = eocdrBuffer.readUInt16LE(4);
+      // 6 - Disk where central directory starts
+      // 8 - Number of central directory records on this disk
+      // 10 - Total number of central directory records
+      var entryCount = eocdrBuffer.readUInt16LE(10);
+      // 12 - Size of central directory (bytes)
+      // 16 - Offset of start of central directory, relative to start of archive
+      var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
+      // 20 - Comment length
+      var commentLength = eocdrBuffer.readUInt16LE(20);
+      var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
+      if (commentLength !== expectedCommentLength) {
+        return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK☺☻` in the comment?"));
+      }
+      // 22 - Comment
+      // the encoding is always cp437.
+      var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false)
+                                  : eocdrBuffer.subarray(22);
+
+      // Look for a Zip64 end of central directory locator
+      if (i - zip64EocdlSize >= 0 && buffer.readUInt32LE(i - zip64EocdlSize) === 0x07064b50) {
+        // ZIP64 format
+        var zip64EocdlBuffer = buffer.subarray(i - zip64EocdlSize, i - zip64EocdlSize + zip64EocdlSize);
+        // 0 - zip64 end of central dir locator signature = 0x07064b50
+        // 4 - number of the disk with the start of the zip64 end of central directory
+        // 8 - relative offset of the zip64 end of central directory record
+        var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
+        // 16 - total number of disks
+
+        // ZIP64 end of central directory record
+        var zip64EocdrBuffer = newBuffer(56);
+        return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err) {
+          if (err) return callback(err);
+
+          // 0 - zip64 end of central dir signature                           4 bytes  (0x06064b50)
+          if (zip64EocdrBuffer.readUInt32LE(0) !== 0x06064b50) {
+            return callback(new Error("invalid zip64 end of central directory record signature"));
+          }
+          // 4 - size of zip64 end of central directory record                8 bytes
+          // 12 - version made by                                             2 bytes
+          // 14 - version needed to extract                                   2 bytes
+          // 16 - number of this disk                                         4 bytes
+          diskNumber = zip64EocdrBuffer.readUInt32LE(16);
+          if (diskNumber !== 0) {
+            // Check this only after zip64 overrides. See #118.
+            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+          }
+          // 20 - number of the disk with the start of the central directory  4 bytes
+          // 24 - total number of entries in the central directory on this disk         8 bytes
+          // 32 - total number of entries in the central directory            8 bytes
+          entryCount = readUInt64LE(zip64EocdrBuffer, 32);
+          // 40 - size of the central directory                               8 bytes
+          // 48 - offset of start of central directory with respect to the starting disk number     8 bytes
+          centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
+          // 56 - zip64 extensible data sector                                (variable size)
+          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
+        });
+      }
+
+      // Not ZIP64 format
+      if (diskNumber !== 0) {
+        return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+      }
+      return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
+
+    }
+
+    // Not a zip file.
+    callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
+  });
+}
+
+util.inherits(ZipFile, EventEmitter);
+function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
+  var self = this;
+  EventEmitter.call(self);
+  self.reader = reader;
+  // forward close events
+  self.reader.on("error", function(err) {
+    // error closing the fd
+    emitError(self, err);
+  });
+  self.reader.once("close", function() {
+    self.emit("close");
+  });
+  self.readEntryCursor = centralDirectoryOffset;
+  self.fileSize = fileSize;
+  self.entryCount = entryCount;
+  self.comment = comment;
+  self.entriesRead = 0;
+  self.autoClose = !!autoClose;
+  self.lazyEntries = !!lazyEntries;
+  self.decodeStrings = !!decodeStrings;
+  self.validateEntrySizes = !!validateEntrySizes;
+  self.strictFileNames = !!strictFileNames;
+  self.isOpen = true;
+  self.emittedError = false;
+  self.hasEachEntryBeenCalled = false;
+
+  if (!self.lazyEntries) self._readEntry();
+}
+ZipFile.prototype.close = function() {
+  if (!this.isOpen) return;
+  this.isOpen = false;
+  this.reader.unref();
+};
+
+function emitErrorAndAutoClose(self, err) {
+  if (self.autoClose) self.close();
+  emitError(self, err);
+}
+function emitError(self, err) {
+  if (self.emittedError) return;
+  self.emittedError = true;
+  self.emit("error", err);
+}
+
+ZipFile.prototype.readEntry = function() {
+  if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
+  this._readEntry();
+};
+ZipFile.prototype._readEntry = function() {
+  var self = this;
+  if (self.entryCount === self.entriesRead) {
+    // done with metadata
+    setImmediate(function() {
+      if (self.autoClose) self.close();
+      if (self.emittedError) return;
+      self.emit("end");
+    });
+    return;
+  }
+  if (self.emittedError) return;
+  var buffer = newBuffer(46);
+  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
+    if (err) return emitErrorAndAutoClose(self, err);
+    if (self.emittedError) return;
+    var entry = new Entry();
+    // 0 - Central directory file header signature
+    var signature = buffer.readUInt32LE(0);
+    if (signature !== 0x02014b50) return emitErrorAndAutoClose(self, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
+    // 4 - Version made by
+    entry.versionMadeBy = buffer.readUInt16LE(4);
+    // 6 - Version needed to extract (minimum)
+    entry.versionNeededToExtract = buffer.readUInt16LE(6);
+    // 8 - General purpose bit flag
+    entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
+    // 10 - Compression method
+    entry.compressionMethod = buffer.readUInt16LE(10);
+    // 12 - File last modification time
+    entry.lastModFileTime = buffer.readUInt16LE(12);
+    // 14 - File last modification date
+    entry.lastModFileDate = buffer.readUInt16LE(14);
+    // 16 - CRC-32
+    entry.crc32 = buffer.readUInt32LE(16);
+    // 20 - Compressed size
+    entry.compressedSize = buffer.readUInt32LE(20);
+    // 24 - Uncompressed size
+    entry.uncompressedSize = buffer.readUInt32LE(24);
+    // 28 - File name length (n)
+    entry.fileNameLength = buffer.readUInt16LE(28);
+    // 30 - Extra field length (m)
+    entry.extraFieldLength = buffer.readUInt16LE(30);
+    // 32 - File comment length (k)
+    entry.fileCommentLength = buffer.readUInt16LE(32);
+    // 34 - Disk number where file starts
+    // 36 - Internal file attributes
+    entry.internalFileAttributes = buffer.readUInt16LE(36);
+    // 38 - External file attributes
+    entry.externalFileAttributes = buffer.readUInt32LE(38);
+    // 42 - Relative offset of local file header
+    entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
+
+    if (entry.generalPurposeBitFlag & 0x40) return emitErrorAndAutoClose(self, new Error("strong encryption is not supported"));
+
+    self.readEntryCursor += 46;
+
+    buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
+    readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
+      if (err) return emitErrorAndAutoClose(self, err);
+      if (self.emittedError) return;
+      // 46 - File name
+      entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
+      // 46+n - Extra field
+      var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
+      entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
+      // 46+n+m - File comment
+      entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
+
+      // Parse the extra fields, which we need for processing other fields.
+      try {
+        entry.extraFields = parseExtraFields(entry.extraFieldRaw);
+      } catch (err) {
+        return emitErrorAndAutoClose(self, err);
+      }
+
+      // Interpret strings according to bit flags, extra fields, and options.
+      if (self.decodeStrings) {
+        var isUtf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
+        entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
+        entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self.strictFileNames);
+        var errorMessage = validateFileName(entry.fileName);
+        if (errorMessage != null) return emitErrorAndAutoClose(self, new Error(errorMessage));
+      } else {
+        entry.fileComment = entry.fileCommentRaw;
+        entry.fileName = entry.fileNameRaw;
+      }
+      // Maintain API compatibility. See https://github.com/thejoshwolfe/yauzl/issues/47
+      entry.comment = entry.fileComment;
+
+      self.readEntryCursor += buffer.length;
+      self.entriesRead += 1;
+
+      // Check for the Zip64 Extended Information Extra Field.
+      for (var i = 0; i < entry.extraFields.length; i++) {
+        var extraField = entry.extraFields[i];
+        if (extraField.id !== 0x0001) continue;
+        // Found it.
+
+        var zip64EiefBuffer = extraField.data;
+        var index = 0;
+        // 0 - Original Size          8 bytes
+        if (entry.uncompressedSize === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include uncompressed size"));
+          }
+          entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 8 - Compressed Size        8 bytes
+        if (entry.compressedSize === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include compressed size"));
+          }
+          entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 16 - Relative Header Offset 8 bytes
+        if (entry.relativeOffsetOfLocalHeader === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include relative header offset"));
+          }
+          entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 24 - Disk Start Number      4 bytes
+
+        break;
+      }
+
+      // validate file size
+      if (self.validateEntrySizes && entry.compressionMethod === 0) {
+        var expectedCompressedSize = entry.uncompressedSize;
+        if (entry.isEncrypted()) {
+          // traditional encryption prefixes the file data with a header
+          expectedCompressedSize += 12;
+        }
+        if (entry.compressedSize !== expectedCompressedSize) {
+          var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
+          return emitErrorAndAutoClose(self, new Error(msg));
+        }
+      }
+
+      self.emit("entry", entry);
+
+      if (!self.lazyEntries) self._readEntry();
+    });
+  });
+};
+
+ZipFile.prototype.eachEntry = function() {
+  const self = this;
+  if (!self.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
+  if (self.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
+  self.hasEachEntryBeenCalled = true;
+
+  let pendingResolveReject = null;
+  self.on("entry", onEntry);
+  self.on("end", onEnd);
+  self.on("error", onError);
+  function cleanup() {
+    self.removeListener("entry", onEntry);
+    self.removeListener("end", onEnd);
+    self.removeListener("error", onError);
+    if (self.autoClose) self.close();
+  }
+
+  function onEntry(entry) {
+    let {resolve} = pendingResolveReject;
+    pendingResolveReject = null;
+    resolve({value: entry});
+  }
+  function onEnd() {
+    let {resolve} = pendingResolveReject;
+    pendingResolveReject = null;
+    cleanup();
+    resolve({done: true});
+  }
+  function onError(err) {
+    let {reject} = pendingResolveReject;
+    pendingResolveReject = null;
+    cleanup();
+    reject(err);
+  }
+
+  return {
+    [Symbol.asyncIterator]() {
+      // Called once by `for await...of`.
+      return this;
+    },
+    next() {
+      // Called on each iteration in a `for await...of`.
+      const promise = new Promise((resolve, reject) => {
+        if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
+        pendingResolveReject = {resolve, reject};
+      });
+      self.readEntry();
+      return promise;
+    },
+    return(value) {
+      // Called when breaking, returning, throwing out of a `for await...of`.
+      cleanup();
+      return Promise.resolve({done: true, value});
+    },
+    throw(value) {
+      // Almost never called. Something about `yield*` maybe?
+      cleanup();
+      return Promise.reject(value);
+    },
+  };
+};
+
+ZipFile.prototype.openReadStream = function(entry, options, callback) {
+  var self = this;
+  // parameter validation
+  var relativeStart = 0;
+  var relativeEnd = entry.compressedSize;
+  if (callback == null) {
+    callback = options;
+    options = null;
+  }
+  if (options == null) {
+    options = {};
+  } else {
+    if (options.decodeFileData === false) {
+      // new, simple option
+      if (options.decrypt != null) {
+        throw new Error("cannot use options.decrypt when options.decodeFileData === false");
+      }
+      if (options.decompress != null) {
+        throw new Error("cannot use options.decompress when options.decodeFileData === false");
+      }
+      // start and end are allowed
+    } else {
+      // old, complicated options
+      if (options.decrypt != null) {
+        if (!entry.isEncrypted()) {
+          throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
+        }
+        if (options.decrypt !== false) throw new Error("invalid options.decrypt value: " + options.decrypt);
+        if (entry.isCompressed()) {
+          if (options.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
+        }
+      }
+      if (options.decompress != null) {
+        if (!entry.isCompressed()) {
+          throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
+        }
+        if (!(options.decompress === false || options.decompress === true)) {
+          throw new Error("invalid options.decompress value: " + options.decompress);
+        }
+        decompress = options.decompress;
+      }
+    }
+    if (options.start != null) {
+      relativeStart = options.start;
+      if (relativeStart < 0) throw new Error("options.start < 0");
+      if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
+    }
+    if (options.end != null) {
+      relativeEnd = options.end;
+      if (relativeEnd < 0) throw new Error("options.end < 0");
+      if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
+      if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
+    }
+  }
+  var rawMode = (
+    options.decodeFileData === false || // Explicitly requested raw.
+    (
+      (entry.compressionMethod === 0 || // Naturally without compression.
+        (entry.compressionMethod === 8 && options.decompress === false) // Deprecated compression bypass option.
+      ) &&
+      (!entry.isEncrypted() || // Naturally without encryption.
+        options.decrypt === false // Deprecated encryption bypass option.
+      )
+    )
+  );
+  if (options.start != null || options.end != null) {
+    // Ensure slicing deals with raw data.
+    if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
+  }
+
+  // any further errors can either be caused by the zipfile,
+  // or were introduced in a minor version of yauzl,
+  // so should be passed to the client rather than thrown.
+  if (!self.isOpen) return callback(new Error("closed"));
+  if (entry.isEncrypted() && !rawMode) {
+    if (options.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
+  }
+  var decompress;
+  if (rawMode) {
+    decompress = false;
+  } else if (entry.compressionMethod === 8) {
+    // 8 - The file is Deflated
+    decompress = options.decodeFileData !== true;
+  } else {
+    return callback(new Error("unsupported compression method: " + entry.compressionMethod));
+  }
+
+  self.readLocalFileHeader(entry, {minimal: true}, function(err, localFileHeader) {
+    if (err) return callback(err);
+    self.openReadStreamLowLevel(
+      localFileHeader.fileDataStart, entry.compressedSize,
+      relativeStart, relativeEnd,
+      decompress, entry.uncompressedSize,
+      callback);
+  });
+};
+
+ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
+  var self = this;
+
+  var fileDataEnd = fileDataStart + compressedSize;
+  var readStream = self.reader.createReadStream({
+    start: fileDataStart + relativeStart,
+    end: fileDataStart + relativeEnd,
+  });
+  var endpointStream = readStream;
+  if (decompress) {
+    var destroyed = false;
+    var inflateFilter = zlib.createInflateRaw();
+    readStream.on("error", function(err) {
+      // setImmediate here because errors can be emitted during the first call to pipe()
+      setImmediate(function() {
+        if (!destroyed) inflateFilter.emit("error", err);
+      });
+    });
+    readStream.pipe(inflateFilter);
+
+    if (self.validateEntrySizes) {
+      endpointStream = new AssertByteCountStream(uncompressedSize);
+      inflateFilter.on("error", function(err) {
+        // forward zlib errors to the client-visible stream
+        setImmediate(function() {
+          if (!destroyed) endpointStream.emit("error", err);
+        });
+      });
+      inflateFilter.pipe(endpointStream);
+    } else {
+      // the zlib filter is the client-visible stream
+      endpointStream = inflateFilter;
+    }
+    // this is part of yauzl's API, so implement this function on the client-visible stream
+    installDestroyFn(endpointStream, function() {
+      destroyed = true;
+      if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
+      readStream.unpipe(inflateFilter);
+      // TODO: the inflateFilter may cause a memory leak. see Issue #27.
+      readStream.destroy();
+    });
+  }
+  callback(null, endpointStream);
+};
+
+ZipFile.prototype.readLocalFileHeader = function(entry, options, callback) {
+  var self = this;
+  if (callback == null) {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+
+  self.reader.ref();
+  var buffer = newBuffer(30);
+  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
+    try {
+      if (err) return callback(err);
+      // 0 - Local file header signature = 0x04034b50
+      var signature = buffer.readUInt32LE(0);
+      if (signature !== 0x04034b50) {
+        return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
+      }
+
+      var fileNameLength = buffer.readUInt16LE(26);
+      var extraFieldLength = buffer.readUInt16LE(28);
+      var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
+      // We now have enough information to do this bounds check.
+      if (fileDataStart + entry.compressedSize > self.fileSize) {
+        return callback(new Error("file data overflows file bounds: " +
+            fileDataStart + " + " + entry.compressedSize + " > " + self.fileSize));
+      }
+
+      if (options.minimal) {
+        return callback(null, {fileDataStart: fileDataStart});
+      }
+
+      var localFileHeader = new LocalFileHeader();
+      localFileHeader.fileDataStart = fileDataStart;
+
+      // 4 - Version needed to extract (minimum)
+      localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
+      // 6 - General purpose bit flag
+      localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
+      // 8 - Compression method
+      localFileHeader.compressionMethod = buffer.readUInt16LE(8);
+      // 10 - File last modification time
+      localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
+      // 12 - File last modification date
+      localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
+      // 14 - CRC-32
+      localFileHeader.crc32 = buffer.readUInt32LE(14);
+      // 18 - Compressed size
+      localFileHeader.compressedSize = buffer.readUInt32LE(18);
+      // 22 - Uncompressed size
+      localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
+      // 26 - File name length (n)
+      localFileHeader.fileNameLength = fileNameLength;
+      // 28 - Extra field length (m)
+      localFileHeader.extraFieldLength = extraFieldLength;
+      // 30 - File name
+      // 30+n - Extra field
+
+      buffer = newBuffer(fileNameLength + extraFieldLength);
+      self.reader.ref();
+      readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err) {
+        try {
+          if (err) return callback(err);
+          localFileHeader.fileName = buffer.subarray(0, fileNameLength);
+          localFileHeader.extraField = buffer.subarray(fileNameLength);
+          return callback(null, localFileHeader);
+        } finally {
+          self.reader.unref();
+        }
+      });
+    } finally {
+      self.reader.unref();
+    }
+  });
+};
+
+ZipFile.prototype.openReadStreamPromise = function(entry, options) {
+  return new Promise((resolve, reject) => {
+    this.openReadStream(entry, options, function(err, readStream) {
+      if (err) return reject(err);
+      resolve(readStream);
+    });
+  });
+};
+ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
+  return new Promise((resolve, reject) => {
+    this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
+      if (err) return reject(err);
+      resolve(readStream);
+    });
+  });
+};
+ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options) {
+  return new Promise((resolve, reject) => {
+    this.readLocalFileHeader(entry, options, function(err, localFileHeader) {
+      if (err) return reject(err);
+      resolve(localFileHeader);
+    });
+  });
+};
+
+function Entry() {
+}
+Entry.prototype.getLastModDate = function(options) {
+  if (options == null) options = {};
+
+  if (!options.forceDosFormat) {
+    // Check extended fields.
+    for (var i = 0; i < this.extraFields.length; i++) {
+      var extraField = this.extraFields[i];
+      if (extraField.id === 0x5455) {
+        // Info-ZIP "universal timestamp" extended field (`0x5455` aka `"UT"`).
+        // See the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
+        var data = extraField.data;
+        if (data.length < 5) continue; // Too short.
+        // The flags define which of the three fields are present: mtime, atime, ctime.
+        // We only care about mtime.
+        // Also, ctime is never included in practice.
+        // And also, atime is only included in the local file header for some reason
+        // despite the flags lying about its inclusion in the central header.
+        var flags = data[0];
+        var HAS_MTIME = 1;
+        if (!(flags & HAS_MTIME)) continue; // This will realistically never happen.
+        // Although the positions of all of the fields shift around depending on the presence of other fields,
+        // mtime is always first if present, and that's the only one we care about.
+        var posixTimestamp = data.readInt32LE(1);
+        return new Date(posixTimestamp * 1000);
+      } else if (extraField.id === 0x000a) {
+        var data = extraField.data;
+        if (data.length !== 32) continue; // The length is always the same.
+        // 4 bytes reserved
+        // 2 bytes Tag
+        if (data.readUInt16LE(4) !== 1) continue; // Tag1 is actually the only defined Tag.
+        // 2 bytes Size
+        if (data.readUInt16LE(6) !== 24) continue; // Size is always 24.
+        // 8 bytes Mtime
+        var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
+        // Convert from NTFS to POSIX milliseconds.
+        // The big number below is the milliseconds between year 1601 and year 1970
+        // (i.e. the negative POSIX timestamp of 1601-01-01 00:00:00Z)
+        var millisecondsSince1970 = hundredNanoSecondsSince1601 / 10000 - 11644473600000;
+        // Note on numeric precision: JavaScript Number objects lose precision above Number.MAX_SAFE_INTEGER,
+        // and NTFS timestamps are typically much bigger than that limit.
+        // (MAX_SAFE_INTEGER would represent 1629-07-17T23:58:45.475Z.)
+        // However, we're losing precision in the conversion from 100nanosecond units to millisecond units anyway,
+        // and the time at which we also lose 1-millisecond precision is year 275760, the JavaScript Date limit (by design).
+        // Up through the year 2057, this conversion only drops 4 bits of precision,
+        // which is well under the 13-14 bits ratio between the milliseconds and 100nanoseconds.
+        return new Date(millisecondsSince1970);
+      }
+    }
+  }
+
+  // Fallback to non-extended encoding.
+  return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options.timezone);
+};
+
+Entry.prototype.canDecodeFileData = function() {
+  return (
+    !this.isEncrypted() &&
+    (this.compressionMethod === 0 || this.compressionMethod === 8)
+  );
+};
+Entry.prototype.isEncrypted = function() {
+  return (this.generalPurposeBitFlag & 0x1) !== 0;
+};
+Entry.prototype.isCompressed = function() {
+  return this.compressionMethod === 8;
+};
+
+function LocalFileHeader() {
+}
+
+function dosDateTimeToDate(date, time, timezone) {
+  var day = date & 0x1f; // 1-31
+  var month = (date >> 5 & 0xf) - 1; // 1-12, 0-11
+  var year = (date >> 9 & 0x7f) + 1980; // 0-128, 1980-2108
+
+  var millisecond = 0;
+  var second = (time & 0x1f) * 2; // 0-29, 0-58 (even numbers)
+  var minute = time >> 5 & 0x3f; // 0-59
+  var hour = time >> 11 & 0x1f; // 0-23
+
+  if (timezone == null || timezone === "local") {
+    return new Date(year, month, day, hour, minute, second, millisecond);
+  } else if (timezone === "UTC") {
+    return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
+  } else {
+    throw new Error("unrecognized options.timezone: " + options.timezone);
+  }
+}
+
+function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
+  var fileName = null;
+
+  // check for Info-ZIP Unicode Path Extra Field (0x7075)
+  // see https://github.com/thejoshwolfe/yauzl/issues/33
+  for (var i = 0; i < extraFields.length; i++) {
+    var extraField = extraFields[i];
+    if (extraField.id === 0x7075) {
+      if (extraField.data.length < 6) {
+        // too short to be meaningful
+        continue;
+      }
+      // Version       1 byte      version of this extra field, currently 1
+      if (extraField.data.readUInt8(0) !== 1) {
+        // > Changes may not be backward compatible so this extra
+        // > field should not be used if the version is not recognized.
+        continue;
+      }
+      // NameCRC32     4 bytes     File Name Field CRC32 Checksum
+      var oldNameCrc32 = extraField.data.readUInt32LE(1);
+      if (crc32(fileNameBuffer) !== oldNameCrc32) {
+        // > If the CRC check fails, this UTF-8 Path Extra Field should be
+        // > ignored and the File Name field in the header should be used instead.
+        continue;
+      }
+      // UnicodeName   Variable    UTF-8 version of the entry File Name
+      fileName = decodeBuffer(extraField.data.subarray(5), true);
+      break;
+    }
+  }
+
+  if (fileName == null) {
+    // The typical case.
+    var isUtf8 = (generalPurposeBitFlag & 0x800) !== 0;
+    fileName = decodeBuffer(fileNameBuffer, isUtf8);
+  }
+
+  if (!strictFileNames) {
+    // Allow backslash.
+    fileName = fileName.replace(/\\/g, "/");
+  }
+  return fileName;
+}
+
+function validateFileName(fileName) {
+  if (fileName.indexOf("\\") !== -1) {
+    return "invalid characters in fileName: " + fileName;
+  }
+  if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
+    return "absolute path: " + fileName;
+  }
+  if (fileName.split("/").indexOf("..") !== -1) {
+    return "invalid relative path: " + fileName;
+  }
+  // all good
+  return null;
+}
+
+function parseExtraFields(extraFieldBuffer) {
+  var extraFields = [];
+  var i = 0;
+  while (i < extraFieldBuffer.length - 3) {
+    var headerId = extraFieldBuffer.readUInt16LE(i + 0);
+    var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
+    var dataStart = i + 4;
+    var dataEnd = dataStart + dataSize;
+    if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
+    var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
+    extraFields.push({
+      id: headerId,
+      data: dataBuffer,
+    });
+    i = dataEnd;
+  }
+  return extraFields;
+}
+
+function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
+  if (length === 0) {
+    // fs.read will throw an out-of-bounds error if you try to read 0 bytes from a 0 byte file
+    return setImmediate(function() { callback(null, newBuffer(0)); });
+  }
+  reader.read(buffer, offset, length, position, function(err, bytesRead) {
+    if (err) return callback(err);
+    if (bytesRead < length) {
+      return callback(new Error("unexpected EOF"));
+    }
+    callback();
+  });
+}
+
+util.inherits(AssertByteCountStream, Transform);
+function AssertByteCountStream(byteCount) {
+  Transform.call(this);
+  this.actualByteCount = 0;
+  this.expectedByteCount = byteCount;
+}
+AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
+  this.actualByteCount += chunk.length;
+  if (this.actualByteCount > this.expectedByteCount) {
+    var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
+    return cb(new Error(msg));
+  }
+  cb(null, chunk);
+};
+AssertByteCountStream.prototype._flush = function(cb) {
+  if (this.actualByteCount < this.expectedByteCount) {
+    var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
+    return cb(new Error(msg));
+  }
+  cb();
+};
+
+util.inherits(RandomAccessReader, EventEmitter);
+function RandomAccessReader() {
+  EventEmitter.call(this);
+  this.refCount = 0;
+}
+RandomAccessReader.prototype.ref = function() {
+  this.refCount += 1;
+};
+RandomAccessReader.prototype.unref = function() {
+  var self = this;
+  self.refCount -= 1;
+
+  if (self.refCount > 0) return;
+  if (self.refCount < 0) throw new Error("invalid unref");
+
+  self.close(onCloseDone);
+
+  function onCloseDone(err) {
+    if (err) return self.emit('error', err);
+    self.emit('close');
+  }
+};
+RandomAccessReader.prototype.createReadStream = function(options) {
+  if (options == null) options = {};
+  var start = options.start;
+  var end = options.end;
+  if (start === end) {
+    var emptyStream = new PassThrough();
+    setImmediate(function() {
+      emptyStream.end();
+    });
+    return emptyStream;
+  }
+  var stream = this._readStreamForRange(start, end);
+
+  var destroyed = false;
+  var refUnrefFilter = new RefUnrefFilter(this);
+  stream.on("error", function(err) {
+    setImmediate(function() {
+      if (!destroyed) refUnrefFilter.emit("error", err);
+    });
+  });
+  installDestroyFn(refUnrefFilter, function() {
+    stream.unpipe(refUnrefFilter);
+    refUnrefFilter.unref();
+    stream.destroy();
+  });
+
+  var byteCounter = new AssertByteCountStream(end - start);
+  refUnrefFilter.on("error", function(err) {
+    setImmediate(function() {
+      if (!destroyed) byteCounter.emit("error", err);
+    });
+  });
+  installDestroyFn(byteCounter, function() {
+    destroyed = true;
+    refUnrefFilter.unpipe(byteCounter);
+    refUnrefFilter.destroy();
+  });
+
+  return stream.pipe(refUnrefFilter).pipe(byteCounter);
+};
+RandomAccessReader.prototype._readStreamForRange = function(start, end) {
+  throw new Error("not implemented");
+};
+RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
+  var readStream = this.createReadStream({start: position, end: position + length});
+  var writeStream = new Writable();
+  var written = 0;
+  writeStream._write = function(chunk, encoding, cb) {
+    chunk.copy(buffer, offset + written, 0, chunk.length);
+    written += chunk.length;
+    cb();
+  };
+  writeStream.on("finish", callback);
+  readStream.on("error", function(error) {
+    callback(error);
+  });
+  readStream.pipe(writeStream);
+};
+RandomAccessReader.prototype.close = function(callback) {
+  setImmediate(callback);
+};
+
+util.inherits(RefUnrefFilter, PassThrough);
+function RefUnrefFilter(context) {
+  PassThrough.call(this);
+  this.context = context;
+  this.context.ref();
+  this.unreffedYet = false;
+}
+RefUnrefFilter.prototype._flush = function(cb) {
+  this.unref();
+  cb();
+};
+RefUnrefFilter.prototype.unref = function(cb) {
+  if (this.unreffedYet) return;
+  this.unreffedYet = true;
+  this.context.unref();
+};
+
+var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
+function decodeBuffer(buffer, isUtf8) {
+  if (isUtf8) {
+    return buffer.toString("utf8");
+  } else {
+    var result = "";
+    for (var i = 0; i < buffer.length; i++) {
+      result += cp437[buffer[i]];
+    }
+    return result;
+  }
+}
+
+function readUInt64LE(buffer, offset) {
+  // There is no native function for this, because we can't actually store 64-bit integers precisely.
+  // after 53 bits, JavaScript's Number type (IEEE 754 double) can't store individual integers anymore.
+  // but since 53 bits is a whole lot more than 32 bits, we do our best anyway.
+  // As of 2020, Node has added support for BigInt, which obviates this whole function,
+  // but yauzl hasn't been updated to depend on BigInt (yet?).
+  var lower32 = buffer.readUInt32LE(offset);
+  var upper32 = buffer.readUInt32LE(offset + 4);
+  // we can't use bitshifting here, because JavaScript bitshifting only works on 32-bit integers.
+  return upper32 * 0x100000000 + lower32;
+  // as long as we're bounds checking the result of this function against the total file size,
+  // we'll catch any overflow errors, because we already made sure the total file size was within reason.
+}
+
+// Node 10 deprecated new Buffer().
+var newBuffer;
+if (typeof Buffer.allocUnsafe === "function") {
+  newBuffer = function(len) {
+    return Buffer.allocUnsafe(len);
+  };
+} else {
+  newBuffer = function(len) {
+    return new Buffer(len);
+  };
+}
+
+// Node 8 introduced a proper destroy() implementation on writable streams.
+function installDestroyFn(stream, fn) {
+  if (typeof stream.destroy === "function") {
+    // New API.
+    stream._destroy = function(err, cb) {
+      fn();
+      if (cb != null) cb(err);
+    };
+  } else {
+    // Old API.
+    stream.destroy = fn;
+  }
+}
+
+function defaultCallback(err) {
+  if (err) throw err;
+}
+
+
+/***/ }),
+
+/***/ 1020:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28403,7 +29816,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -28511,8 +29924,8 @@ function escapeProperty(s) {
 //# sourceMappingURL=command.js.map
 ;// CONCATENATED MODULE: external "crypto"
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -29508,7 +30921,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -29531,7 +30944,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -29831,7 +31244,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile: io_util_copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink: io_util_symlink, unlink } = external_fs_.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -29858,11 +31271,11 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield stat(fsPath);
+            yield io_util_stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -29875,7 +31288,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -29905,7 +31318,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield stat(filePath);
+            stats = yield io_util_stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -29933,7 +31346,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield stat(filePath);
+                stats = yield io_util_stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -29947,7 +31360,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -30020,7 +31433,7 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
         const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
@@ -31084,7 +32497,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -31206,7 +32619,7 @@ function isDebug() {
  * @param message debug message
  */
 function core_debug(message) {
-    issueCommand('debug', {}, message);
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -31214,7 +32627,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -31222,7 +32635,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -31230,7 +32643,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -31247,13 +32660,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -31336,7 +32749,7 @@ function formatProblem(problem) {
     return `${where}${problem.message}`;
 }
 /** Wrong input: a bad config, a missing file, an unknown flag. Exit code 2, no stack trace. */
-class InputError extends Error {
+class errors_InputError extends Error {
     exitCode = 2;
     problems;
     constructor(problems, options) {
@@ -31354,14 +32767,1318 @@ class InputError extends Error {
     }
 }
 /** Something this version of apim-migrate cannot do yet or does not support here. Exit code 2. */
-class UnsupportedError extends InputError {
+class UnsupportedError extends errors_InputError {
     constructor(message, file) {
         super(file === undefined ? { message } : { file, message });
         this.name = 'UnsupportedError';
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./src/log/actions-logger.ts
+
+/** The logger of the action: workflow commands through @actions/core, which also masks secrets. */
+function createActionsLogger() {
+    return {
+        info: (message) => info(message),
+        notice: (message) => notice(message),
+        warning: (message) => warning(message),
+        error: (message) => error(message),
+        debug: (message) => core_debug(message),
+        group: (title, fn) => group(title, fn),
+        setSecret: (value) => {
+            if (value.length > 0)
+                core_setSecret(value);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+;// CONCATENATED MODULE: ./src/format.ts
+/** Sizes and durations as people read them in logs, summaries and messages. */
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit] ?? 'B'}`;
+}
+function format_formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const seconds = ms / 1000;
+    if (seconds < 60)
+        return `${seconds.toFixed(1)} s`;
+    const minutes = Math.floor(seconds / 60);
+    return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+;// CONCATENATED MODULE: ./src/server/log-matcher.ts
+/** WSO2's own test runs treat these ERRORs of the API-M client as harmless. */
+const DEFAULT_HARMLESS_ERRORS = (/* unused pure expression or super */ null && ([/SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/]));
+// `[2026-11-24 20:33:00,123]  INFO {org.wso2.x.Y} - message` (the log file may add `TID: [-1234] [] ` in
+// front); the 4.x console layout writes `[...]  INFO - Y message` instead.
+const RECORD = /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/;
+// Colours, should a terminal-aware layout be configured.
+const ANSI = /\u001b\[[0-9;]*m/g;
+/** Parses one log4j line; `undefined` for anything else (stack traces, banners, blank lines). */
+function parseLogRecord(line) {
+    const match = RECORD.exec(line.replace(ANSI, '').trimEnd());
+    if (!match)
+        return undefined;
+    const level = match[1];
+    const rest = match[2] ?? '';
+    const braced = /^\{([^}]*)\}\s+-\s?(.*)$/.exec(rest);
+    if (braced)
+        return { level, logger: braced[1] ?? '', message: (braced[2] ?? '').trim() };
+    const dashed = /^-\s+(\S+)\s+(.*)$/.exec(rest);
+    if (dashed)
+        return { level, logger: dashed[1] ?? '', message: (dashed[2] ?? '').trim() };
+    return { level, message: rest.trim() };
+}
+const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
+const AM_PREFIX = 'WSO2 API-M Migration Task : ';
+const SERVER_STARTED = /WSO2 Carbon started in\b/;
+const IDENTITY_STARTED = /^Executing Migration client\s*:/;
+const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
+const IDENTITY_FAILURE = /^Migration process was stopped\b/;
+const APIM_SUCCESS = /Successfully completed API-M migration from \S+ to \S+/;
+const APIM_FAILURES = (/* unused pure expression or super */ null && ([
+    /API Migration exception occurred while migrating/,
+    /Error running the artifact re-indexing script/,
+    /Error occurred while initializing DB Util/,
+]));
+const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
+const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
+/** The client's separator lines (rows of dots or dashes) are no progress. */
+const SEPARATOR = /^[.\-\s]*$/;
+// The clients' packages; the console layout of 4.x prints only the class name.
+const CLIENT_PACKAGE = /(^|\.)(is|apimgt)\.migration(\.|$)|\.identity\.core\.migrate\./;
+const CLIENT_CLASS = /Migrat|^(APIValidator|ValidationHandler|ApplicationValidator)$/;
+const API_BRACES = /\{name: (.*?), version: (.*?), provider: (.*?)\}/;
+const API_PLAIN = /(?:of|for) (?:API:\s*)?(\S+) version: (\S+)/;
+/** Creates a matcher for one server run. */
+function log_matcher_createLogMatcher(kind, options = {}) {
+    const harmless = (options.harmlessErrors ?? DEFAULT_HARMLESS_ERRORS).map((pattern) => typeof pattern === 'string' ? new RegExp(pattern) : pattern);
+    const seen = {
+        clientStarted: false,
+        clientFinished: false,
+        serverStarted: false,
+        successLine: undefined,
+        failureLines: [],
+        clientErrors: [],
+        harmlessErrors: [],
+        lastProgress: undefined,
+    };
+    const definitions = new Map();
+    // The API the validator is looking at: GraphQL, WSDL and AsyncAPI findings do not name it.
+    let current;
+    function isClientLine(record) {
+        const text = record.message;
+        if (text.startsWith(IS_PREFIX) || text.startsWith(AM_PREFIX))
+            return true;
+        if (IDENTITY_STARTED.test(text) || IDENTITY_FAILURE.test(text) || VALIDATION_STARTED.test(text))
+            return true;
+        const logger = record.logger;
+        if (logger === undefined)
+            return false;
+        return logger.includes('.') ? CLIENT_PACKAGE.test(logger) : CLIENT_CLASS.test(logger);
+    }
+    function noteApi(message) {
+        const braces = API_BRACES.exec(message);
+        if (braces) {
+            current = { name: braces[1] ?? '', version: braces[2] ?? '', provider: braces[3] ?? '' };
+            return;
+        }
+        const plain = API_PLAIN.exec(message);
+        if (plain) {
+            const name = plain[1] ?? '';
+            const version = plain[2] ?? '';
+            const provider = current && current.name === name && current.version === version ? current.provider : '';
+            current = { name, version, provider };
+        }
+    }
+    function addDefinition(definition) {
+        const key = [definition.kind, definition.name, definition.version, definition.provider].join('\u0000');
+        const known = definitions.get(key);
+        if (!known) {
+            definitions.set(key, definition);
+            return definition;
+        }
+        if (!known.message.split('; ').includes(definition.message))
+            known.message = `${known.message}; ${definition.message}`;
+        return known;
+    }
+    /** An ERROR of the validator about one API, or undefined. */
+    function parseInvalidDefinition(message) {
+        const api = () => current ?? { name: '', version: '', provider: '' };
+        let match = /^OpenAPI Definition for API \{name: (.*?), version: (.*?), provider: (.*?)\} is invalid\.\s*(.*)$/.exec(message);
+        if (match) {
+            const detail = (match[4] ?? '').replace(/^ErrorMessage:\s*/, '');
+            return {
+                name: match[1] ?? '',
+                version: match[2] ?? '',
+                provider: match[3] ?? '',
+                kind: 'OpenAPI',
+                message: detail,
+            };
+        }
+        match = /^Unable to find the API \{name: (.*?), version: (.*?), provider: (.*?)\} in the database/.exec(message);
+        if (match) {
+            return {
+                name: match[1] ?? '',
+                version: match[2] ?? '',
+                provider: match[3] ?? '',
+                kind: 'missing',
+                message: 'the API is in the registry but not in the database',
+            };
+        }
+        match = /^Invalid (GraphQL|WSDL|AsyncAPI) definition found\.\s*(.*)$/.exec(message);
+        if (match) {
+            const kind = match[1];
+            return { ...api(), kind, message: (match[2] ?? '').replace(/^ErrorMessage:\s*/, '') };
+        }
+        match =
+            /^(Error while validating open API definition for|Error while retrieving URI Templates for(?: un handled exception)?) (\S+) version: (\S+) type: (\S+?)\.?(?:\s+(.*))?$/.exec(message);
+        if (match) {
+            const name = match[2] ?? '';
+            const version = match[3] ?? '';
+            const provider = current && current.name === name && current.version === version ? current.provider : '';
+            const detail = (match[5] ?? '').replace(/\.+$/, '');
+            const what = match[1]?.startsWith('Error while retrieving')
+                ? 'its URI templates cannot be read'
+                : 'it cannot be validated';
+            return { name, version, provider, kind: 'OpenAPI', message: detail || what };
+        }
+        return undefined;
+    }
+    function isFailureLine(message) {
+        switch (kind) {
+            case 'identity':
+                return IDENTITY_FAILURE.test(message);
+            case 'apim':
+                return APIM_FAILURES.some((pattern) => pattern.test(message));
+            case 'apim-validate':
+                return VALIDATION_FAILURE.test(message);
+        }
+    }
+    function push(line) {
+        const record = parseLogRecord(line);
+        if (!record)
+            return [];
+        const events = [];
+        const { message } = record;
+        if (SERVER_STARTED.test(message)) {
+            seen.serverStarted = true;
+            events.push({ type: 'server-started', line: message });
+            return events;
+        }
+        if (!isClientLine(record))
+            return events;
+        if (!seen.clientStarted) {
+            seen.clientStarted = true;
+            events.push({ type: 'client-started', line: message });
+        }
+        if (kind === 'apim-validate')
+            noteApi(message);
+        const isError = record.level === 'ERROR' || record.level === 'FATAL';
+        if (isError && isFailureLine(message)) {
+            seen.failureLines.push(message);
+            // The identity client and the validator stop at their failure line; the API-M client carries on to
+            // its re-indexing and still prints its success line.
+            if (kind !== 'apim')
+                seen.clientFinished = true;
+            events.push({ type: 'failure', line: message });
+        }
+        else if (isError) {
+            const definition = kind === 'apim-validate' ? parseInvalidDefinition(message) : undefined;
+            if (definition) {
+                events.push({ type: 'invalid-definition', definition: addDefinition(definition) });
+            }
+            else {
+                const isHarmless = harmless.some((pattern) => pattern.test(message));
+                (isHarmless ? seen.harmlessErrors : seen.clientErrors).push(message);
+                events.push({ type: 'client-error', line: message, harmless: isHarmless });
+            }
+        }
+        else if ((kind === 'identity' && IDENTITY_SUCCESS.test(message)) ||
+            (kind === 'apim' && APIM_SUCCESS.test(message))) {
+            seen.successLine = message;
+            seen.clientFinished = true;
+            events.push({ type: 'success', line: message });
+        }
+        if (!SEPARATOR.test(message)) {
+            seen.lastProgress = message;
+            events.push({ type: 'progress', line: message });
+        }
+        return events;
+    }
+    function clientFinished() {
+        // The validator prints no last line: it is done when the server has finished starting.
+        return seen.clientFinished || (kind === 'apim-validate' && seen.serverStarted && seen.clientStarted);
+    }
+    function status() {
+        return { verdict: decide().verdict, clientFinished: clientFinished(), serverStarted: seen.serverStarted };
+    }
+    function state() {
+        const { verdict, reason } = decide();
+        return {
+            kind,
+            verdict,
+            reason,
+            clientStarted: seen.clientStarted,
+            clientFinished: clientFinished(),
+            serverStarted: seen.serverStarted,
+            ...(seen.successLine === undefined ? {} : { successLine: seen.successLine }),
+            failureLines: [...seen.failureLines],
+            clientErrors: [...seen.clientErrors],
+            harmlessErrors: [...seen.harmlessErrors],
+            ...(seen.lastProgress === undefined ? {} : { lastProgress: seen.lastProgress }),
+            invalidDefinitions: [...definitions.values()].map((definition) => ({ ...definition })),
+        };
+    }
+    function decide() {
+        const client = CLIENT_NAMES[kind];
+        const first = seen.failureLines[0];
+        if (first !== undefined) {
+            const more = seen.clientErrors.length > 0 ? ` (and ${plural(seen.clientErrors.length, 'other ERROR line')})` : '';
+            return { verdict: 'failed', reason: `the ${client} failed: "${first}"${more}` };
+        }
+        const firstError = seen.clientErrors[0];
+        if (firstError !== undefined) {
+            const despite = seen.successLine ? ', although it printed its success line' : '';
+            return {
+                verdict: 'failed',
+                reason: `the ${client} logged ${plural(seen.clientErrors.length, 'ERROR line')}${despite}; the first: "${firstError}"`,
+            };
+        }
+        if (seen.serverStarted && !seen.clientStarted) {
+            return {
+                verdict: 'failed',
+                reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+            };
+        }
+        if (kind === 'apim-validate') {
+            if (!seen.serverStarted)
+                return { verdict: 'pending', reason: '' };
+            const count = definitions.size;
+            return {
+                verdict: 'succeeded',
+                reason: `the pre-migration validation ran through; ${plural(count, 'invalid API definition')}`,
+            };
+        }
+        if (seen.successLine !== undefined) {
+            const harmlessNote = seen.harmlessErrors.length > 0 ? ` (${plural(seen.harmlessErrors.length, 'harmless ERROR line')} ignored)` : '';
+            return { verdict: 'succeeded', reason: `the ${client} finished: "${seen.successLine}"${harmlessNote}` };
+        }
+        return { verdict: 'pending', reason: '' };
+    }
+    return { kind, push, state, status };
+}
+const CLIENT_NAMES = {
+    identity: 'identity migration client',
+    'apim-validate': 'API-M pre-migration validation',
+    apim: 'API-M migration client',
+};
+const NOT_RUN_HINT = {
+    identity: 'check that org.wso2.carbon.is.migration-*.jar is in repository/components/dropins and that the server got -Dmigrate -Dcomponent=identity',
+    'apim-validate': 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -DrunPreMigration',
+    apim: 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
+};
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/**
+ * When the runner may stop the server: a success is acted on only once the server has finished starting (the
+ * migration lines are done by then); a failure once the client has finished or the server has started, so that
+ * the log holds every error of the run. `settle` means a failure is known but the client is still at work.
+ */
+function log_matcher_stopDecision(state) {
+    if (state.verdict === 'succeeded')
+        return state.serverStarted ? 'stop' : 'wait';
+    if (state.verdict === 'failed')
+        return state.clientFinished || state.serverStarted ? 'stop' : 'settle';
+    return 'wait';
+}
+
+;// CONCATENATED MODULE: ./src/server/server-runner.ts
+/**
+ * Runs the API-M server for one migration run: starts it in its own process group, streams its console output
+ * to a log file and through the log matcher, reports progress, and stops it once the verdict is known (the
+ * server never exits by itself after a migration). Stopping is graceful first (`api-manager.sh --stop`), then
+ * SIGTERM to the group, then SIGKILL once `stopGraceMs` has passed.
+ */
+
+
+
+
+
+
+
+
+
+/** How many lines of console output a result keeps. */
+const LAST_LINES = 50;
+/** A failed server run as an error: the message carries the reason and the last lines of output. */
+class ServerRunError extends Error {
+    exitCode = 1;
+    result;
+    constructor(result) {
+        const tail = result.lastLines.map((line) => `  ${line}`).join('\n');
+        super(`${result.reason}\nThe last ${result.lastLines.length} lines of the server output (all of it is in ${result.logFile}):\n${tail}`);
+        this.name = 'ServerRunError';
+        this.result = result;
+    }
+}
+const CLIENTS = {
+    identity: 'identity migration client',
+    'apim-validate': 'API-M pre-migration validation',
+    apim: 'API-M migration client',
+};
+/** Runs the server until the verdict is known, stops it, and returns what happened. Never throws for a failed run. */
+async function runServer(options) {
+    const { command, logger, kind } = options;
+    const startedAt = Date.now();
+    const matcher = createLogMatcher(kind, options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {});
+    const lastLines = [];
+    await mkdir(path.dirname(options.logFile), { recursive: true });
+    const logStream = createWriteStream(options.logFile, { flags: 'a' });
+    logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
+    const timers = [];
+    let settleTimer;
+    let fired = false;
+    let fire = () => undefined;
+    const triggered = new Promise((resolve) => {
+        fire = (trigger) => {
+            if (fired)
+                return;
+            fired = true;
+            resolve(trigger);
+        };
+    });
+    logger.info(`Starting the server: ${command.display}`);
+    logger.info(`Its console output goes to ${options.logFile}`);
+    const child = spawn(command.command, command.args, {
+        cwd: options.home,
+        // Its own process group, so that the server and everything it starts can be stopped together.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: options.env ?? process.env,
+    });
+    const exited = new Promise((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', () => resolve({ code: null, signal: null }));
+    });
+    child.once('error', (error) => fire({ type: 'spawn-error', error }));
+    const onLine = (line) => {
+        if (!logStream.writableEnded)
+            logStream.write(`${line}\n`);
+        lastLines.push(line);
+        if (lastLines.length > LAST_LINES)
+            lastLines.shift();
+        for (const event of matcher.push(line))
+            reportEvent(event, kind, logger);
+        if (fired)
+            return;
+        const decision = stopDecision(matcher.status());
+        if (decision === 'stop')
+            fire({ type: 'verdict' });
+        else if (decision === 'settle' && settleTimer === undefined) {
+            settleTimer = setTimeout(() => fire({ type: 'settled' }), options.failureSettleMs ?? 60_000);
+            timers.push(settleTimer);
+        }
+    };
+    const streamsClosed = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+        if (!stream)
+            return;
+        const lines = createInterface({ input: stream, crlfDelay: Infinity });
+        lines.on('line', onLine);
+        await once(lines, 'close');
+    }));
+    void exited.then(async () => {
+        // Let the last lines arrive before judging an exit.
+        await withTimeout(streamsClosed, 2_000);
+        fire({ type: 'exit' });
+    });
+    timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
+    const progress = setInterval(() => {
+        const last = matcher.state().lastProgress;
+        logger.info(`The server has run for ${formatDuration(Date.now() - startedAt)}; last migration line: ${last ?? '(none yet)'}`);
+    }, options.progressIntervalMs ?? 30_000);
+    const pid = child.pid;
+    let stop;
+    let trigger;
+    try {
+        if (pid !== undefined)
+            await options.onStarted?.(pid);
+        trigger = await triggered;
+    }
+    finally {
+        fired = true;
+        for (const timer of timers)
+            clearTimeout(timer);
+        clearInterval(progress);
+        if (pid !== undefined) {
+            stop = await stopServerGroup(pid, {
+                command,
+                home: options.home,
+                graceMs: options.stopGraceMs,
+                logger,
+            });
+        }
+        await withTimeout(streamsClosed, 5_000);
+        // A process that outlived SIGKILL may still hold the pipes: let go of them.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        await new Promise((resolve) => logStream.end(resolve));
+    }
+    const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
+    const code = exit?.code ?? null;
+    const signal = exit?.signal ?? null;
+    const state = matcher.state();
+    const lastMigrationLine = state.lastProgress ? `; the last migration line: "${state.lastProgress}"` : '';
+    let verdict;
+    let reason;
+    if (trigger.type === 'spawn-error') {
+        verdict = 'failed';
+        reason = `could not start the server (${command.display}): ${errorMessage(trigger.error)}`;
+    }
+    else if (state.verdict !== 'pending') {
+        verdict = state.verdict;
+        reason = state.reason;
+        if (trigger.type === 'exit' && verdict === 'succeeded') {
+            logger.warning(`The server exited by itself (${describeExit(code, signal)}) after the migration had finished`);
+        }
+        else if (trigger.type === 'timeout' && verdict === 'succeeded') {
+            logger.warning(`The migration finished, but the server had not finished starting after ${formatDuration(options.timeoutMs)}`);
+        }
+    }
+    else if (trigger.type === 'exit') {
+        verdict = 'failed';
+        reason = `the server exited (${describeExit(code, signal)}) before the ${CLIENTS[kind]} finished${lastMigrationLine}`;
+    }
+    else {
+        verdict = 'failed';
+        const started = state.clientStarted ? 'it printed neither its success nor its failure line' : 'it never started';
+        reason = `timed out after ${formatDuration(options.timeoutMs)} waiting for the ${CLIENTS[kind]}: ${started}${lastMigrationLine}. Raise server.timeoutMinutes if the migration needs longer`;
+    }
+    const durationMs = Date.now() - startedAt;
+    logger.info(`Server run ${verdict} after ${formatDuration(durationMs)}: ${reason}`);
+    return {
+        verdict,
+        reason,
+        lastLines: [...lastLines],
+        invalidDefinitions: state.invalidDefinitions,
+        clientErrors: state.clientErrors,
+        harmlessErrors: state.harmlessErrors,
+        durationMs,
+        exitCode: code,
+        signal,
+        ...(pid === undefined ? {} : { pid }),
+        ...(stop === undefined ? {} : { stop }),
+        logFile: options.logFile,
+    };
+}
+function reportEvent(event, kind, logger) {
+    switch (event.type) {
+        case 'client-started':
+            logger.info(`The ${CLIENTS[kind]} is running: ${event.line}`);
+            return;
+        case 'success':
+            logger.info(`Success line: ${event.line}`);
+            return;
+        case 'failure':
+            logger.warning(`Failure line: ${event.line}`);
+            return;
+        case 'client-error':
+            if (event.harmless)
+                logger.info(`Harmless ERROR of the migration client (ignored): ${event.line}`);
+            else
+                logger.warning(`ERROR of the migration client: ${event.line}`);
+            return;
+        case 'invalid-definition': {
+            const { definition } = event;
+            const api = `${definition.name} ${definition.version}${definition.provider ? ` (${definition.provider})` : ''}`;
+            logger.warning(`Invalid ${definition.kind} definition: ${api}: ${definition.message}`);
+            return;
+        }
+        case 'server-started':
+            logger.info(`The server has finished starting: ${event.line}`);
+            return;
+        case 'progress':
+            return;
+    }
+}
+function describeExit(code, signal) {
+    if (signal)
+        return `signal ${signal}`;
+    return code === null ? 'no exit code' : `exit code ${code}`;
+}
+/** The promise's value, or undefined when it takes longer than `ms`. */
+async function withTimeout(promise, ms) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/**
+ * Stops the process group `pid` (the id `runServer` reports, e.g. kept in the action's state for the post step):
+ * `<launcher> --stop` when the command is known, then SIGTERM to the group, then SIGKILL once `graceMs` has
+ * passed.
+ */
+async function stopServerGroup(pid, options) {
+    const startedAt = Date.now();
+    const pollMs = options.pollMs ?? 100;
+    const logger = options.logger;
+    const finish = async (outcome) => {
+        if (options.home !== undefined && outcome !== 'survived')
+            await removeStalePidFile(options.home);
+        return { outcome, durationMs: Date.now() - startedAt };
+    };
+    if (!groupAlive(pid))
+        return finish('not-running');
+    const deadline = startedAt + options.graceMs;
+    const stopCommand = options.command ? launcherStopCommand(options.command) : undefined;
+    if (stopCommand) {
+        logger?.info(`Stopping the server: ${stopCommand.display}`);
+        await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger);
+        if (await waitForGroupEnd(pid, startedAt + options.graceMs / 2, pollMs))
+            return finish('stopped');
+    }
+    logger?.info(`Sending SIGTERM to the server's process group ${pid}`);
+    signalGroup(pid, 'SIGTERM');
+    if (await waitForGroupEnd(pid, deadline, pollMs))
+        return finish('terminated');
+    logger?.warning(`The server did not stop within ${format_formatDuration(options.graceMs)} (server.stopGraceSeconds): sending SIGKILL to its process group ${pid}`);
+    signalGroup(pid, 'SIGKILL');
+    if (await waitForGroupEnd(pid, Date.now() + 5_000, pollMs))
+        return finish('killed');
+    logger?.warning(`Process group ${pid} is still there after SIGKILL`);
+    return finish('survived');
+}
+/**
+ * Whether any process of the group is left (one owned by someone else counts). Zombies do not count: where
+ * PID 1 reaps late (some containers), a shell killed mid-way leaves its finished children as zombies for a while.
+ */
+function groupAlive(pid) {
+    try {
+        process.kill(process.platform === 'win32' ? pid : -pid, 0);
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+    return process.platform === 'linux' ? hasLiveMember(pid) : true;
+}
+function hasLiveMember(pgid) {
+    let entries;
+    try {
+        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
+    }
+    catch {
+        return true;
+    }
+    for (const entry of entries) {
+        if (!/^\d+$/.test(entry))
+            continue;
+        let stat;
+        try {
+            stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${entry}/stat`, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X')
+            return true;
+    }
+    return false;
+}
+function signalGroup(pid, signal) {
+    if (process.platform === 'win32') {
+        // No process groups: taskkill ends the tree.
+        (0,external_node_child_process_namespaceObject.spawn)('taskkill', ['/PID', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore' }).on('error', () => undefined);
+        return;
+    }
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // Gone in the meantime.
+    }
+}
+async function waitForGroupEnd(pid, until, pollMs) {
+    while (groupAlive(pid)) {
+        if (Date.now() >= until)
+            return false;
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return true;
+}
+/** `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags. None for cmd.exe. */
+function launcherStopCommand(command) {
+    if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command))
+        return undefined;
+    const args = [...command.args.filter((arg) => !arg.startsWith('-D')), '--stop'];
+    return { command: command.command, args, display: [command.command, ...args].join(' ') };
+}
+async function runQuietly(command, cwd, timeoutMs, logger) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, { ...(cwd ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk) => (output += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    try {
+        // `once` rejects when the launcher cannot be started.
+        const [code] = (await (0,external_node_events_.once)(child, 'close'));
+        if (code !== 0 || output.trim())
+            logger?.debug(`${command.display}: exit ${code}; ${output.trim()}`);
+    }
+    catch (error) {
+        logger?.debug(`${command.display} failed: ${errors_errorMessage(error)}`);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** Removes `<home>/wso2carbon.pid` when the process it names is gone (a killed server leaves it behind). */
+async function removeStalePidFile(home) {
+    const file = external_node_path_default().join(home, 'wso2carbon.pid');
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch {
+        return;
+    }
+    const recorded = Number.parseInt(text.trim(), 10);
+    if (Number.isInteger(recorded) && recorded > 0 && processAlive(recorded))
+        return;
+    await (0,promises_namespaceObject.rm)(file, { force: true });
+}
+function processAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ./node_modules/yauzl/index.js
+var node_modules_yauzl = __nccwpck_require__(663);
+;// CONCATENATED MODULE: ./src/wso2/migration-kit.ts
+/**
+ * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
+ * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
+ */
+
+
+
+
+const KIT_SPECS = {
+    identity: {
+        title: 'identity migration kit',
+        archive: 'wso2is-migration-x.y.z.zip',
+        jarPattern: /^org\.wso2\.carbon\.is\.migration-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+        jarExample: 'org.wso2.carbon.is.migration-x.y.z.jar',
+    },
+    apim: {
+        title: 'API-M migration kit',
+        archive: 'wso2am-migration-4.2.0.x.zip',
+        jarPattern: /^org\.wso2\.carbon\.apimgt\.migrate\.client-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+        jarExample: 'org.wso2.carbon.apimgt.migrate.client-4.2.0.x.jar',
+    },
+};
+const APIM_TARGET_VERSION = /^4\.2\.0(?:\.\d+)?(?:-[\w.]+)?$/;
+const DROPINS = 'dropins';
+const MIGRATION_RESOURCES = 'migration-resources';
+const MIGRATION_CONFIG = 'migration-config.yaml';
+/** Deep enough for `<wrapper>/migration-resources/migration-config.yaml`; a wrong path must not walk a whole disk. */
+const FOLDER_WALK_DEPTH = 3;
+/** macOS zip tools add this folder next to the real content; it is not a second wrapper. */
+const IGNORED_TOP_LEVEL = new Set(['__MACOSX']);
+async function migration_kit_inspectMigrationKit(path, kind) {
+    const absolute = resolve(path);
+    const spec = KIT_SPECS[kind];
+    const listing = await listKitEntries(absolute, kind);
+    const inspection = emptyInspection(absolute, kind, listing.format);
+    if ('problem' in listing) {
+        inspection.problems.push(listing.problem);
+        return inspection;
+    }
+    const { safe, unsafe } = partitionEntries(listing.entries);
+    inspection.unsafeEntries = unsafe;
+    if (unsafe.length > 0)
+        inspection.problems.push(describeUnsafeEntries(absolute, spec, unsafe));
+    analyzeLayout(inspection, spec, safe);
+    return inspection;
+}
+function emptyInspection(path, kind, format) {
+    return {
+        path,
+        kind,
+        format,
+        rootPrefix: '',
+        jarPath: null,
+        jarVersion: null,
+        hasMigrationResources: false,
+        hasMigrationConfig: false,
+        unsafeEntries: [],
+        problems: [],
+    };
+}
+async function listKitEntries(path, kind) {
+    const spec = KIT_SPECS[kind];
+    const settingName = kind === 'identity' ? 'identity.migrationKit' : 'apim.migrationKit';
+    let isDirectory;
+    try {
+        isDirectory = (await stat(path)).isDirectory();
+    }
+    catch (error) {
+        return {
+            format: 'missing',
+            problem: `${path}: not found (${errorMessage(error)}); set ${settingName} to the ${spec.archive} or the folder it unpacks to`,
+        };
+    }
+    if (isDirectory) {
+        try {
+            return { format: 'directory', entries: await listFolderEntries(path) };
+        }
+        catch (error) {
+            return { format: 'unreadable', problem: `${path}: cannot be read (${errorMessage(error)})` };
+        }
+    }
+    try {
+        return { format: 'zip', entries: await listZipEntries(path) };
+    }
+    catch (error) {
+        return {
+            format: 'unreadable',
+            problem: `${path}: is not a readable zip archive (${errorMessage(error)}); give the ${spec.archive} as downloaded, or the folder it unpacks to`,
+        };
+    }
+}
+/** Reads only the zip's central directory; yauzl's own name check is off so unsafe names become problems, not errors. */
+async function listZipEntries(file) {
+    const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, autoClose: true });
+    const names = [];
+    try {
+        for await (const entry of zip.eachEntry()) {
+            names.push(yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false));
+        }
+    }
+    finally {
+        zip.close();
+    }
+    return names;
+}
+async function listFolderEntries(root) {
+    const names = [];
+    await walkFolder(root, '', FOLDER_WALK_DEPTH, names);
+    return names;
+}
+async function walkFolder(root, prefix, depthLeft, names) {
+    const children = await readdir(join(root, prefix), { withFileTypes: true });
+    for (const child of children) {
+        const relative = `${prefix}${child.name}`;
+        if (!child.isDirectory()) {
+            names.push(relative);
+            continue;
+        }
+        names.push(`${relative}/`);
+        if (depthLeft > 1)
+            await walkFolder(root, `${relative}/`, depthLeft - 1, names);
+    }
+}
+function partitionEntries(names) {
+    const safe = [];
+    const unsafe = [];
+    for (const name of names) {
+        if (isUnsafeEntryName(name))
+            unsafe.push(name);
+        else
+            safe.push(toKitEntry(name));
+    }
+    return { safe, unsafe };
+}
+function isUnsafeEntryName(name) {
+    return name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
+}
+function toKitEntry(name) {
+    return {
+        segments: name.split('/').filter((segment) => segment !== '' && segment !== '.'),
+        isDirectory: name.endsWith('/'),
+    };
+}
+function describeUnsafeEntries(path, spec, unsafe) {
+    return (`${path}: has ${unsafe.length} ${unsafe.length === 1 ? 'entry' : 'entries'} that would be written outside the ` +
+        `folder it is unpacked into (zip slip): ${formatList(unsafe)}; do not use it, download the ${spec.archive} again from WSO2`);
+}
+function analyzeLayout(inspection, spec, entries) {
+    const root = findRoot(entries);
+    if ('problem' in root) {
+        inspection.problems.push(`${inspection.path}: ${root.problem}; expected the ${spec.title} (${spec.archive})`);
+        return;
+    }
+    inspection.rootPrefix = root.prefix;
+    const content = entries
+        .filter((entry) => root.prefix === '' || entry.segments[0] === root.prefix.slice(0, -1))
+        .map((entry) => (root.prefix === '' ? entry : { ...entry, segments: entry.segments.slice(1) }));
+    checkJar(inspection, content);
+    checkResources(inspection, content);
+}
+function findRoot(entries) {
+    const topLevel = new Set(entries
+        .map((entry) => entry.segments[0])
+        .filter((name) => name !== undefined && !IGNORED_TOP_LEVEL.has(name)));
+    if (topLevel.size === 0)
+        return { problem: 'is empty' };
+    if (topLevel.has(DROPINS) || topLevel.has(MIGRATION_RESOURCES))
+        return { prefix: '' };
+    const [only] = topLevel;
+    if (topLevel.size === 1 && only !== undefined && isFolderIn(entries, only))
+        return { prefix: `${only}/` };
+    return {
+        problem: `has no ${DROPINS}/ or ${MIGRATION_RESOURCES}/ at its top nor inside a single top-level folder ` +
+            `(top level: ${formatList([...topLevel])})`,
+    };
+}
+function isFolderIn(entries, name) {
+    return entries.some((entry) => entry.segments[0] === name && (entry.isDirectory || entry.segments.length > 1));
+}
+function checkJar(inspection, content) {
+    const spec = KIT_SPECS[inspection.kind];
+    const jars = content
+        .filter((entry) => !entry.isDirectory && entry.segments.length === 2 && entry.segments[0] === DROPINS)
+        .map((entry) => entry.segments[1] ?? '')
+        .filter((name) => name.endsWith('.jar'));
+    const where = `${inspection.path}: `;
+    if (jars.length > 1) {
+        inspection.problems.push(`${where}has ${jars.length} jars in ${inspection.rootPrefix}${DROPINS}/ (${formatList(jars)}); the ${spec.title} holds exactly one, ${spec.jarExample}`);
+        return;
+    }
+    const [jar] = jars;
+    if (jar === undefined) {
+        inspection.problems.push(`${where}has no ${inspection.rootPrefix}${DROPINS}/${spec.jarExample}; is this the ${spec.title} (${spec.archive})?`);
+        return;
+    }
+    const version = spec.jarPattern.exec(jar)?.[1];
+    if (version === undefined) {
+        inspection.problems.push(`${where}${describeUnexpectedJar(inspection, jar)}`);
+        return;
+    }
+    inspection.jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+    inspection.jarVersion = version;
+    if (inspection.kind === 'apim' && !APIM_TARGET_VERSION.test(version)) {
+        inspection.problems.push(`${where}holds ${jar}, the migration client ${version}, not 4.2.0.x; download the ${spec.archive} that migrates to API-M 4.2.0`);
+    }
+}
+function describeUnexpectedJar(inspection, jar) {
+    const spec = KIT_SPECS[inspection.kind];
+    const otherKind = inspection.kind === 'identity' ? 'apim' : 'identity';
+    const other = KIT_SPECS[otherKind];
+    const jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+    if (other.jarPattern.test(jar)) {
+        return `holds ${jarPath}, so it is the ${other.title} (${other.archive}), but it was given as the ${spec.title}; give the ${spec.archive} here`;
+    }
+    return `holds ${jarPath}, which is not the ${spec.title}'s ${spec.jarExample}; give the ${spec.archive} here`;
+}
+function checkResources(inspection, content) {
+    const spec = KIT_SPECS[inspection.kind];
+    inspection.hasMigrationResources = content.some((entry) => entry.segments[0] === MIGRATION_RESOURCES);
+    inspection.hasMigrationConfig = content.some((entry) => !entry.isDirectory &&
+        entry.segments.length === 2 &&
+        entry.segments[0] === MIGRATION_RESOURCES &&
+        entry.segments[1] === MIGRATION_CONFIG);
+    const folder = `${inspection.rootPrefix}${MIGRATION_RESOURCES}/`;
+    if (!inspection.hasMigrationResources) {
+        inspection.problems.push(`${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`);
+    }
+    else if (inspection.kind === 'identity' && !inspection.hasMigrationConfig) {
+        inspection.problems.push(`${inspection.path}: has no ${folder}${MIGRATION_CONFIG}; the ${spec.title} (${spec.archive}) needs it`);
+    }
+}
+function formatList(items, max = 5) {
+    const shown = items.slice(0, max).join(', ');
+    return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+;// CONCATENATED MODULE: ./src/wso2/kit-install.ts
+/**
+ * Puts a WSO2 migration kit into the API-M home and takes it out again (wso2-facts.md, Steps 2 and 3): the client
+ * jar goes into `repository/components/dropins`, the kit's `migration-resources/` becomes `<home>/migration-resources`.
+ * Both kits use that same folder, and a jar left in dropins runs again at every start, so whatever another kit left is
+ * removed before installing, and {@link uninstallMigrationKits} removes both kinds after every run.
+ *
+ * A zip is unpacked into a fresh folder under the work folder, never into the home. Every entry is checked before
+ * anything is written: names that leave the folder (`..`, absolute paths, drive letters), symbolic links that point
+ * outside it or through another link, entries written through a link. A refused kit is an InputError that names the
+ * entries, and the home is left exactly as it was.
+ */
+
+
+
+
+
+
+
+const DROPINS_DIR = (0,external_node_path_namespaceObject.join)('repository', 'components', 'dropins');
+const MIGRATION_RESOURCES_DIR = 'migration-resources';
+/** `org.wso2.carbon.is.migration-*.jar` (Step 2) and `org.wso2.carbon.apimgt.migrate.client-*.jar` (Step 3). */
+const MIGRATION_JAR_PREFIXES = ['org.wso2.carbon.is.migration-', 'org.wso2.carbon.apimgt.migrate.client-'];
+const KIT_TITLES = {
+    identity: 'identity migration kit',
+    apim: 'API-M migration kit',
+};
+/** The kits are tens of MB; more than this unpacked is not a WSO2 kit (or is a zip bomb). */
+const MAX_UNPACKED_BYTES = (/* unused pure expression or super */ null && (2 * 1024 ** 3));
+/** A symbolic link's target is a path; longer content is not one. */
+const MAX_LINK_TARGET_BYTES = 4096;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+/**
+ * Installs the kit into the home and returns what it did. A bad kit or home is an InputError and nothing is changed.
+ * When a later step fails (copying, `prepareResources`), what was installed is removed again before the error is
+ * rethrown, so no half-installed kit stays behind.
+ */
+async function installMigrationKit(options) {
+    const { kind, logger } = options;
+    const home = resolve(options.apimHome);
+    const title = KIT_TITLES[kind];
+    await requireDropins(home);
+    const inspection = await inspectMigrationKit(options.kit, kind);
+    if (inspection.problems.length > 0) {
+        throw new InputError(inspection.problems.map((message) => ({ message })), { headline: `Cannot install the ${title} ${inspection.path}; nothing was changed in ${home}:` });
+    }
+    const jarPath = inspection.jarPath;
+    if (jarPath === null)
+        throw new Error(`internal: ${inspection.path} passed inspection without a jar`);
+    await mkdir(options.workDir, { recursive: true });
+    const unpackDir = inspection.format === 'zip' ? await mkdtemp(join(resolve(options.workDir), `kit-${kind}-`)) : null;
+    try {
+        let kitRoot = inspection.path;
+        if (unpackDir !== null) {
+            const count = await unpackZipSafely(inspection.path, unpackDir, title);
+            logger.info(`Unpacked ${inspection.path} (${count} entries) into ${unpackDir}`);
+            kitRoot = unpackDir;
+        }
+        return await installFrom(kitRoot, inspection, jarPath, home, options);
+    }
+    finally {
+        if (unpackDir !== null)
+            await rm(unpackDir, { recursive: true, force: true });
+    }
+}
+/**
+ * Removes both kinds of migration jar from dropins and `<home>/migration-resources`, and returns what it removed
+ * (absolute paths). Safe to call any number of times, also when the home or dropins does not exist.
+ */
+async function uninstallMigrationKits(apimHome, logger) {
+    const removed = await removeMigrationArtifacts((0,external_node_path_namespaceObject.resolve)(apimHome));
+    for (const path of removed)
+        logger.info(`Removed ${path}`);
+    return removed;
+}
+/** What migration artifacts are in the home now (for `verify`, and to tell that a run left something behind). */
+async function findInstalledMigrationArtifacts(apimHome) {
+    const home = resolve(apimHome);
+    return {
+        jars: await listMigrationJars(home),
+        hasMigrationResources: await kit_install_exists(join(home, MIGRATION_RESOURCES_DIR)),
+    };
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Installing
+async function installFrom(kitRoot, inspection, jarPath, home, options) {
+    const { logger } = options;
+    const jarName = jarPath.split('/').pop() ?? jarPath;
+    const sourceJar = join(kitRoot, ...jarPath.split('/'));
+    const sourceResources = join(kitRoot, ...inspection.rootPrefix.split('/').filter(Boolean), MIGRATION_RESOURCES_DIR);
+    const jar = join(home, DROPINS_DIR, jarName);
+    const resourcesDir = join(home, MIGRATION_RESOURCES_DIR);
+    const removedLeftovers = await removeMigrationArtifacts(home);
+    for (const path of removedLeftovers)
+        logger.info(`Removed ${path}, left by an earlier migration kit`);
+    try {
+        await copyFile(sourceJar, jar);
+        logger.info(`Installed ${jarName} into ${join(home, DROPINS_DIR)}`);
+        // Links are copied as what they point to: the unpacked folder they point into is removed afterwards.
+        await cp(sourceResources, resourcesDir, { recursive: true, dereference: true, errorOnExist: true, force: false });
+        logger.info(`Installed ${MIGRATION_RESOURCES_DIR} of ${inspection.path} into ${resourcesDir}`);
+        if (options.prepareResources)
+            await options.prepareResources(resourcesDir);
+    }
+    catch (error) {
+        const removed = await removeMigrationArtifacts(home).catch(() => []);
+        if (removed.length > 0)
+            logger.info(`Installing failed; removed again: ${removed.join(', ')}`);
+        if (error instanceof InputError)
+            throw error;
+        throw new Error(`installing the ${KIT_TITLES[inspection.kind]} ${inspection.path} into ${home} failed: ${errorMessage(error)}`, { cause: error });
+    }
+    return { jar, resourcesDir, removedLeftovers };
+}
+async function requireDropins(home) {
+    const dropins = join(home, DROPINS_DIR);
+    const isDirectory = await stat(dropins).then((stats) => stats.isDirectory(), () => false);
+    if (!isDirectory) {
+        throw new InputError({
+            file: home,
+            message: `has no ${DROPINS_DIR} folder; set apimHome to the folder API-M 4.2.0 is unpacked into`,
+        });
+    }
+}
+async function removeMigrationArtifacts(home) {
+    const removed = [];
+    for (const jar of await listMigrationJars(home)) {
+        await (0,promises_namespaceObject.rm)(jar, { force: true });
+        removed.push(jar);
+    }
+    const resources = (0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR);
+    if (await kit_install_exists(resources)) {
+        await (0,promises_namespaceObject.rm)(resources, { recursive: true, force: true });
+        removed.push(resources);
+    }
+    return removed;
+}
+async function listMigrationJars(home) {
+    const dropins = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR);
+    let names;
+    try {
+        names = await (0,promises_namespaceObject.readdir)(dropins);
+    }
+    catch (error) {
+        if (isNotFound(error))
+            return [];
+        throw error;
+    }
+    return names
+        .filter((name) => name.endsWith('.jar') && MIGRATION_JAR_PREFIXES.some((prefix) => name.startsWith(prefix)))
+        .sort()
+        .map((name) => (0,external_node_path_namespaceObject.join)(dropins, name));
+}
+async function kit_install_exists(path) {
+    try {
+        await (0,promises_namespaceObject.lstat)(path);
+        return true;
+    }
+    catch (error) {
+        if (isNotFound(error))
+            return false;
+        throw error;
+    }
+}
+function isNotFound(error) {
+    const code = error?.code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+}
+/**
+ * Unpacks `zipFile` into the empty folder `target`: first reads the whole central directory (and the targets of
+ * symbolic links) and checks every entry, then writes. Returns the number of entries written.
+ */
+async function unpackZipSafely(zipFile, target, title) {
+    // yauzl's own name check is off (strictFileNames: false) so that every bad name is reported, not just the first.
+    const zip = await yauzl.openPromise(zipFile, {
+        lazyEntries: true,
+        decodeStrings: false,
+        autoClose: false,
+        validateEntrySizes: true,
+    });
+    try {
+        const { planned, problems } = await readPlan(zip);
+        problems.push(...checkPlan(planned));
+        if (problems.length > 0) {
+            throw new InputError(problems.map((message) => ({ message })), { headline: `Refusing to unpack the ${title} ${zipFile}; nothing was installed. Download it again from WSO2:` });
+        }
+        for (const item of planned)
+            await writeEntry(zip, target, item);
+        return planned.length;
+    }
+    finally {
+        zip.close();
+    }
+}
+async function readPlan(zip) {
+    const planned = [];
+    const problems = [];
+    let unpackedBytes = 0;
+    for await (const entry of zip.eachEntry()) {
+        const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
+        const unsafe = describeUnsafeName(name);
+        if (unsafe !== null) {
+            problems.push(`entry "${name}" ${unsafe}`);
+            continue;
+        }
+        if (!entry.canDecodeFileData()) {
+            problems.push(`entry "${name}" is encrypted or uses a compression method that cannot be read`);
+            continue;
+        }
+        const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
+        if (segments.length === 0)
+            continue;
+        unpackedBytes += entry.uncompressedSize;
+        const kind = entryKind(entry, name);
+        if (kind === 'symlink') {
+            const linkTarget = await readLinkTarget(zip, entry);
+            if (linkTarget === null)
+                problems.push(`entry "${name}" is a symbolic link without a readable target`);
+            else
+                planned.push({ name, segments, kind, entry, linkTarget });
+        }
+        else {
+            planned.push({ name, segments, kind, entry });
+        }
+    }
+    if (unpackedBytes > MAX_UNPACKED_BYTES) {
+        problems.push(`unpacks to ${unpackedBytes} bytes, more than a migration kit holds (${MAX_UNPACKED_BYTES})`);
+    }
+    return { planned, problems };
+}
+/** Why a name would leave the unpack folder, or null. Backslashes were already read as `/`. */
+function describeUnsafeName(name) {
+    if (name.includes('\0'))
+        return 'has a NUL character in its name';
+    if (name.startsWith('/'))
+        return 'has an absolute path';
+    if (/^[A-Za-z]:/.test(name))
+        return 'starts with a drive letter';
+    if (name.split('/').includes('..'))
+        return 'has a ".." segment';
+    return null;
+}
+function entryKind(entry, name) {
+    // The upper 16 bits of the external attributes hold the Unix mode when a Unix tool wrote the zip.
+    const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+    if (mode === S_IFLNK)
+        return 'symlink';
+    return name.endsWith('/') ? 'directory' : 'file';
+}
+async function readLinkTarget(zip, entry) {
+    if (entry.uncompressedSize === 0 || entry.uncompressedSize > MAX_LINK_TARGET_BYTES)
+        return null;
+    const stream = await zip.openReadStreamPromise(entry);
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    const target = Buffer.concat(chunks).toString('utf8');
+    return target.includes('\0') ? null : target;
+}
+/** Checks the entries against each other: links and what is written through them, duplicates. */
+function checkPlan(planned) {
+    const problems = [];
+    const byPath = new Map();
+    const links = new Set();
+    const files = new Set();
+    for (const item of planned) {
+        const path = item.segments.join('/');
+        const earlier = byPath.get(path);
+        if (earlier !== undefined && (earlier.kind !== 'directory' || item.kind !== 'directory')) {
+            problems.push(`entry "${item.name}" appears twice`);
+            continue;
+        }
+        byPath.set(path, item);
+        if (item.kind === 'symlink')
+            links.add(path);
+        if (item.kind === 'file')
+            files.add(path);
+    }
+    for (const item of planned) {
+        for (let length = 1; length < item.segments.length; length += 1) {
+            const prefix = item.segments.slice(0, length).join('/');
+            if (links.has(prefix)) {
+                problems.push(`entry "${item.name}" would be written through the symbolic link "${prefix}"`);
+                break;
+            }
+            if (files.has(prefix)) {
+                problems.push(`entry "${item.name}" is inside "${prefix}", which is a file`);
+                break;
+            }
+        }
+        if (item.kind === 'symlink' && item.linkTarget !== undefined) {
+            const problem = checkLinkTarget(item, links);
+            if (problem === null)
+                item.linkTarget = normalizeLinkTarget(item.linkTarget);
+            else
+                problems.push(problem);
+        }
+    }
+    return problems;
+}
+/**
+ * A link may point only to a path inside the unpack folder, resolved from the link's own folder, and not through
+ * another link: `a -> .` then `a/b -> ../..` would leave the folder although each looks harmless on its own.
+ */
+function checkLinkTarget(item, links) {
+    const target = item.linkTarget ?? '';
+    const outside = `is a symbolic link to "${target}", outside the folder the kit is unpacked into`;
+    if (target.startsWith('/') || target.startsWith('\\') || /^[A-Za-z]:/.test(target)) {
+        return `entry "${item.name}" ${outside}`;
+    }
+    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
+    const at = item.segments.slice(0, -1);
+    for (const [index, step] of steps.entries()) {
+        if (step === '..') {
+            if (at.length === 0)
+                return `entry "${item.name}" ${outside}`;
+            at.pop();
+            continue;
+        }
+        at.push(step);
+        if (index < steps.length - 1 && links.has(at.join('/'))) {
+            return `entry "${item.name}" is a symbolic link to "${target}", which goes through the symbolic link "${at.join('/')}"`;
+        }
+    }
+    // A link to a folder that holds it would make copying the resources recurse without end.
+    if (at.every((segment, position) => item.segments[position] === segment)) {
+        return `entry "${item.name}" is a symbolic link to "${target}", a folder that contains the link itself (a loop)`;
+    }
+    return null;
+}
+function normalizeLinkTarget(target) {
+    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
+    return steps.length === 0 ? '.' : steps.join('/');
+}
+async function writeEntry(zip, target, item) {
+    const path = join(target, ...item.segments);
+    if (item.kind === 'directory') {
+        await mkdir(path, { recursive: true });
+        return;
+    }
+    await mkdir(dirname(path), { recursive: true });
+    if (item.kind === 'symlink') {
+        await symlink(item.linkTarget ?? '.', path);
+        return;
+    }
+    const stream = await zip.openReadStreamPromise(item.entry);
+    // 'wx': never follows or overwrites anything already there.
+    await pipeline(stream, createWriteStream(path, { flags: 'wx' }));
 }
 
 ;// CONCATENATED MODULE: ./src/entry/action-state.ts
@@ -31376,24 +34093,58 @@ function readActionState() {
         return undefined;
     return JSON.parse(text);
 }
+/** Keeps the post step's state in step with what the stage has left running or installed. */
+function actionStateSink(initial) {
+    let state = { ...initial };
+    const update = (change) => {
+        state = change(state);
+        saveActionState(state);
+    };
+    return {
+        serverStarted: (pid) => update((current) => ({ ...current, serverPid: pid })),
+        serverStopped: () => update(({ serverPid: _stopped, ...rest }) => rest),
+        kitInstalled: (apimHome) => update((current) => ({ ...current, kitInstalledIn: apimHome })),
+        kitRemoved: () => update(({ kitInstalledIn: _removed, ...rest }) => rest),
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/entry/post.ts
 
 
 
+
+
+
+/** How long the post step lets a server it stops shut down before it kills it. */
+const POST_STOP_GRACE_MS = 30_000;
 /**
- * The post step runs after the job, also when it failed or was cancelled. The stages of this version
- * start no server and install no migration kit, so it only says which stage it followed.
+ * The post step runs after the job, also when it failed or was cancelled: it stops an API-M server the
+ * stage left running and takes the migration kit out of the API-M home, so that it never runs again at
+ * the next start.
  */
 async function runPost() {
+    const logger = createActionsLogger();
     try {
         const state = readActionState();
-        info(state
-            ? `apim-migrate post: stage ${state.stage} started no server and installed no migration kit; nothing to clean up`
-            : 'apim-migrate post: the main step saved no state; nothing to clean up');
+        if (!state) {
+            info('apim-migrate post: the main step saved no state; nothing to clean up');
+            return;
+        }
+        if (state.serverPid === undefined && state.kitInstalledIn === undefined) {
+            info(`apim-migrate post: stage ${state.stage} left no server running and no migration kit; nothing to clean up`);
+            return;
+        }
+        if (state.serverPid !== undefined) {
+            warning(`apim-migrate post: stopping the API-M server (pid ${state.serverPid}) that stage ${state.stage} left running`);
+            await stopServerGroup(state.serverPid, { graceMs: POST_STOP_GRACE_MS, logger });
+        }
+        if (state.kitInstalledIn !== undefined) {
+            const removed = await uninstallMigrationKits(state.kitInstalledIn, logger);
+            warning(`apim-migrate post: removed ${removed.join(', ') || 'nothing'} from ${state.kitInstalledIn}`);
+        }
     }
     catch (error) {
-        warning(`apim-migrate post: ${errorMessage(error)}`);
+        setFailed(`apim-migrate post: ${errors_errorMessage(error)}`);
     }
 }
 
@@ -31404,7 +34155,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _entry_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8376);
+/* harmony import */ var _entry_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1020);
 
 await (0,_entry_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
@@ -31424,6 +34175,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
@@ -31588,6 +34346,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -31606,6 +34371,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 3106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ })
 
@@ -31711,6 +34483,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

@@ -1,9 +1,14 @@
 import * as core from '@actions/core';
+import type { ServerStateSink } from '../stages/types.js';
 
 /** What the main step hands to the post step. */
 export interface ActionState {
   stage: string;
   config: string;
+  /** The API-M server the stage started, while it runs. */
+  serverPid?: number;
+  /** The API-M home a migration kit was installed into, while it is there. */
+  kitInstalledIn?: string;
 }
 
 const STATE_KEY = 'apim-migrate';
@@ -16,4 +21,19 @@ export function readActionState(): ActionState | undefined {
   const text = core.getState(STATE_KEY);
   if (text === '') return undefined;
   return JSON.parse(text) as ActionState;
+}
+
+/** Keeps the post step's state in step with what the stage has left running or installed. */
+export function actionStateSink(initial: ActionState): ServerStateSink {
+  let state: ActionState = { ...initial };
+  const update = (change: (current: ActionState) => ActionState) => {
+    state = change(state);
+    saveActionState(state);
+  };
+  return {
+    serverStarted: (pid) => update((current) => ({ ...current, serverPid: pid })),
+    serverStopped: () => update(({ serverPid: _stopped, ...rest }) => rest),
+    kitInstalled: (apimHome) => update((current) => ({ ...current, kitInstalledIn: apimHome })),
+    kitRemoved: () => update(({ kitInstalledIn: _removed, ...rest }) => rest),
+  };
 }

@@ -6,7 +6,7 @@ import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js'
 import { restoreOperation, runStageOperation } from '../stages/operations.js';
 import type { RestoreRequest } from '../stages/restore.js';
 import { isStageName, STAGE_NAMES, type StageName } from '../stages/types.js';
-import { saveActionState } from './action-state.js';
+import { actionStateSink, saveActionState } from './action-state.js';
 
 /** The action's inputs, read once, keyed by their names in action.yml. */
 export interface ActionInputs {
@@ -65,13 +65,15 @@ export async function runAction(env: Record<string, string | undefined> = proces
   try {
     const inputs = readActionInputs();
     logger.setSecret(inputs['github-token']);
-    saveActionState({ stage: inputs.stage, config: inputs.config });
+    const initialState = { stage: inputs.stage, config: inputs.config };
+    saveActionState(initialState);
     const base = {
       configFile: inputs.config,
       cwd: env['GITHUB_WORKSPACE'] ?? process.cwd(),
       env,
       logger,
       dryRun: inputs['dry-run'],
+      serverState: actionStateSink(initialState),
     };
     const result =
       inputs.stage === 'restore'

@@ -60,6 +60,8 @@ export interface MutatingStageDefinition {
   title: string;
   /** The databases the stage changes, and so backs up first. */
   touches: 'shared_db' | 'all';
+  /** Why this configuration does not run the stage at all (no lock, no backup, no ledger entry). */
+  skipReason?(config: ResolvedConfig): string | undefined;
   steps(context: StageContext, guard: GuardState): StepDefinition[];
 }
 
@@ -76,6 +78,16 @@ export interface PhysicalTarget {
  * backup of half-migrated data); and the attempt's outcome recorded in the ledger, whatever happens.
  */
 export async function runMutatingStage(stage: MutatingStageDefinition, context: StageContext): Promise<StageResult> {
+  const skip = stage.skipReason?.(context.config);
+  if (skip !== undefined) {
+    context.deps.logger.notice(`${stage.title} skipped: ${skip}`);
+    return runStage(
+      definitionWith(stage, [
+        { id: 'skip', title: stage.title, run: async () => ({ outcome: 'skipped', summary: skip }) },
+      ]),
+      context,
+    );
+  }
   const touched = touchedDatabases(stage, context.config);
   const shared = sharedDb(context.config);
   const guard: GuardState = { entries: [], details: {} };

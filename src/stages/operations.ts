@@ -14,7 +14,7 @@ import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
 import { restoreStage, type RestoreRequest } from './restore.js';
-import type { StageContext, StageName, StageResult } from './types.js';
+import type { ServerStateSink, StageContext, StageName, StageResult } from './types.js';
 
 /** What every operation is given by its entry (the action or the CLI). */
 export interface OperationOptions {
@@ -23,6 +23,8 @@ export interface OperationOptions {
   env: Record<string, string | undefined>;
   logger: Logger;
   platform?: NodeJS.Platform;
+  /** The action's record of what a stage left running or installed, for its post step. */
+  serverState?: ServerStateSink;
 }
 
 /** Loads the config and registers every secret it leads to before anything can print it. */
@@ -86,7 +88,14 @@ async function withStageContext(
   try {
     const result = await work({
       config,
-      deps: { logger: options.logger, store, run, env: options.env, platform: options.platform ?? process.platform },
+      deps: {
+        logger: options.logger,
+        store,
+        run,
+        env: options.env,
+        platform: options.platform ?? process.platform,
+        ...(options.serverState ? { serverState: options.serverState } : {}),
+      },
       dryRun: options.dryRun ?? false,
       force: options.force ?? false,
       workDir,

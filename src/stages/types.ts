@@ -60,6 +60,14 @@ export interface StepOutput {
   checks?: Check[];
 }
 
+/** Where a stage says what it left in the API-M home, so that the action's post step can clean up after a cancel. */
+export interface ServerStateSink {
+  serverStarted(pid: number, apimHome: string): void;
+  serverStopped(): void;
+  kitInstalled(apimHome: string): void;
+  kitRemoved(): void;
+}
+
 /** The shell's pieces a stage may use; tests give fakes of exactly these. */
 export interface StageDeps {
   logger: Logger;
@@ -69,6 +77,7 @@ export interface StageDeps {
   env: Record<string, string | undefined>;
   clock?: () => number;
   platform?: NodeJS.Platform;
+  serverState?: ServerStateSink;
 }
 
 /** What the steps of a stage found or changed, merged into its result and report. */

@@ -202,6 +202,8 @@ export interface MigrationKitOptions {
   resources?: boolean;
   /** Put migration-resources/migration-config.yaml in (default true when resources are in). */
   migrationConfig?: boolean;
+  /** The content of that migration-config.yaml (default: a one-line placeholder). */
+  migrationConfigContent?: string;
   /** More entries, relative to the wrapper (unsafe ones are written as given, without the wrapper). */
   extraEntries?: KitEntrySpec[];
 }
@@ -234,7 +236,7 @@ export function makeKitEntries(options: MigrationKitOptions): KitEntrySpec[] {
     if (options.migrationConfig ?? true) {
       entries.push({
         path: `${prefix}migration-resources/migration-config.yaml`,
-        content: 'migrationEnable: "true"\n',
+        content: options.migrationConfigContent ?? 'migrationEnable: "true"\n',
       });
     }
   }

@@ -81,8 +81,6 @@ describe('runCli: wrong input exits 2 with one message and no stack trace', () =
     { argv: ['plan', 'extra'], text: 'unexpected argument "extra" after "apim-migrate plan"' },
     { argv: ['status', 'extra'], text: 'unexpected argument "extra" after "apim-migrate status"' },
     { argv: ['run', 'preflight', 'extra'], text: 'unexpected argument "extra" after "apim-migrate run"' },
-    { argv: ['run', 'identity'], text: 'stage "identity" is not available in apim-migrate' },
-    { argv: ['run', 'apim', '--dry-run'], text: 'stage "apim" is not available in apim-migrate' },
     { argv: ['restore'], text: 'name the stage to roll back: apim-migrate restore --stage S' },
     { argv: ['restore', '--stage', 'nope'], text: 'unknown stage "nope"' },
     { argv: ['backup', '--label', 'Bad Label'], text: '--label "Bad Label" must be 1 to 40 lower-case letters' },

@@ -1,0 +1,390 @@
+/**
+ * Reads the console output of an API-M server run line by line and tells what the migration client did: the
+ * success and failure lines, the client's ERROR lines, when the server has finished starting, the latest
+ * progress line and, for the pre-migration validation, the invalid API definitions. Pure: no clock, no I/O.
+ * The lines it knows are listed in docs/wso2-facts.md (Steps 2 and 3).
+ */
+import type { ServerStage } from './server-command.js';
+
+export type ServerRunKind = ServerStage;
+
+/** WSO2's own test runs treat these ERRORs of the API-M client as harmless. */
+export const DEFAULT_HARMLESS_ERRORS: readonly RegExp[] = [/SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/];
+
+export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+
+export interface LogRecord {
+  level: LogLevel;
+  /** The logger (`{org.wso2...}` or the short name of the console layout), when the line names one. */
+  logger?: string;
+  /** The text after the logger, trimmed. */
+  message: string;
+}
+
+// `[2026-11-24 20:33:00,123]  INFO {org.wso2.x.Y} - message` (the log file may add `TID: [-1234] [] ` in
+// front); the 4.x console layout writes `[...]  INFO - Y message` instead.
+const RECORD =
+  /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/;
+// Colours, should a terminal-aware layout be configured.
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Parses one log4j line; `undefined` for anything else (stack traces, banners, blank lines). */
+export function parseLogRecord(line: string): LogRecord | undefined {
+  const match = RECORD.exec(line.replace(ANSI, '').trimEnd());
+  if (!match) return undefined;
+  const level = match[1] as LogLevel;
+  const rest = match[2] ?? '';
+  const braced = /^\{([^}]*)\}\s+-\s?(.*)$/.exec(rest);
+  if (braced) return { level, logger: braced[1] ?? '', message: (braced[2] ?? '').trim() };
+  const dashed = /^-\s+(\S+)\s+(.*)$/.exec(rest);
+  if (dashed) return { level, logger: dashed[1] ?? '', message: (dashed[2] ?? '').trim() };
+  return { level, message: rest.trim() };
+}
+
+export type InvalidDefinitionKind = 'OpenAPI' | 'GraphQL' | 'WSDL' | 'AsyncAPI' | 'missing';
+
+export interface InvalidDefinition {
+  name: string;
+  version: string;
+  /** Empty when the validator's lines never named it. */
+  provider: string;
+  kind: InvalidDefinitionKind;
+  /** What the validator said; several messages for the same API and kind are joined with `; `. */
+  message: string;
+}
+
+export type LogEvent =
+  | { type: 'client-started'; line: string }
+  | { type: 'progress'; line: string }
+  | { type: 'success'; line: string }
+  | { type: 'failure'; line: string }
+  | { type: 'client-error'; line: string; harmless: boolean }
+  | { type: 'invalid-definition'; definition: InvalidDefinition }
+  | { type: 'server-started'; line: string };
+
+export type MatcherVerdict = 'pending' | 'succeeded' | 'failed';
+
+export interface MatcherState {
+  kind: ServerRunKind;
+  verdict: MatcherVerdict;
+  /** Why, for people; empty while pending. */
+  reason: string;
+  /** A line of the migration client has been seen. */
+  clientStarted: boolean;
+  /** The client has printed its last line (its success line or its final failure line). */
+  clientFinished: boolean;
+  /** `WSO2 Carbon started in N sec` has been seen. */
+  serverStarted: boolean;
+  successLine?: string;
+  failureLines: string[];
+  /** The client's ERROR lines that are not harmless and not invalid-definition findings. */
+  clientErrors: string[];
+  /** The client's ERROR lines matched by the harmless list. */
+  harmlessErrors: string[];
+  /** The latest line of the migration client, for progress reports. */
+  lastProgress?: string;
+  invalidDefinitions: InvalidDefinition[];
+}
+
+export interface LogMatcher {
+  readonly kind: ServerRunKind;
+  /** Feeds one line of console output (without its line break); returns what it revealed. */
+  push(line: string): LogEvent[];
+  /** A snapshot of what has been seen so far. */
+  state(): MatcherState;
+  /** The part of the state that decides when to stop the server, without copying the findings. */
+  status(): MatcherStatus;
+}
+
+export type MatcherStatus = Pick<MatcherState, 'verdict' | 'clientFinished' | 'serverStarted'>;
+
+export interface LogMatcherOptions {
+  /** ERROR lines of the client that do not fail the run: regular expressions (strings are compiled). */
+  harmlessErrors?: ReadonlyArray<RegExp | string>;
+}
+
+const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
+const AM_PREFIX = 'WSO2 API-M Migration Task : ';
+
+const SERVER_STARTED = /WSO2 Carbon started in\b/;
+const IDENTITY_STARTED = /^Executing Migration client\s*:/;
+const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
+const IDENTITY_FAILURE = /^Migration process was stopped\b/;
+const APIM_SUCCESS = /Successfully completed API-M migration from \S+ to \S+/;
+const APIM_FAILURES = [
+  /API Migration exception occurred while migrating/,
+  /Error running the artifact re-indexing script/,
+  /Error occurred while initializing DB Util/,
+];
+const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
+const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
+/** The client's separator lines (rows of dots or dashes) are no progress. */
+const SEPARATOR = /^[.\-\s]*$/;
+
+// The clients' packages; the console layout of 4.x prints only the class name.
+const CLIENT_PACKAGE = /(^|\.)(is|apimgt)\.migration(\.|$)|\.identity\.core\.migrate\./;
+const CLIENT_CLASS = /Migrat|^(APIValidator|ValidationHandler|ApplicationValidator)$/;
+
+const API_BRACES = /\{name: (.*?), version: (.*?), provider: (.*?)\}/;
+const API_PLAIN = /(?:of|for) (?:API:\s*)?(\S+) version: (\S+)/;
+
+/** Creates a matcher for one server run. */
+export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions = {}): LogMatcher {
+  const harmless = (options.harmlessErrors ?? DEFAULT_HARMLESS_ERRORS).map((pattern) =>
+    typeof pattern === 'string' ? new RegExp(pattern) : pattern,
+  );
+  const seen = {
+    clientStarted: false,
+    clientFinished: false,
+    serverStarted: false,
+    successLine: undefined as string | undefined,
+    failureLines: [] as string[],
+    clientErrors: [] as string[],
+    harmlessErrors: [] as string[],
+    lastProgress: undefined as string | undefined,
+  };
+  const definitions = new Map<string, InvalidDefinition>();
+  // The API the validator is looking at: GraphQL, WSDL and AsyncAPI findings do not name it.
+  let current: { name: string; version: string; provider: string } | undefined;
+
+  function isClientLine(record: LogRecord): boolean {
+    const text = record.message;
+    if (text.startsWith(IS_PREFIX) || text.startsWith(AM_PREFIX)) return true;
+    if (IDENTITY_STARTED.test(text) || IDENTITY_FAILURE.test(text) || VALIDATION_STARTED.test(text)) return true;
+    const logger = record.logger;
+    if (logger === undefined) return false;
+    return logger.includes('.') ? CLIENT_PACKAGE.test(logger) : CLIENT_CLASS.test(logger);
+  }
+
+  function noteApi(message: string): void {
+    const braces = API_BRACES.exec(message);
+    if (braces) {
+      current = { name: braces[1] ?? '', version: braces[2] ?? '', provider: braces[3] ?? '' };
+      return;
+    }
+    const plain = API_PLAIN.exec(message);
+    if (plain) {
+      const name = plain[1] ?? '';
+      const version = plain[2] ?? '';
+      const provider = current && current.name === name && current.version === version ? current.provider : '';
+      current = { name, version, provider };
+    }
+  }
+
+  function addDefinition(definition: InvalidDefinition): InvalidDefinition {
+    const key = [definition.kind, definition.name, definition.version, definition.provider].join('\u0000');
+    const known = definitions.get(key);
+    if (!known) {
+      definitions.set(key, definition);
+      return definition;
+    }
+    if (!known.message.split('; ').includes(definition.message))
+      known.message = `${known.message}; ${definition.message}`;
+    return known;
+  }
+
+  /** An ERROR of the validator about one API, or undefined. */
+  function parseInvalidDefinition(message: string): InvalidDefinition | undefined {
+    const api = (): { name: string; version: string; provider: string } =>
+      current ?? { name: '', version: '', provider: '' };
+    let match =
+      /^OpenAPI Definition for API \{name: (.*?), version: (.*?), provider: (.*?)\} is invalid\.\s*(.*)$/.exec(message);
+    if (match) {
+      const detail = (match[4] ?? '').replace(/^ErrorMessage:\s*/, '');
+      return {
+        name: match[1] ?? '',
+        version: match[2] ?? '',
+        provider: match[3] ?? '',
+        kind: 'OpenAPI',
+        message: detail,
+      };
+    }
+    match = /^Unable to find the API \{name: (.*?), version: (.*?), provider: (.*?)\} in the database/.exec(message);
+    if (match) {
+      return {
+        name: match[1] ?? '',
+        version: match[2] ?? '',
+        provider: match[3] ?? '',
+        kind: 'missing',
+        message: 'the API is in the registry but not in the database',
+      };
+    }
+    match = /^Invalid (GraphQL|WSDL|AsyncAPI) definition found\.\s*(.*)$/.exec(message);
+    if (match) {
+      const kind = match[1] as 'GraphQL' | 'WSDL' | 'AsyncAPI';
+      return { ...api(), kind, message: (match[2] ?? '').replace(/^ErrorMessage:\s*/, '') };
+    }
+    match =
+      /^(Error while validating open API definition for|Error while retrieving URI Templates for(?: un handled exception)?) (\S+) version: (\S+) type: (\S+?)\.?(?:\s+(.*))?$/.exec(
+        message,
+      );
+    if (match) {
+      const name = match[2] ?? '';
+      const version = match[3] ?? '';
+      const provider = current && current.name === name && current.version === version ? current.provider : '';
+      const detail = (match[5] ?? '').replace(/\.+$/, '');
+      const what = match[1]?.startsWith('Error while retrieving')
+        ? 'its URI templates cannot be read'
+        : 'it cannot be validated';
+      return { name, version, provider, kind: 'OpenAPI', message: detail || what };
+    }
+    return undefined;
+  }
+
+  function isFailureLine(message: string): boolean {
+    switch (kind) {
+      case 'identity':
+        return IDENTITY_FAILURE.test(message);
+      case 'apim':
+        return APIM_FAILURES.some((pattern) => pattern.test(message));
+      case 'apim-validate':
+        return VALIDATION_FAILURE.test(message);
+    }
+  }
+
+  function push(line: string): LogEvent[] {
+    const record = parseLogRecord(line);
+    if (!record) return [];
+    const events: LogEvent[] = [];
+    const { message } = record;
+
+    if (SERVER_STARTED.test(message)) {
+      seen.serverStarted = true;
+      events.push({ type: 'server-started', line: message });
+      return events;
+    }
+    if (!isClientLine(record)) return events;
+
+    if (!seen.clientStarted) {
+      seen.clientStarted = true;
+      events.push({ type: 'client-started', line: message });
+    }
+    if (kind === 'apim-validate') noteApi(message);
+
+    const isError = record.level === 'ERROR' || record.level === 'FATAL';
+    if (isError && isFailureLine(message)) {
+      seen.failureLines.push(message);
+      // The identity client and the validator stop at their failure line; the API-M client carries on to
+      // its re-indexing and still prints its success line.
+      if (kind !== 'apim') seen.clientFinished = true;
+      events.push({ type: 'failure', line: message });
+    } else if (isError) {
+      const definition = kind === 'apim-validate' ? parseInvalidDefinition(message) : undefined;
+      if (definition) {
+        events.push({ type: 'invalid-definition', definition: addDefinition(definition) });
+      } else {
+        const isHarmless = harmless.some((pattern) => pattern.test(message));
+        (isHarmless ? seen.harmlessErrors : seen.clientErrors).push(message);
+        events.push({ type: 'client-error', line: message, harmless: isHarmless });
+      }
+    } else if (
+      (kind === 'identity' && IDENTITY_SUCCESS.test(message)) ||
+      (kind === 'apim' && APIM_SUCCESS.test(message))
+    ) {
+      seen.successLine = message;
+      seen.clientFinished = true;
+      events.push({ type: 'success', line: message });
+    }
+
+    if (!SEPARATOR.test(message)) {
+      seen.lastProgress = message;
+      events.push({ type: 'progress', line: message });
+    }
+    return events;
+  }
+
+  function clientFinished(): boolean {
+    // The validator prints no last line: it is done when the server has finished starting.
+    return seen.clientFinished || (kind === 'apim-validate' && seen.serverStarted && seen.clientStarted);
+  }
+
+  function status(): MatcherStatus {
+    return { verdict: decide().verdict, clientFinished: clientFinished(), serverStarted: seen.serverStarted };
+  }
+
+  function state(): MatcherState {
+    const { verdict, reason } = decide();
+    return {
+      kind,
+      verdict,
+      reason,
+      clientStarted: seen.clientStarted,
+      clientFinished: clientFinished(),
+      serverStarted: seen.serverStarted,
+      ...(seen.successLine === undefined ? {} : { successLine: seen.successLine }),
+      failureLines: [...seen.failureLines],
+      clientErrors: [...seen.clientErrors],
+      harmlessErrors: [...seen.harmlessErrors],
+      ...(seen.lastProgress === undefined ? {} : { lastProgress: seen.lastProgress }),
+      invalidDefinitions: [...definitions.values()].map((definition) => ({ ...definition })),
+    };
+  }
+
+  function decide(): { verdict: MatcherVerdict; reason: string } {
+    const client = CLIENT_NAMES[kind];
+    const first = seen.failureLines[0];
+    if (first !== undefined) {
+      const more = seen.clientErrors.length > 0 ? ` (and ${plural(seen.clientErrors.length, 'other ERROR line')})` : '';
+      return { verdict: 'failed', reason: `the ${client} failed: "${first}"${more}` };
+    }
+    const firstError = seen.clientErrors[0];
+    if (firstError !== undefined) {
+      const despite = seen.successLine ? ', although it printed its success line' : '';
+      return {
+        verdict: 'failed',
+        reason: `the ${client} logged ${plural(seen.clientErrors.length, 'ERROR line')}${despite}; the first: "${firstError}"`,
+      };
+    }
+    if (seen.serverStarted && !seen.clientStarted) {
+      return {
+        verdict: 'failed',
+        reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+      };
+    }
+    if (kind === 'apim-validate') {
+      if (!seen.serverStarted) return { verdict: 'pending', reason: '' };
+      const count = definitions.size;
+      return {
+        verdict: 'succeeded',
+        reason: `the pre-migration validation ran through; ${plural(count, 'invalid API definition')}`,
+      };
+    }
+    if (seen.successLine !== undefined) {
+      const harmlessNote =
+        seen.harmlessErrors.length > 0 ? ` (${plural(seen.harmlessErrors.length, 'harmless ERROR line')} ignored)` : '';
+      return { verdict: 'succeeded', reason: `the ${client} finished: "${seen.successLine}"${harmlessNote}` };
+    }
+    return { verdict: 'pending', reason: '' };
+  }
+
+  return { kind, push, state, status };
+}
+
+const CLIENT_NAMES: Record<ServerRunKind, string> = {
+  identity: 'identity migration client',
+  'apim-validate': 'API-M pre-migration validation',
+  apim: 'API-M migration client',
+};
+
+const NOT_RUN_HINT: Record<ServerRunKind, string> = {
+  identity:
+    'check that org.wso2.carbon.is.migration-*.jar is in repository/components/dropins and that the server got -Dmigrate -Dcomponent=identity',
+  'apim-validate':
+    'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -DrunPreMigration',
+  apim: 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
+};
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * When the runner may stop the server: a success is acted on only once the server has finished starting (the
+ * migration lines are done by then); a failure once the client has finished or the server has started, so that
+ * the log holds every error of the run. `settle` means a failure is known but the client is still at work.
+ */
+export function stopDecision(state: MatcherStatus): 'wait' | 'stop' | 'settle' {
+  if (state.verdict === 'succeeded') return state.serverStarted ? 'stop' : 'wait';
+  if (state.verdict === 'failed') return state.clientFinished || state.serverStarted ? 'stop' : 'settle';
+  return 'wait';
+}

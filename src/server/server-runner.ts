@@ -1,0 +1,464 @@
+/**
+ * Runs the API-M server for one migration run: starts it in its own process group, streams its console output
+ * to a log file and through the log matcher, reports progress, and stops it once the verdict is known (the
+ * server never exits by itself after a migration). Stopping is graceful first (`api-manager.sh --stop`), then
+ * SIGTERM to the group, then SIGKILL once `stopGraceMs` has passed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { errorMessage } from '../errors.js';
+import { formatDuration } from '../format.js';
+import type { Logger } from '../log/logger.js';
+import {
+  createLogMatcher,
+  stopDecision,
+  type InvalidDefinition,
+  type LogEvent,
+  type ServerRunKind,
+} from './log-matcher.js';
+import type { ServerCommand } from './server-command.js';
+
+export type { InvalidDefinition, InvalidDefinitionKind, ServerRunKind } from './log-matcher.js';
+
+/** How many lines of console output a result keeps. */
+export const LAST_LINES = 50;
+
+export interface RunServerOptions {
+  command: ServerCommand;
+  /** The API-M home: the working folder of the server, where `wso2carbon.pid` lies. */
+  home: string;
+  kind: ServerRunKind;
+  /** Where the console output goes (appended); its folder is created. */
+  logFile: string;
+  /** The run fails when no verdict is known by then. */
+  timeoutMs: number;
+  /** From the graceful stop to SIGKILL. */
+  stopGraceMs: number;
+  /** ERROR lines of the migration client that do not fail the run; default WSO2's own list. */
+  harmlessErrors?: ReadonlyArray<RegExp | string>;
+  logger: Logger;
+  /** How often elapsed time and the last migration line are printed; default 30 s. */
+  progressIntervalMs?: number;
+  /**
+   * Once a failure is known, how long the client may go on before the server is stopped anyway (so that the
+   * log holds the rest of its errors); default 60 s. The server is stopped earlier when the client finishes.
+   */
+  failureSettleMs?: number;
+  /** Called with the process-group id as soon as the server runs, e.g. to hand it to the post step. */
+  onStarted?(pid: number): void | Promise<void>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunServerResult {
+  verdict: 'succeeded' | 'failed';
+  /** One sentence for people: why. */
+  reason: string;
+  /** The last lines of the console output (at most 50). */
+  lastLines: string[];
+  invalidDefinitions: InvalidDefinition[];
+  /** ERROR lines of the migration client that failed the run, and the harmless ones that did not. */
+  clientErrors: string[];
+  harmlessErrors: string[];
+  durationMs: number;
+  /** How the server process ended: one of the two is set. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The process-group id, when the server started. */
+  pid?: number;
+  /** How the server was stopped, when it had to be. */
+  stop?: StopServerResult;
+  logFile: string;
+}
+
+/** A failed server run as an error: the message carries the reason and the last lines of output. */
+export class ServerRunError extends Error {
+  readonly exitCode = 1;
+  readonly result: RunServerResult;
+
+  constructor(result: RunServerResult) {
+    const tail = result.lastLines.map((line) => `  ${line}`).join('\n');
+    super(
+      `${result.reason}\nThe last ${result.lastLines.length} lines of the server output (all of it is in ${result.logFile}):\n${tail}`,
+    );
+    this.name = 'ServerRunError';
+    this.result = result;
+  }
+}
+
+type Trigger =
+  | { type: 'verdict' }
+  | { type: 'settled' }
+  | { type: 'timeout' }
+  | { type: 'exit' }
+  | { type: 'spawn-error'; error: Error };
+
+const CLIENTS: Record<ServerRunKind, string> = {
+  identity: 'identity migration client',
+  'apim-validate': 'API-M pre-migration validation',
+  apim: 'API-M migration client',
+};
+
+/** Runs the server until the verdict is known, stops it, and returns what happened. Never throws for a failed run. */
+export async function runServer(options: RunServerOptions): Promise<RunServerResult> {
+  const { command, logger, kind } = options;
+  const startedAt = Date.now();
+  const matcher = createLogMatcher(kind, options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {});
+  const lastLines: string[] = [];
+
+  await mkdir(path.dirname(options.logFile), { recursive: true });
+  const logStream = createWriteStream(options.logFile, { flags: 'a' });
+  logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
+  const timers: NodeJS.Timeout[] = [];
+  let settleTimer: NodeJS.Timeout | undefined;
+
+  let fired = false;
+  let fire: (trigger: Trigger) => void = () => undefined;
+  const triggered = new Promise<Trigger>((resolve) => {
+    fire = (trigger) => {
+      if (fired) return;
+      fired = true;
+      resolve(trigger);
+    };
+  });
+
+  logger.info(`Starting the server: ${command.display}`);
+  logger.info(`Its console output goes to ${options.logFile}`);
+  const child: ChildProcess = spawn(command.command, command.args, {
+    cwd: options.home,
+    // Its own process group, so that the server and everything it starts can be stopped together.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
+  child.once('error', (error) => fire({ type: 'spawn-error', error }));
+
+  const onLine = (line: string): void => {
+    if (!logStream.writableEnded) logStream.write(`${line}\n`);
+    lastLines.push(line);
+    if (lastLines.length > LAST_LINES) lastLines.shift();
+    for (const event of matcher.push(line)) reportEvent(event, kind, logger);
+    if (fired) return;
+    const decision = stopDecision(matcher.status());
+    if (decision === 'stop') fire({ type: 'verdict' });
+    else if (decision === 'settle' && settleTimer === undefined) {
+      settleTimer = setTimeout(() => fire({ type: 'settled' }), options.failureSettleMs ?? 60_000);
+      timers.push(settleTimer);
+    }
+  };
+  const streamsClosed = Promise.all(
+    [child.stdout, child.stderr].map(async (stream) => {
+      if (!stream) return;
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on('line', onLine);
+      await once(lines, 'close');
+    }),
+  );
+
+  void exited.then(async () => {
+    // Let the last lines arrive before judging an exit.
+    await withTimeout(streamsClosed, 2_000);
+    fire({ type: 'exit' });
+  });
+  timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
+  const progress = setInterval(() => {
+    const last = matcher.state().lastProgress;
+    logger.info(
+      `The server has run for ${formatDuration(Date.now() - startedAt)}; last migration line: ${last ?? '(none yet)'}`,
+    );
+  }, options.progressIntervalMs ?? 30_000);
+
+  const pid = child.pid;
+  let stop: StopServerResult | undefined;
+  let trigger: Trigger;
+  try {
+    if (pid !== undefined) await options.onStarted?.(pid);
+    trigger = await triggered;
+  } finally {
+    fired = true;
+    for (const timer of timers) clearTimeout(timer);
+    clearInterval(progress);
+    if (pid !== undefined) {
+      stop = await stopServerGroup(pid, {
+        command,
+        home: options.home,
+        graceMs: options.stopGraceMs,
+        logger,
+      });
+    }
+    await withTimeout(streamsClosed, 5_000);
+    // A process that outlived SIGKILL may still hold the pipes: let go of them.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    await new Promise<void>((resolve) => logStream.end(resolve));
+  }
+  const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
+  const code = exit?.code ?? null;
+  const signal = exit?.signal ?? null;
+
+  const state = matcher.state();
+  const lastMigrationLine = state.lastProgress ? `; the last migration line: "${state.lastProgress}"` : '';
+  let verdict: RunServerResult['verdict'];
+  let reason: string;
+  if (trigger.type === 'spawn-error') {
+    verdict = 'failed';
+    reason = `could not start the server (${command.display}): ${errorMessage(trigger.error)}`;
+  } else if (state.verdict !== 'pending') {
+    verdict = state.verdict;
+    reason = state.reason;
+    if (trigger.type === 'exit' && verdict === 'succeeded') {
+      logger.warning(`The server exited by itself (${describeExit(code, signal)}) after the migration had finished`);
+    } else if (trigger.type === 'timeout' && verdict === 'succeeded') {
+      logger.warning(
+        `The migration finished, but the server had not finished starting after ${formatDuration(options.timeoutMs)}`,
+      );
+    }
+  } else if (trigger.type === 'exit') {
+    verdict = 'failed';
+    reason = `the server exited (${describeExit(code, signal)}) before the ${CLIENTS[kind]} finished${lastMigrationLine}`;
+  } else {
+    verdict = 'failed';
+    const started = state.clientStarted ? 'it printed neither its success nor its failure line' : 'it never started';
+    reason = `timed out after ${formatDuration(options.timeoutMs)} waiting for the ${CLIENTS[kind]}: ${started}${lastMigrationLine}. Raise server.timeoutMinutes if the migration needs longer`;
+  }
+  const durationMs = Date.now() - startedAt;
+  logger.info(`Server run ${verdict} after ${formatDuration(durationMs)}: ${reason}`);
+  return {
+    verdict,
+    reason,
+    lastLines: [...lastLines],
+    invalidDefinitions: state.invalidDefinitions,
+    clientErrors: state.clientErrors,
+    harmlessErrors: state.harmlessErrors,
+    durationMs,
+    exitCode: code,
+    signal,
+    ...(pid === undefined ? {} : { pid }),
+    ...(stop === undefined ? {} : { stop }),
+    logFile: options.logFile,
+  };
+}
+
+function reportEvent(event: LogEvent, kind: ServerRunKind, logger: Logger): void {
+  switch (event.type) {
+    case 'client-started':
+      logger.info(`The ${CLIENTS[kind]} is running: ${event.line}`);
+      return;
+    case 'success':
+      logger.info(`Success line: ${event.line}`);
+      return;
+    case 'failure':
+      logger.warning(`Failure line: ${event.line}`);
+      return;
+    case 'client-error':
+      if (event.harmless) logger.info(`Harmless ERROR of the migration client (ignored): ${event.line}`);
+      else logger.warning(`ERROR of the migration client: ${event.line}`);
+      return;
+    case 'invalid-definition': {
+      const { definition } = event;
+      const api = `${definition.name} ${definition.version}${definition.provider ? ` (${definition.provider})` : ''}`;
+      logger.warning(`Invalid ${definition.kind} definition: ${api}: ${definition.message}`);
+      return;
+    }
+    case 'server-started':
+      logger.info(`The server has finished starting: ${event.line}`);
+      return;
+    case 'progress':
+      return;
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `signal ${signal}`;
+  return code === null ? 'no exit code' : `exit code ${code}`;
+}
+
+/** The promise's value, or undefined when it takes longer than `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stopping
+
+export interface StopServerOptions {
+  /** From the graceful stop to SIGKILL. */
+  graceMs: number;
+  /** The launcher command of the run: when given, `<launcher> --stop` is tried first. */
+  command?: ServerCommand;
+  /** The API-M home: where `--stop` runs, and where a stale `wso2carbon.pid` is removed afterwards. */
+  home?: string;
+  logger?: Logger;
+  /** How often the group is checked; default 100 ms. */
+  pollMs?: number;
+}
+
+export interface StopServerResult {
+  /**
+   * `not-running`: nothing was left; `stopped`: the launcher's `--stop` did it; `terminated`: SIGTERM to the
+   * group did; `killed`: SIGKILL was needed; `survived`: something outlived even SIGKILL (e.g. not ours).
+   */
+  outcome: 'not-running' | 'stopped' | 'terminated' | 'killed' | 'survived';
+  durationMs: number;
+}
+
+/**
+ * Stops the process group `pid` (the id `runServer` reports, e.g. kept in the action's state for the post step):
+ * `<launcher> --stop` when the command is known, then SIGTERM to the group, then SIGKILL once `graceMs` has
+ * passed.
+ */
+export async function stopServerGroup(pid: number, options: StopServerOptions): Promise<StopServerResult> {
+  const startedAt = Date.now();
+  const pollMs = options.pollMs ?? 100;
+  const logger = options.logger;
+  const finish = async (outcome: StopServerResult['outcome']): Promise<StopServerResult> => {
+    if (options.home !== undefined && outcome !== 'survived') await removeStalePidFile(options.home);
+    return { outcome, durationMs: Date.now() - startedAt };
+  };
+  if (!groupAlive(pid)) return finish('not-running');
+
+  const deadline = startedAt + options.graceMs;
+  const stopCommand = options.command ? launcherStopCommand(options.command) : undefined;
+  if (stopCommand) {
+    logger?.info(`Stopping the server: ${stopCommand.display}`);
+    await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger);
+    if (await waitForGroupEnd(pid, startedAt + options.graceMs / 2, pollMs)) return finish('stopped');
+  }
+  logger?.info(`Sending SIGTERM to the server's process group ${pid}`);
+  signalGroup(pid, 'SIGTERM');
+  if (await waitForGroupEnd(pid, deadline, pollMs)) return finish('terminated');
+
+  logger?.warning(
+    `The server did not stop within ${formatDuration(options.graceMs)} (server.stopGraceSeconds): sending SIGKILL to its process group ${pid}`,
+  );
+  signalGroup(pid, 'SIGKILL');
+  if (await waitForGroupEnd(pid, Date.now() + 5_000, pollMs)) return finish('killed');
+  logger?.warning(`Process group ${pid} is still there after SIGKILL`);
+  return finish('survived');
+}
+
+/**
+ * Whether any process of the group is left (one owned by someone else counts). Zombies do not count: where
+ * PID 1 reaps late (some containers), a shell killed mid-way leaves its finished children as zombies for a while.
+ */
+export function groupAlive(pid: number): boolean {
+  try {
+    process.kill(process.platform === 'win32' ? pid : -pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return process.platform === 'linux' ? hasLiveMember(pid) : true;
+}
+
+function hasLiveMember(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
+}
+
+function signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
+  if (process.platform === 'win32') {
+    // No process groups: taskkill ends the tree.
+    spawn('taskkill', ['/PID', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore' }).on(
+      'error',
+      () => undefined,
+    );
+    return;
+  }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Gone in the meantime.
+  }
+}
+
+async function waitForGroupEnd(pid: number, until: number, pollMs: number): Promise<boolean> {
+  while (groupAlive(pid)) {
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  return true;
+}
+
+/** `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags. None for cmd.exe. */
+function launcherStopCommand(command: ServerCommand): ServerCommand | undefined {
+  if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command)) return undefined;
+  const args = [...command.args.filter((arg) => !arg.startsWith('-D')), '--stop'];
+  return { command: command.command, args, display: [command.command, ...args].join(' ') };
+}
+
+async function runQuietly(
+  command: ServerCommand,
+  cwd: string | undefined,
+  timeoutMs: number,
+  logger: Logger | undefined,
+): Promise<void> {
+  const child = spawn(command.command, command.args, { ...(cwd ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    // `once` rejects when the launcher cannot be started.
+    const [code] = (await once(child, 'close')) as [number | null];
+    if (code !== 0 || output.trim()) logger?.debug(`${command.display}: exit ${code}; ${output.trim()}`);
+  } catch (error) {
+    logger?.debug(`${command.display} failed: ${errorMessage(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Removes `<home>/wso2carbon.pid` when the process it names is gone (a killed server leaves it behind). */
+async function removeStalePidFile(home: string): Promise<void> {
+  const file = path.join(home, 'wso2carbon.pid');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return;
+  }
+  const recorded = Number.parseInt(text.trim(), 10);
+  if (Number.isInteger(recorded) && recorded > 0 && processAlive(recorded)) return;
+  await rm(file, { force: true });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

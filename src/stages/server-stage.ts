@@ -1,0 +1,225 @@
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { artifactName } from '../artifacts/store.js';
+import { deploymentTomlPath } from '../config/load-config.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { errorMessage } from '../errors.js';
+import { SecretMasker } from '../log/logger.js';
+import { buildServerCommand, type ServerStage } from '../server/server-command.js';
+import { runServer, type InvalidDefinition } from '../server/server-runner.js';
+import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
+import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
+import { editMigrationConfig } from '../wso2/migration-config-edit.js';
+import { unifiedDiff } from '../wso2/text-diff.js';
+import type { StageContext, StepDefinition, StepOutput } from './types.js';
+
+/** Where a server stage gathers what becomes its logs artifact. */
+export function logsDir(context: StageContext): string {
+  return path.join(context.workDir, 'logs');
+}
+
+async function keepInLogs(context: StageContext, name: string, content: string): Promise<void> {
+  await mkdir(logsDir(context), { recursive: true });
+  await writeFile(path.join(logsDir(context), name), maskSecrets(context, content));
+}
+
+/**
+ * Config files hold passwords in clear (databases, keystores, the admin user); the logs artifact never does:
+ * every `password = "..."`-like value and every secret the config leads to becomes `***`.
+ */
+export function maskSecrets(context: StageContext, text: string): string {
+  const masker = new SecretMasker();
+  for (const db of context.config.databases) masker.add(db.password);
+  for (const name of [context.config.backup.passphraseEnv, context.config.backup.identityEnv]) {
+    const value = name === undefined ? undefined : context.deps.env[name];
+    if (value) masker.add(value);
+  }
+  const assignments = text.replace(
+    /^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim,
+    (line, key: string, quote: string, value: string, rest: string) =>
+      value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`,
+  );
+  return masker.mask(assignments);
+}
+
+/**
+ * Edits a file of the API-M home in place, keeping the original and the diff in the logs artifact.
+ * The edit function re-parses its result, so a file that would not load never reaches the disk.
+ */
+export async function editHomeFile(
+  context: StageContext,
+  file: string,
+  edit: (text: string) => { text: string; changes: string[] },
+): Promise<string[]> {
+  const before = await readFile(file, 'utf8');
+  const { text, changes } = edit(before);
+  if (text === before) return [];
+  const base = path.basename(file);
+  await keepInLogs(context, `${base}.orig`, before);
+  await keepInLogs(context, `${base}.diff`, unifiedDiff(file, before, text));
+  await writeFile(file, text);
+  for (const change of changes) context.deps.logger.info(`${base}: ${change}`);
+  return changes;
+}
+
+/** PostgreSQL `shared_db` and `config` need `preparedStatementCacheQueries=0` before the API-M migration. */
+export function statementCacheTargets(config: ResolvedConfig): Array<'shared_db' | 'config'> {
+  return config.databases
+    .filter((db) => db.engine === 'postgresql')
+    .map((db) => db.name)
+    .filter((name): name is 'shared_db' | 'config' => name === 'shared_db' || name === 'config');
+}
+
+export function deploymentTomlStep(
+  context: StageContext,
+  options: { statementCache: boolean; userStoreUniqueId: boolean },
+  title: string,
+): StepDefinition {
+  return {
+    id: 'deployment-toml',
+    title,
+    async run(): Promise<StepOutput> {
+      const file = deploymentTomlPath(context.config.apimHome);
+      const addStatementCacheParam = options.statementCache ? statementCacheTargets(context.config) : [];
+      if (context.dryRun) return { summary: 'dry run: deployment.toml not edited (plan shows the diff)' };
+      const changes = await editHomeFile(context, file, (text) =>
+        editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: options.userStoreUniqueId }),
+      );
+      return changes.length === 0
+        ? { outcome: 'skipped', summary: 'deployment.toml already has the edits' }
+        : { summary: changes.join('; ') };
+    },
+  };
+}
+
+export interface ServerRunSteps {
+  stage: ServerStage;
+  kit: { path: string; kind: 'identity' | 'apim' };
+  /** Called with the kit's migration-resources folder before the server starts. */
+  prepareResources?: (context: StageContext, resourcesDir: string) => Promise<void>;
+  /** What to do with the invalid definitions apim-validate found. */
+  onInvalidDefinitions?: (context: StageContext, found: InvalidDefinition[]) => Promise<StepOutput>;
+}
+
+/**
+ * Install the kit, run the server until the migration's verdict, stop it, and take the kit out again
+ * whatever happened; then store the logs. The kit removal and the logs run even after a failure.
+ */
+export function serverRunSteps(context: StageContext, spec: ServerRunSteps): StepDefinition[] {
+  return [
+    {
+      id: 'install-kit',
+      title: 'Install the migration kit',
+      async run(): Promise<StepOutput> {
+        if (context.dryRun) return { summary: `dry run: would install ${spec.kit.path}` };
+        const installed = await installMigrationKit({
+          kit: spec.kit.path,
+          kind: spec.kit.kind,
+          apimHome: context.config.apimHome,
+          workDir: path.join(context.workDir, 'kit'),
+          logger: context.deps.logger,
+          ...(spec.prepareResources
+            ? { prepareResources: (dir: string) => spec.prepareResources?.(context, dir) ?? Promise.resolve() }
+            : {}),
+        });
+        context.deps.serverState?.kitInstalled(context.config.apimHome);
+        return { summary: `installed ${path.basename(installed.jar)} and migration-resources` };
+      },
+    },
+    {
+      id: 'server',
+      title: 'Run the server',
+      async run(): Promise<StepOutput> {
+        const { config, deps } = context;
+        const command = buildServerCommand({
+          apimHome: config.apimHome,
+          stage: spec.stage,
+          platform: deps.platform ?? process.platform,
+          ...(config.profile ? { profile: config.profile } : {}),
+          saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
+        });
+        if (context.dryRun) return { summary: `dry run: would run ${command.display}` };
+        await mkdir(logsDir(context), { recursive: true });
+        deps.logger.info(`starting: ${command.display}`);
+        const result = await runServer({
+          command,
+          home: config.apimHome,
+          kind: spec.stage,
+          logFile: path.join(logsDir(context), 'server-console.log'),
+          timeoutMs: config.server.timeoutMinutes * 60_000,
+          stopGraceMs: config.server.stopGraceSeconds * 1000,
+          logger: deps.logger,
+          onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome),
+        });
+        deps.serverState?.serverStopped();
+        if (result.verdict === 'failed') {
+          return {
+            outcome: 'failed',
+            summary: `${result.reason}\nlast lines of the server:\n${result.lastLines.join('\n')}`,
+          };
+        }
+        const invalid = await spec.onInvalidDefinitions?.(context, result.invalidDefinitions);
+        return invalid ?? { summary: result.reason };
+      },
+    },
+    {
+      id: 'remove-kit',
+      title: 'Remove the migration kit',
+      alwaysRun: true,
+      async run(): Promise<StepOutput> {
+        if (context.dryRun) return { outcome: 'skipped', summary: 'dry run: nothing installed' };
+        const removed = await uninstallMigrationKits(context.config.apimHome, context.deps.logger);
+        context.deps.serverState?.kitRemoved();
+        return removed.length === 0
+          ? { outcome: 'skipped', summary: 'no migration kit in the API-M home' }
+          : { summary: `removed ${removed.map((entry) => path.basename(entry)).join(', ')}` };
+      },
+    },
+  ];
+}
+
+/** Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs. */
+export function storeLogsStep(context: StageContext, stage: string, extraFolders: string[] = []): StepDefinition {
+  return {
+    id: 'logs',
+    title: 'Store the logs',
+    alwaysRun: true,
+    async run(): Promise<StepOutput> {
+      if (context.dryRun) return { outcome: 'skipped', summary: 'dry run: no logs' };
+      const dir = logsDir(context);
+      await mkdir(dir, { recursive: true });
+      const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
+      await copyFile(carbonLog, path.join(dir, 'wso2carbon.log')).catch(() => undefined);
+      for (const folder of extraFolders) await copyFolderFlat(folder, dir);
+      const files = (await readdir(dir)).map((name) => path.join(dir, name));
+      const name = artifactName(stage, 'logs', context.deps.run.attempt);
+      try {
+        await context.deps.store.upload(name, files, { retentionDays: context.config.backup.retentionDays });
+      } catch (error) {
+        return { outcome: 'failed', summary: `the logs could not be stored as ${name}: ${errorMessage(error)}` };
+      }
+      context.outcome.logArtifact = name;
+      return { summary: `${name} (${files.length} files)` };
+    },
+  };
+}
+
+/** Copies a folder's files beside the logs as `<folder>-<file>`: artifacts hold one flat list of files. */
+async function copyFolderFlat(folder: string, target: string): Promise<void> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isFile()) {
+      await copyFile(path.join(folder, entry.name), path.join(target, `${path.basename(folder)}-${entry.name}`));
+    }
+  }
+}
+
+/** The identity kit's migration-config.yaml, edited as WSO2's guide says. */
+export async function prepareIdentityResources(context: StageContext, resourcesDir: string): Promise<void> {
+  const identity = context.config.identity;
+  if (!identity) throw new Error('identity is not configured');
+  const file = path.join(resourcesDir, 'migration-config.yaml');
+  await editHomeFile(context, file, (text) =>
+    editMigrationConfig(text, { targetVersion: identity.targetVersion, file }),
+  );
+}

@@ -1,0 +1,593 @@
+/**
+ * The edits of WSO2's guide to the new API-M home's `repository/conf/deployment.toml`: before the API-M step
+ * on PostgreSQL, `preparedStatementCacheQueries=0` in the JDBC URLs of `[database.shared_db]` and
+ * `[database.config]`; after the identity step with `uniqueIdUserStore`, `[user_store] type = "database_unique_id"`.
+ *
+ * The file is edited as text, so that comments and layout stay; a small scanner finds where each value is
+ * written. The result is parsed again with smol-toml and must differ from the original in exactly the intended
+ * values.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { TomlDate, TomlError, parse } from 'smol-toml';
+import type { TomlTable, TomlValue } from 'smol-toml';
+import { JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
+import { InputError, UnsupportedError } from '../errors.js';
+import { PG_STATEMENT_CACHE_PARAM } from './registry.js';
+import { applyTextEdits } from './text-diff.js';
+import type { TextEdit } from './text-diff.js';
+
+export type StatementCacheDatabase = 'shared_db' | 'config';
+
+export interface EditDeploymentTomlOptions {
+  /** The path of the file, for messages. */
+  file: string;
+  /** The `[database.<name>]` tables whose PostgreSQL URL gets `preparedStatementCacheQueries=0`. */
+  addStatementCacheParam: readonly StatementCacheDatabase[];
+  /** Set `[user_store] type = "database_unique_id"`. */
+  userStoreUniqueId: boolean;
+}
+
+export interface EditDeploymentTomlResult {
+  /** The edited text; the input itself when nothing had to change. */
+  text: string;
+  /** One line per change made, for the logs. Never holds a URL (it may carry a password). */
+  changes: string[];
+  /** What was asked for but left alone, and why: a MySQL URL, a URL that is a placeholder, a table that is absent. */
+  notes: string[];
+}
+
+const UNIQUE_ID_USER_STORE = 'database_unique_id';
+const STATEMENT_CACHE_VALUE = '0';
+
+export function editDeploymentToml(text: string, options: EditDeploymentTomlOptions): EditDeploymentTomlResult {
+  const { file } = options;
+  const before = parseToml(text, file);
+  const layout = scanLayout(text, file);
+  const edits: TextEdit[] = [];
+  const changes: string[] = [];
+  const notes: string[] = [];
+  /** The values the edits set, by key path: the re-parse must show exactly these differences. */
+  const expected: Array<{ path: string[]; value: string }> = [];
+
+  for (const name of new Set(options.addStatementCacheParam)) {
+    const planned = planStatementCacheParam({ name, before, layout, file, notes });
+    if (planned === undefined) continue;
+    edits.push(planned.edit);
+    changes.push(planned.change);
+    expected.push({ path: ['database', name, 'url'], value: planned.url });
+  }
+  if (options.userStoreUniqueId) {
+    const planned = planUniqueIdUserStore({ text, before, layout, file });
+    if (planned !== undefined) {
+      edits.push(planned.edit);
+      changes.push(planned.change);
+      expected.push({ path: ['user_store', 'type'], value: UNIQUE_ID_USER_STORE });
+    }
+  }
+
+  const edited = edits.length === 0 ? text : applyTextEdits(text, edits);
+  checkEditedToml({ before, edited, expected, file });
+  return { text: edited, changes, notes };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// preparedStatementCacheQueries=0
+
+function planStatementCacheParam(input: {
+  name: StatementCacheDatabase;
+  before: TomlTable;
+  layout: TomlLayout;
+  file: string;
+  notes: string[];
+}): { edit: TextEdit; change: string; url: string } | undefined {
+  const { name, before, layout, file, notes } = input;
+  const label = `[database.${name}]`;
+  const table = getPath(before, ['database', name]);
+  if (table === undefined) {
+    notes.push(`${label} is not in the file: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
+    return undefined;
+  }
+  const url = isTable(table) ? table['url'] : undefined;
+  if (typeof url !== 'string') {
+    notes.push(`${label} has no url string: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
+    return undefined;
+  }
+  const dbms = readDbms(url);
+  if (dbms === undefined) {
+    notes.push(
+      `the url of ${label} does not start with jdbc: (a placeholder?), so apim-migrate cannot add ` +
+        `${PG_STATEMENT_CACHE_PARAM}=0 to it: if it is a PostgreSQL URL, make sure it ends with that parameter`,
+    );
+    return undefined;
+  }
+  if (dbms !== 'PostgreSQL') {
+    notes.push(
+      `the url of ${label} points at ${dbms}, not PostgreSQL: left as it is (${PG_STATEMENT_CACHE_PARAM} is a setting of the PostgreSQL driver)`,
+    );
+    return undefined;
+  }
+
+  const value = findValue(layout, ['database', name, 'url']);
+  const updated = setUrlParam(url, { file, line: value?.line, label });
+  if (updated.previous === STATEMENT_CACHE_VALUE) return undefined;
+  if (value === undefined) {
+    throw new UnsupportedError(
+      `apim-migrate cannot find where the url of ${label} is written (an inline table?): write it as url = "..." ` +
+        `under a ${label} header, or add ${PG_STATEMENT_CACHE_PARAM}=0 to it by hand`,
+      file,
+    );
+  }
+  const change =
+    updated.previous === undefined
+      ? `added ${PG_STATEMENT_CACHE_PARAM}=0 to the url of ${label}`
+      : `set ${PG_STATEMENT_CACHE_PARAM} from ${updated.previous} to 0 in the url of ${label}`;
+  return { edit: replaceString(value, updated.url, label, file), change, url: updated.url };
+}
+
+/** The database system a JDBC URL names, or undefined when the value is no JDBC URL as written. */
+function readDbms(url: string): string | undefined {
+  const subprotocol = /^\s*jdbc:([^:/?]*)/i.exec(url)?.[1]?.toLowerCase();
+  if (subprotocol === undefined) return undefined;
+  return DBMS_NAMES[subprotocol] ?? `jdbc:${subprotocol}`;
+}
+
+const DBMS_NAMES: Record<string, string> = {
+  postgresql: 'PostgreSQL',
+  mysql: 'MySQL',
+  mariadb: 'MariaDB',
+  sqlserver: 'SQL Server',
+  oracle: 'Oracle',
+  db2: 'Db2',
+  h2: 'H2',
+};
+
+/** WSO2 resolves `$env{}`, `$sys{}`, `$secret{}` and `${}` in values; they stay as written. */
+const PLACEHOLDER = /\$(?:env|sys|secret)?\{[^}]*\}/g;
+
+/**
+ * Sets the parameter with `withJdbcParam`, which validates the URL. Placeholders would not pass as a host or a
+ * port, so each stands in as a five-digit number (valid anywhere in a URL) that occurs nowhere else, and goes
+ * back in afterwards.
+ */
+function setUrlParam(
+  url: string,
+  where: { file: string; line: number | undefined; label: string },
+): { url: string; previous: string | undefined } {
+  const placeholders = [...new Set(url.match(PLACEHOLDER) ?? [])];
+  const standIns = new Map<string, string>();
+  for (let candidate = 65535; standIns.size < placeholders.length && candidate >= 10000; candidate -= 1) {
+    const token = String(candidate);
+    if (!url.includes(token)) standIns.set(placeholders[standIns.size] as string, token);
+  }
+  let sanitized = url;
+  for (const [placeholder, token] of standIns) sanitized = sanitized.split(placeholder).join(token);
+  try {
+    const previous = parseJdbcUrl(sanitized).params[PG_STATEMENT_CACHE_PARAM];
+    let updated = withJdbcParam(sanitized, PG_STATEMENT_CACHE_PARAM, STATEMENT_CACHE_VALUE);
+    let restoredPrevious = previous;
+    for (const [placeholder, token] of standIns) {
+      if (sanitized.split(token).length !== updated.split(token).length) throw new JdbcUrlError('placeholder mix-up');
+      updated = updated.split(token).join(placeholder);
+      restoredPrevious = restoredPrevious?.split(token).join(placeholder);
+    }
+    return { url: updated, previous: restoredPrevious };
+  } catch (error) {
+    if (!(error instanceof JdbcUrlError)) throw error;
+    throw new InputError(
+      {
+        file: where.file,
+        ...(where.line === undefined ? {} : { line: where.line }),
+        message: `the url of ${where.label} cannot be read, so ${PG_STATEMENT_CACHE_PARAM}=0 cannot be added: ${error.message}`,
+      },
+      { cause: error },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// [user_store] type = "database_unique_id"
+
+function planUniqueIdUserStore(input: {
+  text: string;
+  before: TomlTable;
+  layout: TomlLayout;
+  file: string;
+}): { edit: TextEdit; change: string } | undefined {
+  const { text, before, layout, file } = input;
+  const userStore = before['user_store'];
+  if (userStore !== undefined && !isTable(userStore)) {
+    throw new InputError({ file, message: '`user_store` must be a table: write it as [user_store]' });
+  }
+  const type = userStore?.['type'];
+  if (type === UNIQUE_ID_USER_STORE) return undefined;
+  const setting = `type = "${UNIQUE_ID_USER_STORE}"`;
+  if (type !== undefined) {
+    const value = findValue(layout, ['user_store', 'type']);
+    if (value === undefined) {
+      throw new UnsupportedError(
+        `apim-migrate cannot find where the type of [user_store] is written: write it as type = "..." under a ` +
+          `[user_store] header, or set it to "${UNIQUE_ID_USER_STORE}" by hand`,
+        file,
+      );
+    }
+    const previous = typeof type === 'string' ? `"${type}"` : String(type);
+    return {
+      edit: replaceString(value, UNIQUE_ID_USER_STORE, '[user_store]', file),
+      change: `set [user_store] type from ${previous} to "${UNIQUE_ID_USER_STORE}"`,
+    };
+  }
+  const header = layout.tables.find((table) => !table.array && isDeepStrictEqual(table.path, ['user_store']));
+  if (header !== undefined) {
+    const needsBreak = header.end === text.length && !text.endsWith('\n');
+    return {
+      edit: { start: header.end, end: header.end, text: `${needsBreak ? layout.eol : ''}${setting}${layout.eol}` },
+      change: `added ${setting} to [user_store]`,
+    };
+  }
+  return {
+    edit: {
+      start: text.length,
+      end: text.length,
+      text: `${separateFromEnd(text, layout.eol)}[user_store]${layout.eol}${setting}${layout.eol}`,
+    },
+    change: `added [user_store] with ${setting} at the end of the file`,
+  };
+}
+
+/** What goes before a table appended to `text`: the missing line break, and a blank line after the last one. */
+function separateFromEnd(text: string, eol: string): string {
+  if (text === '') return '';
+  const lines = (text.endsWith('\n') ? text : text + eol).split('\n');
+  const lastLine = lines.at(-2) ?? '';
+  return (text.endsWith('\n') ? '' : eol) + (lastLine.trim() === '' ? '' : eol);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writing string values
+
+function replaceString(value: ValueSpan, content: string, label: string, file: string): TextEdit {
+  let text: string;
+  if (value.kind === 'literal' && !/['\n\r]/.test(content)) text = `'${content}'`;
+  else if (value.kind === 'basic' || value.kind === 'literal') text = encodeBasicString(content);
+  else {
+    throw new UnsupportedError(
+      `the value in ${label} at line ${value.line} is not a one-line string: write it as "..." so apim-migrate can edit it`,
+      file,
+    );
+  }
+  return { start: value.start, end: value.end, text };
+}
+
+/** JSON's escapes are all valid in a TOML basic string; DEL is the one control character JSON leaves alone. */
+function encodeBasicString(content: string): string {
+  return JSON.stringify(content).replace(/\u007f/g, '\\u007f');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing and checking
+
+function parseToml(text: string, file: string): TomlTable {
+  try {
+    return parse(text);
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const headline = (error.message.split('\n\n')[0] ?? error.message).replace(/^Invalid TOML document:\s*/, '');
+    throw new InputError(
+      {
+        file,
+        line: error.line,
+        column: error.column,
+        message: `invalid TOML: ${headline}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
+      },
+      { cause: error },
+    );
+  }
+}
+
+function checkEditedToml(input: {
+  before: TomlTable;
+  edited: string;
+  expected: ReadonlyArray<{ path: string[]; value: string }>;
+  file: string;
+}): void {
+  const { before, edited, expected, file } = input;
+  const fail = (detail: string): never => {
+    throw new UnsupportedError(
+      `apim-migrate could not edit this file safely (${detail}); nothing was written. Make the edit by hand ` +
+        `and run the stage again`,
+      file,
+    );
+  };
+  let after: TomlTable;
+  try {
+    after = parse(edited);
+  } catch (error) {
+    return fail(`the edited text does not parse: ${(error as Error).message.split('\n')[0] ?? ''}`);
+  }
+  // `before` is this function's own parse result, so it can take the intended values.
+  for (const { path, value } of expected) setPath(before, path, value);
+  if (!isDeepStrictEqual(after, before)) fail('the parsed result differs from the intended one');
+}
+
+function getPath(table: TomlTable, path: readonly string[]): TomlValue | undefined {
+  let value: TomlValue | undefined = table;
+  for (const key of path) value = value !== undefined && isTable(value) ? value[key] : undefined;
+  return value;
+}
+
+function setPath(table: TomlTable, path: readonly string[], value: string): void {
+  let current = table;
+  for (const key of path.slice(0, -1)) {
+    const next = current[key];
+    // smol-toml makes its tables without a prototype, and the comparison looks at prototypes.
+    if (next === undefined) current[key] = Object.create(null) as TomlTable;
+    const child = current[key];
+    if (child === undefined || !isTable(child)) return;
+    current = child;
+  }
+  current[path.at(-1) as string] = value;
+}
+
+function isTable(value: TomlValue): value is TomlTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Where things are written: a scanner of TOML's structure (the text is known to be valid TOML by now)
+
+interface TableHeader {
+  path: string[];
+  array: boolean;
+  /** Offset after the header line's line break (or the end of the text). */
+  end: number;
+}
+
+interface ValueSpan {
+  /** The full key path, table included. */
+  path: string[];
+  start: number;
+  end: number;
+  kind: 'basic' | 'literal' | 'multiline' | 'other';
+  /** 1-based line of the value. */
+  line: number;
+}
+
+interface TomlLayout {
+  eol: '\n' | '\r\n';
+  tables: TableHeader[];
+  values: ValueSpan[];
+}
+
+function findValue(layout: TomlLayout, path: readonly string[]): ValueSpan | undefined {
+  return layout.values.find((value) => isDeepStrictEqual(value.path, path));
+}
+
+function scanLayout(text: string, file: string): TomlLayout {
+  try {
+    return new TomlScanner(text).scan();
+  } catch (error) {
+    throw new UnsupportedError(
+      `apim-migrate could not follow the layout of this file (${(error as Error).message}); nothing was changed`,
+      file,
+    );
+  }
+}
+
+class TomlScanner {
+  private position = 0;
+
+  constructor(private readonly text: string) {}
+
+  scan(): TomlLayout {
+    const newline = this.text.indexOf('\n');
+    const layout: TomlLayout = {
+      eol: newline > 0 && this.text[newline - 1] === '\r' ? '\r\n' : '\n',
+      tables: [],
+      values: [],
+    };
+    let table: string[] = [];
+    while (this.position < this.text.length) {
+      this.skipSpaces();
+      if (this.atLineEnd()) {
+        this.endLine();
+        continue;
+      }
+      if (this.peek() === '[') {
+        const array = this.text.startsWith('[[', this.position);
+        this.position += array ? 2 : 1;
+        const path = this.readKeyPath();
+        this.expect(array ? ']]' : ']');
+        this.endLine();
+        layout.tables.push({ path, array, end: this.position });
+        table = path;
+        continue;
+      }
+      const key = this.readKeyPath();
+      this.expect('=');
+      this.skipSpaces();
+      const value = this.readValue();
+      layout.values.push({ path: [...table, ...key], ...value, line: this.lineOf(value.start) });
+      this.endLine();
+    }
+    return layout;
+  }
+
+  private peek(offset = 0): string | undefined {
+    return this.text[this.position + offset];
+  }
+
+  private lineOf(offset: number): number {
+    return this.text.slice(0, offset).split('\n').length;
+  }
+
+  private fail(what: string): never {
+    throw new Error(`${what} at line ${this.lineOf(this.position)}`);
+  }
+
+  private expect(token: string): void {
+    this.skipSpaces();
+    if (!this.text.startsWith(token, this.position)) this.fail(`expected "${token}"`);
+    this.position += token.length;
+  }
+
+  private skipSpaces(): void {
+    while (this.peek() === ' ' || this.peek() === '\t') this.position += 1;
+  }
+
+  /** Spaces, comments and line breaks, as allowed inside arrays. */
+  private skipBlankSpace(): void {
+    for (;;) {
+      this.skipSpaces();
+      if (this.peek() === '#') this.skipComment();
+      else if (this.peek() === '\n') this.position += 1;
+      else if (this.peek() === '\r' && this.peek(1) === '\n') this.position += 2;
+      else return;
+    }
+  }
+
+  private skipComment(): void {
+    while (this.position < this.text.length && this.peek() !== '\n' && !this.atCrLf()) this.position += 1;
+  }
+
+  private atCrLf(): boolean {
+    return this.peek() === '\r' && this.peek(1) === '\n';
+  }
+
+  private atLineEnd(): boolean {
+    return this.position >= this.text.length || this.peek() === '\n' || this.peek() === '#' || this.atCrLf();
+  }
+
+  /** Expects the rest of the line to be blank or a comment, and moves past its line break. */
+  private endLine(): void {
+    this.skipSpaces();
+    if (this.peek() === '#') this.skipComment();
+    if (this.position >= this.text.length) return;
+    if (this.peek() === '\n') this.position += 1;
+    else if (this.atCrLf()) this.position += 2;
+    else this.fail('unexpected text after a value');
+  }
+
+  private readKeyPath(): string[] {
+    const path: string[] = [];
+    for (;;) {
+      this.skipSpaces();
+      path.push(this.readKey());
+      this.skipSpaces();
+      if (this.peek() !== '.') return path;
+      this.position += 1;
+    }
+  }
+
+  private readKey(): string {
+    const quote = this.peek();
+    if (quote === '"' || quote === "'") {
+      const { start, end } = this.readQuoted(quote);
+      const inner = this.text.slice(start + 1, end - 1);
+      return quote === '"' ? decodeBasicEscapes(inner) : inner;
+    }
+    const bare = /^[A-Za-z0-9_-]+/.exec(this.text.slice(this.position, this.position + 256))?.[0];
+    if (bare === undefined) this.fail('expected a key');
+    this.position += bare.length;
+    return bare;
+  }
+
+  private readQuoted(quote: string): { start: number; end: number } {
+    const start = this.position;
+    this.position += 1;
+    while (this.position < this.text.length) {
+      const char = this.peek();
+      if (char === '\n') break;
+      if (quote === '"' && char === '\\') this.position += 2;
+      else if (char === quote) {
+        this.position += 1;
+        return { start, end: this.position };
+      } else this.position += 1;
+    }
+    return this.fail('unclosed string');
+  }
+
+  private readMultiline(delimiter: string): void {
+    this.position += 3;
+    while (this.position < this.text.length) {
+      if (delimiter === '"""' && this.peek() === '\\') this.position += 2;
+      else if (this.text.startsWith(delimiter, this.position)) {
+        this.position += 3;
+        // Up to two quotes right before the closing delimiter belong to the string.
+        for (let extra = 0; extra < 2 && this.peek() === delimiter[0]; extra += 1) this.position += 1;
+        return;
+      } else this.position += 1;
+    }
+    this.fail('unclosed multi-line string');
+  }
+
+  private readValue(): { start: number; end: number; kind: ValueSpan['kind'] } {
+    const start = this.position;
+    const char = this.peek();
+    if (this.text.startsWith('"""', start) || this.text.startsWith("'''", start)) {
+      this.readMultiline(this.text.slice(start, start + 3));
+      return { start, end: this.position, kind: 'multiline' };
+    }
+    if (char === '"' || char === "'") {
+      this.readQuoted(char);
+      return { start, end: this.position, kind: char === '"' ? 'basic' : 'literal' };
+    }
+    if (char === '[') this.readArray();
+    else if (char === '{') this.readInlineTable();
+    else this.readBareValue();
+    return { start, end: this.position, kind: 'other' };
+  }
+
+  private readArray(): void {
+    this.position += 1;
+    for (;;) {
+      this.skipBlankSpace();
+      if (this.peek() === ']') break;
+      this.readValue();
+      this.skipBlankSpace();
+      if (this.peek() === ',') this.position += 1;
+      else if (this.peek() !== ']') this.fail('expected "," or "]" in an array');
+    }
+    this.position += 1;
+  }
+
+  private readInlineTable(): void {
+    this.position += 1;
+    for (;;) {
+      this.skipBlankSpace();
+      if (this.peek() === '}') break;
+      this.readKeyPath();
+      this.expect('=');
+      this.skipSpaces();
+      this.readValue();
+      this.skipBlankSpace();
+      if (this.peek() === ',') this.position += 1;
+      else if (this.peek() !== '}') this.fail('expected "," or "}" in an inline table');
+    }
+    this.position += 1;
+  }
+
+  /** Numbers, booleans, dates and times; a date and a time may be separated by one space. */
+  private readBareValue(): void {
+    const rest = this.text.slice(this.position, this.position + 256);
+    const token = /^(\d{4}-\d{2}-\d{2} \d{2}:[^\s,\]}#]*|[^\s,\]}#]+)/.exec(rest)?.[0];
+    if (token === undefined) this.fail('expected a value');
+    this.position += token.length;
+  }
+}
+
+const ESCAPES: Record<string, string> = {
+  b: '\b',
+  t: '\t',
+  n: '\n',
+  f: '\f',
+  r: '\r',
+  e: '\u001b',
+  '"': '"',
+  '\\': '\\',
+};
+
+function decodeBasicEscapes(inner: string): string {
+  return inner.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)/g, (_, escape: string) =>
+    escape.length > 1 ? String.fromCodePoint(parseInt(escape.slice(1), 16)) : (ESCAPES[escape] ?? escape),
+  );
+}

@@ -1,0 +1,448 @@
+/**
+ * runServer and stopServerGroup against the stand-in API-M server (test/stand-in-apim), one real process group
+ * per test. No timing assertions: only what happened.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildServerCommand, type ServerStage } from '../../src/server/server-command.js';
+import {
+  groupAlive,
+  runServer,
+  ServerRunError,
+  stopServerGroup,
+  type RunServerOptions,
+  type RunServerResult,
+} from '../../src/server/server-runner.js';
+import { createRecordingLogger, type RecordingLogger } from '../helpers/fakes.js';
+import {
+  installStandIn,
+  makeIdentityMigrationConfig,
+  readStandInArgs,
+  type StandInBehaviour,
+  type StandInHome,
+} from '../helpers/stand-in.js';
+import { createTempDirs } from '../helpers/wso2-fixtures.js';
+
+const temp = createTempDirs('apim-migrate-server-');
+const started: number[] = [];
+
+afterEach(async () => {
+  // A failed assertion must not leave a server behind.
+  for (const pid of started.splice(0)) {
+    if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+  }
+  await temp.cleanup();
+});
+
+interface Setup {
+  stage: ServerStage;
+  behaviour?: StandInBehaviour;
+  kit?: 'identity' | 'apim' | 'none';
+  profile?: 'control-plane';
+  saveInvalidDefinitions?: boolean;
+  options?: Partial<RunServerOptions>;
+}
+
+interface Run {
+  result: RunServerResult;
+  standIn: StandInHome;
+  logger: RecordingLogger;
+  logFile: string;
+  onStartedPids: number[];
+}
+
+async function run(setup: Setup): Promise<Run> {
+  const home = await temp.make();
+  const kit = setup.kit ?? (setup.stage === 'identity' ? 'identity' : 'apim');
+  const standIn = await installStandIn(home, { kit, ...(setup.behaviour ? { behaviour: setup.behaviour } : {}) });
+  const command = buildServerCommand({
+    apimHome: home,
+    stage: setup.stage,
+    platform: 'linux',
+    ...(setup.profile ? { profile: setup.profile } : {}),
+    ...(setup.saveInvalidDefinitions ? { saveInvalidDefinitions: true } : {}),
+  });
+  const logger = createRecordingLogger();
+  const logFile = join(await temp.make(), 'logs', 'server-console.log');
+  const onStartedPids: number[] = [];
+  const result = await runServer({
+    command,
+    home,
+    kind: setup.stage,
+    logFile,
+    timeoutMs: 20_000,
+    // Generous: a stop that works takes a fraction of it, and a loaded machine must not turn --stop into SIGTERM.
+    stopGraceMs: 10_000,
+    logger,
+    progressIntervalMs: 60_000,
+    onStarted: (pid) => {
+      started.push(pid);
+      onStartedPids.push(pid);
+    },
+    ...setup.options,
+  });
+  return { result, standIn, logger, logFile, onStartedPids };
+}
+
+/**
+ * No process of the group runs any more, and `process.kill(-pgid, 0)` fails with ESRCH. The latter may take a
+ * moment where PID 1 reaps zombies late (a shell killed mid-way leaves its finished children to it).
+ */
+async function expectGroupGone(pid: number | undefined): Promise<void> {
+  expect(pid).toBeTypeOf('number');
+  const pgid = pid ?? 0;
+  expect(groupAlive(pgid)).toBe(false);
+  await waitFor(() => {
+    try {
+      process.kill(-pgid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  });
+}
+
+const IDENTITY_ARGS = ['-Dmigrate', '-Dcomponent=identity'];
+const APIM_ARGS = ['-Dmigrate', '-DmigrateFromVersion=3.1.0', '-DmigratedVersion=4.2.0'];
+
+describe('runServer: success', () => {
+  it('identity: waits for the success line and the end of startup, then stops the server with --stop', async () => {
+    const { result, standIn, logFile, onStartedPids } = await run({ stage: 'identity' });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(result.reason).toMatch(/identity migration client finished/);
+    expect(result.stop?.outcome).toBe('stopped');
+    expect(onStartedPids).toEqual([result.pid]);
+    await expectGroupGone(result.pid);
+    expect(existsSync(standIn.pidFile)).toBe(false);
+    // The stand-in was started with exactly the guide's flags, then stopped through the launcher.
+    expect(await readStandInArgs(standIn.home)).toEqual([IDENTITY_ARGS, ['--stop']]);
+
+    const console = await readFile(logFile, 'utf8');
+    expect(console).toContain('Executing Migration client : org.wso2.carbon.is.migration.MigrationClientImpl');
+    expect(console).toContain('Migration Step : GroupsAndRolesMigrator of order : 4 is starting');
+    expect(console).toMatch(/Execution was done through all the requested version list without having unexpected/);
+    expect(console).toMatch(/WSO2 Carbon started in \d+ sec/);
+    expect(console).toContain('Shutdown complete');
+    // The console output was written line by line, and the stand-in kept its own wso2carbon.log.
+    expect(console.split('\n').slice(-2)).toEqual([expect.stringContaining('Halting JVM'), '']);
+    expect(await readFile(standIn.carbonLog, 'utf8')).toContain('Executing Migration client');
+  });
+
+  it('apim: passes -Dprofile=control-plane and reports the server run with its exit', async () => {
+    const { result, standIn } = await run({ stage: 'apim', profile: 'control-plane' });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(result.reason).toContain('Successfully completed API-M migration from 3.1.0 to 4.2.0');
+    expect(await readStandInArgs(standIn.home)).toEqual([[...APIM_ARGS, '-Dprofile=control-plane'], ['--stop']]);
+    expect(result.exitCode).toBe(143);
+    expect(result.clientErrors).toEqual([]);
+    await expectGroupGone(result.pid);
+  });
+
+  it('apim: the harmless SQL-script ERROR does not fail the run', async () => {
+    const { result } = await run({ stage: 'apim', behaviour: { harmlessError: true } });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(result.harmlessErrors).toEqual([
+      expect.stringMatching(/^SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/),
+    ]);
+    expect(result.reason).toMatch(/1 harmless ERROR line ignored/);
+  });
+
+  it('apim-validate: collects the invalid definitions and the saved swagger files', async () => {
+    const { result, standIn } = await run({
+      stage: 'apim-validate',
+      saveInvalidDefinitions: true,
+      profile: 'control-plane',
+      behaviour: { invalidDefinitions: 5 },
+    });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(result.invalidDefinitions.map((definition) => [definition.kind, definition.name])).toEqual([
+      ['missing', 'InvalidmissingAPI5'],
+      ['OpenAPI', 'InvalidOpenAPIAPI1'],
+      ['GraphQL', 'InvalidGraphQLAPI2'],
+      ['WSDL', 'InvalidWSDLAPI3'],
+      ['AsyncAPI', 'InvalidAsyncAPIAPI4'],
+    ]);
+    expect(result.invalidDefinitions.find((definition) => definition.kind === 'GraphQL')).toEqual({
+      name: 'InvalidGraphQLAPI2',
+      version: '1.0.2',
+      provider: 'admin',
+      kind: 'GraphQL',
+      message: "Invalid schema: Unknown type 'Querry'",
+    });
+    expect(await readdir(join(standIn.home, 'invalid-swagger-definitions'))).toEqual([
+      '7a1c0de0-0000-4000-8000-000000000001.json',
+    ]);
+    expect(await readStandInArgs(standIn.home)).toEqual([
+      [...APIM_ARGS, '-DrunPreMigration', '-DsaveInvalidDefinition', '-Dprofile=control-plane'],
+      ['--stop'],
+    ]);
+  });
+
+  it('prints the elapsed time and the last migration line while the server runs', async () => {
+    const { result, logger } = await run({
+      stage: 'apim',
+      behaviour: { slowMs: 20 },
+      options: { progressIntervalMs: 100 },
+    });
+
+    expect(result.verdict).toBe('succeeded');
+    const progress = logger.lines.filter((text) => text.includes('The server has run for'));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.some((text) => /last migration line: WSO2 API-M Migration Task : /.test(text))).toBe(true);
+  });
+});
+
+describe('runServer: failure', () => {
+  it('identity: "Migration process was stopped." fails the run; the server is still stopped', async () => {
+    const { result, standIn } = await run({ stage: 'identity', behaviour: { fail: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/identity migration client failed: "Migration process was stopped\."/);
+    expect(result.lastLines.some((text) => text.includes('Migration process was stopped.'))).toBe(true);
+    await expectGroupGone(result.pid);
+    expect(existsSync(standIn.pidFile)).toBe(false);
+
+    const error = new ServerRunError(result);
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toContain(result.reason);
+    expect(error.message).toContain(`all of it is in ${result.logFile}`);
+    expect(error.message).toContain('Migration process was stopped.');
+  });
+
+  it('identity: a kit whose migration-config.yaml still has the migrators API-M must not run fails', async () => {
+    const home = await temp.make();
+    await installStandIn(home, {
+      kit: 'identity',
+      identityConfig: makeIdentityMigrationConfig({ keepRemovedMigrators: true }),
+    });
+    const logger = createRecordingLogger();
+    const result = await runServer({
+      command: buildServerCommand({ apimHome: home, stage: 'identity', platform: 'linux' }),
+      home,
+      kind: 'identity',
+      logFile: join(home, 'console.log'),
+      timeoutMs: 20_000,
+      stopGraceMs: 3_000,
+      logger,
+      onStarted: (pid) => void started.push(pid),
+    });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.lastLines.join('\n')).toContain('EncryptionAdminFlowMigrator must be removed');
+  });
+
+  it.each([
+    {
+      stage: 'identity' as const,
+      reason: /identity migration client logged 1 ERROR line, although it printed its success line/,
+    },
+    {
+      stage: 'apim' as const,
+      reason: /API-M migration client logged 1 ERROR line, although it printed its success line/,
+    },
+  ])('$stage: an ERROR of the client before the success line fails the run', async ({ stage, reason }) => {
+    const { result } = await run({ stage, behaviour: { errorBeforeSuccess: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(reason);
+    expect(result.clientErrors).toHaveLength(1);
+    expect(result.lastLines.join('\n')).toMatch(/Successfully completed API-M migration|Execution was done/);
+    await expectGroupGone(result.pid);
+  });
+
+  it('apim: "API Migration exception occurred while migrating" fails it even though the success line follows', async () => {
+    const { result } = await run({ stage: 'apim', behaviour: { fail: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toContain('API Migration exception occurred while migrating');
+    expect(result.lastLines.join('\n')).toContain('Successfully completed API-M migration from 3.1.0 to 4.2.0');
+  });
+
+  it('apim-validate: the failed validation fails the run', async () => {
+    const { result } = await run({ stage: 'apim-validate', behaviour: { fail: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toContain('Error while running the pre-migration validation');
+  });
+
+  it('apim: without the client jar the server starts but nothing migrates', async () => {
+    const { result } = await run({ stage: 'apim', kit: 'none' });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/never ran: check that org\.wso2\.carbon\.apimgt\.migrate\.client-4\.2\.0\*\.jar/);
+  });
+
+  it('a server that hangs fails on the timeout and is stopped', async () => {
+    const { result, standIn } = await run({ stage: 'apim', behaviour: { hang: true }, options: { timeoutMs: 2_000 } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/^timed out after 2\.0 s waiting for the API-M migration client: it printed neither/);
+    expect(result.reason).toContain('the last migration line: "WSO2 API-M Migration Task : ');
+    expect(result.stop?.outcome).toBe('stopped');
+    await expectGroupGone(result.pid);
+    expect(existsSync(standIn.pidFile)).toBe(false);
+  });
+
+  it('a server that dies before the verdict fails the run with its exit code', async () => {
+    const { result, standIn } = await run({ stage: 'identity', behaviour: { dieEarly: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/^the server exited \(exit code 1\) before the identity migration client finished/);
+    expect(result.exitCode).toBe(1);
+    expect(result.stop?.outcome).toBe('not-running');
+    expect(result.lastLines.at(-2)).toContain('A fatal error has been detected');
+    // The crashed server left its pid file; it names no live process, so it goes.
+    expect(existsSync(standIn.pidFile)).toBe(false);
+  });
+
+  it('a server that ignores SIGTERM is killed after stopGraceMs', async () => {
+    const { result, standIn, logger } = await run({
+      stage: 'apim',
+      behaviour: { ignoreTerm: true },
+      options: { stopGraceMs: 1_000 },
+    });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(result.stop?.outcome).toBe('killed');
+    expect(result.signal).toBe('SIGKILL');
+    await expectGroupGone(result.pid);
+    expect(existsSync(standIn.pidFile)).toBe(false);
+    expect(result.lastLines.join('\n')).toContain('Shutdown hook triggered, but the server is busy');
+    expect(logger.lines.some((text) => /^warning: The server did not stop within 1\.0 s.*SIGKILL/.test(text))).toBe(
+      true,
+    );
+  });
+
+  it('keeps the last 50 lines of a long failed run, the same as the end of the log file', async () => {
+    const { result, logFile } = await run({
+      stage: 'apim-validate',
+      behaviour: { invalidDefinitions: 40, errorBeforeSuccess: true },
+    });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toContain('Error while getting the database connection');
+    const logged = (await readFile(logFile, 'utf8')).split('\n').slice(0, -1);
+    expect(logged.length).toBeGreaterThan(100);
+    expect(result.lastLines).toHaveLength(50);
+    expect(result.lastLines).toEqual(logged.slice(-50));
+    expect(result.invalidDefinitions).toHaveLength(40);
+  });
+
+  it('a known failure stops the server after failureSettleMs when the client does not finish', async () => {
+    const { result } = await run({
+      stage: 'apim-validate',
+      behaviour: { errorBeforeSuccess: true, hang: true },
+      options: { failureSettleMs: 300 },
+    });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toContain('Error while getting the database connection');
+    expect(result.reason).not.toMatch(/timed out/);
+    expect(result.stop?.outcome).toBe('stopped');
+    await expectGroupGone(result.pid);
+  });
+
+  it('a launcher that cannot be started fails the run', async () => {
+    const home = await temp.make();
+    const result = await runServer({
+      command: { command: join(home, 'no-such-launcher'), args: [], display: 'no-such-launcher' },
+      home,
+      kind: 'apim',
+      logFile: join(home, 'console.log'),
+      timeoutMs: 5_000,
+      stopGraceMs: 1_000,
+      logger: createRecordingLogger(),
+    });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/^could not start the server \(no-such-launcher\): .*ENOENT/);
+    expect(result.pid).toBeUndefined();
+  });
+});
+
+describe('stopServerGroup', () => {
+  it('stops a server it only knows by its process-group id, as the post step does', async () => {
+    const home = await temp.make();
+    const standIn = await installStandIn(home, { kit: 'apim' });
+    const child = spawn('sh', [standIn.launcher, ...APIM_ARGS], { cwd: home, detached: true, stdio: 'ignore' });
+    const pid = child.pid ?? 0;
+    started.push(pid);
+    child.unref();
+    await waitFor(() => existsSync(standIn.pidFile));
+
+    const result = await stopServerGroup(pid, { graceMs: 3_000, home });
+
+    expect(result.outcome).toBe('terminated');
+    await expectGroupGone(pid);
+    expect(existsSync(standIn.pidFile)).toBe(false);
+    expect(await stopServerGroup(pid, { graceMs: 1_000 })).toMatchObject({ outcome: 'not-running' });
+  });
+});
+
+describe('the stand-in launcher', () => {
+  it('answers --version from bin/version.txt', async () => {
+    const home = await temp.make();
+    const standIn = await installStandIn(home);
+    expect(await capture('sh', [standIn.launcher, '--version'])).toEqual({
+      code: 0,
+      stdout: 'WSO2 API Manager v4.2.0\n',
+    });
+  });
+
+  it('--start runs the server in the background, --stop stops it through wso2carbon.pid', async () => {
+    const home = await temp.make();
+    const standIn = await installStandIn(home);
+    expect((await capture('sh', [standIn.launcher, '--start', '-Dprofile=control-plane'])).code).toBe(0);
+    await waitFor(() => existsSync(standIn.pidFile));
+    const pid = Number((await readFile(standIn.pidFile, 'utf8')).trim());
+    started.push(pid);
+    await waitFor(async () => (await readFile(standIn.carbonLog, 'utf8')).includes('WSO2 Carbon started in'));
+
+    expect((await capture('sh', [standIn.launcher, '--stop'])).code).toBe(0);
+    await waitFor(() => !existsSync(standIn.pidFile));
+    expect(await readFile(standIn.carbonLog, 'utf8')).toContain('Shutdown complete');
+    expect(await readStandInArgs(home)).toEqual([
+      ['--start', '-Dprofile=control-plane'],
+      ['-Dprofile=control-plane'],
+      ['--stop'],
+    ]);
+  });
+
+  it('refuses an unknown switch in stand-in.conf', async () => {
+    const home = await temp.make();
+    const standIn = await installStandIn(home);
+    await writeFile(join(home, 'stand-in.conf'), 'fail\nexplode\n');
+    const { code, stderr } = await capture('sh', [standIn.launcher, '-Dmigrate']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown switch 'explode'");
+  });
+});
+
+async function capture(
+  command: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr?: string }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return stderr ? { code, stdout, stderr } : { code, stdout };
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The server stages end to end through the CLI: identity, apim-validate, apim and verify against the stand-in
+ * API-M server (test/stand-in-apim) and a seeded PostgreSQL or MariaDB database.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/entry/cli.js';
+import { readLedger } from '../../src/db/ledger.js';
+import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
+import { createRegistrySchema, seedRegistry } from '../helpers/registry-fixture.js';
+import { baseEnv, createMigrationSetup, type MigrationSetup, type SetupEngine } from '../helpers/migration-setup.js';
+import {
+  installStandIn,
+  makeIdentityMigrationConfig,
+  readStandInArgs,
+  writeStandInConf,
+  type StandInBehaviour,
+} from '../helpers/stand-in.js';
+import { makeMigrationKitZip } from '../helpers/wso2-fixtures.js';
+
+let setup: MigrationSetup | undefined;
+let runCounter = 0;
+afterEach(async () => {
+  await setup?.cleanup();
+  setup = undefined;
+});
+
+async function cli(current: MigrationSetup, argv: string[]): Promise<{ code: number; output: string }> {
+  runCounter += 1;
+  const lines: string[] = [];
+  const code = await runCli(argv, {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: baseEnv({ ...current.env, APIM_MIGRATE_RUN_ID: `server-test-${runCounter}` }),
+    cwd: current.dir,
+    platform: 'linux',
+  });
+  return { code, output: lines.join('\n') };
+}
+
+/** A seeded setup whose 4.2.0 home runs the stand-in server and whose identity kit holds an unedited config. */
+async function serverSetup(engine: SetupEngine, behaviour: StandInBehaviour = {}): Promise<MigrationSetup> {
+  const current = await createMigrationSetup({
+    engine,
+    flags: { tags: true },
+    config: { server: { timeoutMinutes: 1, stopGraceSeconds: 5 } },
+  });
+  const session = await current.adminSession();
+  try {
+    await createRegistrySchema(session);
+    await seedRegistry(session, {
+      seed: 3,
+      resources: 40,
+      versionsPerResource: 3,
+      tenants: 1,
+      versioningOffRows: 2,
+      orphanEntities: 2,
+    });
+  } finally {
+    await session.close();
+  }
+  await makeMigrationKitZip(current.identityKit, {
+    kind: 'identity',
+    migrationConfigContent: makeIdentityMigrationConfig({
+      currentVersion: '5.9.0',
+      migrateVersion: '5.11.0',
+      keepRemovedMigrators: true,
+    }),
+  });
+  await installStandIn(current.apimHome, { kit: 'none', behaviour: { slowMs: 5, ...behaviour } });
+  return current;
+}
+
+/** The arguments of every server start, without the `--stop` calls that ended them. */
+async function serverRuns(current: MigrationSetup): Promise<string[][]> {
+  return (await readStandInArgs(current.apimHome)).filter((args) => args[0] !== '--stop');
+}
+
+async function ledgerStates(current: MigrationSetup): Promise<string[]> {
+  const session = await current.adminSession();
+  try {
+    const reading = await readLedger(session);
+    return reading.exists ? reading.entries.map((entry) => `${entry.stage}:${entry.state}`) : [];
+  } finally {
+    await session.close();
+  }
+}
+
+async function dropins(current: MigrationSetup): Promise<string[]> {
+  return readdir(path.join(current.apimHome, 'repository', 'components', 'dropins'));
+}
+
+async function homeEntries(current: MigrationSetup): Promise<string[]> {
+  return readdir(current.apimHome);
+}
+
+async function storedFiles(current: MigrationSetup, artifact: string): Promise<string[]> {
+  for (const run of await readdir(path.join(current.storeDir, 'runs'))) {
+    const files = await readdir(path.join(current.storeDir, 'runs', run, artifact)).catch(() => undefined);
+    if (files) return files;
+  }
+  throw new Error(`no artifact ${artifact} in ${current.storeDir}`);
+}
+
+async function allFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+async function createApimTables(current: MigrationSetup): Promise<void> {
+  const session = await current.adminSession();
+  try {
+    for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE ${table} (ID INTEGER)`);
+  } finally {
+    await session.close();
+  }
+}
+
+describe.each<[string, SetupEngine]>([
+  ['PostgreSQL', 'postgresql'],
+  ['MariaDB', 'mariadb'],
+])('the server stages on %s', (_label, engine) => {
+  it('run in order: identity, apim-validate, apim, verify', { timeout: 180_000 }, async () => {
+    setup = await serverSetup(engine);
+
+    const tooEarly = await cli(setup, ['run', 'identity']);
+    expect(tooEarly.code).toBe(1);
+    expect(tooEarly.output).toContain('identity needs registry-scripts to have succeeded');
+
+    expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+
+    const identity = await cli(setup, ['run', 'identity']);
+    expect(identity.code, identity.output).toBe(0);
+    expect(identity.output).toContain('apim-migrate-identity-backup-a1 stored and verified');
+    expect((await serverRuns(setup)).at(-1)).toEqual(['-Dmigrate', '-Dcomponent=identity']);
+    expect((await dropins(setup)).filter((name) => name.endsWith('.jar'))).toEqual([]);
+    expect(await homeEntries(setup)).not.toContain('migration-resources');
+    expect(await homeEntries(setup)).not.toContain('wso2carbon.pid');
+    const identityLogs = await storedFiles(setup, 'apim-migrate-identity-logs-a1');
+    expect(identityLogs).toEqual(
+      expect.arrayContaining([
+        'server-console.log',
+        'wso2carbon.log',
+        'migration-config.yaml.orig',
+        'migration-config.yaml.diff',
+      ]),
+    );
+
+    const validate = await cli(setup, ['run', 'apim-validate']);
+    expect(validate.code, validate.output).toBe(0);
+    expect(validate.output).toContain('every API definition is valid');
+    expect((await serverRuns(setup)).at(-1)).toEqual([
+      '-Dmigrate',
+      '-DmigrateFromVersion=3.1.0',
+      '-DmigratedVersion=4.2.0',
+      '-DrunPreMigration',
+      '-DsaveInvalidDefinition',
+    ]);
+
+    const apim = await cli(setup, ['run', 'apim']);
+    expect(apim.code, apim.output).toBe(0);
+    expect((await serverRuns(setup)).at(-1)).toEqual([
+      '-Dmigrate',
+      '-DmigrateFromVersion=3.1.0',
+      '-DmigratedVersion=4.2.0',
+    ]);
+    const toml = await readFile(setup.deploymentToml, 'utf8');
+    if (engine === 'postgresql') expect(toml).toContain('preparedStatementCacheQueries=0');
+    else expect(toml).not.toContain('preparedStatementCacheQueries');
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded', 'apim:succeeded']);
+
+    // The stand-in does not create API-M 4.2.0's tables: verify must say so, then pass once they exist.
+    const missing = await cli(setup, ['run', 'verify']);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toContain('apim_db lacks tables that API-M 4.2.0 has: AM_');
+    await createApimTables(setup);
+    const verified = await cli(setup, ['run', 'verify']);
+    expect(verified.code, verified.output).toBe(0);
+
+    // No secret in any artifact: reports, logs (config originals and diffs included), manifests, backups.
+    for (const file of await allFiles(setup.storeDir)) {
+      const content = await readFile(file, 'latin1');
+      for (const secret of setup.secrets) expect(content.includes(secret), `${secret} in ${file}`).toBe(false);
+    }
+  });
+});
+
+describe('server stage failures', () => {
+  it(
+    'a failing apim run: server stopped, kit removed, logs kept, ledger failed; the re-run restores and succeeds',
+    { timeout: 180_000 },
+    async () => {
+      setup = await serverSetup('postgresql');
+      expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+      expect((await cli(setup, ['run', 'identity'])).code).toBe(0);
+      await writeStandInConf(setup.apimHome, { slowMs: 5, fail: true });
+
+      const failed = await cli(setup, ['run', 'apim']);
+      expect(failed.code).toBe(1);
+      expect(failed.output).toContain('API Migration exception occurred while migrating');
+      expect(await homeEntries(setup)).not.toContain('wso2carbon.pid');
+      expect(await homeEntries(setup)).not.toContain('migration-resources');
+      expect((await dropins(setup)).filter((name) => name.endsWith('.jar'))).toEqual([]);
+      expect(await storedFiles(setup, 'apim-migrate-apim-logs-a1')).toEqual(
+        expect.arrayContaining(['server-console.log', 'deployment.toml.orig', 'deployment.toml.diff']),
+      );
+      expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded', 'apim:failed']);
+
+      await writeStandInConf(setup.apimHome, { slowMs: 5 });
+      const rerun = await cli(setup, ['run', 'apim']);
+      expect(rerun.code, rerun.output).toBe(0);
+      expect(rerun.output).toContain('restoring apim-migrate-apim-backup-a1');
+      expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded', 'apim:succeeded']);
+    },
+  );
+
+  it(
+    'apim-validate fails on invalid definitions unless they are allowed, and keeps them in the logs',
+    { timeout: 120_000 },
+    async () => {
+      setup = await serverSetup('mariadb', { invalidDefinitions: 2 });
+      const result = await cli(setup, ['run', 'apim-validate']);
+      expect(result.code).toBe(1);
+      expect(result.output).toContain('2 invalid API definitions');
+      const files = await storedFiles(setup, 'apim-migrate-apim-validate-logs-a1');
+      expect(files).toContain('invalid-definitions.json');
+      expect(files.some((file) => file.startsWith('invalid-swagger-definitions-'))).toBe(true);
+      expect((await dropins(setup)).filter((name) => name.endsWith('.jar'))).toEqual([]);
+    },
+  );
+
+  it('a hanging server times out, is stopped, and the kit is removed', { timeout: 180_000 }, async () => {
+    setup = await serverSetup('postgresql', { hang: true });
+    await writeFileConfigTimeout(setup, 0.05);
+    const result = await cli(setup, ['run', 'apim-validate']);
+    expect(result.code).toBe(1);
+    expect(result.output.toLowerCase()).toContain('timed out');
+    expect(await homeEntries(setup)).not.toContain('wso2carbon.pid');
+    expect(await homeEntries(setup)).not.toContain('migration-resources');
+  });
+});
+
+async function writeFileConfigTimeout(current: MigrationSetup, minutes: number): Promise<void> {
+  const { rewriteConfig } = await import('../helpers/migration-setup.js');
+  await rewriteConfig(current, { server: { timeoutMinutes: minutes, stopGraceSeconds: 5 } });
+}

@@ -1,0 +1,388 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import yazl from 'yazl';
+import { InputError } from '../../src/errors.js';
+import {
+  findInstalledMigrationArtifacts,
+  installMigrationKit,
+  uninstallMigrationKits,
+  type InstallMigrationKitOptions,
+} from '../../src/wso2/kit-install.js';
+import { rejectedInputError } from '../helpers/errors.js';
+import { createRecordingLogger } from '../helpers/fakes.js';
+import {
+  createTempDirs,
+  kitJarName,
+  kitWrapperName,
+  makeApimHome,
+  makeKitEntries,
+  makeMigrationKitDir,
+  makeMigrationKitZip,
+  writeZip,
+  type KitEntrySpec,
+  type MigrationKitOptions,
+} from '../helpers/wso2-fixtures.js';
+
+const temp = createTempDirs('apim-migrate-kit-install-');
+afterEach(() => temp.cleanup());
+
+type Kind = 'identity' | 'apim';
+const KINDS: readonly Kind[] = ['identity', 'apim'];
+const DROPINS = ['repository', 'components', 'dropins'] as const;
+
+interface Setup {
+  home: string;
+  workDir: string;
+  dropins: string;
+  resources: string;
+}
+
+async function setup(): Promise<Setup> {
+  const root = await temp.make();
+  const home = await makeApimHome(join(root, 'wso2am-4.2.0'), { version: '4.2.0' });
+  const workDir = join(root, 'work');
+  return { home, workDir, dropins: join(home, ...DROPINS), resources: join(home, 'migration-resources') };
+}
+
+/** What another kit leaves behind, next to a jar of WSO2's own that must stay. */
+async function addLeftovers(s: Setup): Promise<string[]> {
+  const identityJar = join(s.dropins, kitJarName('identity', '1.0.200'));
+  const apimJar = join(s.dropins, kitJarName('apim', '4.2.0.1'));
+  await writeFile(identityJar, 'old identity client');
+  await writeFile(apimJar, 'old apim client');
+  await writeFile(join(s.dropins, 'org.wso2.carbon.other-1.0.0.jar'), 'not a migration client');
+  await mkdir(join(s.resources, 'nested'), { recursive: true });
+  await writeFile(join(s.resources, 'nested', 'old.txt'), 'left by the other kit');
+  return [apimJar, identityJar, s.resources];
+}
+
+/** Every path below `dir` with what it is: file content, `dir`, or `link -> target`. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  async function walk(relative: string): Promise<void> {
+    for (const name of (await readdir(join(dir, relative))).sort()) {
+      const path = relative === '' ? name : `${relative}/${name}`;
+      const stats = await lstat(join(dir, path));
+      if (stats.isSymbolicLink()) result[path] = `link -> ${await readlink(join(dir, path))}`;
+      else if (stats.isDirectory()) {
+        result[path] = 'dir';
+        await walk(path);
+      } else result[path] = await readFile(join(dir, path), 'utf8');
+    }
+  }
+  await walk('');
+  return result;
+}
+
+async function listOrEmpty(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+function install(s: Setup, kit: string, kind: Kind, extra: Partial<InstallMigrationKitOptions> = {}) {
+  const logger = createRecordingLogger();
+  return {
+    logger,
+    result: installMigrationKit({ kit, kind, apimHome: s.home, workDir: s.workDir, logger, ...extra }),
+  };
+}
+
+interface ZipEntry {
+  path: string;
+  content?: string;
+  /** Makes the entry a symbolic link (Unix mode S_IFLNK in the external attributes) to this target. */
+  linkTo?: string;
+}
+
+/** A zip with symbolic link entries, as `zip --symlinks` writes them. */
+async function writeZipWithLinks(file: string, entries: ZipEntry[]): Promise<string> {
+  const zip = new yazl.ZipFile();
+  for (const entry of entries) {
+    if (entry.linkTo !== undefined) {
+      zip.addBuffer(Buffer.from(entry.linkTo), entry.path, { mode: 0o120777, compress: false });
+    } else {
+      zip.addBuffer(Buffer.from(entry.content ?? ''), entry.path, { compress: false });
+    }
+  }
+  const output = createWriteStream(file);
+  zip.outputStream.pipe(output);
+  zip.end();
+  await once(output, 'close');
+  return file;
+}
+
+function kitEntries(options: MigrationKitOptions): ZipEntry[] {
+  return makeKitEntries(options).map((entry: KitEntrySpec) => ({ path: entry.path, content: entry.content ?? '' }));
+}
+
+type KitBuilder = (options: MigrationKitOptions) => Promise<string>;
+
+const builders: Array<[string, KitBuilder]> = [
+  ['zip', async (options) => makeMigrationKitZip(join(await temp.make(), 'kit.zip'), options)],
+  ['folder', async (options) => makeMigrationKitDir(join(await temp.make(), 'kit'), options)],
+];
+
+describe.each(builders)('installMigrationKit from a %s', (format, build) => {
+  describe.each(KINDS)('%s kit', (kind) => {
+    it.each([
+      ['inside its wrapper folder', undefined],
+      ['without a wrapper folder', false as const],
+    ])('installs the jar and migration-resources (%s)', async (_label, wrapper) => {
+      const s = await setup();
+      const kit = await build({ kind, ...(wrapper === undefined ? {} : { wrapper }) });
+      const kitBefore = format === 'folder' ? await snapshot(kit) : undefined;
+      const { result, logger } = install(s, kit, kind);
+
+      expect(await result).toEqual({
+        jar: join(s.dropins, kitJarName(kind)),
+        resourcesDir: s.resources,
+        removedLeftovers: [],
+      });
+      expect(await readFile(join(s.dropins, kitJarName(kind)), 'utf8')).toBe('PK jar placeholder');
+      expect(await snapshot(s.resources)).toEqual({
+        'README.txt': 'resources',
+        'migration-config.yaml': 'migrationEnable: "true"\n',
+      });
+      // The unpack folder is gone again; a folder kit is left as it was.
+      expect(await listOrEmpty(s.workDir)).toEqual([]);
+      if (kitBefore) expect(await snapshot(kit)).toEqual(kitBefore);
+      expect(logger.lines).toContainEqual(`info: Installed ${kitJarName(kind)} into ${s.dropins}`);
+    });
+  });
+
+  it('removes what the other kit left before installing', async () => {
+    const s = await setup();
+    const leftovers = await addLeftovers(s);
+    const { result, logger } = install(s, await build({ kind: 'apim' }), 'apim');
+
+    expect((await result).removedLeftovers).toEqual(leftovers);
+    expect((await readdir(s.dropins)).sort()).toEqual([kitJarName('apim'), 'org.wso2.carbon.other-1.0.0.jar']);
+    expect(await snapshot(s.resources)).toEqual({
+      'README.txt': 'resources',
+      'migration-config.yaml': 'migrationEnable: "true"\n',
+    });
+    for (const path of leftovers) {
+      expect(logger.lines).toContainEqual(`info: Removed ${path}, left by an earlier migration kit`);
+    }
+  });
+
+  it('calls prepareResources with <home>/migration-resources once everything is in place', async () => {
+    const s = await setup();
+    const calls: Array<{ dir: string; config: string; jars: string[] }> = [];
+    const { result } = install(s, await build({ kind: 'identity' }), 'identity', {
+      async prepareResources(dir) {
+        calls.push({
+          dir,
+          config: await readFile(join(dir, 'migration-config.yaml'), 'utf8'),
+          jars: await readdir(s.dropins),
+        });
+        await writeFile(join(dir, 'migration-config.yaml'), 'migrationEnable: "true"\ncurrentVersion: "5.10.0"\n');
+      },
+    });
+
+    await result;
+    expect(calls).toEqual([{ dir: s.resources, config: 'migrationEnable: "true"\n', jars: [kitJarName('identity')] }]);
+    expect(await readFile(join(s.resources, 'migration-config.yaml'), 'utf8')).toContain('currentVersion: "5.10.0"');
+  });
+
+  it('takes the kit out again when prepareResources fails', async () => {
+    const s = await setup();
+    const failure = new InputError({ message: 'SchemaMigrator order 4 not found' });
+    const { result } = install(s, await build({ kind: 'identity' }), 'identity', {
+      prepareResources: () => Promise.reject(failure),
+    });
+
+    await expect(result).rejects.toBe(failure);
+    expect(await findInstalledMigrationArtifacts(s.home)).toEqual({ jars: [], hasMigrationResources: false });
+    expect(await listOrEmpty(s.workDir)).toEqual([]);
+  });
+});
+
+describe('installMigrationKit refuses bad input and changes nothing', () => {
+  /** Sets up a home with another kit's leftovers, runs the install and checks the home and work folder are untouched. */
+  async function expectRefused(kit: (s: Setup) => Promise<string>, kind: Kind = 'apim'): Promise<InputError> {
+    const s = await setup();
+    await addLeftovers(s);
+    const before = await snapshot(s.home);
+    const error = await rejectedInputError(install(s, await kit(s), kind).result);
+    expect(error.exitCode).toBe(2);
+    expect(await snapshot(s.home)).toEqual(before);
+    expect(await listOrEmpty(s.workDir)).toEqual([]);
+    return error;
+  }
+
+  const wrapper = kitWrapperName('apim');
+
+  it.each([
+    ['a ".." entry', '../evil'],
+    ['a ".." entry inside the wrapper', `${wrapper}/../../evil.sh`],
+    ['an absolute path', '/etc/x'],
+    ['a drive letter', 'C:\\x'],
+  ])('zip slip: %s', async (_label, entryName) => {
+    const error = await expectRefused(async () => {
+      const file = join(await temp.make(), 'evil.zip');
+      await writeZip(file, [...makeKitEntries({ kind: 'apim' }), { path: entryName, content: 'pwned' }]);
+      return file;
+    });
+    expect(error.message).toContain('zip slip');
+    expect(error.message).toContain(entryName.replace(/\\/g, '/'));
+    expect(error.message).toContain('nothing was changed');
+  });
+
+  it.each([
+    ['a relative target that climbs out', '../../../../../../etc/passwd'],
+    ['an absolute target', '/etc/passwd'],
+    ['a Windows drive target', 'C:\\Windows\\System32'],
+  ])('a symbolic link entry with %s', async (_label, linkTo) => {
+    const linkName = `${wrapper}/migration-resources/evil-link`;
+    const error = await expectRefused(async () =>
+      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
+        ...kitEntries({ kind: 'apim' }),
+        { path: linkName, linkTo },
+      ]),
+    );
+    expect(error.message).toContain(`entry "${linkName}" is a symbolic link to "${linkTo}", outside the folder`);
+    expect(error.message).toContain('nothing was installed');
+  });
+
+  it('a symbolic link that leaves the folder through another link', async () => {
+    // Each looks harmless alone: `up` points to the wrapper's parent (the unpack folder), `out` goes one level above.
+    const error = await expectRefused(async () =>
+      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
+        ...kitEntries({ kind: 'apim' }),
+        { path: `${wrapper}/migration-resources/up`, linkTo: '../..' },
+        { path: `${wrapper}/migration-resources/out`, linkTo: 'up/..' },
+      ]),
+    );
+    expect(error.message).toContain(
+      `entry "${wrapper}/migration-resources/out" is a symbolic link to "up/..", which goes through`,
+    );
+  });
+
+  it('an entry written through a symbolic link', async () => {
+    const error = await expectRefused(async () =>
+      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
+        ...kitEntries({ kind: 'apim' }),
+        { path: `${wrapper}/migration-resources/dir`, linkTo: '../dropins' },
+        { path: `${wrapper}/migration-resources/dir/x.jar`, content: 'x' },
+      ]),
+    );
+    expect(error.message).toContain(
+      `entry "${wrapper}/migration-resources/dir/x.jar" would be written through the symbolic link "${wrapper}/migration-resources/dir"`,
+    );
+  });
+
+  it('a symbolic link to a folder that holds it', async () => {
+    const error = await expectRefused(async () =>
+      writeZipWithLinks(join(await temp.make(), 'loop.zip'), [
+        ...kitEntries({ kind: 'apim' }),
+        { path: `${wrapper}/migration-resources/loop`, linkTo: '.' },
+      ]),
+    );
+    expect(error.message).toContain('a folder that contains the link itself');
+  });
+
+  it('a kit that does not exist, naming the path', async () => {
+    let missing = '';
+    const error = await expectRefused(async (s) => {
+      missing = join(s.workDir, '..', 'no-such-kit.zip');
+      return missing;
+    });
+    expect(error.message).toContain('no-such-kit.zip: not found');
+    expect(error.message).toContain('set apim.migrationKit');
+  });
+
+  it('the API-M kit given as the identity kit', async () => {
+    const error = await expectRefused(
+      async () => makeMigrationKitZip(join(await temp.make(), 'k.zip'), { kind: 'apim' }),
+      'identity',
+    );
+    expect(error.message).toMatch(/it is the API-M migration kit .* given as the identity migration kit/);
+  });
+
+  it('a home without repository/components/dropins', async () => {
+    const root = await temp.make();
+    const home = await makeApimHome(join(root, 'home'), { version: '4.2.0', dropins: false });
+    const before = await snapshot(home);
+    const kit = await makeMigrationKitZip(join(root, 'k.zip'), { kind: 'apim' });
+    const error = await rejectedInputError(
+      installMigrationKit({
+        kit,
+        kind: 'apim',
+        apimHome: home,
+        workDir: join(root, 'work'),
+        logger: createRecordingLogger(),
+      }),
+    );
+    expect(error.message).toBe(
+      `${home}: has no repository/components/dropins folder; set apimHome to the folder API-M 4.2.0 is unpacked into`,
+    );
+    expect(await snapshot(home)).toEqual(before);
+  });
+});
+
+describe('installMigrationKit with symbolic links inside the kit', () => {
+  it('installs what a link inside the kit points to, as a regular file', async () => {
+    const s = await setup();
+    const wrapper = kitWrapperName('identity');
+    const kit = await writeZipWithLinks(join(await temp.make(), 'kit.zip'), [
+      ...kitEntries({ kind: 'identity' }),
+      { path: `${wrapper}/migration-resources/config-link.yaml`, linkTo: 'migration-config.yaml' },
+      { path: `${wrapper}/migration-resources/readme-up`, linkTo: '../migration-resources/./README.txt' },
+    ]);
+    await install(s, kit, 'identity').result;
+
+    expect(await snapshot(s.resources)).toEqual({
+      'README.txt': 'resources',
+      'config-link.yaml': 'migrationEnable: "true"\n',
+      'migration-config.yaml': 'migrationEnable: "true"\n',
+      'readme-up': 'resources',
+    });
+  });
+});
+
+describe('uninstallMigrationKits and findInstalledMigrationArtifacts', () => {
+  it('removes both kinds of jar and migration-resources, and is idempotent', async () => {
+    const s = await setup();
+    const leftovers = await addLeftovers(s);
+    expect(await findInstalledMigrationArtifacts(s.home)).toEqual({
+      jars: leftovers.slice(0, 2),
+      hasMigrationResources: true,
+    });
+    const logger = createRecordingLogger();
+
+    expect(await uninstallMigrationKits(s.home, logger)).toEqual(leftovers);
+    expect(logger.lines).toEqual(leftovers.map((path) => `info: Removed ${path}`));
+    expect(await readdir(s.dropins)).toEqual(['org.wso2.carbon.other-1.0.0.jar']);
+    expect(await findInstalledMigrationArtifacts(s.home)).toEqual({ jars: [], hasMigrationResources: false });
+
+    expect(await uninstallMigrationKits(s.home, logger)).toEqual([]);
+    expect(logger.lines).toHaveLength(leftovers.length);
+  });
+
+  it('removes what installMigrationKit installed', async () => {
+    const s = await setup();
+    const kit = await makeMigrationKitZip(join(await temp.make(), 'kit.zip'), { kind: 'identity' });
+    const installed = await install(s, kit, 'identity').result;
+    expect(await findInstalledMigrationArtifacts(s.home)).toEqual({
+      jars: [installed.jar],
+      hasMigrationResources: true,
+    });
+
+    expect(await uninstallMigrationKits(s.home, createRecordingLogger())).toEqual([
+      installed.jar,
+      installed.resourcesDir,
+    ]);
+  });
+
+  it('does nothing for a home that does not exist or has no dropins', async () => {
+    const root = await temp.make();
+    const noDropins = await makeApimHome(join(root, 'home'), { version: '4.2.0', dropins: false });
+    for (const home of [join(root, 'missing'), noDropins]) {
+      expect(await uninstallMigrationKits(home, createRecordingLogger())).toEqual([]);
+      expect(await findInstalledMigrationArtifacts(home)).toEqual({ jars: [], hasMigrationResources: false });
+    }
+  });
+});

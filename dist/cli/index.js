@@ -15480,6 +15480,13 @@ class SecretMasker {
         return masked;
     }
 }
+/**
+ * Config files hold passwords in clear (databases, keystores, the admin user): every `password = "..."` or
+ * `password: ...` value becomes `***`, also on the lines of a diff. Placeholders (`$env{}`, `$secret{}`) stay.
+ */
+function maskPasswordAssignments(text) {
+    return text.replace(/^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim, (line, key, quote, value, rest) => value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`);
+}
 function createConsoleLogger(options = {}) {
     const out = options.out ?? ((line) => process.stdout.write(`${line}\n`));
     const err = options.err ?? ((line) => process.stderr.write(`${line}\n`));
@@ -15543,6 +15550,11 @@ function renderStage(stage, number) {
     }
     for (const edit of stage.configEdits)
         item(`edit ${edit.file}: ${edit.change}`);
+    for (const { diff } of stage.diffs)
+        lines.push(...diff
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((line) => `       ${line}`));
     if (stage.serverRun)
         item(`run the server: ${stage.serverRun.display}; watch its log; stop it`);
     for (const check of stage.checks)
@@ -28793,6 +28805,7 @@ function planStage(stage, config, facts) {
         indices: [],
         versioningRemoval: [],
         configEdits: [],
+        diffs: [],
         checks: [],
         notes: [],
     };
@@ -28985,6 +28998,3148 @@ function withNote(plan, stageName, note) {
         ...plan,
         stages: plan.stages.map((stage) => stage.stage === stageName ? { ...stage, notes: [...stage.notes, note] } : stage),
     };
+}
+/** The plan with the diff of an edit added to a stage. */
+function withDiff(plan, stageName, file, diff) {
+    if (diff === '')
+        return plan;
+    return {
+        ...plan,
+        stages: plan.stages.map((stage) => stage.stage === stageName ? { ...stage, diffs: [...stage.diffs, { file, diff }] } : stage),
+    };
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+class Diff {
+    diff(oldStr, newStr, 
+    // Type below is not accurate/complete - see above for full possibilities - but it compiles
+    options = {}) {
+        let callback;
+        if (typeof options === 'function') {
+            callback = options;
+            options = {};
+        }
+        else if ('callback' in options) {
+            callback = options.callback;
+        }
+        // Allow subclasses to massage the input prior to running
+        const oldString = this.castInput(oldStr, options);
+        const newString = this.castInput(newStr, options);
+        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+        const newTokens = this.removeEmpty(this.tokenize(newString, options));
+        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
+    }
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+        var _a;
+        const done = (value) => {
+            value = this.postProcess(value, options);
+            if (callback) {
+                setTimeout(function () { callback(value); }, 0);
+                return undefined;
+            }
+            else {
+                return value;
+            }
+        };
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let editLength = 1;
+        let maxEditLength = newLen + oldLen;
+        if (options.maxEditLength != null) {
+            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+        }
+        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+        const abortAfterTimestamp = Date.now() + maxExecutionTime;
+        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
+        // Seed editLength = 0, i.e. the content starts with the same values
+        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            // Identity per the equality and tokenizer
+            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+        }
+        // Once we hit the right edge of the edit graph on some diagonal k, we can
+        // definitely reach the end of the edit graph in no more than k edits, so
+        // there's no point in considering any moves to diagonal k+1 any more (from
+        // which we're guaranteed to need at least k+1 more edits).
+        // Similarly, once we've reached the bottom of the edit graph, there's no
+        // point considering moves to lower diagonals.
+        // We record this fact by setting minDiagonalToConsider and
+        // maxDiagonalToConsider to some finite value once we've hit the edge of
+        // the edit graph.
+        // This optimization is not faithful to the original algorithm presented in
+        // Myers's paper, which instead pointlessly extends D-paths off the end of
+        // the edit graph - see page 7 of Myers's paper which notes this point
+        // explicitly and illustrates it with a diagram. This has major performance
+        // implications for some common scenarios. For instance, to compute a diff
+        // where the new text simply appends d characters on the end of the
+        // original text of length n, the true Myers algorithm will take O(n+d^2)
+        // time while this optimization needs only O(n+d) time.
+        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+        // Main worker method. checks all permutations of a given edit length for acceptance.
+        const execEditLength = () => {
+            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+                let basePath;
+                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+                if (removePath) {
+                    // No one else is going to attempt to use this value, clear it
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath - 1] = undefined;
+                }
+                let canAdd = false;
+                if (addPath) {
+                    // what newPos will be after we do an insertion:
+                    const addPathNewPos = addPath.oldPos - diagonalPath;
+                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+                }
+                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+                if (!canAdd && !canRemove) {
+                    // If this path is a terminal then prune
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath] = undefined;
+                    continue;
+                }
+                // Select the diagonal that we want to branch from. We select the prior
+                // path whose position in the old string is the farthest from the origin
+                // and does not pass the bounds of the diff graph
+                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
+                    basePath = this.addToPath(addPath, true, false, 0, options);
+                }
+                else {
+                    basePath = this.addToPath(removePath, false, true, 1, options);
+                }
+                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+                    // If we have hit the end of both strings, then we are done
+                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+                }
+                else {
+                    bestPath[diagonalPath] = basePath;
+                    if (basePath.oldPos + 1 >= oldLen) {
+                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+                    }
+                    if (newPos + 1 >= newLen) {
+                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+                    }
+                }
+            }
+            editLength++;
+        };
+        // Performs the length of edit iteration. Is a bit fugly as this has to support the
+        // sync and async mode which is never fun. Loops over execEditLength until a value
+        // is produced, or until the edit length exceeds options.maxEditLength (if given),
+        // in which case it will return undefined.
+        if (callback) {
+            (function exec() {
+                setTimeout(function () {
+                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+                        return callback(undefined);
+                    }
+                    if (!execEditLength()) {
+                        exec();
+                    }
+                }, 0);
+            }());
+        }
+        else {
+            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+                const ret = execEditLength();
+                if (ret) {
+                    return ret;
+                }
+            }
+        }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+        const last = path.lastComponent;
+        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
+            };
+        }
+        else {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
+            };
+        }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+            newPos++;
+            oldPos++;
+            commonCount++;
+            if (options.oneChangePerToken) {
+                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+            }
+        }
+        if (commonCount && !options.oneChangePerToken) {
+            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+        basePath.oldPos = oldPos;
+        return newPos;
+    }
+    equals(left, right, options) {
+        if (options.comparator) {
+            return options.comparator(left, right);
+        }
+        else {
+            return left === right
+                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
+        }
+    }
+    removeEmpty(array) {
+        const ret = [];
+        for (let i = 0; i < array.length; i++) {
+            if (array[i]) {
+                ret.push(array[i]);
+            }
+        }
+        return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+        return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+        return Array.from(value);
+    }
+    join(chars) {
+        // Assumes ValueT is string, which is the case for most subclasses.
+        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
+        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
+        // assume tokens and values are strings, but not completely - is weird and janky.
+        return chars.join('');
+    }
+    postProcess(changeObjects, 
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    options) {
+        return changeObjects;
+    }
+    get useLongestToken() {
+        return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+        // First we convert our linked list of components in reverse order to an
+        // array in the right order:
+        const components = [];
+        let nextComponent;
+        while (lastComponent) {
+            components.push(lastComponent);
+            nextComponent = lastComponent.previousComponent;
+            delete lastComponent.previousComponent;
+            lastComponent = nextComponent;
+        }
+        components.reverse();
+        const componentLen = components.length;
+        let componentPos = 0, newPos = 0, oldPos = 0;
+        for (; componentPos < componentLen; componentPos++) {
+            const component = components[componentPos];
+            if (!component.removed) {
+                if (!component.added && this.useLongestToken) {
+                    let value = newTokens.slice(newPos, newPos + component.count);
+                    value = value.map(function (value, i) {
+                        const oldValue = oldTokens[oldPos + i];
+                        return oldValue.length > value.length ? oldValue : value;
+                    });
+                    component.value = this.join(value);
+                }
+                else {
+                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+                }
+                newPos += component.count;
+                // Common case
+                if (!component.added) {
+                    oldPos += component.count;
+                }
+            }
+            else {
+                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+                oldPos += component.count;
+            }
+        }
+        return components;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+
+
+class LineDiff extends Diff {
+    constructor() {
+        super(...arguments);
+        this.tokenize = tokenize;
+    }
+    equals(left, right, options) {
+        // If we're ignoring whitespace, we need to normalise lines by stripping
+        // whitespace before checking equality. (This has an annoying interaction
+        // with newlineIsToken that requires special handling: if newlines get their
+        // own token, then we DON'T want to trim the *newline* tokens down to empty
+        // strings, since this would cause us to treat whitespace-only line content
+        // as equal to a separator between lines, which would be weird and
+        // inconsistent with the documented behavior of the options.)
+        if (options.ignoreWhitespace) {
+            if (!options.newlineIsToken || !left.includes('\n')) {
+                left = left.trim();
+            }
+            if (!options.newlineIsToken || !right.includes('\n')) {
+                right = right.trim();
+            }
+        }
+        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
+            if (left.endsWith('\n')) {
+                left = left.slice(0, -1);
+            }
+            if (right.endsWith('\n')) {
+                right = right.slice(0, -1);
+            }
+        }
+        return super.equals(left, right, options);
+    }
+}
+const lineDiff = new LineDiff();
+function diffLines(oldStr, newStr, options) {
+    return lineDiff.diff(oldStr, newStr, options);
+}
+function diffTrimmedLines(oldStr, newStr, options) {
+    options = generateOptions(options, { ignoreWhitespace: true });
+    return lineDiff.diff(oldStr, newStr, options);
+}
+// Exported standalone so it can be used from jsonDiff too.
+function tokenize(value, options) {
+    if (options.stripTrailingCr) {
+        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
+        value = value.replace(/\r\n/g, '\n');
+    }
+    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
+    // Ignore the final empty token that occurs if the string ends with a new line
+    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
+        linesAndNewlines.pop();
+    }
+    // Merge the content and line separators into single tokens
+    for (let i = 0; i < linesAndNewlines.length; i++) {
+        const line = linesAndNewlines[i];
+        if (i % 2 && !options.newlineIsToken) {
+            retLines[retLines.length - 1] += line;
+        }
+        else {
+            retLines.push(line);
+        }
+    }
+    return retLines;
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+
+/**
+ * Returns true if the filename contains characters that require C-style
+ * quoting (as used by Git and GNU diffutils in diff output).
+ */
+function needsQuoting(s) {
+    for (let i = 0; i < s.length; i++) {
+        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * C-style quotes a filename, encoding special characters as escape sequences
+ * and non-ASCII bytes as octal escapes. This is the inverse of
+ * `parseQuotedFileName` in parse.ts.
+ *
+ * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
+ * This matches the behaviour of both Git and GNU diffutils, which always emit
+ * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
+ * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
+ *
+ * If the filename doesn't need quoting, returns it as-is.
+ */
+function quoteFileNameIfNeeded(s) {
+    if (!needsQuoting(s)) {
+        return s;
+    }
+    let result = '"';
+    const bytes = new TextEncoder().encode(s);
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i];
+        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
+        if (b === 0x07) {
+            result += '\\a';
+        }
+        else if (b === 0x08) {
+            result += '\\b';
+        }
+        else if (b === 0x09) {
+            result += '\\t';
+        }
+        else if (b === 0x0a) {
+            result += '\\n';
+        }
+        else if (b === 0x0b) {
+            result += '\\v';
+        }
+        else if (b === 0x0c) {
+            result += '\\f';
+        }
+        else if (b === 0x0d) {
+            result += '\\r';
+        }
+        else if (b === 0x22) {
+            result += '\\"';
+        }
+        else if (b === 0x5c) {
+            result += '\\\\';
+        }
+        else if (b >= 0x20 && b <= 0x7e) {
+            // Just a printable ASCII character that is neither a double quote nor a
+            // backslash; no need to escape it.
+            result += String.fromCharCode(b);
+        }
+        else {
+            // Either part of a non-ASCII character or a control character without a
+            // special escape sequence; needs escaping as a 3-digit octal escape
+            result += '\\' + b.toString(8).padStart(3, '0');
+        }
+        i++;
+    }
+    result += '"';
+    return result;
+}
+const INCLUDE_HEADERS = {
+    includeIndex: true,
+    includeUnderline: true,
+    includeFileHeaders: true
+};
+const FILE_HEADERS_ONLY = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: true
+};
+const OMIT_HEADERS = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: false
+};
+function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    let optionsObj;
+    if (!options) {
+        optionsObj = {};
+    }
+    else if (typeof options === 'function') {
+        optionsObj = { callback: options };
+    }
+    else {
+        optionsObj = options;
+    }
+    if (typeof optionsObj.context === 'undefined') {
+        optionsObj.context = 4;
+    }
+    // We copy this into its own variable to placate TypeScript, which thinks
+    // optionsObj.context might be undefined in the callbacks below.
+    const context = optionsObj.context;
+    // @ts-expect-error (runtime check for something that is correctly a static type error)
+    if (optionsObj.newlineIsToken) {
+        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
+    }
+    if (!optionsObj.callback) {
+        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
+    }
+    else {
+        const { callback } = optionsObj;
+        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
+                const patch = diffLinesResultToPatch(diff);
+                // TypeScript is unhappy without the cast because it does not understand that `patch` may
+                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
+                callback(patch);
+            } }));
+    }
+    function diffLinesResultToPatch(diff) {
+        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
+        //         of lines containing trailing newline characters. We'll tidy up later...
+        if (!diff) {
+            return;
+        }
+        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
+        function contextLines(lines) {
+            return lines.map(function (entry) { return ' ' + entry; });
+        }
+        const hunks = [];
+        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
+        for (let i = 0; i < diff.length; i++) {
+            const current = diff[i], lines = current.lines || splitLines(current.value);
+            current.lines = lines;
+            if (current.added || current.removed) {
+                // If we have previous context, start with that
+                if (!oldRangeStart) {
+                    const prev = diff[i - 1];
+                    oldRangeStart = oldLine;
+                    newRangeStart = newLine;
+                    if (prev) {
+                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
+                        oldRangeStart -= curRange.length;
+                        newRangeStart -= curRange.length;
+                    }
+                }
+                // Output our changes
+                for (const line of lines) {
+                    curRange.push((current.added ? '+' : '-') + line);
+                }
+                // Track the updated file position
+                if (current.added) {
+                    newLine += lines.length;
+                }
+                else {
+                    oldLine += lines.length;
+                }
+            }
+            else {
+                // Identical context lines. Track line changes
+                if (oldRangeStart) {
+                    // Close out any changes that have been output (or join overlapping)
+                    if (lines.length <= context * 2 && i < diff.length - 2) {
+                        // Overlapping
+                        for (const line of contextLines(lines)) {
+                            curRange.push(line);
+                        }
+                    }
+                    else {
+                        // end the range and output
+                        const contextSize = Math.min(lines.length, context);
+                        for (const line of contextLines(lines.slice(0, contextSize))) {
+                            curRange.push(line);
+                        }
+                        const hunk = {
+                            oldStart: oldRangeStart,
+                            oldLines: (oldLine - oldRangeStart + contextSize),
+                            newStart: newRangeStart,
+                            newLines: (newLine - newRangeStart + contextSize),
+                            lines: curRange
+                        };
+                        hunks.push(hunk);
+                        oldRangeStart = 0;
+                        newRangeStart = 0;
+                        curRange = [];
+                    }
+                }
+                oldLine += lines.length;
+                newLine += lines.length;
+            }
+        }
+        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
+        //         "\ No newline at end of file".
+        for (const hunk of hunks) {
+            for (let i = 0; i < hunk.lines.length; i++) {
+                if (hunk.lines[i].endsWith('\n')) {
+                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
+                }
+                else {
+                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
+                    i++; // Skip the line we just added, then continue iterating
+                }
+            }
+        }
+        return {
+            oldFileName: oldFileName, newFileName: newFileName,
+            oldHeader: oldHeader, newHeader: newHeader,
+            hunks: hunks
+        };
+    }
+}
+/**
+ * creates a unified diff patch.
+ *
+ * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
+ *   array of them (as returned by `parsePatch`).
+ * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
+ *   Ignored for patches where `isGit` is `true`.
+ *
+ * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
+ * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
+ * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
+ * headers for patches with no hunks (e.g. renames without content changes).
+ */
+function formatPatch(patch, headerOptions) {
+    var _a, _b, _c, _d, _e, _f;
+    if (!headerOptions) {
+        headerOptions = INCLUDE_HEADERS;
+    }
+    if (Array.isArray(patch)) {
+        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
+            throw new Error('Cannot omit file headers on a multi-file patch. '
+                + '(The result would be unparseable; how would a tool trying to apply '
+                + 'the patch know which changes are to which file?)');
+        }
+        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
+    }
+    const ret = [];
+    // Git patches have a fixed header format (diff --git, extended headers,
+    // and ---/+++ when hunks are present), so headerOptions is ignored.
+    if (patch.isGit) {
+        headerOptions = INCLUDE_HEADERS;
+        // Emit Git-style diff --git header and extended headers.
+        // Git never puts /dev/null in the "diff --git" line; for file
+        // creations/deletions it uses the real filename on both sides.
+        if (!patch.oldFileName) {
+            throw new Error('oldFileName must be specified for Git patches');
+        }
+        if (!patch.newFileName) {
+            throw new Error('newFileName must be specified for Git patches');
+        }
+        let gitOldName = patch.oldFileName;
+        let gitNewName = patch.newFileName;
+        if (patch.isCreate && gitOldName === '/dev/null') {
+            gitOldName = gitNewName.replace(/^b\//, 'a/');
+        }
+        else if (patch.isDelete && gitNewName === '/dev/null') {
+            gitNewName = gitOldName.replace(/^a\//, 'b/');
+        }
+        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
+        if (patch.isDelete) {
+            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
+        }
+        if (patch.isCreate) {
+            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
+        }
+        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
+            ret.push('old mode ' + patch.oldMode);
+            ret.push('new mode ' + patch.newMode);
+        }
+        if (patch.isRename) {
+            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
+            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
+        }
+        if (patch.isCopy) {
+            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
+            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
+        }
+    }
+    else {
+        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
+            ret.push('Index: ' + patch.oldFileName);
+        }
+        if (headerOptions.includeUnderline) {
+            ret.push('===================================================================');
+        }
+    }
+    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
+    // pure renames, mode-only changes), Git omits these, so we do too.
+    const hasHunks = patch.hunks.length > 0;
+    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
+        && (!patch.isGit || hasHunks)) {
+        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
+        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
+    }
+    for (let i = 0; i < patch.hunks.length; i++) {
+        const hunk = patch.hunks[i];
+        // Unified Diff Format quirk: If the chunk size is 0,
+        // the first number is one lower than one would expect.
+        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
+        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
+        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
+        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
+            + ' +' + newStart + ',' + hunk.newLines
+            + ' @@');
+        for (const line of hunk.lines) {
+            ret.push(line);
+        }
+    }
+    return ret.join('\n') + '\n';
+}
+function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    if (typeof options === 'function') {
+        options = { callback: options };
+    }
+    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
+        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
+        if (!patchObj) {
+            return;
+        }
+        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
+    }
+    else {
+        const { callback } = options;
+        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
+                if (!patchObj) {
+                    callback(undefined);
+                }
+                else {
+                    callback(formatPatch(patchObj, options.headerOptions));
+                }
+            } }));
+    }
+}
+function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
+    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
+}
+/**
+ * Split `text` into an array of lines, including the trailing newline character (where present)
+ */
+function splitLines(text) {
+    const hasTrailingNl = text.endsWith('\n');
+    const result = text.split('\n').map(line => line + '\n');
+    if (hasTrailingNl) {
+        result.pop();
+    }
+    else {
+        result.push(result.pop().slice(0, -1));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/wso2/text-diff.ts
+/**
+ * Text-level edits of configuration files, and the unified diffs that `plan` and the logs show of them.
+ * The config edits splice new text into the original so that everything they do not change stays byte-identical.
+ */
+
+/** Applies non-overlapping edits (in any order) to `text`. */
+function applyTextEdits(text, edits) {
+    const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+    let result = '';
+    let position = 0;
+    for (const edit of sorted) {
+        if (edit.start < position || edit.end < edit.start || edit.end > text.length) {
+            throw new Error(`overlapping or out-of-range text edits at offset ${edit.start}`);
+        }
+        result += text.slice(position, edit.start) + edit.text;
+        position = edit.end;
+    }
+    return result + text.slice(position);
+}
+/**
+ * A unified diff of `before` and `after` with 3 lines of context, headed `--- file` / `+++ file`; empty when the
+ * texts are equal. Carriage returns are left out of the comparison so that CRLF files show as ordinary lines.
+ */
+function unifiedDiff(file, before, after) {
+    if (before === after)
+        return '';
+    return createTwoFilesPatch(file, file, before, after, undefined, undefined, {
+        context: 3,
+        stripTrailingCr: true,
+        headerOptions: FILE_HEADERS_ONLY,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/wso2/deployment-toml-edit.ts
+/**
+ * The edits of WSO2's guide to the new API-M home's `repository/conf/deployment.toml`: before the API-M step
+ * on PostgreSQL, `preparedStatementCacheQueries=0` in the JDBC URLs of `[database.shared_db]` and
+ * `[database.config]`; after the identity step with `uniqueIdUserStore`, `[user_store] type = "database_unique_id"`.
+ *
+ * The file is edited as text, so that comments and layout stay; a small scanner finds where each value is
+ * written. The result is parsed again with smol-toml and must differ from the original in exactly the intended
+ * values.
+ */
+
+
+
+
+
+
+const UNIQUE_ID_USER_STORE = 'database_unique_id';
+const STATEMENT_CACHE_VALUE = '0';
+function editDeploymentToml(text, options) {
+    const { file } = options;
+    const before = deployment_toml_edit_parseToml(text, file);
+    const layout = scanLayout(text, file);
+    const edits = [];
+    const changes = [];
+    const notes = [];
+    /** The values the edits set, by key path: the re-parse must show exactly these differences. */
+    const expected = [];
+    for (const name of new Set(options.addStatementCacheParam)) {
+        const planned = planStatementCacheParam({ name, before, layout, file, notes });
+        if (planned === undefined)
+            continue;
+        edits.push(planned.edit);
+        changes.push(planned.change);
+        expected.push({ path: ['database', name, 'url'], value: planned.url });
+    }
+    if (options.userStoreUniqueId) {
+        const planned = planUniqueIdUserStore({ text, before, layout, file });
+        if (planned !== undefined) {
+            edits.push(planned.edit);
+            changes.push(planned.change);
+            expected.push({ path: ['user_store', 'type'], value: UNIQUE_ID_USER_STORE });
+        }
+    }
+    const edited = edits.length === 0 ? text : applyTextEdits(text, edits);
+    checkEditedToml({ before, edited, expected, file });
+    return { text: edited, changes, notes };
+}
+// ---------------------------------------------------------------------------------------------------------------
+// preparedStatementCacheQueries=0
+function planStatementCacheParam(input) {
+    const { name, before, layout, file, notes } = input;
+    const label = `[database.${name}]`;
+    const table = getPath(before, ['database', name]);
+    if (table === undefined) {
+        notes.push(`${label} is not in the file: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
+        return undefined;
+    }
+    const url = deployment_toml_edit_isTable(table) ? table['url'] : undefined;
+    if (typeof url !== 'string') {
+        notes.push(`${label} has no url string: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
+        return undefined;
+    }
+    const dbms = readDbms(url);
+    if (dbms === undefined) {
+        notes.push(`the url of ${label} does not start with jdbc: (a placeholder?), so apim-migrate cannot add ` +
+            `${PG_STATEMENT_CACHE_PARAM}=0 to it: if it is a PostgreSQL URL, make sure it ends with that parameter`);
+        return undefined;
+    }
+    if (dbms !== 'PostgreSQL') {
+        notes.push(`the url of ${label} points at ${dbms}, not PostgreSQL: left as it is (${PG_STATEMENT_CACHE_PARAM} is a setting of the PostgreSQL driver)`);
+        return undefined;
+    }
+    const value = findValue(layout, ['database', name, 'url']);
+    const updated = setUrlParam(url, { file, line: value?.line, label });
+    if (updated.previous === STATEMENT_CACHE_VALUE)
+        return undefined;
+    if (value === undefined) {
+        throw new UnsupportedError(`apim-migrate cannot find where the url of ${label} is written (an inline table?): write it as url = "..." ` +
+            `under a ${label} header, or add ${PG_STATEMENT_CACHE_PARAM}=0 to it by hand`, file);
+    }
+    const change = updated.previous === undefined
+        ? `added ${PG_STATEMENT_CACHE_PARAM}=0 to the url of ${label}`
+        : `set ${PG_STATEMENT_CACHE_PARAM} from ${updated.previous} to 0 in the url of ${label}`;
+    return { edit: replaceString(value, updated.url, label, file), change, url: updated.url };
+}
+/** The database system a JDBC URL names, or undefined when the value is no JDBC URL as written. */
+function readDbms(url) {
+    const subprotocol = /^\s*jdbc:([^:/?]*)/i.exec(url)?.[1]?.toLowerCase();
+    if (subprotocol === undefined)
+        return undefined;
+    return DBMS_NAMES[subprotocol] ?? `jdbc:${subprotocol}`;
+}
+const DBMS_NAMES = {
+    postgresql: 'PostgreSQL',
+    mysql: 'MySQL',
+    mariadb: 'MariaDB',
+    sqlserver: 'SQL Server',
+    oracle: 'Oracle',
+    db2: 'Db2',
+    h2: 'H2',
+};
+/** WSO2 resolves `$env{}`, `$sys{}`, `$secret{}` and `${}` in values; they stay as written. */
+const deployment_toml_edit_PLACEHOLDER = /\$(?:env|sys|secret)?\{[^}]*\}/g;
+/**
+ * Sets the parameter with `withJdbcParam`, which validates the URL. Placeholders would not pass as a host or a
+ * port, so each stands in as a five-digit number (valid anywhere in a URL) that occurs nowhere else, and goes
+ * back in afterwards.
+ */
+function setUrlParam(url, where) {
+    const placeholders = [...new Set(url.match(deployment_toml_edit_PLACEHOLDER) ?? [])];
+    const standIns = new Map();
+    for (let candidate = 65535; standIns.size < placeholders.length && candidate >= 10000; candidate -= 1) {
+        const token = String(candidate);
+        if (!url.includes(token))
+            standIns.set(placeholders[standIns.size], token);
+    }
+    let sanitized = url;
+    for (const [placeholder, token] of standIns)
+        sanitized = sanitized.split(placeholder).join(token);
+    try {
+        const previous = parseJdbcUrl(sanitized).params[PG_STATEMENT_CACHE_PARAM];
+        let updated = withJdbcParam(sanitized, PG_STATEMENT_CACHE_PARAM, STATEMENT_CACHE_VALUE);
+        let restoredPrevious = previous;
+        for (const [placeholder, token] of standIns) {
+            if (sanitized.split(token).length !== updated.split(token).length)
+                throw new JdbcUrlError('placeholder mix-up');
+            updated = updated.split(token).join(placeholder);
+            restoredPrevious = restoredPrevious?.split(token).join(placeholder);
+        }
+        return { url: updated, previous: restoredPrevious };
+    }
+    catch (error) {
+        if (!(error instanceof JdbcUrlError))
+            throw error;
+        throw new InputError({
+            file: where.file,
+            ...(where.line === undefined ? {} : { line: where.line }),
+            message: `the url of ${where.label} cannot be read, so ${PG_STATEMENT_CACHE_PARAM}=0 cannot be added: ${error.message}`,
+        }, { cause: error });
+    }
+}
+// ---------------------------------------------------------------------------------------------------------------
+// [user_store] type = "database_unique_id"
+function planUniqueIdUserStore(input) {
+    const { text, before, layout, file } = input;
+    const userStore = before['user_store'];
+    if (userStore !== undefined && !deployment_toml_edit_isTable(userStore)) {
+        throw new InputError({ file, message: '`user_store` must be a table: write it as [user_store]' });
+    }
+    const type = userStore?.['type'];
+    if (type === UNIQUE_ID_USER_STORE)
+        return undefined;
+    const setting = `type = "${UNIQUE_ID_USER_STORE}"`;
+    if (type !== undefined) {
+        const value = findValue(layout, ['user_store', 'type']);
+        if (value === undefined) {
+            throw new UnsupportedError(`apim-migrate cannot find where the type of [user_store] is written: write it as type = "..." under a ` +
+                `[user_store] header, or set it to "${UNIQUE_ID_USER_STORE}" by hand`, file);
+        }
+        const previous = typeof type === 'string' ? `"${type}"` : String(type);
+        return {
+            edit: replaceString(value, UNIQUE_ID_USER_STORE, '[user_store]', file),
+            change: `set [user_store] type from ${previous} to "${UNIQUE_ID_USER_STORE}"`,
+        };
+    }
+    const header = layout.tables.find((table) => !table.array && (0,external_node_util_namespaceObject.isDeepStrictEqual)(table.path, ['user_store']));
+    if (header !== undefined) {
+        const needsBreak = header.end === text.length && !text.endsWith('\n');
+        return {
+            edit: { start: header.end, end: header.end, text: `${needsBreak ? layout.eol : ''}${setting}${layout.eol}` },
+            change: `added ${setting} to [user_store]`,
+        };
+    }
+    return {
+        edit: {
+            start: text.length,
+            end: text.length,
+            text: `${separateFromEnd(text, layout.eol)}[user_store]${layout.eol}${setting}${layout.eol}`,
+        },
+        change: `added [user_store] with ${setting} at the end of the file`,
+    };
+}
+/** What goes before a table appended to `text`: the missing line break, and a blank line after the last one. */
+function separateFromEnd(text, eol) {
+    if (text === '')
+        return '';
+    const lines = (text.endsWith('\n') ? text : text + eol).split('\n');
+    const lastLine = lines.at(-2) ?? '';
+    return (text.endsWith('\n') ? '' : eol) + (lastLine.trim() === '' ? '' : eol);
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Writing string values
+function replaceString(value, content, label, file) {
+    let text;
+    if (value.kind === 'literal' && !/['\n\r]/.test(content))
+        text = `'${content}'`;
+    else if (value.kind === 'basic' || value.kind === 'literal')
+        text = encodeBasicString(content);
+    else {
+        throw new UnsupportedError(`the value in ${label} at line ${value.line} is not a one-line string: write it as "..." so apim-migrate can edit it`, file);
+    }
+    return { start: value.start, end: value.end, text };
+}
+/** JSON's escapes are all valid in a TOML basic string; DEL is the one control character JSON leaves alone. */
+function encodeBasicString(content) {
+    return JSON.stringify(content).replace(/\u007f/g, '\\u007f');
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing and checking
+function deployment_toml_edit_parseToml(text, file) {
+    try {
+        return parse_parse(text);
+    }
+    catch (error) {
+        if (!(error instanceof TomlError))
+            throw error;
+        const headline = (error.message.split('\n\n')[0] ?? error.message).replace(/^Invalid TOML document:\s*/, '');
+        throw new InputError({
+            file,
+            line: error.line,
+            column: error.column,
+            message: `invalid TOML: ${headline}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
+        }, { cause: error });
+    }
+}
+function checkEditedToml(input) {
+    const { before, edited, expected, file } = input;
+    const fail = (detail) => {
+        throw new UnsupportedError(`apim-migrate could not edit this file safely (${detail}); nothing was written. Make the edit by hand ` +
+            `and run the stage again`, file);
+    };
+    let after;
+    try {
+        after = parse_parse(edited);
+    }
+    catch (error) {
+        return fail(`the edited text does not parse: ${error.message.split('\n')[0] ?? ''}`);
+    }
+    // `before` is this function's own parse result, so it can take the intended values.
+    for (const { path, value } of expected)
+        setPath(before, path, value);
+    if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(after, before))
+        fail('the parsed result differs from the intended one');
+}
+function getPath(table, path) {
+    let value = table;
+    for (const key of path)
+        value = value !== undefined && deployment_toml_edit_isTable(value) ? value[key] : undefined;
+    return value;
+}
+function setPath(table, path, value) {
+    let current = table;
+    for (const key of path.slice(0, -1)) {
+        const next = current[key];
+        // smol-toml makes its tables without a prototype, and the comparison looks at prototypes.
+        if (next === undefined)
+            current[key] = Object.create(null);
+        const child = current[key];
+        if (child === undefined || !deployment_toml_edit_isTable(child))
+            return;
+        current = child;
+    }
+    current[path.at(-1)] = value;
+}
+function deployment_toml_edit_isTable(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
+}
+function findValue(layout, path) {
+    return layout.values.find((value) => (0,external_node_util_namespaceObject.isDeepStrictEqual)(value.path, path));
+}
+function scanLayout(text, file) {
+    try {
+        return new TomlScanner(text).scan();
+    }
+    catch (error) {
+        throw new UnsupportedError(`apim-migrate could not follow the layout of this file (${error.message}); nothing was changed`, file);
+    }
+}
+class TomlScanner {
+    text;
+    position = 0;
+    constructor(text) {
+        this.text = text;
+    }
+    scan() {
+        const newline = this.text.indexOf('\n');
+        const layout = {
+            eol: newline > 0 && this.text[newline - 1] === '\r' ? '\r\n' : '\n',
+            tables: [],
+            values: [],
+        };
+        let table = [];
+        while (this.position < this.text.length) {
+            this.skipSpaces();
+            if (this.atLineEnd()) {
+                this.endLine();
+                continue;
+            }
+            if (this.peek() === '[') {
+                const array = this.text.startsWith('[[', this.position);
+                this.position += array ? 2 : 1;
+                const path = this.readKeyPath();
+                this.expect(array ? ']]' : ']');
+                this.endLine();
+                layout.tables.push({ path, array, end: this.position });
+                table = path;
+                continue;
+            }
+            const key = this.readKeyPath();
+            this.expect('=');
+            this.skipSpaces();
+            const value = this.readValue();
+            layout.values.push({ path: [...table, ...key], ...value, line: this.lineOf(value.start) });
+            this.endLine();
+        }
+        return layout;
+    }
+    peek(offset = 0) {
+        return this.text[this.position + offset];
+    }
+    lineOf(offset) {
+        return this.text.slice(0, offset).split('\n').length;
+    }
+    fail(what) {
+        throw new Error(`${what} at line ${this.lineOf(this.position)}`);
+    }
+    expect(token) {
+        this.skipSpaces();
+        if (!this.text.startsWith(token, this.position))
+            this.fail(`expected "${token}"`);
+        this.position += token.length;
+    }
+    skipSpaces() {
+        while (this.peek() === ' ' || this.peek() === '\t')
+            this.position += 1;
+    }
+    /** Spaces, comments and line breaks, as allowed inside arrays. */
+    skipBlankSpace() {
+        for (;;) {
+            this.skipSpaces();
+            if (this.peek() === '#')
+                this.skipComment();
+            else if (this.peek() === '\n')
+                this.position += 1;
+            else if (this.peek() === '\r' && this.peek(1) === '\n')
+                this.position += 2;
+            else
+                return;
+        }
+    }
+    skipComment() {
+        while (this.position < this.text.length && this.peek() !== '\n' && !this.atCrLf())
+            this.position += 1;
+    }
+    atCrLf() {
+        return this.peek() === '\r' && this.peek(1) === '\n';
+    }
+    atLineEnd() {
+        return this.position >= this.text.length || this.peek() === '\n' || this.peek() === '#' || this.atCrLf();
+    }
+    /** Expects the rest of the line to be blank or a comment, and moves past its line break. */
+    endLine() {
+        this.skipSpaces();
+        if (this.peek() === '#')
+            this.skipComment();
+        if (this.position >= this.text.length)
+            return;
+        if (this.peek() === '\n')
+            this.position += 1;
+        else if (this.atCrLf())
+            this.position += 2;
+        else
+            this.fail('unexpected text after a value');
+    }
+    readKeyPath() {
+        const path = [];
+        for (;;) {
+            this.skipSpaces();
+            path.push(this.readKey());
+            this.skipSpaces();
+            if (this.peek() !== '.')
+                return path;
+            this.position += 1;
+        }
+    }
+    readKey() {
+        const quote = this.peek();
+        if (quote === '"' || quote === "'") {
+            const { start, end } = this.readQuoted(quote);
+            const inner = this.text.slice(start + 1, end - 1);
+            return quote === '"' ? decodeBasicEscapes(inner) : inner;
+        }
+        const bare = /^[A-Za-z0-9_-]+/.exec(this.text.slice(this.position, this.position + 256))?.[0];
+        if (bare === undefined)
+            this.fail('expected a key');
+        this.position += bare.length;
+        return bare;
+    }
+    readQuoted(quote) {
+        const start = this.position;
+        this.position += 1;
+        while (this.position < this.text.length) {
+            const char = this.peek();
+            if (char === '\n')
+                break;
+            if (quote === '"' && char === '\\')
+                this.position += 2;
+            else if (char === quote) {
+                this.position += 1;
+                return { start, end: this.position };
+            }
+            else
+                this.position += 1;
+        }
+        return this.fail('unclosed string');
+    }
+    readMultiline(delimiter) {
+        this.position += 3;
+        while (this.position < this.text.length) {
+            if (delimiter === '"""' && this.peek() === '\\')
+                this.position += 2;
+            else if (this.text.startsWith(delimiter, this.position)) {
+                this.position += 3;
+                // Up to two quotes right before the closing delimiter belong to the string.
+                for (let extra = 0; extra < 2 && this.peek() === delimiter[0]; extra += 1)
+                    this.position += 1;
+                return;
+            }
+            else
+                this.position += 1;
+        }
+        this.fail('unclosed multi-line string');
+    }
+    readValue() {
+        const start = this.position;
+        const char = this.peek();
+        if (this.text.startsWith('"""', start) || this.text.startsWith("'''", start)) {
+            this.readMultiline(this.text.slice(start, start + 3));
+            return { start, end: this.position, kind: 'multiline' };
+        }
+        if (char === '"' || char === "'") {
+            this.readQuoted(char);
+            return { start, end: this.position, kind: char === '"' ? 'basic' : 'literal' };
+        }
+        if (char === '[')
+            this.readArray();
+        else if (char === '{')
+            this.readInlineTable();
+        else
+            this.readBareValue();
+        return { start, end: this.position, kind: 'other' };
+    }
+    readArray() {
+        this.position += 1;
+        for (;;) {
+            this.skipBlankSpace();
+            if (this.peek() === ']')
+                break;
+            this.readValue();
+            this.skipBlankSpace();
+            if (this.peek() === ',')
+                this.position += 1;
+            else if (this.peek() !== ']')
+                this.fail('expected "," or "]" in an array');
+        }
+        this.position += 1;
+    }
+    readInlineTable() {
+        this.position += 1;
+        for (;;) {
+            this.skipBlankSpace();
+            if (this.peek() === '}')
+                break;
+            this.readKeyPath();
+            this.expect('=');
+            this.skipSpaces();
+            this.readValue();
+            this.skipBlankSpace();
+            if (this.peek() === ',')
+                this.position += 1;
+            else if (this.peek() !== '}')
+                this.fail('expected "," or "}" in an inline table');
+        }
+        this.position += 1;
+    }
+    /** Numbers, booleans, dates and times; a date and a time may be separated by one space. */
+    readBareValue() {
+        const rest = this.text.slice(this.position, this.position + 256);
+        const token = /^(\d{4}-\d{2}-\d{2} \d{2}:[^\s,\]}#]*|[^\s,\]}#]+)/.exec(rest)?.[0];
+        if (token === undefined)
+            this.fail('expected a value');
+        this.position += token.length;
+    }
+}
+const ESCAPES = {
+    b: '\b',
+    t: '\t',
+    n: '\n',
+    f: '\f',
+    r: '\r',
+    e: '\u001b',
+    '"': '"',
+    '\\': '\\',
+};
+function decodeBasicEscapes(inner) {
+    return inner.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)/g, (_, escape) => escape.length > 1 ? String.fromCodePoint(parseInt(escape.slice(1), 16)) : (ESCAPES[escape] ?? escape));
+}
+
+;// CONCATENATED MODULE: ./src/wso2/migration-config-edit.ts
+/**
+ * The edits of WSO2's guide (Step 2) to the identity migration client's `migration-resources/migration-config.yaml`:
+ * `currentVersion` and `migrateVersion` get their values, and four migrators leave `versions[]`.
+ *
+ * The file is edited as text: yaml finds the nodes and their offsets, and only those spans change, so every
+ * comment, blank line, quote and list style elsewhere stays byte for byte. The result is parsed again and
+ * compared with the original, structure for structure, before it is returned.
+ */
+
+
+
+
+
+const TARGET_VERSIONS = ['6.0.0', '6.1.0'];
+/**
+ * Sets `currentVersion` and `migrateVersion` and removes the migrators of `IDENTITY_MIGRATORS_TO_REMOVE`, each
+ * matched by its version entry, its name and its parameters (never by position or `order`).
+ *
+ * A migrator that is not there is an InputError, unless the file was edited before: when `currentVersion` is
+ * already "5.10.0" and `migrateVersion` already one of the 6.x targets, missing migrators count as already
+ * removed, so running the edit again gives back the same text and no changes. (The client ships placeholder
+ * versions such as "5.x.x", so both values set means someone, apim-migrate or a person following the guide, has
+ * made these edits.)
+ */
+function editMigrationConfig(text, options) {
+    const { file, targetVersion } = options;
+    const lineCounter = new dist/* LineCounter */.HN();
+    const document = parseConfig(text, file, lineCounter);
+    const root = document.contents;
+    if (!(0,dist/* isMap */.jh)(root)) {
+        throw new InputError({
+            file,
+            message: 'is not an identity migration-config.yaml: its top level must be a map with currentVersion, migrateVersion and versions',
+        });
+    }
+    rejectMigratedVersion(root, file, lineCounter);
+    const current = readVersionValue(root, 'currentVersion', file, lineCounter);
+    const migrate = readVersionValue(root, 'migrateVersion', file, lineCounter);
+    const editedBefore = current.value === IDENTITY_CURRENT_VERSION && TARGET_VERSIONS.includes(migrate.value);
+    const edits = [];
+    const changes = [];
+    for (const [setting, value] of [
+        [current, IDENTITY_CURRENT_VERSION],
+        [migrate, targetVersion],
+    ]) {
+        if (setting.value === value)
+            continue;
+        edits.push(replaceScalar(setting, value, file, lineCounter));
+        changes.push(`set ${setting.key} from "${setting.value}" to "${value}"`);
+    }
+    const versions = readVersions(root, file, lineCounter);
+    const found = findRemovals(versions);
+    const missing = IDENTITY_MIGRATORS_TO_REMOVE.filter((removal) => !found.some((match) => match.removal === removal));
+    if (missing.length > 0 && !editedBefore) {
+        throw new InputError(missing.map((removal) => describeMissing(removal, versions, file, lineCounter)), {
+            headline: `${file} does not hold every migrator that WSO2's guide says to remove, so the identity migration kit may ` +
+                `be a different client release than the one the guide for API-M 4.2.0 describes (1.0.225). Use that kit, ` +
+                `or edit the kit's migration-config.yaml by hand: remove the migrators, set currentVersion: ` +
+                `"${IDENTITY_CURRENT_VERSION}" and migrateVersion: "${targetVersion}" (with both set, apim-migrate takes ` +
+                `the file as edited). What is missing:`,
+        });
+    }
+    for (const match of found)
+        changes.push(describeRemoval(match));
+    edits.push(...removeItems(text, found));
+    const edited = edits.length === 0 ? text : applyTextEdits(text, edits);
+    checkEditedConfig({ before: document, edited, found, targetVersion, file });
+    return { text: edited, changes };
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the file
+function parseConfig(text, file, lineCounter) {
+    const document = (0,dist/* parseDocument */.Tp)(text, { keepSourceTokens: true, lineCounter });
+    const error = document.errors[0];
+    if (error !== undefined) {
+        const position = error.linePos?.[0];
+        const problem = {
+            file,
+            message: `invalid YAML: ${error.message.split('\n')[0] ?? error.message}: fix the file (the identity migration client could not read it either)`,
+        };
+        if (position) {
+            problem.line = position.line;
+            problem.column = position.col;
+        }
+        throw new InputError(problem, { cause: error });
+    }
+    return document;
+}
+function locate(file, lineCounter, node) {
+    const offset = node?.range?.[0];
+    return offset === undefined ? { file, message: '' } : { file, line: lineCounter.linePos(offset).line, message: '' };
+}
+/** SnakeYAML loads the file into a fixed class, so an unknown key stops the client. */
+function rejectMigratedVersion(root, file, lineCounter) {
+    const pair = root.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === 'migratedVersion');
+    if (pair === undefined)
+        return;
+    throw new InputError({
+        ...locate(file, lineCounter, pair.key),
+        message: 'has a `migratedVersion` key, which the identity migration client does not know and stops at: the key is ' +
+            '`migrateVersion`; remove `migratedVersion` (or take a fresh copy of the file from the migration kit)',
+    });
+}
+function readVersionValue(root, key, file, lineCounter) {
+    const node = root.get(key, true);
+    if (node === undefined) {
+        throw new InputError({
+            file,
+            message: `has no \`${key}\` key: this is not the identity migration client's migration-config.yaml, or it was edited; ` +
+                `take a fresh copy from the migration kit`,
+        });
+    }
+    if (!(0,dist/* isScalar */.jn)(node) || !isVersionScalar(node)) {
+        throw new InputError({
+            ...locate(file, lineCounter, node),
+            message: `\`${key}\` must be a one-line string, like ${key}: "5.x.x"`,
+        });
+    }
+    return { key, node, value: String(node.value) };
+}
+function isVersionScalar(node) {
+    return node.type === dist/* Scalar */.X5.QUOTE_DOUBLE || node.type === dist/* Scalar */.X5.QUOTE_SINGLE || node.type === dist/* Scalar */.X5.PLAIN;
+}
+/** Replaces the value in the quoting it was written in (the client ships double-quoted strings). */
+function replaceScalar(setting, value, file, lineCounter) {
+    const range = setting.node.range;
+    if (!range) {
+        throw new InputError({ ...locate(file, lineCounter, setting.node), message: `\`${setting.key}\` has no value` });
+    }
+    const quote = setting.node.type === dist/* Scalar */.X5.QUOTE_DOUBLE ? '"' : setting.node.type === dist/* Scalar */.X5.QUOTE_SINGLE ? "'" : '';
+    return { start: range[0], end: range[1], text: `${quote}${value}${quote}` };
+}
+function readVersions(root, file, lineCounter) {
+    const versions = root.get('versions', true);
+    if ((0,dist/* isSeq */.oP)(versions))
+        return versions;
+    throw new InputError({
+        ...(versions === undefined ? { file } : locate(file, lineCounter, versions)),
+        message: versions === undefined
+            ? 'has no `versions` list: take a fresh copy of migration-config.yaml from the identity migration kit'
+            : '`versions` must be a list of { version, migratorConfigs } entries',
+    });
+}
+function listVersionEntries(versions) {
+    const entries = [];
+    for (const node of versions.items) {
+        if (!(0,dist/* isMap */.jh)(node))
+            continue;
+        const version = node.get('version');
+        const migrators = node.get('migratorConfigs', true);
+        entries.push({ node, version: String(version), migrators: (0,dist/* isSeq */.oP)(migrators) ? migrators : undefined });
+    }
+    return entries;
+}
+function findRemovals(versions) {
+    const matches = [];
+    for (const version of listVersionEntries(versions)) {
+        const list = version.migrators;
+        if (list === undefined)
+            continue;
+        list.items.forEach((item, index) => {
+            if (!(0,dist/* isMap */.jh)(item))
+                return;
+            const migrator = readMigrator(item);
+            const removal = IDENTITY_MIGRATORS_TO_REMOVE.find((candidate) => isMigrator(candidate, version.version, migrator));
+            if (removal !== undefined)
+                matches.push({ removal, version, list, index, item });
+        });
+    }
+    return matches;
+}
+function readMigrator(item) {
+    const parameters = item.get('parameters', true);
+    const plain = (0,dist/* isMap */.jh)(parameters) ? parameters.toJSON() : {};
+    return {
+        name: String(item.get('name')),
+        order: item.get('order'),
+        parameters: typeof plain === 'object' && plain !== null ? plain : {},
+    };
+}
+function isMigrator(removal, version, migrator) {
+    if (version !== removal.version || migrator.name !== removal.name)
+        return false;
+    return Object.entries(removal.parameters ?? {}).every(([key, value]) => String(migrator.parameters[key]) === value);
+}
+function describeMigrator(removal) {
+    const parameters = Object.entries(removal.parameters ?? {}).map(([key, value]) => `${key}: "${value}"`);
+    return parameters.length === 0 ? removal.name : `${removal.name} with ${parameters.join(', ')}`;
+}
+function describeRemoval(match) {
+    const order = match.item.get('order');
+    const where = order === undefined ? '' : ` (order ${String(order)})`;
+    return `removed ${describeMigrator(match.removal)}${where} from version "${match.version.version}"`;
+}
+function describeMissing(removal, versions, file, lineCounter) {
+    const entries = listVersionEntries(versions).filter((entry) => entry.version === removal.version);
+    const wanted = `${describeMigrator(removal)} (order ${removal.usualOrder} in client 1.0.225)`;
+    if (entries.length === 0) {
+        return {
+            ...locate(file, lineCounter, versions),
+            message: `versions has no entry with version: "${removal.version}", so ${wanted} cannot be removed`,
+        };
+    }
+    const entry = entries[0];
+    const similar = entries.flatMap((candidate) => (candidate.migrators?.items ?? [])
+        .filter(dist/* isMap */.jh)
+        .map(readMigrator)
+        .filter((migrator) => isSimilar(removal, migrator)));
+    const hint = similar.length === 0
+        ? ''
+        : `; it has ${similar.map((migrator) => describeFound(migrator)).join(' and ')}, which must stay`;
+    return {
+        ...locate(file, lineCounter, entry.node),
+        message: `version "${removal.version}" has no ${wanted}${hint}`,
+    };
+}
+/** The same name, and a parameter in common when the removal names parameters: what a person might mistake for it. */
+function isSimilar(removal, migrator) {
+    if (migrator.name !== removal.name)
+        return false;
+    const wanted = Object.entries(removal.parameters ?? {});
+    return wanted.length === 0 || wanted.some(([key, value]) => String(migrator.parameters[key]) === value);
+}
+function describeFound(migrator) {
+    const parameters = Object.entries(migrator.parameters).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
+    const order = migrator.order === undefined ? '' : ` order ${String(migrator.order)}`;
+    return `${migrator.name}${order}${parameters.length === 0 ? '' : ` (${parameters.join(', ')})`}`;
+}
+function migration_config_edit_splitLines(text) {
+    const lines = [];
+    let start = 0;
+    while (start < text.length) {
+        const newline = text.indexOf('\n', start);
+        const end = newline === -1 ? text.length : newline + 1;
+        const content = text.slice(start, newline === -1 ? end : newline).replace(/\r$/, '');
+        lines.push({ start, end, content });
+        start = end;
+    }
+    return lines;
+}
+function lineIndexAt(lines, offset) {
+    let low = 0;
+    let high = lines.length - 1;
+    while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (lines[middle].start <= offset)
+            low = middle;
+        else
+            high = middle - 1;
+    }
+    return low;
+}
+const isBlank = (line) => line !== undefined && line.content.trim() === '';
+const isComment = (line) => line.content.trimStart().startsWith('#');
+const indentOf = (line) => line.content.length - line.content.trimStart().length;
+function removeItems(text, matches) {
+    const lines = migration_config_edit_splitLines(text);
+    const byList = new Map();
+    for (const match of matches)
+        byList.set(match.list, [...(byList.get(match.list) ?? []), match.index]);
+    const edits = [];
+    for (const [list, indices] of byList) {
+        const sorted = [...new Set(indices)].sort((a, b) => a - b);
+        edits.push(...(list.flow ? removeFlowItems(list, sorted) : removeBlockItems(text, lines, list, sorted)));
+    }
+    return edits;
+}
+/**
+ * A block list item owns the lines from its `-` to the last line indented deeper than the `-` (its trailing
+ * comments included), and the comment lines right above the `-` at the `-`'s own indentation. Items removed next
+ * to each other go as one run. When the run sits between blank lines, the blank lines before it go too, so that
+ * the list keeps one blank line between its remaining items.
+ */
+function removeBlockItems(text, lines, list, indices) {
+    const blocks = indices.map((index) => findBlockItemLines(text, lines, list, index));
+    const runs = [];
+    for (const block of blocks) {
+        const previous = runs.at(-1);
+        if (previous && lines.slice(previous.last + 1, block.first).every((line) => isBlank(line)))
+            previous.last = block.last;
+        else
+            runs.push({ ...block });
+    }
+    return runs.map(({ first, last }) => {
+        let from = first;
+        const after = lines[last + 1];
+        if (isBlank(lines[from - 1]) && (after === undefined || isBlank(after))) {
+            while (isBlank(lines[from - 1]))
+                from -= 1;
+        }
+        return { start: lines[from].start, end: lines[last].end, text: '' };
+    });
+}
+function findBlockItemLines(text, lines, list, index) {
+    const item = list.items[index];
+    const dash = findDashOffset(list, item);
+    const dashLine = lineIndexAt(lines, dash);
+    const column = dash - lines[dashLine].start;
+    if (text.slice(lines[dashLine].start, dash).trim() !== '') {
+        throw new UnsupportedError(`cannot remove a list item that shares its line with other content (offset ${dash})`);
+    }
+    let last = dashLine;
+    for (let next = dashLine + 1; next < lines.length; next += 1) {
+        const line = lines[next];
+        if (isBlank(line))
+            continue;
+        if (indentOf(line) > column) {
+            last = next;
+            continue;
+        }
+        if (!isComment(line) || !continuesItem(lines, next, column))
+            break;
+    }
+    const valueEnd = item.range?.[1];
+    if (valueEnd === undefined || lineIndexAt(lines, Math.max(valueEnd - 1, dash)) > last) {
+        throw new UnsupportedError(`cannot tell where the list item at line ${dashLine + 1} ends`);
+    }
+    let first = dashLine;
+    while (first > 0) {
+        const above = lines[first - 1];
+        if (!isComment(above) || indentOf(above) !== column)
+            break;
+        first -= 1;
+    }
+    return { first, last };
+}
+/** A comment less indented than the item, followed (past blank lines and comments) by more of the item. */
+function continuesItem(lines, from, column) {
+    for (let next = from + 1; next < lines.length; next += 1) {
+        const line = lines[next];
+        if (isBlank(line) || isComment(line))
+            continue;
+        return indentOf(line) > column;
+    }
+    return false;
+}
+/** The offset of the item's `-`, from the CST token whose value is the item. */
+function findDashOffset(list, item) {
+    const token = list.srcToken;
+    if (token?.type === 'block-seq') {
+        const cstItem = token.items.find((candidate) => candidate.value !== undefined && candidate.value === item.srcToken);
+        const dash = cstItem?.start.find((source) => source.type === 'seq-item-ind');
+        if (dash !== undefined)
+            return dash.offset;
+    }
+    throw new UnsupportedError(`cannot find the "-" of the list item at offset ${item.range?.[0] ?? '?'}`);
+}
+/**
+ * Flow list items (`[a, b, c]`) go with the text up to the next item, or, for the last ones, from the end of the
+ * item before them, so that the commas stay right.
+ */
+function removeFlowItems(list, indices) {
+    const runs = [];
+    for (const index of indices) {
+        const previous = runs.at(-1);
+        if (previous && previous.last === index - 1)
+            previous.last = index;
+        else
+            runs.push({ first: index, last: index });
+    }
+    const range = (index) => {
+        const node = list.items[index];
+        const nodeRange = node?.range;
+        if (!nodeRange)
+            throw new UnsupportedError(`cannot find item ${index + 1} of a flow list`);
+        return [nodeRange[0], nodeRange[1]];
+    };
+    return runs.map(({ first, last }) => {
+        if (last + 1 < list.items.length)
+            return { start: range(first)[0], end: range(last + 1)[0], text: '' };
+        if (first > 0)
+            return { start: range(first - 1)[1], end: range(last)[1], text: '' };
+        return { start: range(first)[0], end: range(last)[1], text: '' };
+    });
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Checking the result
+/**
+ * Parses the edited text and compares it with the original: the same top-level keys in the same order, the two
+ * versions set, exactly the matched migrators gone and everything else equal. A difference means the text edit
+ * went wrong on a layout this code did not foresee; nothing is written then.
+ */
+function checkEditedConfig(input) {
+    const { before, edited, found, targetVersion, file } = input;
+    const fail = (detail) => {
+        throw new UnsupportedError(`apim-migrate could not edit this file safely (${detail}); nothing was written. Make WSO2's edits by hand ` +
+            `(currentVersion: "${IDENTITY_CURRENT_VERSION}", migrateVersion: "${targetVersion}", and remove ` +
+            `${IDENTITY_MIGRATORS_TO_REMOVE.map(describeMigrator).join(', ')}) and run the stage again`, file);
+    };
+    const after = (0,dist/* parseDocument */.Tp)(edited);
+    const error = after.errors[0];
+    if (error !== undefined)
+        fail(`the edited text does not parse: ${error.message.split('\n')[0] ?? ''}`);
+    const expected = before.toJS();
+    expected['currentVersion'] = IDENTITY_CURRENT_VERSION;
+    expected['migrateVersion'] = targetVersion;
+    const removedByEntry = new Map();
+    const versionNodes = before.get('versions', true);
+    for (const match of found) {
+        const entryIndex = versionNodes.items.indexOf(match.version.node);
+        removedByEntry.set(entryIndex, (removedByEntry.get(entryIndex) ?? new Set()).add(match.index));
+    }
+    const expectedVersions = expected['versions'];
+    for (const [entryIndex, removed] of removedByEntry) {
+        const entry = expectedVersions[entryIndex];
+        entry['migratorConfigs'] = entry['migratorConfigs'].filter((_, index) => !removed.has(index));
+    }
+    const actual = after.toJS();
+    if (typeof actual !== 'object' || actual === null)
+        return fail('the edited file is no longer a map');
+    if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(Object.keys(actual), Object.keys(expected)))
+        fail('the top-level keys changed');
+    for (const key of Object.keys(expected)) {
+        if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(actual[key], expected[key]))
+            fail(`\`${key}\` changed`);
+    }
+    const leftOver = findRemovals(after.get('versions', true));
+    if (leftOver.length > 0)
+        fail(`${describeMigrator(leftOver[0].removal)} is still there`);
+}
+
+// EXTERNAL MODULE: ./node_modules/yauzl/index.js
+var yauzl = __nccwpck_require__(663);
+;// CONCATENATED MODULE: ./src/wso2/migration-kit.ts
+/**
+ * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
+ * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
+ */
+
+
+
+
+const KIT_SPECS = {
+    identity: {
+        title: 'identity migration kit',
+        archive: 'wso2is-migration-x.y.z.zip',
+        jarPattern: /^org\.wso2\.carbon\.is\.migration-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+        jarExample: 'org.wso2.carbon.is.migration-x.y.z.jar',
+    },
+    apim: {
+        title: 'API-M migration kit',
+        archive: 'wso2am-migration-4.2.0.x.zip',
+        jarPattern: /^org\.wso2\.carbon\.apimgt\.migrate\.client-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
+        jarExample: 'org.wso2.carbon.apimgt.migrate.client-4.2.0.x.jar',
+    },
+};
+const APIM_TARGET_VERSION = /^4\.2\.0(?:\.\d+)?(?:-[\w.]+)?$/;
+const DROPINS = 'dropins';
+const MIGRATION_RESOURCES = 'migration-resources';
+const MIGRATION_CONFIG = 'migration-config.yaml';
+/** Deep enough for `<wrapper>/migration-resources/migration-config.yaml`; a wrong path must not walk a whole disk. */
+const FOLDER_WALK_DEPTH = 3;
+/** macOS zip tools add this folder next to the real content; it is not a second wrapper. */
+const IGNORED_TOP_LEVEL = new Set(['__MACOSX']);
+async function inspectMigrationKit(path, kind) {
+    const absolute = (0,external_node_path_namespaceObject.resolve)(path);
+    const spec = KIT_SPECS[kind];
+    const listing = await listKitEntries(absolute, kind);
+    const inspection = emptyInspection(absolute, kind, listing.format);
+    if ('problem' in listing) {
+        inspection.problems.push(listing.problem);
+        return inspection;
+    }
+    const { safe, unsafe } = partitionEntries(listing.entries);
+    inspection.unsafeEntries = unsafe;
+    if (unsafe.length > 0)
+        inspection.problems.push(describeUnsafeEntries(absolute, spec, unsafe));
+    analyzeLayout(inspection, spec, safe);
+    return inspection;
+}
+function emptyInspection(path, kind, format) {
+    return {
+        path,
+        kind,
+        format,
+        rootPrefix: '',
+        jarPath: null,
+        jarVersion: null,
+        hasMigrationResources: false,
+        hasMigrationConfig: false,
+        unsafeEntries: [],
+        problems: [],
+    };
+}
+async function listKitEntries(path, kind) {
+    const spec = KIT_SPECS[kind];
+    const settingName = kind === 'identity' ? 'identity.migrationKit' : 'apim.migrationKit';
+    let isDirectory;
+    try {
+        isDirectory = (await (0,promises_namespaceObject.stat)(path)).isDirectory();
+    }
+    catch (error) {
+        return {
+            format: 'missing',
+            problem: `${path}: not found (${errorMessage(error)}); set ${settingName} to the ${spec.archive} or the folder it unpacks to`,
+        };
+    }
+    if (isDirectory) {
+        try {
+            return { format: 'directory', entries: await listFolderEntries(path) };
+        }
+        catch (error) {
+            return { format: 'unreadable', problem: `${path}: cannot be read (${errorMessage(error)})` };
+        }
+    }
+    try {
+        return { format: 'zip', entries: await listZipEntries(path) };
+    }
+    catch (error) {
+        return {
+            format: 'unreadable',
+            problem: `${path}: is not a readable zip archive (${errorMessage(error)}); give the ${spec.archive} as downloaded, or the folder it unpacks to`,
+        };
+    }
+}
+/** Reads only the zip's central directory; yauzl's own name check is off so unsafe names become problems, not errors. */
+async function listZipEntries(file) {
+    const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, autoClose: true });
+    const names = [];
+    try {
+        for await (const entry of zip.eachEntry()) {
+            names.push(yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false));
+        }
+    }
+    finally {
+        zip.close();
+    }
+    return names;
+}
+async function listFolderEntries(root) {
+    const names = [];
+    await walkFolder(root, '', FOLDER_WALK_DEPTH, names);
+    return names;
+}
+async function walkFolder(root, prefix, depthLeft, names) {
+    const children = await (0,promises_namespaceObject.readdir)((0,external_node_path_namespaceObject.join)(root, prefix), { withFileTypes: true });
+    for (const child of children) {
+        const relative = `${prefix}${child.name}`;
+        if (!child.isDirectory()) {
+            names.push(relative);
+            continue;
+        }
+        names.push(`${relative}/`);
+        if (depthLeft > 1)
+            await walkFolder(root, `${relative}/`, depthLeft - 1, names);
+    }
+}
+function partitionEntries(names) {
+    const safe = [];
+    const unsafe = [];
+    for (const name of names) {
+        if (isUnsafeEntryName(name))
+            unsafe.push(name);
+        else
+            safe.push(toKitEntry(name));
+    }
+    return { safe, unsafe };
+}
+function isUnsafeEntryName(name) {
+    return name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
+}
+function toKitEntry(name) {
+    return {
+        segments: name.split('/').filter((segment) => segment !== '' && segment !== '.'),
+        isDirectory: name.endsWith('/'),
+    };
+}
+function describeUnsafeEntries(path, spec, unsafe) {
+    return (`${path}: has ${unsafe.length} ${unsafe.length === 1 ? 'entry' : 'entries'} that would be written outside the ` +
+        `folder it is unpacked into (zip slip): ${formatList(unsafe)}; do not use it, download the ${spec.archive} again from WSO2`);
+}
+function analyzeLayout(inspection, spec, entries) {
+    const root = findRoot(entries);
+    if ('problem' in root) {
+        inspection.problems.push(`${inspection.path}: ${root.problem}; expected the ${spec.title} (${spec.archive})`);
+        return;
+    }
+    inspection.rootPrefix = root.prefix;
+    const content = entries
+        .filter((entry) => root.prefix === '' || entry.segments[0] === root.prefix.slice(0, -1))
+        .map((entry) => (root.prefix === '' ? entry : { ...entry, segments: entry.segments.slice(1) }));
+    checkJar(inspection, content);
+    checkResources(inspection, content);
+}
+function findRoot(entries) {
+    const topLevel = new Set(entries
+        .map((entry) => entry.segments[0])
+        .filter((name) => name !== undefined && !IGNORED_TOP_LEVEL.has(name)));
+    if (topLevel.size === 0)
+        return { problem: 'is empty' };
+    if (topLevel.has(DROPINS) || topLevel.has(MIGRATION_RESOURCES))
+        return { prefix: '' };
+    const [only] = topLevel;
+    if (topLevel.size === 1 && only !== undefined && isFolderIn(entries, only))
+        return { prefix: `${only}/` };
+    return {
+        problem: `has no ${DROPINS}/ or ${MIGRATION_RESOURCES}/ at its top nor inside a single top-level folder ` +
+            `(top level: ${formatList([...topLevel])})`,
+    };
+}
+function isFolderIn(entries, name) {
+    return entries.some((entry) => entry.segments[0] === name && (entry.isDirectory || entry.segments.length > 1));
+}
+function checkJar(inspection, content) {
+    const spec = KIT_SPECS[inspection.kind];
+    const jars = content
+        .filter((entry) => !entry.isDirectory && entry.segments.length === 2 && entry.segments[0] === DROPINS)
+        .map((entry) => entry.segments[1] ?? '')
+        .filter((name) => name.endsWith('.jar'));
+    const where = `${inspection.path}: `;
+    if (jars.length > 1) {
+        inspection.problems.push(`${where}has ${jars.length} jars in ${inspection.rootPrefix}${DROPINS}/ (${formatList(jars)}); the ${spec.title} holds exactly one, ${spec.jarExample}`);
+        return;
+    }
+    const [jar] = jars;
+    if (jar === undefined) {
+        inspection.problems.push(`${where}has no ${inspection.rootPrefix}${DROPINS}/${spec.jarExample}; is this the ${spec.title} (${spec.archive})?`);
+        return;
+    }
+    const version = spec.jarPattern.exec(jar)?.[1];
+    if (version === undefined) {
+        inspection.problems.push(`${where}${describeUnexpectedJar(inspection, jar)}`);
+        return;
+    }
+    inspection.jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+    inspection.jarVersion = version;
+    if (inspection.kind === 'apim' && !APIM_TARGET_VERSION.test(version)) {
+        inspection.problems.push(`${where}holds ${jar}, the migration client ${version}, not 4.2.0.x; download the ${spec.archive} that migrates to API-M 4.2.0`);
+    }
+}
+function describeUnexpectedJar(inspection, jar) {
+    const spec = KIT_SPECS[inspection.kind];
+    const otherKind = inspection.kind === 'identity' ? 'apim' : 'identity';
+    const other = KIT_SPECS[otherKind];
+    const jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
+    if (other.jarPattern.test(jar)) {
+        return `holds ${jarPath}, so it is the ${other.title} (${other.archive}), but it was given as the ${spec.title}; give the ${spec.archive} here`;
+    }
+    return `holds ${jarPath}, which is not the ${spec.title}'s ${spec.jarExample}; give the ${spec.archive} here`;
+}
+function checkResources(inspection, content) {
+    const spec = KIT_SPECS[inspection.kind];
+    inspection.hasMigrationResources = content.some((entry) => entry.segments[0] === MIGRATION_RESOURCES);
+    inspection.hasMigrationConfig = content.some((entry) => !entry.isDirectory &&
+        entry.segments.length === 2 &&
+        entry.segments[0] === MIGRATION_RESOURCES &&
+        entry.segments[1] === MIGRATION_CONFIG);
+    const folder = `${inspection.rootPrefix}${MIGRATION_RESOURCES}/`;
+    if (!inspection.hasMigrationResources) {
+        inspection.problems.push(`${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`);
+    }
+    else if (inspection.kind === 'identity' && !inspection.hasMigrationConfig) {
+        inspection.problems.push(`${inspection.path}: has no ${folder}${MIGRATION_CONFIG}; the ${spec.title} (${spec.archive}) needs it`);
+    }
+}
+function formatList(items, max = 5) {
+    const shown = items.slice(0, max).join(', ');
+    return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+/** Where a kit keeps the identity client's config, relative to its root. */
+const MIGRATION_CONFIG_PATH = `${MIGRATION_RESOURCES}/${MIGRATION_CONFIG}`;
+/** The largest kit file read into memory (config files are a few kilobytes). */
+const MAX_KIT_TEXT_BYTES = 4 * 1024 * 1024;
+/**
+ * Reads one text file of a kit without unpacking it, e.g. its migration-config.yaml for the plan's diff.
+ * `relativePath` is relative to the kit's root (inside its wrapper folder); undefined when the kit lacks it.
+ */
+async function readKitText(path, kind, relativePath) {
+    const inspection = await inspectMigrationKit(path, kind);
+    const wanted = `${inspection.rootPrefix}${relativePath}`;
+    if (inspection.format === 'directory') {
+        return (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.resolve)(path), ...wanted.split('/')), 'utf8').catch(() => undefined);
+    }
+    if (inspection.format !== 'zip')
+        return undefined;
+    const zip = await yauzl.openPromise((0,external_node_path_namespaceObject.resolve)(path), { lazyEntries: true, autoClose: true });
+    try {
+        for await (const entry of zip.eachEntry()) {
+            if (entry.fileName !== wanted || entry.uncompressedSize > MAX_KIT_TEXT_BYTES)
+                continue;
+            const chunks = [];
+            for await (const chunk of await zip.openReadStreamPromise(entry))
+                chunks.push(chunk);
+            return Buffer.concat(chunks).toString('utf8');
+        }
+        return undefined;
+    }
+    finally {
+        zip.close();
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+;// CONCATENATED MODULE: ./src/server/log-matcher.ts
+/** WSO2's own test runs treat these ERRORs of the API-M client as harmless. */
+const DEFAULT_HARMLESS_ERRORS = [/SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/];
+// `[2026-11-24 20:33:00,123]  INFO {org.wso2.x.Y} - message` (the log file may add `TID: [-1234] [] ` in
+// front); the 4.x console layout writes `[...]  INFO - Y message` instead.
+const RECORD = /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/;
+// Colours, should a terminal-aware layout be configured.
+const ANSI = /\u001b\[[0-9;]*m/g;
+/** Parses one log4j line; `undefined` for anything else (stack traces, banners, blank lines). */
+function parseLogRecord(line) {
+    const match = RECORD.exec(line.replace(ANSI, '').trimEnd());
+    if (!match)
+        return undefined;
+    const level = match[1];
+    const rest = match[2] ?? '';
+    const braced = /^\{([^}]*)\}\s+-\s?(.*)$/.exec(rest);
+    if (braced)
+        return { level, logger: braced[1] ?? '', message: (braced[2] ?? '').trim() };
+    const dashed = /^-\s+(\S+)\s+(.*)$/.exec(rest);
+    if (dashed)
+        return { level, logger: dashed[1] ?? '', message: (dashed[2] ?? '').trim() };
+    return { level, message: rest.trim() };
+}
+const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
+const AM_PREFIX = 'WSO2 API-M Migration Task : ';
+const SERVER_STARTED = /WSO2 Carbon started in\b/;
+const IDENTITY_STARTED = /^Executing Migration client\s*:/;
+const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
+const IDENTITY_FAILURE = /^Migration process was stopped\b/;
+const APIM_SUCCESS = /Successfully completed API-M migration from \S+ to \S+/;
+const APIM_FAILURES = [
+    /API Migration exception occurred while migrating/,
+    /Error running the artifact re-indexing script/,
+    /Error occurred while initializing DB Util/,
+];
+const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
+const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
+/** The client's separator lines (rows of dots or dashes) are no progress. */
+const SEPARATOR = /^[.\-\s]*$/;
+// The clients' packages; the console layout of 4.x prints only the class name.
+const CLIENT_PACKAGE = /(^|\.)(is|apimgt)\.migration(\.|$)|\.identity\.core\.migrate\./;
+const CLIENT_CLASS = /Migrat|^(APIValidator|ValidationHandler|ApplicationValidator)$/;
+const API_BRACES = /\{name: (.*?), version: (.*?), provider: (.*?)\}/;
+const API_PLAIN = /(?:of|for) (?:API:\s*)?(\S+) version: (\S+)/;
+/** Creates a matcher for one server run. */
+function createLogMatcher(kind, options = {}) {
+    const harmless = (options.harmlessErrors ?? DEFAULT_HARMLESS_ERRORS).map((pattern) => typeof pattern === 'string' ? new RegExp(pattern) : pattern);
+    const seen = {
+        clientStarted: false,
+        clientFinished: false,
+        serverStarted: false,
+        successLine: undefined,
+        failureLines: [],
+        clientErrors: [],
+        harmlessErrors: [],
+        lastProgress: undefined,
+    };
+    const definitions = new Map();
+    // The API the validator is looking at: GraphQL, WSDL and AsyncAPI findings do not name it.
+    let current;
+    function isClientLine(record) {
+        const text = record.message;
+        if (text.startsWith(IS_PREFIX) || text.startsWith(AM_PREFIX))
+            return true;
+        if (IDENTITY_STARTED.test(text) || IDENTITY_FAILURE.test(text) || VALIDATION_STARTED.test(text))
+            return true;
+        const logger = record.logger;
+        if (logger === undefined)
+            return false;
+        return logger.includes('.') ? CLIENT_PACKAGE.test(logger) : CLIENT_CLASS.test(logger);
+    }
+    function noteApi(message) {
+        const braces = API_BRACES.exec(message);
+        if (braces) {
+            current = { name: braces[1] ?? '', version: braces[2] ?? '', provider: braces[3] ?? '' };
+            return;
+        }
+        const plain = API_PLAIN.exec(message);
+        if (plain) {
+            const name = plain[1] ?? '';
+            const version = plain[2] ?? '';
+            const provider = current && current.name === name && current.version === version ? current.provider : '';
+            current = { name, version, provider };
+        }
+    }
+    function addDefinition(definition) {
+        const key = [definition.kind, definition.name, definition.version, definition.provider].join('\u0000');
+        const known = definitions.get(key);
+        if (!known) {
+            definitions.set(key, definition);
+            return definition;
+        }
+        if (!known.message.split('; ').includes(definition.message))
+            known.message = `${known.message}; ${definition.message}`;
+        return known;
+    }
+    /** An ERROR of the validator about one API, or undefined. */
+    function parseInvalidDefinition(message) {
+        const api = () => current ?? { name: '', version: '', provider: '' };
+        let match = /^OpenAPI Definition for API \{name: (.*?), version: (.*?), provider: (.*?)\} is invalid\.\s*(.*)$/.exec(message);
+        if (match) {
+            const detail = (match[4] ?? '').replace(/^ErrorMessage:\s*/, '');
+            return {
+                name: match[1] ?? '',
+                version: match[2] ?? '',
+                provider: match[3] ?? '',
+                kind: 'OpenAPI',
+                message: detail,
+            };
+        }
+        match = /^Unable to find the API \{name: (.*?), version: (.*?), provider: (.*?)\} in the database/.exec(message);
+        if (match) {
+            return {
+                name: match[1] ?? '',
+                version: match[2] ?? '',
+                provider: match[3] ?? '',
+                kind: 'missing',
+                message: 'the API is in the registry but not in the database',
+            };
+        }
+        match = /^Invalid (GraphQL|WSDL|AsyncAPI) definition found\.\s*(.*)$/.exec(message);
+        if (match) {
+            const kind = match[1];
+            return { ...api(), kind, message: (match[2] ?? '').replace(/^ErrorMessage:\s*/, '') };
+        }
+        match =
+            /^(Error while validating open API definition for|Error while retrieving URI Templates for(?: un handled exception)?) (\S+) version: (\S+) type: (\S+?)\.?(?:\s+(.*))?$/.exec(message);
+        if (match) {
+            const name = match[2] ?? '';
+            const version = match[3] ?? '';
+            const provider = current && current.name === name && current.version === version ? current.provider : '';
+            const detail = (match[5] ?? '').replace(/\.+$/, '');
+            const what = match[1]?.startsWith('Error while retrieving')
+                ? 'its URI templates cannot be read'
+                : 'it cannot be validated';
+            return { name, version, provider, kind: 'OpenAPI', message: detail || what };
+        }
+        return undefined;
+    }
+    function isFailureLine(message) {
+        switch (kind) {
+            case 'identity':
+                return IDENTITY_FAILURE.test(message);
+            case 'apim':
+                return APIM_FAILURES.some((pattern) => pattern.test(message));
+            case 'apim-validate':
+                return VALIDATION_FAILURE.test(message);
+        }
+    }
+    function push(line) {
+        const record = parseLogRecord(line);
+        if (!record)
+            return [];
+        const events = [];
+        const { message } = record;
+        if (SERVER_STARTED.test(message)) {
+            seen.serverStarted = true;
+            events.push({ type: 'server-started', line: message });
+            return events;
+        }
+        if (!isClientLine(record))
+            return events;
+        if (!seen.clientStarted) {
+            seen.clientStarted = true;
+            events.push({ type: 'client-started', line: message });
+        }
+        if (kind === 'apim-validate')
+            noteApi(message);
+        const isError = record.level === 'ERROR' || record.level === 'FATAL';
+        if (isError && isFailureLine(message)) {
+            seen.failureLines.push(message);
+            // The identity client and the validator stop at their failure line; the API-M client carries on to
+            // its re-indexing and still prints its success line.
+            if (kind !== 'apim')
+                seen.clientFinished = true;
+            events.push({ type: 'failure', line: message });
+        }
+        else if (isError) {
+            const definition = kind === 'apim-validate' ? parseInvalidDefinition(message) : undefined;
+            if (definition) {
+                events.push({ type: 'invalid-definition', definition: addDefinition(definition) });
+            }
+            else {
+                const isHarmless = harmless.some((pattern) => pattern.test(message));
+                (isHarmless ? seen.harmlessErrors : seen.clientErrors).push(message);
+                events.push({ type: 'client-error', line: message, harmless: isHarmless });
+            }
+        }
+        else if ((kind === 'identity' && IDENTITY_SUCCESS.test(message)) ||
+            (kind === 'apim' && APIM_SUCCESS.test(message))) {
+            seen.successLine = message;
+            seen.clientFinished = true;
+            events.push({ type: 'success', line: message });
+        }
+        if (!SEPARATOR.test(message)) {
+            seen.lastProgress = message;
+            events.push({ type: 'progress', line: message });
+        }
+        return events;
+    }
+    function clientFinished() {
+        // The validator prints no last line: it is done when the server has finished starting.
+        return seen.clientFinished || (kind === 'apim-validate' && seen.serverStarted && seen.clientStarted);
+    }
+    function status() {
+        return { verdict: decide().verdict, clientFinished: clientFinished(), serverStarted: seen.serverStarted };
+    }
+    function state() {
+        const { verdict, reason } = decide();
+        return {
+            kind,
+            verdict,
+            reason,
+            clientStarted: seen.clientStarted,
+            clientFinished: clientFinished(),
+            serverStarted: seen.serverStarted,
+            ...(seen.successLine === undefined ? {} : { successLine: seen.successLine }),
+            failureLines: [...seen.failureLines],
+            clientErrors: [...seen.clientErrors],
+            harmlessErrors: [...seen.harmlessErrors],
+            ...(seen.lastProgress === undefined ? {} : { lastProgress: seen.lastProgress }),
+            invalidDefinitions: [...definitions.values()].map((definition) => ({ ...definition })),
+        };
+    }
+    function decide() {
+        const client = CLIENT_NAMES[kind];
+        const first = seen.failureLines[0];
+        if (first !== undefined) {
+            const more = seen.clientErrors.length > 0 ? ` (and ${plural(seen.clientErrors.length, 'other ERROR line')})` : '';
+            return { verdict: 'failed', reason: `the ${client} failed: "${first}"${more}` };
+        }
+        const firstError = seen.clientErrors[0];
+        if (firstError !== undefined) {
+            const despite = seen.successLine ? ', although it printed its success line' : '';
+            return {
+                verdict: 'failed',
+                reason: `the ${client} logged ${plural(seen.clientErrors.length, 'ERROR line')}${despite}; the first: "${firstError}"`,
+            };
+        }
+        if (seen.serverStarted && !seen.clientStarted) {
+            return {
+                verdict: 'failed',
+                reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+            };
+        }
+        if (kind === 'apim-validate') {
+            if (!seen.serverStarted)
+                return { verdict: 'pending', reason: '' };
+            const count = definitions.size;
+            return {
+                verdict: 'succeeded',
+                reason: `the pre-migration validation ran through; ${plural(count, 'invalid API definition')}`,
+            };
+        }
+        if (seen.successLine !== undefined) {
+            const harmlessNote = seen.harmlessErrors.length > 0 ? ` (${plural(seen.harmlessErrors.length, 'harmless ERROR line')} ignored)` : '';
+            return { verdict: 'succeeded', reason: `the ${client} finished: "${seen.successLine}"${harmlessNote}` };
+        }
+        return { verdict: 'pending', reason: '' };
+    }
+    return { kind, push, state, status };
+}
+const CLIENT_NAMES = {
+    identity: 'identity migration client',
+    'apim-validate': 'API-M pre-migration validation',
+    apim: 'API-M migration client',
+};
+const NOT_RUN_HINT = {
+    identity: 'check that org.wso2.carbon.is.migration-*.jar is in repository/components/dropins and that the server got -Dmigrate -Dcomponent=identity',
+    'apim-validate': 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -DrunPreMigration',
+    apim: 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
+};
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/**
+ * When the runner may stop the server: a success is acted on only once the server has finished starting (the
+ * migration lines are done by then); a failure once the client has finished or the server has started, so that
+ * the log holds every error of the run. `settle` means a failure is known but the client is still at work.
+ */
+function stopDecision(state) {
+    if (state.verdict === 'succeeded')
+        return state.serverStarted ? 'stop' : 'wait';
+    if (state.verdict === 'failed')
+        return state.clientFinished || state.serverStarted ? 'stop' : 'settle';
+    return 'wait';
+}
+
+;// CONCATENATED MODULE: ./src/server/server-runner.ts
+/**
+ * Runs the API-M server for one migration run: starts it in its own process group, streams its console output
+ * to a log file and through the log matcher, reports progress, and stops it once the verdict is known (the
+ * server never exits by itself after a migration). Stopping is graceful first (`api-manager.sh --stop`), then
+ * SIGTERM to the group, then SIGKILL once `stopGraceMs` has passed.
+ */
+
+
+
+
+
+
+
+
+
+/** How many lines of console output a result keeps. */
+const LAST_LINES = 50;
+/** A failed server run as an error: the message carries the reason and the last lines of output. */
+class ServerRunError extends Error {
+    exitCode = 1;
+    result;
+    constructor(result) {
+        const tail = result.lastLines.map((line) => `  ${line}`).join('\n');
+        super(`${result.reason}\nThe last ${result.lastLines.length} lines of the server output (all of it is in ${result.logFile}):\n${tail}`);
+        this.name = 'ServerRunError';
+        this.result = result;
+    }
+}
+const CLIENTS = {
+    identity: 'identity migration client',
+    'apim-validate': 'API-M pre-migration validation',
+    apim: 'API-M migration client',
+};
+/** Runs the server until the verdict is known, stops it, and returns what happened. Never throws for a failed run. */
+async function runServer(options) {
+    const { command, logger, kind } = options;
+    const startedAt = Date.now();
+    const matcher = createLogMatcher(kind, options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {});
+    const lastLines = [];
+    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(options.logFile), { recursive: true });
+    const logStream = (0,external_node_fs_namespaceObject.createWriteStream)(options.logFile, { flags: 'a' });
+    logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
+    const timers = [];
+    let settleTimer;
+    let fired = false;
+    let fire = () => undefined;
+    const triggered = new Promise((resolve) => {
+        fire = (trigger) => {
+            if (fired)
+                return;
+            fired = true;
+            resolve(trigger);
+        };
+    });
+    logger.info(`Starting the server: ${command.display}`);
+    logger.info(`Its console output goes to ${options.logFile}`);
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, {
+        cwd: options.home,
+        // Its own process group, so that the server and everything it starts can be stopped together.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: options.env ?? process.env,
+    });
+    const exited = new Promise((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', () => resolve({ code: null, signal: null }));
+    });
+    child.once('error', (error) => fire({ type: 'spawn-error', error }));
+    const onLine = (line) => {
+        if (!logStream.writableEnded)
+            logStream.write(`${line}\n`);
+        lastLines.push(line);
+        if (lastLines.length > LAST_LINES)
+            lastLines.shift();
+        for (const event of matcher.push(line))
+            reportEvent(event, kind, logger);
+        if (fired)
+            return;
+        const decision = stopDecision(matcher.status());
+        if (decision === 'stop')
+            fire({ type: 'verdict' });
+        else if (decision === 'settle' && settleTimer === undefined) {
+            settleTimer = setTimeout(() => fire({ type: 'settled' }), options.failureSettleMs ?? 60_000);
+            timers.push(settleTimer);
+        }
+    };
+    const streamsClosed = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+        if (!stream)
+            return;
+        const lines = (0,external_node_readline_namespaceObject.createInterface)({ input: stream, crlfDelay: Infinity });
+        lines.on('line', onLine);
+        await (0,external_node_events_namespaceObject.once)(lines, 'close');
+    }));
+    void exited.then(async () => {
+        // Let the last lines arrive before judging an exit.
+        await withTimeout(streamsClosed, 2_000);
+        fire({ type: 'exit' });
+    });
+    timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
+    const progress = setInterval(() => {
+        const last = matcher.state().lastProgress;
+        logger.info(`The server has run for ${format_formatDuration(Date.now() - startedAt)}; last migration line: ${last ?? '(none yet)'}`);
+    }, options.progressIntervalMs ?? 30_000);
+    const pid = child.pid;
+    let stop;
+    let trigger;
+    try {
+        if (pid !== undefined)
+            await options.onStarted?.(pid);
+        trigger = await triggered;
+    }
+    finally {
+        fired = true;
+        for (const timer of timers)
+            clearTimeout(timer);
+        clearInterval(progress);
+        if (pid !== undefined) {
+            stop = await stopServerGroup(pid, {
+                command,
+                home: options.home,
+                graceMs: options.stopGraceMs,
+                logger,
+            });
+        }
+        await withTimeout(streamsClosed, 5_000);
+        // A process that outlived SIGKILL may still hold the pipes: let go of them.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        await new Promise((resolve) => logStream.end(resolve));
+    }
+    const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
+    const code = exit?.code ?? null;
+    const signal = exit?.signal ?? null;
+    const state = matcher.state();
+    const lastMigrationLine = state.lastProgress ? `; the last migration line: "${state.lastProgress}"` : '';
+    let verdict;
+    let reason;
+    if (trigger.type === 'spawn-error') {
+        verdict = 'failed';
+        reason = `could not start the server (${command.display}): ${errorMessage(trigger.error)}`;
+    }
+    else if (state.verdict !== 'pending') {
+        verdict = state.verdict;
+        reason = state.reason;
+        if (trigger.type === 'exit' && verdict === 'succeeded') {
+            logger.warning(`The server exited by itself (${describeExit(code, signal)}) after the migration had finished`);
+        }
+        else if (trigger.type === 'timeout' && verdict === 'succeeded') {
+            logger.warning(`The migration finished, but the server had not finished starting after ${format_formatDuration(options.timeoutMs)}`);
+        }
+    }
+    else if (trigger.type === 'exit') {
+        verdict = 'failed';
+        reason = `the server exited (${describeExit(code, signal)}) before the ${CLIENTS[kind]} finished${lastMigrationLine}`;
+    }
+    else {
+        verdict = 'failed';
+        const started = state.clientStarted ? 'it printed neither its success nor its failure line' : 'it never started';
+        reason = `timed out after ${format_formatDuration(options.timeoutMs)} waiting for the ${CLIENTS[kind]}: ${started}${lastMigrationLine}. Raise server.timeoutMinutes if the migration needs longer`;
+    }
+    const durationMs = Date.now() - startedAt;
+    logger.info(`Server run ${verdict} after ${format_formatDuration(durationMs)}: ${reason}`);
+    return {
+        verdict,
+        reason,
+        lastLines: [...lastLines],
+        invalidDefinitions: state.invalidDefinitions,
+        clientErrors: state.clientErrors,
+        harmlessErrors: state.harmlessErrors,
+        durationMs,
+        exitCode: code,
+        signal,
+        ...(pid === undefined ? {} : { pid }),
+        ...(stop === undefined ? {} : { stop }),
+        logFile: options.logFile,
+    };
+}
+function reportEvent(event, kind, logger) {
+    switch (event.type) {
+        case 'client-started':
+            logger.info(`The ${CLIENTS[kind]} is running: ${event.line}`);
+            return;
+        case 'success':
+            logger.info(`Success line: ${event.line}`);
+            return;
+        case 'failure':
+            logger.warning(`Failure line: ${event.line}`);
+            return;
+        case 'client-error':
+            if (event.harmless)
+                logger.info(`Harmless ERROR of the migration client (ignored): ${event.line}`);
+            else
+                logger.warning(`ERROR of the migration client: ${event.line}`);
+            return;
+        case 'invalid-definition': {
+            const { definition } = event;
+            const api = `${definition.name} ${definition.version}${definition.provider ? ` (${definition.provider})` : ''}`;
+            logger.warning(`Invalid ${definition.kind} definition: ${api}: ${definition.message}`);
+            return;
+        }
+        case 'server-started':
+            logger.info(`The server has finished starting: ${event.line}`);
+            return;
+        case 'progress':
+            return;
+    }
+}
+function describeExit(code, signal) {
+    if (signal)
+        return `signal ${signal}`;
+    return code === null ? 'no exit code' : `exit code ${code}`;
+}
+/** The promise's value, or undefined when it takes longer than `ms`. */
+async function withTimeout(promise, ms) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/**
+ * Stops the process group `pid` (the id `runServer` reports, e.g. kept in the action's state for the post step):
+ * `<launcher> --stop` when the command is known, then SIGTERM to the group, then SIGKILL once `graceMs` has
+ * passed.
+ */
+async function stopServerGroup(pid, options) {
+    const startedAt = Date.now();
+    const pollMs = options.pollMs ?? 100;
+    const logger = options.logger;
+    const finish = async (outcome) => {
+        if (options.home !== undefined && outcome !== 'survived')
+            await removeStalePidFile(options.home);
+        return { outcome, durationMs: Date.now() - startedAt };
+    };
+    if (!groupAlive(pid))
+        return finish('not-running');
+    const deadline = startedAt + options.graceMs;
+    const stopCommand = options.command ? launcherStopCommand(options.command) : undefined;
+    if (stopCommand) {
+        logger?.info(`Stopping the server: ${stopCommand.display}`);
+        await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger);
+        if (await waitForGroupEnd(pid, startedAt + options.graceMs / 2, pollMs))
+            return finish('stopped');
+    }
+    logger?.info(`Sending SIGTERM to the server's process group ${pid}`);
+    signalGroup(pid, 'SIGTERM');
+    if (await waitForGroupEnd(pid, deadline, pollMs))
+        return finish('terminated');
+    logger?.warning(`The server did not stop within ${format_formatDuration(options.graceMs)} (server.stopGraceSeconds): sending SIGKILL to its process group ${pid}`);
+    signalGroup(pid, 'SIGKILL');
+    if (await waitForGroupEnd(pid, Date.now() + 5_000, pollMs))
+        return finish('killed');
+    logger?.warning(`Process group ${pid} is still there after SIGKILL`);
+    return finish('survived');
+}
+/**
+ * Whether any process of the group is left (one owned by someone else counts). Zombies do not count: where
+ * PID 1 reaps late (some containers), a shell killed mid-way leaves its finished children as zombies for a while.
+ */
+function groupAlive(pid) {
+    try {
+        process.kill(process.platform === 'win32' ? pid : -pid, 0);
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+    return process.platform === 'linux' ? hasLiveMember(pid) : true;
+}
+function hasLiveMember(pgid) {
+    let entries;
+    try {
+        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
+    }
+    catch {
+        return true;
+    }
+    for (const entry of entries) {
+        if (!/^\d+$/.test(entry))
+            continue;
+        let stat;
+        try {
+            stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${entry}/stat`, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X')
+            return true;
+    }
+    return false;
+}
+function signalGroup(pid, signal) {
+    if (process.platform === 'win32') {
+        // No process groups: taskkill ends the tree.
+        (0,external_node_child_process_namespaceObject.spawn)('taskkill', ['/PID', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore' }).on('error', () => undefined);
+        return;
+    }
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // Gone in the meantime.
+    }
+}
+async function waitForGroupEnd(pid, until, pollMs) {
+    while (groupAlive(pid)) {
+        if (Date.now() >= until)
+            return false;
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return true;
+}
+/** `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags. None for cmd.exe. */
+function launcherStopCommand(command) {
+    if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command))
+        return undefined;
+    const args = [...command.args.filter((arg) => !arg.startsWith('-D')), '--stop'];
+    return { command: command.command, args, display: [command.command, ...args].join(' ') };
+}
+async function runQuietly(command, cwd, timeoutMs, logger) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, { ...(cwd ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk) => (output += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    try {
+        // `once` rejects when the launcher cannot be started.
+        const [code] = (await (0,external_node_events_namespaceObject.once)(child, 'close'));
+        if (code !== 0 || output.trim())
+            logger?.debug(`${command.display}: exit ${code}; ${output.trim()}`);
+    }
+    catch (error) {
+        logger?.debug(`${command.display} failed: ${errorMessage(error)}`);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** Removes `<home>/wso2carbon.pid` when the process it names is gone (a killed server leaves it behind). */
+async function removeStalePidFile(home) {
+    const file = external_node_path_default().join(home, 'wso2carbon.pid');
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch {
+        return;
+    }
+    const recorded = Number.parseInt(text.trim(), 10);
+    if (Number.isInteger(recorded) && recorded > 0 && processAlive(recorded))
+        return;
+    await (0,promises_namespaceObject.rm)(file, { force: true });
+}
+function processAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/wso2/kit-install.ts
+/**
+ * Puts a WSO2 migration kit into the API-M home and takes it out again (wso2-facts.md, Steps 2 and 3): the client
+ * jar goes into `repository/components/dropins`, the kit's `migration-resources/` becomes `<home>/migration-resources`.
+ * Both kits use that same folder, and a jar left in dropins runs again at every start, so whatever another kit left is
+ * removed before installing, and {@link uninstallMigrationKits} removes both kinds after every run.
+ *
+ * A zip is unpacked into a fresh folder under the work folder, never into the home. Every entry is checked before
+ * anything is written: names that leave the folder (`..`, absolute paths, drive letters), symbolic links that point
+ * outside it or through another link, entries written through a link. A refused kit is an InputError that names the
+ * entries, and the home is left exactly as it was.
+ */
+
+
+
+
+
+
+
+const DROPINS_DIR = (0,external_node_path_namespaceObject.join)('repository', 'components', 'dropins');
+const MIGRATION_RESOURCES_DIR = 'migration-resources';
+/** `org.wso2.carbon.is.migration-*.jar` (Step 2) and `org.wso2.carbon.apimgt.migrate.client-*.jar` (Step 3). */
+const MIGRATION_JAR_PREFIXES = ['org.wso2.carbon.is.migration-', 'org.wso2.carbon.apimgt.migrate.client-'];
+const KIT_TITLES = {
+    identity: 'identity migration kit',
+    apim: 'API-M migration kit',
+};
+/** The kits are tens of MB; more than this unpacked is not a WSO2 kit (or is a zip bomb). */
+const MAX_UNPACKED_BYTES = 2 * 1024 ** 3;
+/** A symbolic link's target is a path; longer content is not one. */
+const MAX_LINK_TARGET_BYTES = 4096;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+/**
+ * Installs the kit into the home and returns what it did. A bad kit or home is an InputError and nothing is changed.
+ * When a later step fails (copying, `prepareResources`), what was installed is removed again before the error is
+ * rethrown, so no half-installed kit stays behind.
+ */
+async function installMigrationKit(options) {
+    const { kind, logger } = options;
+    const home = (0,external_node_path_namespaceObject.resolve)(options.apimHome);
+    const title = KIT_TITLES[kind];
+    await requireDropins(home);
+    const inspection = await inspectMigrationKit(options.kit, kind);
+    if (inspection.problems.length > 0) {
+        throw new InputError(inspection.problems.map((message) => ({ message })), { headline: `Cannot install the ${title} ${inspection.path}; nothing was changed in ${home}:` });
+    }
+    const jarPath = inspection.jarPath;
+    if (jarPath === null)
+        throw new Error(`internal: ${inspection.path} passed inspection without a jar`);
+    await (0,promises_namespaceObject.mkdir)(options.workDir, { recursive: true });
+    const unpackDir = inspection.format === 'zip' ? await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.resolve)(options.workDir), `kit-${kind}-`)) : null;
+    try {
+        let kitRoot = inspection.path;
+        if (unpackDir !== null) {
+            const count = await unpackZipSafely(inspection.path, unpackDir, title);
+            logger.info(`Unpacked ${inspection.path} (${count} entries) into ${unpackDir}`);
+            kitRoot = unpackDir;
+        }
+        return await installFrom(kitRoot, inspection, jarPath, home, options);
+    }
+    finally {
+        if (unpackDir !== null)
+            await (0,promises_namespaceObject.rm)(unpackDir, { recursive: true, force: true });
+    }
+}
+/**
+ * Removes both kinds of migration jar from dropins and `<home>/migration-resources`, and returns what it removed
+ * (absolute paths). Safe to call any number of times, also when the home or dropins does not exist.
+ */
+async function uninstallMigrationKits(apimHome, logger) {
+    const removed = await removeMigrationArtifacts((0,external_node_path_namespaceObject.resolve)(apimHome));
+    for (const path of removed)
+        logger.info(`Removed ${path}`);
+    return removed;
+}
+/** What migration artifacts are in the home now (for `verify`, and to tell that a run left something behind). */
+async function findInstalledMigrationArtifacts(apimHome) {
+    const home = (0,external_node_path_namespaceObject.resolve)(apimHome);
+    return {
+        jars: await listMigrationJars(home),
+        hasMigrationResources: await kit_install_exists((0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR)),
+    };
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Installing
+async function installFrom(kitRoot, inspection, jarPath, home, options) {
+    const { logger } = options;
+    const jarName = jarPath.split('/').pop() ?? jarPath;
+    const sourceJar = (0,external_node_path_namespaceObject.join)(kitRoot, ...jarPath.split('/'));
+    const sourceResources = (0,external_node_path_namespaceObject.join)(kitRoot, ...inspection.rootPrefix.split('/').filter(Boolean), MIGRATION_RESOURCES_DIR);
+    const jar = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR, jarName);
+    const resourcesDir = (0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR);
+    const removedLeftovers = await removeMigrationArtifacts(home);
+    for (const path of removedLeftovers)
+        logger.info(`Removed ${path}, left by an earlier migration kit`);
+    try {
+        await (0,promises_namespaceObject.copyFile)(sourceJar, jar);
+        logger.info(`Installed ${jarName} into ${(0,external_node_path_namespaceObject.join)(home, DROPINS_DIR)}`);
+        // Links are copied as what they point to: the unpacked folder they point into is removed afterwards.
+        await (0,promises_namespaceObject.cp)(sourceResources, resourcesDir, { recursive: true, dereference: true, errorOnExist: true, force: false });
+        logger.info(`Installed ${MIGRATION_RESOURCES_DIR} of ${inspection.path} into ${resourcesDir}`);
+        if (options.prepareResources)
+            await options.prepareResources(resourcesDir);
+    }
+    catch (error) {
+        const removed = await removeMigrationArtifacts(home).catch(() => []);
+        if (removed.length > 0)
+            logger.info(`Installing failed; removed again: ${removed.join(', ')}`);
+        if (error instanceof InputError)
+            throw error;
+        throw new Error(`installing the ${KIT_TITLES[inspection.kind]} ${inspection.path} into ${home} failed: ${errorMessage(error)}`, { cause: error });
+    }
+    return { jar, resourcesDir, removedLeftovers };
+}
+async function requireDropins(home) {
+    const dropins = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR);
+    const isDirectory = await (0,promises_namespaceObject.stat)(dropins).then((stats) => stats.isDirectory(), () => false);
+    if (!isDirectory) {
+        throw new InputError({
+            file: home,
+            message: `has no ${DROPINS_DIR} folder; set apimHome to the folder API-M 4.2.0 is unpacked into`,
+        });
+    }
+}
+async function removeMigrationArtifacts(home) {
+    const removed = [];
+    for (const jar of await listMigrationJars(home)) {
+        await (0,promises_namespaceObject.rm)(jar, { force: true });
+        removed.push(jar);
+    }
+    const resources = (0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR);
+    if (await kit_install_exists(resources)) {
+        await (0,promises_namespaceObject.rm)(resources, { recursive: true, force: true });
+        removed.push(resources);
+    }
+    return removed;
+}
+async function listMigrationJars(home) {
+    const dropins = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR);
+    let names;
+    try {
+        names = await (0,promises_namespaceObject.readdir)(dropins);
+    }
+    catch (error) {
+        if (isNotFound(error))
+            return [];
+        throw error;
+    }
+    return names
+        .filter((name) => name.endsWith('.jar') && MIGRATION_JAR_PREFIXES.some((prefix) => name.startsWith(prefix)))
+        .sort()
+        .map((name) => (0,external_node_path_namespaceObject.join)(dropins, name));
+}
+async function kit_install_exists(path) {
+    try {
+        await (0,promises_namespaceObject.lstat)(path);
+        return true;
+    }
+    catch (error) {
+        if (isNotFound(error))
+            return false;
+        throw error;
+    }
+}
+function isNotFound(error) {
+    const code = error?.code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+}
+/**
+ * Unpacks `zipFile` into the empty folder `target`: first reads the whole central directory (and the targets of
+ * symbolic links) and checks every entry, then writes. Returns the number of entries written.
+ */
+async function unpackZipSafely(zipFile, target, title) {
+    // yauzl's own name check is off (strictFileNames: false) so that every bad name is reported, not just the first.
+    const zip = await yauzl.openPromise(zipFile, {
+        lazyEntries: true,
+        decodeStrings: false,
+        autoClose: false,
+        validateEntrySizes: true,
+    });
+    try {
+        const { planned, problems } = await readPlan(zip);
+        problems.push(...checkPlan(planned));
+        if (problems.length > 0) {
+            throw new InputError(problems.map((message) => ({ message })), { headline: `Refusing to unpack the ${title} ${zipFile}; nothing was installed. Download it again from WSO2:` });
+        }
+        for (const item of planned)
+            await writeEntry(zip, target, item);
+        return planned.length;
+    }
+    finally {
+        zip.close();
+    }
+}
+async function readPlan(zip) {
+    const planned = [];
+    const problems = [];
+    let unpackedBytes = 0;
+    for await (const entry of zip.eachEntry()) {
+        const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
+        const unsafe = describeUnsafeName(name);
+        if (unsafe !== null) {
+            problems.push(`entry "${name}" ${unsafe}`);
+            continue;
+        }
+        if (!entry.canDecodeFileData()) {
+            problems.push(`entry "${name}" is encrypted or uses a compression method that cannot be read`);
+            continue;
+        }
+        const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
+        if (segments.length === 0)
+            continue;
+        unpackedBytes += entry.uncompressedSize;
+        const kind = entryKind(entry, name);
+        if (kind === 'symlink') {
+            const linkTarget = await readLinkTarget(zip, entry);
+            if (linkTarget === null)
+                problems.push(`entry "${name}" is a symbolic link without a readable target`);
+            else
+                planned.push({ name, segments, kind, entry, linkTarget });
+        }
+        else {
+            planned.push({ name, segments, kind, entry });
+        }
+    }
+    if (unpackedBytes > MAX_UNPACKED_BYTES) {
+        problems.push(`unpacks to ${unpackedBytes} bytes, more than a migration kit holds (${MAX_UNPACKED_BYTES})`);
+    }
+    return { planned, problems };
+}
+/** Why a name would leave the unpack folder, or null. Backslashes were already read as `/`. */
+function describeUnsafeName(name) {
+    if (name.includes('\0'))
+        return 'has a NUL character in its name';
+    if (name.startsWith('/'))
+        return 'has an absolute path';
+    if (/^[A-Za-z]:/.test(name))
+        return 'starts with a drive letter';
+    if (name.split('/').includes('..'))
+        return 'has a ".." segment';
+    return null;
+}
+function entryKind(entry, name) {
+    // The upper 16 bits of the external attributes hold the Unix mode when a Unix tool wrote the zip.
+    const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+    if (mode === S_IFLNK)
+        return 'symlink';
+    return name.endsWith('/') ? 'directory' : 'file';
+}
+async function readLinkTarget(zip, entry) {
+    if (entry.uncompressedSize === 0 || entry.uncompressedSize > MAX_LINK_TARGET_BYTES)
+        return null;
+    const stream = await zip.openReadStreamPromise(entry);
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    const target = Buffer.concat(chunks).toString('utf8');
+    return target.includes('\0') ? null : target;
+}
+/** Checks the entries against each other: links and what is written through them, duplicates. */
+function checkPlan(planned) {
+    const problems = [];
+    const byPath = new Map();
+    const links = new Set();
+    const files = new Set();
+    for (const item of planned) {
+        const path = item.segments.join('/');
+        const earlier = byPath.get(path);
+        if (earlier !== undefined && (earlier.kind !== 'directory' || item.kind !== 'directory')) {
+            problems.push(`entry "${item.name}" appears twice`);
+            continue;
+        }
+        byPath.set(path, item);
+        if (item.kind === 'symlink')
+            links.add(path);
+        if (item.kind === 'file')
+            files.add(path);
+    }
+    for (const item of planned) {
+        for (let length = 1; length < item.segments.length; length += 1) {
+            const prefix = item.segments.slice(0, length).join('/');
+            if (links.has(prefix)) {
+                problems.push(`entry "${item.name}" would be written through the symbolic link "${prefix}"`);
+                break;
+            }
+            if (files.has(prefix)) {
+                problems.push(`entry "${item.name}" is inside "${prefix}", which is a file`);
+                break;
+            }
+        }
+        if (item.kind === 'symlink' && item.linkTarget !== undefined) {
+            const problem = checkLinkTarget(item, links);
+            if (problem === null)
+                item.linkTarget = normalizeLinkTarget(item.linkTarget);
+            else
+                problems.push(problem);
+        }
+    }
+    return problems;
+}
+/**
+ * A link may point only to a path inside the unpack folder, resolved from the link's own folder, and not through
+ * another link: `a -> .` then `a/b -> ../..` would leave the folder although each looks harmless on its own.
+ */
+function checkLinkTarget(item, links) {
+    const target = item.linkTarget ?? '';
+    const outside = `is a symbolic link to "${target}", outside the folder the kit is unpacked into`;
+    if (target.startsWith('/') || target.startsWith('\\') || /^[A-Za-z]:/.test(target)) {
+        return `entry "${item.name}" ${outside}`;
+    }
+    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
+    const at = item.segments.slice(0, -1);
+    for (const [index, step] of steps.entries()) {
+        if (step === '..') {
+            if (at.length === 0)
+                return `entry "${item.name}" ${outside}`;
+            at.pop();
+            continue;
+        }
+        at.push(step);
+        if (index < steps.length - 1 && links.has(at.join('/'))) {
+            return `entry "${item.name}" is a symbolic link to "${target}", which goes through the symbolic link "${at.join('/')}"`;
+        }
+    }
+    // A link to a folder that holds it would make copying the resources recurse without end.
+    if (at.every((segment, position) => item.segments[position] === segment)) {
+        return `entry "${item.name}" is a symbolic link to "${target}", a folder that contains the link itself (a loop)`;
+    }
+    return null;
+}
+function normalizeLinkTarget(target) {
+    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
+    return steps.length === 0 ? '.' : steps.join('/');
+}
+async function writeEntry(zip, target, item) {
+    const path = (0,external_node_path_namespaceObject.join)(target, ...item.segments);
+    if (item.kind === 'directory') {
+        await (0,promises_namespaceObject.mkdir)(path, { recursive: true });
+        return;
+    }
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
+    if (item.kind === 'symlink') {
+        await (0,promises_namespaceObject.symlink)(item.linkTarget ?? '.', path);
+        return;
+    }
+    const stream = await zip.openReadStreamPromise(item.entry);
+    // 'wx': never follows or overwrites anything already there.
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(stream, (0,external_node_fs_namespaceObject.createWriteStream)(path, { flags: 'wx' }));
+}
+
+;// CONCATENATED MODULE: ./src/stages/server-stage.ts
+
+
+
+
+
+
+
+
+
+
+
+
+/** Where a server stage gathers what becomes its logs artifact. */
+function logsDir(context) {
+    return external_node_path_default().join(context.workDir, 'logs');
+}
+async function keepInLogs(context, name, content) {
+    await (0,promises_namespaceObject.mkdir)(logsDir(context), { recursive: true });
+    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(logsDir(context), name), maskSecrets(context, content));
+}
+/**
+ * The logs artifact never holds a password in clear: password assignments and every secret the config
+ * leads to become `***`.
+ */
+function maskSecrets(context, text) {
+    const masker = new SecretMasker();
+    for (const db of context.config.databases)
+        masker.add(db.password);
+    for (const name of [context.config.backup.passphraseEnv, context.config.backup.identityEnv]) {
+        const value = name === undefined ? undefined : context.deps.env[name];
+        if (value)
+            masker.add(value);
+    }
+    return masker.mask(maskPasswordAssignments(text));
+}
+/**
+ * Edits a file of the API-M home in place, keeping the original and the diff in the logs artifact.
+ * The edit function re-parses its result, so a file that would not load never reaches the disk.
+ */
+async function editHomeFile(context, file, edit) {
+    const before = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    const { text, changes } = edit(before);
+    if (text === before)
+        return [];
+    const base = external_node_path_default().basename(file);
+    await keepInLogs(context, `${base}.orig`, before);
+    await keepInLogs(context, `${base}.diff`, unifiedDiff(file, before, text));
+    await (0,promises_namespaceObject.writeFile)(file, text);
+    for (const change of changes)
+        context.deps.logger.info(`${base}: ${change}`);
+    return changes;
+}
+/** PostgreSQL `shared_db` and `config` need `preparedStatementCacheQueries=0` before the API-M migration. */
+function statementCacheTargets(config) {
+    return config.databases
+        .filter((db) => db.engine === 'postgresql')
+        .map((db) => db.name)
+        .filter((name) => name === 'shared_db' || name === 'config');
+}
+function deploymentTomlStep(context, options, title) {
+    return {
+        id: 'deployment-toml',
+        title,
+        async run() {
+            const file = deploymentTomlPath(context.config.apimHome);
+            const addStatementCacheParam = options.statementCache ? statementCacheTargets(context.config) : [];
+            if (context.dryRun)
+                return { summary: 'dry run: deployment.toml not edited (plan shows the diff)' };
+            const changes = await editHomeFile(context, file, (text) => editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: options.userStoreUniqueId }));
+            return changes.length === 0
+                ? { outcome: 'skipped', summary: 'deployment.toml already has the edits' }
+                : { summary: changes.join('; ') };
+        },
+    };
+}
+/**
+ * Install the kit, run the server until the migration's verdict, stop it, and take the kit out again
+ * whatever happened; then store the logs. The kit removal and the logs run even after a failure.
+ */
+function serverRunSteps(context, spec) {
+    return [
+        {
+            id: 'install-kit',
+            title: 'Install the migration kit',
+            async run() {
+                if (context.dryRun)
+                    return { summary: `dry run: would install ${spec.kit.path}` };
+                const installed = await installMigrationKit({
+                    kit: spec.kit.path,
+                    kind: spec.kit.kind,
+                    apimHome: context.config.apimHome,
+                    workDir: external_node_path_default().join(context.workDir, 'kit'),
+                    logger: context.deps.logger,
+                    ...(spec.prepareResources
+                        ? { prepareResources: (dir) => spec.prepareResources?.(context, dir) ?? Promise.resolve() }
+                        : {}),
+                });
+                context.deps.serverState?.kitInstalled(context.config.apimHome);
+                return { summary: `installed ${external_node_path_default().basename(installed.jar)} and migration-resources` };
+            },
+        },
+        {
+            id: 'server',
+            title: 'Run the server',
+            async run() {
+                const { config, deps } = context;
+                const command = buildServerCommand({
+                    apimHome: config.apimHome,
+                    stage: spec.stage,
+                    platform: deps.platform ?? process.platform,
+                    ...(config.profile ? { profile: config.profile } : {}),
+                    saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
+                });
+                if (context.dryRun)
+                    return { summary: `dry run: would run ${command.display}` };
+                await (0,promises_namespaceObject.mkdir)(logsDir(context), { recursive: true });
+                deps.logger.info(`starting: ${command.display}`);
+                const result = await runServer({
+                    command,
+                    home: config.apimHome,
+                    kind: spec.stage,
+                    logFile: external_node_path_default().join(logsDir(context), 'server-console.log'),
+                    timeoutMs: config.server.timeoutMinutes * 60_000,
+                    stopGraceMs: config.server.stopGraceSeconds * 1000,
+                    logger: deps.logger,
+                    onStarted: (pid) => deps.serverState?.serverStarted(pid, config.apimHome),
+                });
+                deps.serverState?.serverStopped();
+                if (result.verdict === 'failed') {
+                    return {
+                        outcome: 'failed',
+                        summary: `${result.reason}\nlast lines of the server:\n${result.lastLines.join('\n')}`,
+                    };
+                }
+                const invalid = await spec.onInvalidDefinitions?.(context, result.invalidDefinitions);
+                return invalid ?? { summary: result.reason };
+            },
+        },
+        {
+            id: 'remove-kit',
+            title: 'Remove the migration kit',
+            alwaysRun: true,
+            async run() {
+                if (context.dryRun)
+                    return { outcome: 'skipped', summary: 'dry run: nothing installed' };
+                const removed = await uninstallMigrationKits(context.config.apimHome, context.deps.logger);
+                context.deps.serverState?.kitRemoved();
+                return removed.length === 0
+                    ? { outcome: 'skipped', summary: 'no migration kit in the API-M home' }
+                    : { summary: `removed ${removed.map((entry) => external_node_path_default().basename(entry)).join(', ')}` };
+            },
+        },
+    ];
+}
+/** Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs. */
+function storeLogsStep(context, stage, extraFolders = []) {
+    return {
+        id: 'logs',
+        title: 'Store the logs',
+        alwaysRun: true,
+        async run() {
+            if (context.dryRun)
+                return { outcome: 'skipped', summary: 'dry run: no logs' };
+            const dir = logsDir(context);
+            await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+            const carbonLog = external_node_path_default().join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
+            await (0,promises_namespaceObject.copyFile)(carbonLog, external_node_path_default().join(dir, 'wso2carbon.log')).catch(() => undefined);
+            for (const folder of extraFolders)
+                await copyFolderFlat(folder, dir);
+            const files = (await (0,promises_namespaceObject.readdir)(dir)).map((name) => external_node_path_default().join(dir, name));
+            const name = artifactName(stage, 'logs', context.deps.run.attempt);
+            try {
+                await context.deps.store.upload(name, files, { retentionDays: context.config.backup.retentionDays });
+            }
+            catch (error) {
+                return { outcome: 'failed', summary: `the logs could not be stored as ${name}: ${errorMessage(error)}` };
+            }
+            context.outcome.logArtifact = name;
+            return { summary: `${name} (${files.length} files)` };
+        },
+    };
+}
+/** Copies a folder's files beside the logs as `<folder>-<file>`: artifacts hold one flat list of files. */
+async function copyFolderFlat(folder, target) {
+    const entries = await (0,promises_namespaceObject.readdir)(folder, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+        if (entry.isFile()) {
+            await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(folder, entry.name), external_node_path_default().join(target, `${external_node_path_default().basename(folder)}-${entry.name}`));
+        }
+    }
+}
+/** The identity kit's migration-config.yaml, edited as WSO2's guide says. */
+async function prepareIdentityResources(context, resourcesDir) {
+    const identity = context.config.identity;
+    if (!identity)
+        throw new Error('identity is not configured');
+    const file = external_node_path_default().join(resourcesDir, 'migration-config.yaml');
+    await editHomeFile(context, file, (text) => editMigrationConfig(text, { targetVersion: identity.targetVersion, file }));
 }
 
 ;// CONCATENATED MODULE: ./node_modules/fast-xml-parser/src/util.js
@@ -36554,8 +39709,6 @@ async function storeReport(result, context) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: external "node:stream"
 const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: external "node:zlib"
@@ -59470,3106 +62623,6 @@ function backupDecryption(config, env) {
     return { kind: 'none' };
 }
 
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: external "node:readline"
-const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
-;// CONCATENATED MODULE: ./src/server/log-matcher.ts
-/** WSO2's own test runs treat these ERRORs of the API-M client as harmless. */
-const DEFAULT_HARMLESS_ERRORS = [/SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/];
-// `[2026-11-24 20:33:00,123]  INFO {org.wso2.x.Y} - message` (the log file may add `TID: [-1234] [] ` in
-// front); the 4.x console layout writes `[...]  INFO - Y message` instead.
-const RECORD = /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/;
-// Colours, should a terminal-aware layout be configured.
-const ANSI = /\u001b\[[0-9;]*m/g;
-/** Parses one log4j line; `undefined` for anything else (stack traces, banners, blank lines). */
-function parseLogRecord(line) {
-    const match = RECORD.exec(line.replace(ANSI, '').trimEnd());
-    if (!match)
-        return undefined;
-    const level = match[1];
-    const rest = match[2] ?? '';
-    const braced = /^\{([^}]*)\}\s+-\s?(.*)$/.exec(rest);
-    if (braced)
-        return { level, logger: braced[1] ?? '', message: (braced[2] ?? '').trim() };
-    const dashed = /^-\s+(\S+)\s+(.*)$/.exec(rest);
-    if (dashed)
-        return { level, logger: dashed[1] ?? '', message: (dashed[2] ?? '').trim() };
-    return { level, message: rest.trim() };
-}
-const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
-const AM_PREFIX = 'WSO2 API-M Migration Task : ';
-const SERVER_STARTED = /WSO2 Carbon started in\b/;
-const IDENTITY_STARTED = /^Executing Migration client\s*:/;
-const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
-const IDENTITY_FAILURE = /^Migration process was stopped\b/;
-const APIM_SUCCESS = /Successfully completed API-M migration from \S+ to \S+/;
-const APIM_FAILURES = [
-    /API Migration exception occurred while migrating/,
-    /Error running the artifact re-indexing script/,
-    /Error occurred while initializing DB Util/,
-];
-const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
-const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
-/** The client's separator lines (rows of dots or dashes) are no progress. */
-const SEPARATOR = /^[.\-\s]*$/;
-// The clients' packages; the console layout of 4.x prints only the class name.
-const CLIENT_PACKAGE = /(^|\.)(is|apimgt)\.migration(\.|$)|\.identity\.core\.migrate\./;
-const CLIENT_CLASS = /Migrat|^(APIValidator|ValidationHandler|ApplicationValidator)$/;
-const API_BRACES = /\{name: (.*?), version: (.*?), provider: (.*?)\}/;
-const API_PLAIN = /(?:of|for) (?:API:\s*)?(\S+) version: (\S+)/;
-/** Creates a matcher for one server run. */
-function createLogMatcher(kind, options = {}) {
-    const harmless = (options.harmlessErrors ?? DEFAULT_HARMLESS_ERRORS).map((pattern) => typeof pattern === 'string' ? new RegExp(pattern) : pattern);
-    const seen = {
-        clientStarted: false,
-        clientFinished: false,
-        serverStarted: false,
-        successLine: undefined,
-        failureLines: [],
-        clientErrors: [],
-        harmlessErrors: [],
-        lastProgress: undefined,
-    };
-    const definitions = new Map();
-    // The API the validator is looking at: GraphQL, WSDL and AsyncAPI findings do not name it.
-    let current;
-    function isClientLine(record) {
-        const text = record.message;
-        if (text.startsWith(IS_PREFIX) || text.startsWith(AM_PREFIX))
-            return true;
-        if (IDENTITY_STARTED.test(text) || IDENTITY_FAILURE.test(text) || VALIDATION_STARTED.test(text))
-            return true;
-        const logger = record.logger;
-        if (logger === undefined)
-            return false;
-        return logger.includes('.') ? CLIENT_PACKAGE.test(logger) : CLIENT_CLASS.test(logger);
-    }
-    function noteApi(message) {
-        const braces = API_BRACES.exec(message);
-        if (braces) {
-            current = { name: braces[1] ?? '', version: braces[2] ?? '', provider: braces[3] ?? '' };
-            return;
-        }
-        const plain = API_PLAIN.exec(message);
-        if (plain) {
-            const name = plain[1] ?? '';
-            const version = plain[2] ?? '';
-            const provider = current && current.name === name && current.version === version ? current.provider : '';
-            current = { name, version, provider };
-        }
-    }
-    function addDefinition(definition) {
-        const key = [definition.kind, definition.name, definition.version, definition.provider].join('\u0000');
-        const known = definitions.get(key);
-        if (!known) {
-            definitions.set(key, definition);
-            return definition;
-        }
-        if (!known.message.split('; ').includes(definition.message))
-            known.message = `${known.message}; ${definition.message}`;
-        return known;
-    }
-    /** An ERROR of the validator about one API, or undefined. */
-    function parseInvalidDefinition(message) {
-        const api = () => current ?? { name: '', version: '', provider: '' };
-        let match = /^OpenAPI Definition for API \{name: (.*?), version: (.*?), provider: (.*?)\} is invalid\.\s*(.*)$/.exec(message);
-        if (match) {
-            const detail = (match[4] ?? '').replace(/^ErrorMessage:\s*/, '');
-            return {
-                name: match[1] ?? '',
-                version: match[2] ?? '',
-                provider: match[3] ?? '',
-                kind: 'OpenAPI',
-                message: detail,
-            };
-        }
-        match = /^Unable to find the API \{name: (.*?), version: (.*?), provider: (.*?)\} in the database/.exec(message);
-        if (match) {
-            return {
-                name: match[1] ?? '',
-                version: match[2] ?? '',
-                provider: match[3] ?? '',
-                kind: 'missing',
-                message: 'the API is in the registry but not in the database',
-            };
-        }
-        match = /^Invalid (GraphQL|WSDL|AsyncAPI) definition found\.\s*(.*)$/.exec(message);
-        if (match) {
-            const kind = match[1];
-            return { ...api(), kind, message: (match[2] ?? '').replace(/^ErrorMessage:\s*/, '') };
-        }
-        match =
-            /^(Error while validating open API definition for|Error while retrieving URI Templates for(?: un handled exception)?) (\S+) version: (\S+) type: (\S+?)\.?(?:\s+(.*))?$/.exec(message);
-        if (match) {
-            const name = match[2] ?? '';
-            const version = match[3] ?? '';
-            const provider = current && current.name === name && current.version === version ? current.provider : '';
-            const detail = (match[5] ?? '').replace(/\.+$/, '');
-            const what = match[1]?.startsWith('Error while retrieving')
-                ? 'its URI templates cannot be read'
-                : 'it cannot be validated';
-            return { name, version, provider, kind: 'OpenAPI', message: detail || what };
-        }
-        return undefined;
-    }
-    function isFailureLine(message) {
-        switch (kind) {
-            case 'identity':
-                return IDENTITY_FAILURE.test(message);
-            case 'apim':
-                return APIM_FAILURES.some((pattern) => pattern.test(message));
-            case 'apim-validate':
-                return VALIDATION_FAILURE.test(message);
-        }
-    }
-    function push(line) {
-        const record = parseLogRecord(line);
-        if (!record)
-            return [];
-        const events = [];
-        const { message } = record;
-        if (SERVER_STARTED.test(message)) {
-            seen.serverStarted = true;
-            events.push({ type: 'server-started', line: message });
-            return events;
-        }
-        if (!isClientLine(record))
-            return events;
-        if (!seen.clientStarted) {
-            seen.clientStarted = true;
-            events.push({ type: 'client-started', line: message });
-        }
-        if (kind === 'apim-validate')
-            noteApi(message);
-        const isError = record.level === 'ERROR' || record.level === 'FATAL';
-        if (isError && isFailureLine(message)) {
-            seen.failureLines.push(message);
-            // The identity client and the validator stop at their failure line; the API-M client carries on to
-            // its re-indexing and still prints its success line.
-            if (kind !== 'apim')
-                seen.clientFinished = true;
-            events.push({ type: 'failure', line: message });
-        }
-        else if (isError) {
-            const definition = kind === 'apim-validate' ? parseInvalidDefinition(message) : undefined;
-            if (definition) {
-                events.push({ type: 'invalid-definition', definition: addDefinition(definition) });
-            }
-            else {
-                const isHarmless = harmless.some((pattern) => pattern.test(message));
-                (isHarmless ? seen.harmlessErrors : seen.clientErrors).push(message);
-                events.push({ type: 'client-error', line: message, harmless: isHarmless });
-            }
-        }
-        else if ((kind === 'identity' && IDENTITY_SUCCESS.test(message)) ||
-            (kind === 'apim' && APIM_SUCCESS.test(message))) {
-            seen.successLine = message;
-            seen.clientFinished = true;
-            events.push({ type: 'success', line: message });
-        }
-        if (!SEPARATOR.test(message)) {
-            seen.lastProgress = message;
-            events.push({ type: 'progress', line: message });
-        }
-        return events;
-    }
-    function clientFinished() {
-        // The validator prints no last line: it is done when the server has finished starting.
-        return seen.clientFinished || (kind === 'apim-validate' && seen.serverStarted && seen.clientStarted);
-    }
-    function status() {
-        return { verdict: decide().verdict, clientFinished: clientFinished(), serverStarted: seen.serverStarted };
-    }
-    function state() {
-        const { verdict, reason } = decide();
-        return {
-            kind,
-            verdict,
-            reason,
-            clientStarted: seen.clientStarted,
-            clientFinished: clientFinished(),
-            serverStarted: seen.serverStarted,
-            ...(seen.successLine === undefined ? {} : { successLine: seen.successLine }),
-            failureLines: [...seen.failureLines],
-            clientErrors: [...seen.clientErrors],
-            harmlessErrors: [...seen.harmlessErrors],
-            ...(seen.lastProgress === undefined ? {} : { lastProgress: seen.lastProgress }),
-            invalidDefinitions: [...definitions.values()].map((definition) => ({ ...definition })),
-        };
-    }
-    function decide() {
-        const client = CLIENT_NAMES[kind];
-        const first = seen.failureLines[0];
-        if (first !== undefined) {
-            const more = seen.clientErrors.length > 0 ? ` (and ${plural(seen.clientErrors.length, 'other ERROR line')})` : '';
-            return { verdict: 'failed', reason: `the ${client} failed: "${first}"${more}` };
-        }
-        const firstError = seen.clientErrors[0];
-        if (firstError !== undefined) {
-            const despite = seen.successLine ? ', although it printed its success line' : '';
-            return {
-                verdict: 'failed',
-                reason: `the ${client} logged ${plural(seen.clientErrors.length, 'ERROR line')}${despite}; the first: "${firstError}"`,
-            };
-        }
-        if (seen.serverStarted && !seen.clientStarted) {
-            return {
-                verdict: 'failed',
-                reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
-            };
-        }
-        if (kind === 'apim-validate') {
-            if (!seen.serverStarted)
-                return { verdict: 'pending', reason: '' };
-            const count = definitions.size;
-            return {
-                verdict: 'succeeded',
-                reason: `the pre-migration validation ran through; ${plural(count, 'invalid API definition')}`,
-            };
-        }
-        if (seen.successLine !== undefined) {
-            const harmlessNote = seen.harmlessErrors.length > 0 ? ` (${plural(seen.harmlessErrors.length, 'harmless ERROR line')} ignored)` : '';
-            return { verdict: 'succeeded', reason: `the ${client} finished: "${seen.successLine}"${harmlessNote}` };
-        }
-        return { verdict: 'pending', reason: '' };
-    }
-    return { kind, push, state, status };
-}
-const CLIENT_NAMES = {
-    identity: 'identity migration client',
-    'apim-validate': 'API-M pre-migration validation',
-    apim: 'API-M migration client',
-};
-const NOT_RUN_HINT = {
-    identity: 'check that org.wso2.carbon.is.migration-*.jar is in repository/components/dropins and that the server got -Dmigrate -Dcomponent=identity',
-    'apim-validate': 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -DrunPreMigration',
-    apim: 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
-};
-function plural(count, noun) {
-    return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-/**
- * When the runner may stop the server: a success is acted on only once the server has finished starting (the
- * migration lines are done by then); a failure once the client has finished or the server has started, so that
- * the log holds every error of the run. `settle` means a failure is known but the client is still at work.
- */
-function stopDecision(state) {
-    if (state.verdict === 'succeeded')
-        return state.serverStarted ? 'stop' : 'wait';
-    if (state.verdict === 'failed')
-        return state.clientFinished || state.serverStarted ? 'stop' : 'settle';
-    return 'wait';
-}
-
-;// CONCATENATED MODULE: ./src/server/server-runner.ts
-/**
- * Runs the API-M server for one migration run: starts it in its own process group, streams its console output
- * to a log file and through the log matcher, reports progress, and stops it once the verdict is known (the
- * server never exits by itself after a migration). Stopping is graceful first (`api-manager.sh --stop`), then
- * SIGTERM to the group, then SIGKILL once `stopGraceMs` has passed.
- */
-
-
-
-
-
-
-
-
-
-/** How many lines of console output a result keeps. */
-const LAST_LINES = 50;
-/** A failed server run as an error: the message carries the reason and the last lines of output. */
-class ServerRunError extends Error {
-    exitCode = 1;
-    result;
-    constructor(result) {
-        const tail = result.lastLines.map((line) => `  ${line}`).join('\n');
-        super(`${result.reason}\nThe last ${result.lastLines.length} lines of the server output (all of it is in ${result.logFile}):\n${tail}`);
-        this.name = 'ServerRunError';
-        this.result = result;
-    }
-}
-const CLIENTS = {
-    identity: 'identity migration client',
-    'apim-validate': 'API-M pre-migration validation',
-    apim: 'API-M migration client',
-};
-/** Runs the server until the verdict is known, stops it, and returns what happened. Never throws for a failed run. */
-async function runServer(options) {
-    const { command, logger, kind } = options;
-    const startedAt = Date.now();
-    const matcher = createLogMatcher(kind, options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {});
-    const lastLines = [];
-    await (0,promises_namespaceObject.mkdir)(external_node_path_default().dirname(options.logFile), { recursive: true });
-    const logStream = (0,external_node_fs_namespaceObject.createWriteStream)(options.logFile, { flags: 'a' });
-    logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
-    const timers = [];
-    let settleTimer;
-    let fired = false;
-    let fire = () => undefined;
-    const triggered = new Promise((resolve) => {
-        fire = (trigger) => {
-            if (fired)
-                return;
-            fired = true;
-            resolve(trigger);
-        };
-    });
-    logger.info(`Starting the server: ${command.display}`);
-    logger.info(`Its console output goes to ${options.logFile}`);
-    const child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, {
-        cwd: options.home,
-        // Its own process group, so that the server and everything it starts can be stopped together.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: options.env ?? process.env,
-    });
-    const exited = new Promise((resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-        child.once('error', () => resolve({ code: null, signal: null }));
-    });
-    child.once('error', (error) => fire({ type: 'spawn-error', error }));
-    const onLine = (line) => {
-        if (!logStream.writableEnded)
-            logStream.write(`${line}\n`);
-        lastLines.push(line);
-        if (lastLines.length > LAST_LINES)
-            lastLines.shift();
-        for (const event of matcher.push(line))
-            reportEvent(event, kind, logger);
-        if (fired)
-            return;
-        const decision = stopDecision(matcher.status());
-        if (decision === 'stop')
-            fire({ type: 'verdict' });
-        else if (decision === 'settle' && settleTimer === undefined) {
-            settleTimer = setTimeout(() => fire({ type: 'settled' }), options.failureSettleMs ?? 60_000);
-            timers.push(settleTimer);
-        }
-    };
-    const streamsClosed = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-        if (!stream)
-            return;
-        const lines = (0,external_node_readline_namespaceObject.createInterface)({ input: stream, crlfDelay: Infinity });
-        lines.on('line', onLine);
-        await (0,external_node_events_namespaceObject.once)(lines, 'close');
-    }));
-    void exited.then(async () => {
-        // Let the last lines arrive before judging an exit.
-        await withTimeout(streamsClosed, 2_000);
-        fire({ type: 'exit' });
-    });
-    timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
-    const progress = setInterval(() => {
-        const last = matcher.state().lastProgress;
-        logger.info(`The server has run for ${format_formatDuration(Date.now() - startedAt)}; last migration line: ${last ?? '(none yet)'}`);
-    }, options.progressIntervalMs ?? 30_000);
-    const pid = child.pid;
-    let stop;
-    let trigger;
-    try {
-        if (pid !== undefined)
-            await options.onStarted?.(pid);
-        trigger = await triggered;
-    }
-    finally {
-        fired = true;
-        for (const timer of timers)
-            clearTimeout(timer);
-        clearInterval(progress);
-        if (pid !== undefined) {
-            stop = await stopServerGroup(pid, {
-                command,
-                home: options.home,
-                graceMs: options.stopGraceMs,
-                logger,
-            });
-        }
-        await withTimeout(streamsClosed, 5_000);
-        // A process that outlived SIGKILL may still hold the pipes: let go of them.
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        await new Promise((resolve) => logStream.end(resolve));
-    }
-    const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
-    const code = exit?.code ?? null;
-    const signal = exit?.signal ?? null;
-    const state = matcher.state();
-    const lastMigrationLine = state.lastProgress ? `; the last migration line: "${state.lastProgress}"` : '';
-    let verdict;
-    let reason;
-    if (trigger.type === 'spawn-error') {
-        verdict = 'failed';
-        reason = `could not start the server (${command.display}): ${errorMessage(trigger.error)}`;
-    }
-    else if (state.verdict !== 'pending') {
-        verdict = state.verdict;
-        reason = state.reason;
-        if (trigger.type === 'exit' && verdict === 'succeeded') {
-            logger.warning(`The server exited by itself (${describeExit(code, signal)}) after the migration had finished`);
-        }
-        else if (trigger.type === 'timeout' && verdict === 'succeeded') {
-            logger.warning(`The migration finished, but the server had not finished starting after ${format_formatDuration(options.timeoutMs)}`);
-        }
-    }
-    else if (trigger.type === 'exit') {
-        verdict = 'failed';
-        reason = `the server exited (${describeExit(code, signal)}) before the ${CLIENTS[kind]} finished${lastMigrationLine}`;
-    }
-    else {
-        verdict = 'failed';
-        const started = state.clientStarted ? 'it printed neither its success nor its failure line' : 'it never started';
-        reason = `timed out after ${format_formatDuration(options.timeoutMs)} waiting for the ${CLIENTS[kind]}: ${started}${lastMigrationLine}. Raise server.timeoutMinutes if the migration needs longer`;
-    }
-    const durationMs = Date.now() - startedAt;
-    logger.info(`Server run ${verdict} after ${format_formatDuration(durationMs)}: ${reason}`);
-    return {
-        verdict,
-        reason,
-        lastLines: [...lastLines],
-        invalidDefinitions: state.invalidDefinitions,
-        clientErrors: state.clientErrors,
-        harmlessErrors: state.harmlessErrors,
-        durationMs,
-        exitCode: code,
-        signal,
-        ...(pid === undefined ? {} : { pid }),
-        ...(stop === undefined ? {} : { stop }),
-        logFile: options.logFile,
-    };
-}
-function reportEvent(event, kind, logger) {
-    switch (event.type) {
-        case 'client-started':
-            logger.info(`The ${CLIENTS[kind]} is running: ${event.line}`);
-            return;
-        case 'success':
-            logger.info(`Success line: ${event.line}`);
-            return;
-        case 'failure':
-            logger.warning(`Failure line: ${event.line}`);
-            return;
-        case 'client-error':
-            if (event.harmless)
-                logger.info(`Harmless ERROR of the migration client (ignored): ${event.line}`);
-            else
-                logger.warning(`ERROR of the migration client: ${event.line}`);
-            return;
-        case 'invalid-definition': {
-            const { definition } = event;
-            const api = `${definition.name} ${definition.version}${definition.provider ? ` (${definition.provider})` : ''}`;
-            logger.warning(`Invalid ${definition.kind} definition: ${api}: ${definition.message}`);
-            return;
-        }
-        case 'server-started':
-            logger.info(`The server has finished starting: ${event.line}`);
-            return;
-        case 'progress':
-            return;
-    }
-}
-function describeExit(code, signal) {
-    if (signal)
-        return `signal ${signal}`;
-    return code === null ? 'no exit code' : `exit code ${code}`;
-}
-/** The promise's value, or undefined when it takes longer than `ms`. */
-async function withTimeout(promise, ms) {
-    let timer;
-    try {
-        return await Promise.race([
-            promise,
-            new Promise((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
-        ]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-/**
- * Stops the process group `pid` (the id `runServer` reports, e.g. kept in the action's state for the post step):
- * `<launcher> --stop` when the command is known, then SIGTERM to the group, then SIGKILL once `graceMs` has
- * passed.
- */
-async function stopServerGroup(pid, options) {
-    const startedAt = Date.now();
-    const pollMs = options.pollMs ?? 100;
-    const logger = options.logger;
-    const finish = async (outcome) => {
-        if (options.home !== undefined && outcome !== 'survived')
-            await removeStalePidFile(options.home);
-        return { outcome, durationMs: Date.now() - startedAt };
-    };
-    if (!groupAlive(pid))
-        return finish('not-running');
-    const deadline = startedAt + options.graceMs;
-    const stopCommand = options.command ? launcherStopCommand(options.command) : undefined;
-    if (stopCommand) {
-        logger?.info(`Stopping the server: ${stopCommand.display}`);
-        await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger);
-        if (await waitForGroupEnd(pid, startedAt + options.graceMs / 2, pollMs))
-            return finish('stopped');
-    }
-    logger?.info(`Sending SIGTERM to the server's process group ${pid}`);
-    signalGroup(pid, 'SIGTERM');
-    if (await waitForGroupEnd(pid, deadline, pollMs))
-        return finish('terminated');
-    logger?.warning(`The server did not stop within ${format_formatDuration(options.graceMs)} (server.stopGraceSeconds): sending SIGKILL to its process group ${pid}`);
-    signalGroup(pid, 'SIGKILL');
-    if (await waitForGroupEnd(pid, Date.now() + 5_000, pollMs))
-        return finish('killed');
-    logger?.warning(`Process group ${pid} is still there after SIGKILL`);
-    return finish('survived');
-}
-/**
- * Whether any process of the group is left (one owned by someone else counts). Zombies do not count: where
- * PID 1 reaps late (some containers), a shell killed mid-way leaves its finished children as zombies for a while.
- */
-function groupAlive(pid) {
-    try {
-        process.kill(process.platform === 'win32' ? pid : -pid, 0);
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-    return process.platform === 'linux' ? hasLiveMember(pid) : true;
-}
-function hasLiveMember(pgid) {
-    let entries;
-    try {
-        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
-    }
-    catch {
-        return true;
-    }
-    for (const entry of entries) {
-        if (!/^\d+$/.test(entry))
-            continue;
-        let stat;
-        try {
-            stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${entry}/stat`, 'utf8');
-        }
-        catch {
-            continue;
-        }
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X')
-            return true;
-    }
-    return false;
-}
-function signalGroup(pid, signal) {
-    if (process.platform === 'win32') {
-        // No process groups: taskkill ends the tree.
-        (0,external_node_child_process_namespaceObject.spawn)('taskkill', ['/PID', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore' }).on('error', () => undefined);
-        return;
-    }
-    try {
-        process.kill(-pid, signal);
-    }
-    catch {
-        // Gone in the meantime.
-    }
-}
-async function waitForGroupEnd(pid, until, pollMs) {
-    while (groupAlive(pid)) {
-        if (Date.now() >= until)
-            return false;
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-    return true;
-}
-/** `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags. None for cmd.exe. */
-function launcherStopCommand(command) {
-    if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command))
-        return undefined;
-    const args = [...command.args.filter((arg) => !arg.startsWith('-D')), '--stop'];
-    return { command: command.command, args, display: [command.command, ...args].join(' ') };
-}
-async function runQuietly(command, cwd, timeoutMs, logger) {
-    const child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, { ...(cwd ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout?.on('data', (chunk) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    try {
-        // `once` rejects when the launcher cannot be started.
-        const [code] = (await (0,external_node_events_namespaceObject.once)(child, 'close'));
-        if (code !== 0 || output.trim())
-            logger?.debug(`${command.display}: exit ${code}; ${output.trim()}`);
-    }
-    catch (error) {
-        logger?.debug(`${command.display} failed: ${errorMessage(error)}`);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-/** Removes `<home>/wso2carbon.pid` when the process it names is gone (a killed server leaves it behind). */
-async function removeStalePidFile(home) {
-    const file = external_node_path_default().join(home, 'wso2carbon.pid');
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch {
-        return;
-    }
-    const recorded = Number.parseInt(text.trim(), 10);
-    if (Number.isInteger(recorded) && recorded > 0 && processAlive(recorded))
-        return;
-    await (0,promises_namespaceObject.rm)(file, { force: true });
-}
-function processAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
-class Diff {
-    diff(oldStr, newStr, 
-    // Type below is not accurate/complete - see above for full possibilities - but it compiles
-    options = {}) {
-        let callback;
-        if (typeof options === 'function') {
-            callback = options;
-            options = {};
-        }
-        else if ('callback' in options) {
-            callback = options.callback;
-        }
-        // Allow subclasses to massage the input prior to running
-        const oldString = this.castInput(oldStr, options);
-        const newString = this.castInput(newStr, options);
-        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
-        const newTokens = this.removeEmpty(this.tokenize(newString, options));
-        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
-    }
-    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
-        var _a;
-        const done = (value) => {
-            value = this.postProcess(value, options);
-            if (callback) {
-                setTimeout(function () { callback(value); }, 0);
-                return undefined;
-            }
-            else {
-                return value;
-            }
-        };
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let editLength = 1;
-        let maxEditLength = newLen + oldLen;
-        if (options.maxEditLength != null) {
-            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
-        }
-        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
-        const abortAfterTimestamp = Date.now() + maxExecutionTime;
-        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
-        // Seed editLength = 0, i.e. the content starts with the same values
-        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
-        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-            // Identity per the equality and tokenizer
-            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
-        }
-        // Once we hit the right edge of the edit graph on some diagonal k, we can
-        // definitely reach the end of the edit graph in no more than k edits, so
-        // there's no point in considering any moves to diagonal k+1 any more (from
-        // which we're guaranteed to need at least k+1 more edits).
-        // Similarly, once we've reached the bottom of the edit graph, there's no
-        // point considering moves to lower diagonals.
-        // We record this fact by setting minDiagonalToConsider and
-        // maxDiagonalToConsider to some finite value once we've hit the edge of
-        // the edit graph.
-        // This optimization is not faithful to the original algorithm presented in
-        // Myers's paper, which instead pointlessly extends D-paths off the end of
-        // the edit graph - see page 7 of Myers's paper which notes this point
-        // explicitly and illustrates it with a diagram. This has major performance
-        // implications for some common scenarios. For instance, to compute a diff
-        // where the new text simply appends d characters on the end of the
-        // original text of length n, the true Myers algorithm will take O(n+d^2)
-        // time while this optimization needs only O(n+d) time.
-        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
-        // Main worker method. checks all permutations of a given edit length for acceptance.
-        const execEditLength = () => {
-            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
-                let basePath;
-                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
-                if (removePath) {
-                    // No one else is going to attempt to use this value, clear it
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath - 1] = undefined;
-                }
-                let canAdd = false;
-                if (addPath) {
-                    // what newPos will be after we do an insertion:
-                    const addPathNewPos = addPath.oldPos - diagonalPath;
-                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
-                }
-                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
-                if (!canAdd && !canRemove) {
-                    // If this path is a terminal then prune
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath] = undefined;
-                    continue;
-                }
-                // Select the diagonal that we want to branch from. We select the prior
-                // path whose position in the old string is the farthest from the origin
-                // and does not pass the bounds of the diff graph
-                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
-                    basePath = this.addToPath(addPath, true, false, 0, options);
-                }
-                else {
-                    basePath = this.addToPath(removePath, false, true, 1, options);
-                }
-                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
-                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-                    // If we have hit the end of both strings, then we are done
-                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
-                }
-                else {
-                    bestPath[diagonalPath] = basePath;
-                    if (basePath.oldPos + 1 >= oldLen) {
-                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
-                    }
-                    if (newPos + 1 >= newLen) {
-                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
-                    }
-                }
-            }
-            editLength++;
-        };
-        // Performs the length of edit iteration. Is a bit fugly as this has to support the
-        // sync and async mode which is never fun. Loops over execEditLength until a value
-        // is produced, or until the edit length exceeds options.maxEditLength (if given),
-        // in which case it will return undefined.
-        if (callback) {
-            (function exec() {
-                setTimeout(function () {
-                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
-                        return callback(undefined);
-                    }
-                    if (!execEditLength()) {
-                        exec();
-                    }
-                }, 0);
-            }());
-        }
-        else {
-            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
-                const ret = execEditLength();
-                if (ret) {
-                    return ret;
-                }
-            }
-        }
-    }
-    addToPath(path, added, removed, oldPosInc, options) {
-        const last = path.lastComponent;
-        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
-            };
-        }
-        else {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
-            };
-        }
-    }
-    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
-        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
-            newPos++;
-            oldPos++;
-            commonCount++;
-            if (options.oneChangePerToken) {
-                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
-            }
-        }
-        if (commonCount && !options.oneChangePerToken) {
-            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
-        }
-        basePath.oldPos = oldPos;
-        return newPos;
-    }
-    equals(left, right, options) {
-        if (options.comparator) {
-            return options.comparator(left, right);
-        }
-        else {
-            return left === right
-                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
-        }
-    }
-    removeEmpty(array) {
-        const ret = [];
-        for (let i = 0; i < array.length; i++) {
-            if (array[i]) {
-                ret.push(array[i]);
-            }
-        }
-        return ret;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    castInput(value, options) {
-        return value;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    tokenize(value, options) {
-        return Array.from(value);
-    }
-    join(chars) {
-        // Assumes ValueT is string, which is the case for most subclasses.
-        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
-        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
-        // assume tokens and values are strings, but not completely - is weird and janky.
-        return chars.join('');
-    }
-    postProcess(changeObjects, 
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    options) {
-        return changeObjects;
-    }
-    get useLongestToken() {
-        return false;
-    }
-    buildValues(lastComponent, newTokens, oldTokens) {
-        // First we convert our linked list of components in reverse order to an
-        // array in the right order:
-        const components = [];
-        let nextComponent;
-        while (lastComponent) {
-            components.push(lastComponent);
-            nextComponent = lastComponent.previousComponent;
-            delete lastComponent.previousComponent;
-            lastComponent = nextComponent;
-        }
-        components.reverse();
-        const componentLen = components.length;
-        let componentPos = 0, newPos = 0, oldPos = 0;
-        for (; componentPos < componentLen; componentPos++) {
-            const component = components[componentPos];
-            if (!component.removed) {
-                if (!component.added && this.useLongestToken) {
-                    let value = newTokens.slice(newPos, newPos + component.count);
-                    value = value.map(function (value, i) {
-                        const oldValue = oldTokens[oldPos + i];
-                        return oldValue.length > value.length ? oldValue : value;
-                    });
-                    component.value = this.join(value);
-                }
-                else {
-                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
-                }
-                newPos += component.count;
-                // Common case
-                if (!component.added) {
-                    oldPos += component.count;
-                }
-            }
-            else {
-                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
-                oldPos += component.count;
-            }
-        }
-        return components;
-    }
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
-
-
-class LineDiff extends Diff {
-    constructor() {
-        super(...arguments);
-        this.tokenize = tokenize;
-    }
-    equals(left, right, options) {
-        // If we're ignoring whitespace, we need to normalise lines by stripping
-        // whitespace before checking equality. (This has an annoying interaction
-        // with newlineIsToken that requires special handling: if newlines get their
-        // own token, then we DON'T want to trim the *newline* tokens down to empty
-        // strings, since this would cause us to treat whitespace-only line content
-        // as equal to a separator between lines, which would be weird and
-        // inconsistent with the documented behavior of the options.)
-        if (options.ignoreWhitespace) {
-            if (!options.newlineIsToken || !left.includes('\n')) {
-                left = left.trim();
-            }
-            if (!options.newlineIsToken || !right.includes('\n')) {
-                right = right.trim();
-            }
-        }
-        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
-            if (left.endsWith('\n')) {
-                left = left.slice(0, -1);
-            }
-            if (right.endsWith('\n')) {
-                right = right.slice(0, -1);
-            }
-        }
-        return super.equals(left, right, options);
-    }
-}
-const lineDiff = new LineDiff();
-function diffLines(oldStr, newStr, options) {
-    return lineDiff.diff(oldStr, newStr, options);
-}
-function diffTrimmedLines(oldStr, newStr, options) {
-    options = generateOptions(options, { ignoreWhitespace: true });
-    return lineDiff.diff(oldStr, newStr, options);
-}
-// Exported standalone so it can be used from jsonDiff too.
-function tokenize(value, options) {
-    if (options.stripTrailingCr) {
-        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
-        value = value.replace(/\r\n/g, '\n');
-    }
-    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
-    // Ignore the final empty token that occurs if the string ends with a new line
-    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
-        linesAndNewlines.pop();
-    }
-    // Merge the content and line separators into single tokens
-    for (let i = 0; i < linesAndNewlines.length; i++) {
-        const line = linesAndNewlines[i];
-        if (i % 2 && !options.newlineIsToken) {
-            retLines[retLines.length - 1] += line;
-        }
-        else {
-            retLines.push(line);
-        }
-    }
-    return retLines;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
-
-/**
- * Returns true if the filename contains characters that require C-style
- * quoting (as used by Git and GNU diffutils in diff output).
- */
-function needsQuoting(s) {
-    for (let i = 0; i < s.length; i++) {
-        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * C-style quotes a filename, encoding special characters as escape sequences
- * and non-ASCII bytes as octal escapes. This is the inverse of
- * `parseQuotedFileName` in parse.ts.
- *
- * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
- * This matches the behaviour of both Git and GNU diffutils, which always emit
- * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
- * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
- *
- * If the filename doesn't need quoting, returns it as-is.
- */
-function quoteFileNameIfNeeded(s) {
-    if (!needsQuoting(s)) {
-        return s;
-    }
-    let result = '"';
-    const bytes = new TextEncoder().encode(s);
-    let i = 0;
-    while (i < bytes.length) {
-        const b = bytes[i];
-        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
-        if (b === 0x07) {
-            result += '\\a';
-        }
-        else if (b === 0x08) {
-            result += '\\b';
-        }
-        else if (b === 0x09) {
-            result += '\\t';
-        }
-        else if (b === 0x0a) {
-            result += '\\n';
-        }
-        else if (b === 0x0b) {
-            result += '\\v';
-        }
-        else if (b === 0x0c) {
-            result += '\\f';
-        }
-        else if (b === 0x0d) {
-            result += '\\r';
-        }
-        else if (b === 0x22) {
-            result += '\\"';
-        }
-        else if (b === 0x5c) {
-            result += '\\\\';
-        }
-        else if (b >= 0x20 && b <= 0x7e) {
-            // Just a printable ASCII character that is neither a double quote nor a
-            // backslash; no need to escape it.
-            result += String.fromCharCode(b);
-        }
-        else {
-            // Either part of a non-ASCII character or a control character without a
-            // special escape sequence; needs escaping as a 3-digit octal escape
-            result += '\\' + b.toString(8).padStart(3, '0');
-        }
-        i++;
-    }
-    result += '"';
-    return result;
-}
-const INCLUDE_HEADERS = {
-    includeIndex: true,
-    includeUnderline: true,
-    includeFileHeaders: true
-};
-const FILE_HEADERS_ONLY = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: true
-};
-const OMIT_HEADERS = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: false
-};
-function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    let optionsObj;
-    if (!options) {
-        optionsObj = {};
-    }
-    else if (typeof options === 'function') {
-        optionsObj = { callback: options };
-    }
-    else {
-        optionsObj = options;
-    }
-    if (typeof optionsObj.context === 'undefined') {
-        optionsObj.context = 4;
-    }
-    // We copy this into its own variable to placate TypeScript, which thinks
-    // optionsObj.context might be undefined in the callbacks below.
-    const context = optionsObj.context;
-    // @ts-expect-error (runtime check for something that is correctly a static type error)
-    if (optionsObj.newlineIsToken) {
-        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
-    }
-    if (!optionsObj.callback) {
-        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
-    }
-    else {
-        const { callback } = optionsObj;
-        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
-                const patch = diffLinesResultToPatch(diff);
-                // TypeScript is unhappy without the cast because it does not understand that `patch` may
-                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
-                callback(patch);
-            } }));
-    }
-    function diffLinesResultToPatch(diff) {
-        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
-        //         of lines containing trailing newline characters. We'll tidy up later...
-        if (!diff) {
-            return;
-        }
-        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
-        function contextLines(lines) {
-            return lines.map(function (entry) { return ' ' + entry; });
-        }
-        const hunks = [];
-        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
-        for (let i = 0; i < diff.length; i++) {
-            const current = diff[i], lines = current.lines || splitLines(current.value);
-            current.lines = lines;
-            if (current.added || current.removed) {
-                // If we have previous context, start with that
-                if (!oldRangeStart) {
-                    const prev = diff[i - 1];
-                    oldRangeStart = oldLine;
-                    newRangeStart = newLine;
-                    if (prev) {
-                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
-                        oldRangeStart -= curRange.length;
-                        newRangeStart -= curRange.length;
-                    }
-                }
-                // Output our changes
-                for (const line of lines) {
-                    curRange.push((current.added ? '+' : '-') + line);
-                }
-                // Track the updated file position
-                if (current.added) {
-                    newLine += lines.length;
-                }
-                else {
-                    oldLine += lines.length;
-                }
-            }
-            else {
-                // Identical context lines. Track line changes
-                if (oldRangeStart) {
-                    // Close out any changes that have been output (or join overlapping)
-                    if (lines.length <= context * 2 && i < diff.length - 2) {
-                        // Overlapping
-                        for (const line of contextLines(lines)) {
-                            curRange.push(line);
-                        }
-                    }
-                    else {
-                        // end the range and output
-                        const contextSize = Math.min(lines.length, context);
-                        for (const line of contextLines(lines.slice(0, contextSize))) {
-                            curRange.push(line);
-                        }
-                        const hunk = {
-                            oldStart: oldRangeStart,
-                            oldLines: (oldLine - oldRangeStart + contextSize),
-                            newStart: newRangeStart,
-                            newLines: (newLine - newRangeStart + contextSize),
-                            lines: curRange
-                        };
-                        hunks.push(hunk);
-                        oldRangeStart = 0;
-                        newRangeStart = 0;
-                        curRange = [];
-                    }
-                }
-                oldLine += lines.length;
-                newLine += lines.length;
-            }
-        }
-        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
-        //         "\ No newline at end of file".
-        for (const hunk of hunks) {
-            for (let i = 0; i < hunk.lines.length; i++) {
-                if (hunk.lines[i].endsWith('\n')) {
-                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
-                }
-                else {
-                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
-                    i++; // Skip the line we just added, then continue iterating
-                }
-            }
-        }
-        return {
-            oldFileName: oldFileName, newFileName: newFileName,
-            oldHeader: oldHeader, newHeader: newHeader,
-            hunks: hunks
-        };
-    }
-}
-/**
- * creates a unified diff patch.
- *
- * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
- *   array of them (as returned by `parsePatch`).
- * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
- *   Ignored for patches where `isGit` is `true`.
- *
- * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
- * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
- * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
- * headers for patches with no hunks (e.g. renames without content changes).
- */
-function formatPatch(patch, headerOptions) {
-    var _a, _b, _c, _d, _e, _f;
-    if (!headerOptions) {
-        headerOptions = INCLUDE_HEADERS;
-    }
-    if (Array.isArray(patch)) {
-        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
-            throw new Error('Cannot omit file headers on a multi-file patch. '
-                + '(The result would be unparseable; how would a tool trying to apply '
-                + 'the patch know which changes are to which file?)');
-        }
-        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
-    }
-    const ret = [];
-    // Git patches have a fixed header format (diff --git, extended headers,
-    // and ---/+++ when hunks are present), so headerOptions is ignored.
-    if (patch.isGit) {
-        headerOptions = INCLUDE_HEADERS;
-        // Emit Git-style diff --git header and extended headers.
-        // Git never puts /dev/null in the "diff --git" line; for file
-        // creations/deletions it uses the real filename on both sides.
-        if (!patch.oldFileName) {
-            throw new Error('oldFileName must be specified for Git patches');
-        }
-        if (!patch.newFileName) {
-            throw new Error('newFileName must be specified for Git patches');
-        }
-        let gitOldName = patch.oldFileName;
-        let gitNewName = patch.newFileName;
-        if (patch.isCreate && gitOldName === '/dev/null') {
-            gitOldName = gitNewName.replace(/^b\//, 'a/');
-        }
-        else if (patch.isDelete && gitNewName === '/dev/null') {
-            gitNewName = gitOldName.replace(/^a\//, 'b/');
-        }
-        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
-        if (patch.isDelete) {
-            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
-        }
-        if (patch.isCreate) {
-            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
-        }
-        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
-            ret.push('old mode ' + patch.oldMode);
-            ret.push('new mode ' + patch.newMode);
-        }
-        if (patch.isRename) {
-            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
-            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
-        }
-        if (patch.isCopy) {
-            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
-            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
-        }
-    }
-    else {
-        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
-            ret.push('Index: ' + patch.oldFileName);
-        }
-        if (headerOptions.includeUnderline) {
-            ret.push('===================================================================');
-        }
-    }
-    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
-    // pure renames, mode-only changes), Git omits these, so we do too.
-    const hasHunks = patch.hunks.length > 0;
-    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
-        && (!patch.isGit || hasHunks)) {
-        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
-        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
-    }
-    for (let i = 0; i < patch.hunks.length; i++) {
-        const hunk = patch.hunks[i];
-        // Unified Diff Format quirk: If the chunk size is 0,
-        // the first number is one lower than one would expect.
-        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
-        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
-        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
-        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
-            + ' +' + newStart + ',' + hunk.newLines
-            + ' @@');
-        for (const line of hunk.lines) {
-            ret.push(line);
-        }
-    }
-    return ret.join('\n') + '\n';
-}
-function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    if (typeof options === 'function') {
-        options = { callback: options };
-    }
-    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
-        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
-        if (!patchObj) {
-            return;
-        }
-        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
-    }
-    else {
-        const { callback } = options;
-        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
-                if (!patchObj) {
-                    callback(undefined);
-                }
-                else {
-                    callback(formatPatch(patchObj, options.headerOptions));
-                }
-            } }));
-    }
-}
-function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
-    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
-}
-/**
- * Split `text` into an array of lines, including the trailing newline character (where present)
- */
-function splitLines(text) {
-    const hasTrailingNl = text.endsWith('\n');
-    const result = text.split('\n').map(line => line + '\n');
-    if (hasTrailingNl) {
-        result.pop();
-    }
-    else {
-        result.push(result.pop().slice(0, -1));
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/wso2/text-diff.ts
-/**
- * Text-level edits of configuration files, and the unified diffs that `plan` and the logs show of them.
- * The config edits splice new text into the original so that everything they do not change stays byte-identical.
- */
-
-/** Applies non-overlapping edits (in any order) to `text`. */
-function applyTextEdits(text, edits) {
-    const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
-    let result = '';
-    let position = 0;
-    for (const edit of sorted) {
-        if (edit.start < position || edit.end < edit.start || edit.end > text.length) {
-            throw new Error(`overlapping or out-of-range text edits at offset ${edit.start}`);
-        }
-        result += text.slice(position, edit.start) + edit.text;
-        position = edit.end;
-    }
-    return result + text.slice(position);
-}
-/**
- * A unified diff of `before` and `after` with 3 lines of context, headed `--- file` / `+++ file`; empty when the
- * texts are equal. Carriage returns are left out of the comparison so that CRLF files show as ordinary lines.
- */
-function unifiedDiff(file, before, after) {
-    if (before === after)
-        return '';
-    return createTwoFilesPatch(file, file, before, after, undefined, undefined, {
-        context: 3,
-        stripTrailingCr: true,
-        headerOptions: FILE_HEADERS_ONLY,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/wso2/deployment-toml-edit.ts
-/**
- * The edits of WSO2's guide to the new API-M home's `repository/conf/deployment.toml`: before the API-M step
- * on PostgreSQL, `preparedStatementCacheQueries=0` in the JDBC URLs of `[database.shared_db]` and
- * `[database.config]`; after the identity step with `uniqueIdUserStore`, `[user_store] type = "database_unique_id"`.
- *
- * The file is edited as text, so that comments and layout stay; a small scanner finds where each value is
- * written. The result is parsed again with smol-toml and must differ from the original in exactly the intended
- * values.
- */
-
-
-
-
-
-
-const UNIQUE_ID_USER_STORE = 'database_unique_id';
-const STATEMENT_CACHE_VALUE = '0';
-function editDeploymentToml(text, options) {
-    const { file } = options;
-    const before = deployment_toml_edit_parseToml(text, file);
-    const layout = scanLayout(text, file);
-    const edits = [];
-    const changes = [];
-    const notes = [];
-    /** The values the edits set, by key path: the re-parse must show exactly these differences. */
-    const expected = [];
-    for (const name of new Set(options.addStatementCacheParam)) {
-        const planned = planStatementCacheParam({ name, before, layout, file, notes });
-        if (planned === undefined)
-            continue;
-        edits.push(planned.edit);
-        changes.push(planned.change);
-        expected.push({ path: ['database', name, 'url'], value: planned.url });
-    }
-    if (options.userStoreUniqueId) {
-        const planned = planUniqueIdUserStore({ text, before, layout, file });
-        if (planned !== undefined) {
-            edits.push(planned.edit);
-            changes.push(planned.change);
-            expected.push({ path: ['user_store', 'type'], value: UNIQUE_ID_USER_STORE });
-        }
-    }
-    const edited = edits.length === 0 ? text : applyTextEdits(text, edits);
-    checkEditedToml({ before, edited, expected, file });
-    return { text: edited, changes, notes };
-}
-// ---------------------------------------------------------------------------------------------------------------
-// preparedStatementCacheQueries=0
-function planStatementCacheParam(input) {
-    const { name, before, layout, file, notes } = input;
-    const label = `[database.${name}]`;
-    const table = getPath(before, ['database', name]);
-    if (table === undefined) {
-        notes.push(`${label} is not in the file: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
-        return undefined;
-    }
-    const url = deployment_toml_edit_isTable(table) ? table['url'] : undefined;
-    if (typeof url !== 'string') {
-        notes.push(`${label} has no url string: no ${PG_STATEMENT_CACHE_PARAM} to add there`);
-        return undefined;
-    }
-    const dbms = readDbms(url);
-    if (dbms === undefined) {
-        notes.push(`the url of ${label} does not start with jdbc: (a placeholder?), so apim-migrate cannot add ` +
-            `${PG_STATEMENT_CACHE_PARAM}=0 to it: if it is a PostgreSQL URL, make sure it ends with that parameter`);
-        return undefined;
-    }
-    if (dbms !== 'PostgreSQL') {
-        notes.push(`the url of ${label} points at ${dbms}, not PostgreSQL: left as it is (${PG_STATEMENT_CACHE_PARAM} is a setting of the PostgreSQL driver)`);
-        return undefined;
-    }
-    const value = findValue(layout, ['database', name, 'url']);
-    const updated = setUrlParam(url, { file, line: value?.line, label });
-    if (updated.previous === STATEMENT_CACHE_VALUE)
-        return undefined;
-    if (value === undefined) {
-        throw new UnsupportedError(`apim-migrate cannot find where the url of ${label} is written (an inline table?): write it as url = "..." ` +
-            `under a ${label} header, or add ${PG_STATEMENT_CACHE_PARAM}=0 to it by hand`, file);
-    }
-    const change = updated.previous === undefined
-        ? `added ${PG_STATEMENT_CACHE_PARAM}=0 to the url of ${label}`
-        : `set ${PG_STATEMENT_CACHE_PARAM} from ${updated.previous} to 0 in the url of ${label}`;
-    return { edit: replaceString(value, updated.url, label, file), change, url: updated.url };
-}
-/** The database system a JDBC URL names, or undefined when the value is no JDBC URL as written. */
-function readDbms(url) {
-    const subprotocol = /^\s*jdbc:([^:/?]*)/i.exec(url)?.[1]?.toLowerCase();
-    if (subprotocol === undefined)
-        return undefined;
-    return DBMS_NAMES[subprotocol] ?? `jdbc:${subprotocol}`;
-}
-const DBMS_NAMES = {
-    postgresql: 'PostgreSQL',
-    mysql: 'MySQL',
-    mariadb: 'MariaDB',
-    sqlserver: 'SQL Server',
-    oracle: 'Oracle',
-    db2: 'Db2',
-    h2: 'H2',
-};
-/** WSO2 resolves `$env{}`, `$sys{}`, `$secret{}` and `${}` in values; they stay as written. */
-const deployment_toml_edit_PLACEHOLDER = /\$(?:env|sys|secret)?\{[^}]*\}/g;
-/**
- * Sets the parameter with `withJdbcParam`, which validates the URL. Placeholders would not pass as a host or a
- * port, so each stands in as a five-digit number (valid anywhere in a URL) that occurs nowhere else, and goes
- * back in afterwards.
- */
-function setUrlParam(url, where) {
-    const placeholders = [...new Set(url.match(deployment_toml_edit_PLACEHOLDER) ?? [])];
-    const standIns = new Map();
-    for (let candidate = 65535; standIns.size < placeholders.length && candidate >= 10000; candidate -= 1) {
-        const token = String(candidate);
-        if (!url.includes(token))
-            standIns.set(placeholders[standIns.size], token);
-    }
-    let sanitized = url;
-    for (const [placeholder, token] of standIns)
-        sanitized = sanitized.split(placeholder).join(token);
-    try {
-        const previous = parseJdbcUrl(sanitized).params[PG_STATEMENT_CACHE_PARAM];
-        let updated = withJdbcParam(sanitized, PG_STATEMENT_CACHE_PARAM, STATEMENT_CACHE_VALUE);
-        let restoredPrevious = previous;
-        for (const [placeholder, token] of standIns) {
-            if (sanitized.split(token).length !== updated.split(token).length)
-                throw new JdbcUrlError('placeholder mix-up');
-            updated = updated.split(token).join(placeholder);
-            restoredPrevious = restoredPrevious?.split(token).join(placeholder);
-        }
-        return { url: updated, previous: restoredPrevious };
-    }
-    catch (error) {
-        if (!(error instanceof JdbcUrlError))
-            throw error;
-        throw new InputError({
-            file: where.file,
-            ...(where.line === undefined ? {} : { line: where.line }),
-            message: `the url of ${where.label} cannot be read, so ${PG_STATEMENT_CACHE_PARAM}=0 cannot be added: ${error.message}`,
-        }, { cause: error });
-    }
-}
-// ---------------------------------------------------------------------------------------------------------------
-// [user_store] type = "database_unique_id"
-function planUniqueIdUserStore(input) {
-    const { text, before, layout, file } = input;
-    const userStore = before['user_store'];
-    if (userStore !== undefined && !deployment_toml_edit_isTable(userStore)) {
-        throw new InputError({ file, message: '`user_store` must be a table: write it as [user_store]' });
-    }
-    const type = userStore?.['type'];
-    if (type === UNIQUE_ID_USER_STORE)
-        return undefined;
-    const setting = `type = "${UNIQUE_ID_USER_STORE}"`;
-    if (type !== undefined) {
-        const value = findValue(layout, ['user_store', 'type']);
-        if (value === undefined) {
-            throw new UnsupportedError(`apim-migrate cannot find where the type of [user_store] is written: write it as type = "..." under a ` +
-                `[user_store] header, or set it to "${UNIQUE_ID_USER_STORE}" by hand`, file);
-        }
-        const previous = typeof type === 'string' ? `"${type}"` : String(type);
-        return {
-            edit: replaceString(value, UNIQUE_ID_USER_STORE, '[user_store]', file),
-            change: `set [user_store] type from ${previous} to "${UNIQUE_ID_USER_STORE}"`,
-        };
-    }
-    const header = layout.tables.find((table) => !table.array && (0,external_node_util_namespaceObject.isDeepStrictEqual)(table.path, ['user_store']));
-    if (header !== undefined) {
-        const needsBreak = header.end === text.length && !text.endsWith('\n');
-        return {
-            edit: { start: header.end, end: header.end, text: `${needsBreak ? layout.eol : ''}${setting}${layout.eol}` },
-            change: `added ${setting} to [user_store]`,
-        };
-    }
-    return {
-        edit: {
-            start: text.length,
-            end: text.length,
-            text: `${separateFromEnd(text, layout.eol)}[user_store]${layout.eol}${setting}${layout.eol}`,
-        },
-        change: `added [user_store] with ${setting} at the end of the file`,
-    };
-}
-/** What goes before a table appended to `text`: the missing line break, and a blank line after the last one. */
-function separateFromEnd(text, eol) {
-    if (text === '')
-        return '';
-    const lines = (text.endsWith('\n') ? text : text + eol).split('\n');
-    const lastLine = lines.at(-2) ?? '';
-    return (text.endsWith('\n') ? '' : eol) + (lastLine.trim() === '' ? '' : eol);
-}
-// ---------------------------------------------------------------------------------------------------------------
-// Writing string values
-function replaceString(value, content, label, file) {
-    let text;
-    if (value.kind === 'literal' && !/['\n\r]/.test(content))
-        text = `'${content}'`;
-    else if (value.kind === 'basic' || value.kind === 'literal')
-        text = encodeBasicString(content);
-    else {
-        throw new UnsupportedError(`the value in ${label} at line ${value.line} is not a one-line string: write it as "..." so apim-migrate can edit it`, file);
-    }
-    return { start: value.start, end: value.end, text };
-}
-/** JSON's escapes are all valid in a TOML basic string; DEL is the one control character JSON leaves alone. */
-function encodeBasicString(content) {
-    return JSON.stringify(content).replace(/\u007f/g, '\\u007f');
-}
-// ---------------------------------------------------------------------------------------------------------------
-// Parsing and checking
-function deployment_toml_edit_parseToml(text, file) {
-    try {
-        return parse_parse(text);
-    }
-    catch (error) {
-        if (!(error instanceof TomlError))
-            throw error;
-        const headline = (error.message.split('\n\n')[0] ?? error.message).replace(/^Invalid TOML document:\s*/, '');
-        throw new InputError({
-            file,
-            line: error.line,
-            column: error.column,
-            message: `invalid TOML: ${headline}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
-        }, { cause: error });
-    }
-}
-function checkEditedToml(input) {
-    const { before, edited, expected, file } = input;
-    const fail = (detail) => {
-        throw new UnsupportedError(`apim-migrate could not edit this file safely (${detail}); nothing was written. Make the edit by hand ` +
-            `and run the stage again`, file);
-    };
-    let after;
-    try {
-        after = parse_parse(edited);
-    }
-    catch (error) {
-        return fail(`the edited text does not parse: ${error.message.split('\n')[0] ?? ''}`);
-    }
-    // `before` is this function's own parse result, so it can take the intended values.
-    for (const { path, value } of expected)
-        setPath(before, path, value);
-    if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(after, before))
-        fail('the parsed result differs from the intended one');
-}
-function getPath(table, path) {
-    let value = table;
-    for (const key of path)
-        value = value !== undefined && deployment_toml_edit_isTable(value) ? value[key] : undefined;
-    return value;
-}
-function setPath(table, path, value) {
-    let current = table;
-    for (const key of path.slice(0, -1)) {
-        const next = current[key];
-        // smol-toml makes its tables without a prototype, and the comparison looks at prototypes.
-        if (next === undefined)
-            current[key] = Object.create(null);
-        const child = current[key];
-        if (child === undefined || !deployment_toml_edit_isTable(child))
-            return;
-        current = child;
-    }
-    current[path.at(-1)] = value;
-}
-function deployment_toml_edit_isTable(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
-}
-function findValue(layout, path) {
-    return layout.values.find((value) => (0,external_node_util_namespaceObject.isDeepStrictEqual)(value.path, path));
-}
-function scanLayout(text, file) {
-    try {
-        return new TomlScanner(text).scan();
-    }
-    catch (error) {
-        throw new UnsupportedError(`apim-migrate could not follow the layout of this file (${error.message}); nothing was changed`, file);
-    }
-}
-class TomlScanner {
-    text;
-    position = 0;
-    constructor(text) {
-        this.text = text;
-    }
-    scan() {
-        const newline = this.text.indexOf('\n');
-        const layout = {
-            eol: newline > 0 && this.text[newline - 1] === '\r' ? '\r\n' : '\n',
-            tables: [],
-            values: [],
-        };
-        let table = [];
-        while (this.position < this.text.length) {
-            this.skipSpaces();
-            if (this.atLineEnd()) {
-                this.endLine();
-                continue;
-            }
-            if (this.peek() === '[') {
-                const array = this.text.startsWith('[[', this.position);
-                this.position += array ? 2 : 1;
-                const path = this.readKeyPath();
-                this.expect(array ? ']]' : ']');
-                this.endLine();
-                layout.tables.push({ path, array, end: this.position });
-                table = path;
-                continue;
-            }
-            const key = this.readKeyPath();
-            this.expect('=');
-            this.skipSpaces();
-            const value = this.readValue();
-            layout.values.push({ path: [...table, ...key], ...value, line: this.lineOf(value.start) });
-            this.endLine();
-        }
-        return layout;
-    }
-    peek(offset = 0) {
-        return this.text[this.position + offset];
-    }
-    lineOf(offset) {
-        return this.text.slice(0, offset).split('\n').length;
-    }
-    fail(what) {
-        throw new Error(`${what} at line ${this.lineOf(this.position)}`);
-    }
-    expect(token) {
-        this.skipSpaces();
-        if (!this.text.startsWith(token, this.position))
-            this.fail(`expected "${token}"`);
-        this.position += token.length;
-    }
-    skipSpaces() {
-        while (this.peek() === ' ' || this.peek() === '\t')
-            this.position += 1;
-    }
-    /** Spaces, comments and line breaks, as allowed inside arrays. */
-    skipBlankSpace() {
-        for (;;) {
-            this.skipSpaces();
-            if (this.peek() === '#')
-                this.skipComment();
-            else if (this.peek() === '\n')
-                this.position += 1;
-            else if (this.peek() === '\r' && this.peek(1) === '\n')
-                this.position += 2;
-            else
-                return;
-        }
-    }
-    skipComment() {
-        while (this.position < this.text.length && this.peek() !== '\n' && !this.atCrLf())
-            this.position += 1;
-    }
-    atCrLf() {
-        return this.peek() === '\r' && this.peek(1) === '\n';
-    }
-    atLineEnd() {
-        return this.position >= this.text.length || this.peek() === '\n' || this.peek() === '#' || this.atCrLf();
-    }
-    /** Expects the rest of the line to be blank or a comment, and moves past its line break. */
-    endLine() {
-        this.skipSpaces();
-        if (this.peek() === '#')
-            this.skipComment();
-        if (this.position >= this.text.length)
-            return;
-        if (this.peek() === '\n')
-            this.position += 1;
-        else if (this.atCrLf())
-            this.position += 2;
-        else
-            this.fail('unexpected text after a value');
-    }
-    readKeyPath() {
-        const path = [];
-        for (;;) {
-            this.skipSpaces();
-            path.push(this.readKey());
-            this.skipSpaces();
-            if (this.peek() !== '.')
-                return path;
-            this.position += 1;
-        }
-    }
-    readKey() {
-        const quote = this.peek();
-        if (quote === '"' || quote === "'") {
-            const { start, end } = this.readQuoted(quote);
-            const inner = this.text.slice(start + 1, end - 1);
-            return quote === '"' ? decodeBasicEscapes(inner) : inner;
-        }
-        const bare = /^[A-Za-z0-9_-]+/.exec(this.text.slice(this.position, this.position + 256))?.[0];
-        if (bare === undefined)
-            this.fail('expected a key');
-        this.position += bare.length;
-        return bare;
-    }
-    readQuoted(quote) {
-        const start = this.position;
-        this.position += 1;
-        while (this.position < this.text.length) {
-            const char = this.peek();
-            if (char === '\n')
-                break;
-            if (quote === '"' && char === '\\')
-                this.position += 2;
-            else if (char === quote) {
-                this.position += 1;
-                return { start, end: this.position };
-            }
-            else
-                this.position += 1;
-        }
-        return this.fail('unclosed string');
-    }
-    readMultiline(delimiter) {
-        this.position += 3;
-        while (this.position < this.text.length) {
-            if (delimiter === '"""' && this.peek() === '\\')
-                this.position += 2;
-            else if (this.text.startsWith(delimiter, this.position)) {
-                this.position += 3;
-                // Up to two quotes right before the closing delimiter belong to the string.
-                for (let extra = 0; extra < 2 && this.peek() === delimiter[0]; extra += 1)
-                    this.position += 1;
-                return;
-            }
-            else
-                this.position += 1;
-        }
-        this.fail('unclosed multi-line string');
-    }
-    readValue() {
-        const start = this.position;
-        const char = this.peek();
-        if (this.text.startsWith('"""', start) || this.text.startsWith("'''", start)) {
-            this.readMultiline(this.text.slice(start, start + 3));
-            return { start, end: this.position, kind: 'multiline' };
-        }
-        if (char === '"' || char === "'") {
-            this.readQuoted(char);
-            return { start, end: this.position, kind: char === '"' ? 'basic' : 'literal' };
-        }
-        if (char === '[')
-            this.readArray();
-        else if (char === '{')
-            this.readInlineTable();
-        else
-            this.readBareValue();
-        return { start, end: this.position, kind: 'other' };
-    }
-    readArray() {
-        this.position += 1;
-        for (;;) {
-            this.skipBlankSpace();
-            if (this.peek() === ']')
-                break;
-            this.readValue();
-            this.skipBlankSpace();
-            if (this.peek() === ',')
-                this.position += 1;
-            else if (this.peek() !== ']')
-                this.fail('expected "," or "]" in an array');
-        }
-        this.position += 1;
-    }
-    readInlineTable() {
-        this.position += 1;
-        for (;;) {
-            this.skipBlankSpace();
-            if (this.peek() === '}')
-                break;
-            this.readKeyPath();
-            this.expect('=');
-            this.skipSpaces();
-            this.readValue();
-            this.skipBlankSpace();
-            if (this.peek() === ',')
-                this.position += 1;
-            else if (this.peek() !== '}')
-                this.fail('expected "," or "}" in an inline table');
-        }
-        this.position += 1;
-    }
-    /** Numbers, booleans, dates and times; a date and a time may be separated by one space. */
-    readBareValue() {
-        const rest = this.text.slice(this.position, this.position + 256);
-        const token = /^(\d{4}-\d{2}-\d{2} \d{2}:[^\s,\]}#]*|[^\s,\]}#]+)/.exec(rest)?.[0];
-        if (token === undefined)
-            this.fail('expected a value');
-        this.position += token.length;
-    }
-}
-const ESCAPES = {
-    b: '\b',
-    t: '\t',
-    n: '\n',
-    f: '\f',
-    r: '\r',
-    e: '\u001b',
-    '"': '"',
-    '\\': '\\',
-};
-function decodeBasicEscapes(inner) {
-    return inner.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)/g, (_, escape) => escape.length > 1 ? String.fromCodePoint(parseInt(escape.slice(1), 16)) : (ESCAPES[escape] ?? escape));
-}
-
-// EXTERNAL MODULE: ./node_modules/yauzl/index.js
-var yauzl = __nccwpck_require__(663);
-;// CONCATENATED MODULE: ./src/wso2/migration-kit.ts
-/**
- * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
- * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
- */
-
-
-
-
-const KIT_SPECS = {
-    identity: {
-        title: 'identity migration kit',
-        archive: 'wso2is-migration-x.y.z.zip',
-        jarPattern: /^org\.wso2\.carbon\.is\.migration-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
-        jarExample: 'org.wso2.carbon.is.migration-x.y.z.jar',
-    },
-    apim: {
-        title: 'API-M migration kit',
-        archive: 'wso2am-migration-4.2.0.x.zip',
-        jarPattern: /^org\.wso2\.carbon\.apimgt\.migrate\.client-(\d+(?:\.\d+)+(?:-[\w.]+)?)\.jar$/,
-        jarExample: 'org.wso2.carbon.apimgt.migrate.client-4.2.0.x.jar',
-    },
-};
-const APIM_TARGET_VERSION = /^4\.2\.0(?:\.\d+)?(?:-[\w.]+)?$/;
-const DROPINS = 'dropins';
-const MIGRATION_RESOURCES = 'migration-resources';
-const MIGRATION_CONFIG = 'migration-config.yaml';
-/** Deep enough for `<wrapper>/migration-resources/migration-config.yaml`; a wrong path must not walk a whole disk. */
-const FOLDER_WALK_DEPTH = 3;
-/** macOS zip tools add this folder next to the real content; it is not a second wrapper. */
-const IGNORED_TOP_LEVEL = new Set(['__MACOSX']);
-async function inspectMigrationKit(path, kind) {
-    const absolute = (0,external_node_path_namespaceObject.resolve)(path);
-    const spec = KIT_SPECS[kind];
-    const listing = await listKitEntries(absolute, kind);
-    const inspection = emptyInspection(absolute, kind, listing.format);
-    if ('problem' in listing) {
-        inspection.problems.push(listing.problem);
-        return inspection;
-    }
-    const { safe, unsafe } = partitionEntries(listing.entries);
-    inspection.unsafeEntries = unsafe;
-    if (unsafe.length > 0)
-        inspection.problems.push(describeUnsafeEntries(absolute, spec, unsafe));
-    analyzeLayout(inspection, spec, safe);
-    return inspection;
-}
-function emptyInspection(path, kind, format) {
-    return {
-        path,
-        kind,
-        format,
-        rootPrefix: '',
-        jarPath: null,
-        jarVersion: null,
-        hasMigrationResources: false,
-        hasMigrationConfig: false,
-        unsafeEntries: [],
-        problems: [],
-    };
-}
-async function listKitEntries(path, kind) {
-    const spec = KIT_SPECS[kind];
-    const settingName = kind === 'identity' ? 'identity.migrationKit' : 'apim.migrationKit';
-    let isDirectory;
-    try {
-        isDirectory = (await (0,promises_namespaceObject.stat)(path)).isDirectory();
-    }
-    catch (error) {
-        return {
-            format: 'missing',
-            problem: `${path}: not found (${errorMessage(error)}); set ${settingName} to the ${spec.archive} or the folder it unpacks to`,
-        };
-    }
-    if (isDirectory) {
-        try {
-            return { format: 'directory', entries: await listFolderEntries(path) };
-        }
-        catch (error) {
-            return { format: 'unreadable', problem: `${path}: cannot be read (${errorMessage(error)})` };
-        }
-    }
-    try {
-        return { format: 'zip', entries: await listZipEntries(path) };
-    }
-    catch (error) {
-        return {
-            format: 'unreadable',
-            problem: `${path}: is not a readable zip archive (${errorMessage(error)}); give the ${spec.archive} as downloaded, or the folder it unpacks to`,
-        };
-    }
-}
-/** Reads only the zip's central directory; yauzl's own name check is off so unsafe names become problems, not errors. */
-async function listZipEntries(file) {
-    const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, autoClose: true });
-    const names = [];
-    try {
-        for await (const entry of zip.eachEntry()) {
-            names.push(yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false));
-        }
-    }
-    finally {
-        zip.close();
-    }
-    return names;
-}
-async function listFolderEntries(root) {
-    const names = [];
-    await walkFolder(root, '', FOLDER_WALK_DEPTH, names);
-    return names;
-}
-async function walkFolder(root, prefix, depthLeft, names) {
-    const children = await (0,promises_namespaceObject.readdir)((0,external_node_path_namespaceObject.join)(root, prefix), { withFileTypes: true });
-    for (const child of children) {
-        const relative = `${prefix}${child.name}`;
-        if (!child.isDirectory()) {
-            names.push(relative);
-            continue;
-        }
-        names.push(`${relative}/`);
-        if (depthLeft > 1)
-            await walkFolder(root, `${relative}/`, depthLeft - 1, names);
-    }
-}
-function partitionEntries(names) {
-    const safe = [];
-    const unsafe = [];
-    for (const name of names) {
-        if (isUnsafeEntryName(name))
-            unsafe.push(name);
-        else
-            safe.push(toKitEntry(name));
-    }
-    return { safe, unsafe };
-}
-function isUnsafeEntryName(name) {
-    return name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
-}
-function toKitEntry(name) {
-    return {
-        segments: name.split('/').filter((segment) => segment !== '' && segment !== '.'),
-        isDirectory: name.endsWith('/'),
-    };
-}
-function describeUnsafeEntries(path, spec, unsafe) {
-    return (`${path}: has ${unsafe.length} ${unsafe.length === 1 ? 'entry' : 'entries'} that would be written outside the ` +
-        `folder it is unpacked into (zip slip): ${formatList(unsafe)}; do not use it, download the ${spec.archive} again from WSO2`);
-}
-function analyzeLayout(inspection, spec, entries) {
-    const root = findRoot(entries);
-    if ('problem' in root) {
-        inspection.problems.push(`${inspection.path}: ${root.problem}; expected the ${spec.title} (${spec.archive})`);
-        return;
-    }
-    inspection.rootPrefix = root.prefix;
-    const content = entries
-        .filter((entry) => root.prefix === '' || entry.segments[0] === root.prefix.slice(0, -1))
-        .map((entry) => (root.prefix === '' ? entry : { ...entry, segments: entry.segments.slice(1) }));
-    checkJar(inspection, content);
-    checkResources(inspection, content);
-}
-function findRoot(entries) {
-    const topLevel = new Set(entries
-        .map((entry) => entry.segments[0])
-        .filter((name) => name !== undefined && !IGNORED_TOP_LEVEL.has(name)));
-    if (topLevel.size === 0)
-        return { problem: 'is empty' };
-    if (topLevel.has(DROPINS) || topLevel.has(MIGRATION_RESOURCES))
-        return { prefix: '' };
-    const [only] = topLevel;
-    if (topLevel.size === 1 && only !== undefined && isFolderIn(entries, only))
-        return { prefix: `${only}/` };
-    return {
-        problem: `has no ${DROPINS}/ or ${MIGRATION_RESOURCES}/ at its top nor inside a single top-level folder ` +
-            `(top level: ${formatList([...topLevel])})`,
-    };
-}
-function isFolderIn(entries, name) {
-    return entries.some((entry) => entry.segments[0] === name && (entry.isDirectory || entry.segments.length > 1));
-}
-function checkJar(inspection, content) {
-    const spec = KIT_SPECS[inspection.kind];
-    const jars = content
-        .filter((entry) => !entry.isDirectory && entry.segments.length === 2 && entry.segments[0] === DROPINS)
-        .map((entry) => entry.segments[1] ?? '')
-        .filter((name) => name.endsWith('.jar'));
-    const where = `${inspection.path}: `;
-    if (jars.length > 1) {
-        inspection.problems.push(`${where}has ${jars.length} jars in ${inspection.rootPrefix}${DROPINS}/ (${formatList(jars)}); the ${spec.title} holds exactly one, ${spec.jarExample}`);
-        return;
-    }
-    const [jar] = jars;
-    if (jar === undefined) {
-        inspection.problems.push(`${where}has no ${inspection.rootPrefix}${DROPINS}/${spec.jarExample}; is this the ${spec.title} (${spec.archive})?`);
-        return;
-    }
-    const version = spec.jarPattern.exec(jar)?.[1];
-    if (version === undefined) {
-        inspection.problems.push(`${where}${describeUnexpectedJar(inspection, jar)}`);
-        return;
-    }
-    inspection.jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
-    inspection.jarVersion = version;
-    if (inspection.kind === 'apim' && !APIM_TARGET_VERSION.test(version)) {
-        inspection.problems.push(`${where}holds ${jar}, the migration client ${version}, not 4.2.0.x; download the ${spec.archive} that migrates to API-M 4.2.0`);
-    }
-}
-function describeUnexpectedJar(inspection, jar) {
-    const spec = KIT_SPECS[inspection.kind];
-    const otherKind = inspection.kind === 'identity' ? 'apim' : 'identity';
-    const other = KIT_SPECS[otherKind];
-    const jarPath = `${inspection.rootPrefix}${DROPINS}/${jar}`;
-    if (other.jarPattern.test(jar)) {
-        return `holds ${jarPath}, so it is the ${other.title} (${other.archive}), but it was given as the ${spec.title}; give the ${spec.archive} here`;
-    }
-    return `holds ${jarPath}, which is not the ${spec.title}'s ${spec.jarExample}; give the ${spec.archive} here`;
-}
-function checkResources(inspection, content) {
-    const spec = KIT_SPECS[inspection.kind];
-    inspection.hasMigrationResources = content.some((entry) => entry.segments[0] === MIGRATION_RESOURCES);
-    inspection.hasMigrationConfig = content.some((entry) => !entry.isDirectory &&
-        entry.segments.length === 2 &&
-        entry.segments[0] === MIGRATION_RESOURCES &&
-        entry.segments[1] === MIGRATION_CONFIG);
-    const folder = `${inspection.rootPrefix}${MIGRATION_RESOURCES}/`;
-    if (!inspection.hasMigrationResources) {
-        inspection.problems.push(`${inspection.path}: has no ${folder} folder; the ${spec.title} (${spec.archive}) needs it`);
-    }
-    else if (inspection.kind === 'identity' && !inspection.hasMigrationConfig) {
-        inspection.problems.push(`${inspection.path}: has no ${folder}${MIGRATION_CONFIG}; the ${spec.title} (${spec.archive}) needs it`);
-    }
-}
-function formatList(items, max = 5) {
-    const shown = items.slice(0, max).join(', ');
-    return items.length > max ? `${shown} and ${items.length - max} more` : shown;
-}
-
-;// CONCATENATED MODULE: ./src/wso2/kit-install.ts
-/**
- * Puts a WSO2 migration kit into the API-M home and takes it out again (wso2-facts.md, Steps 2 and 3): the client
- * jar goes into `repository/components/dropins`, the kit's `migration-resources/` becomes `<home>/migration-resources`.
- * Both kits use that same folder, and a jar left in dropins runs again at every start, so whatever another kit left is
- * removed before installing, and {@link uninstallMigrationKits} removes both kinds after every run.
- *
- * A zip is unpacked into a fresh folder under the work folder, never into the home. Every entry is checked before
- * anything is written: names that leave the folder (`..`, absolute paths, drive letters), symbolic links that point
- * outside it or through another link, entries written through a link. A refused kit is an InputError that names the
- * entries, and the home is left exactly as it was.
- */
-
-
-
-
-
-
-
-const DROPINS_DIR = (0,external_node_path_namespaceObject.join)('repository', 'components', 'dropins');
-const MIGRATION_RESOURCES_DIR = 'migration-resources';
-/** `org.wso2.carbon.is.migration-*.jar` (Step 2) and `org.wso2.carbon.apimgt.migrate.client-*.jar` (Step 3). */
-const MIGRATION_JAR_PREFIXES = ['org.wso2.carbon.is.migration-', 'org.wso2.carbon.apimgt.migrate.client-'];
-const KIT_TITLES = {
-    identity: 'identity migration kit',
-    apim: 'API-M migration kit',
-};
-/** The kits are tens of MB; more than this unpacked is not a WSO2 kit (or is a zip bomb). */
-const MAX_UNPACKED_BYTES = 2 * 1024 ** 3;
-/** A symbolic link's target is a path; longer content is not one. */
-const MAX_LINK_TARGET_BYTES = 4096;
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-/**
- * Installs the kit into the home and returns what it did. A bad kit or home is an InputError and nothing is changed.
- * When a later step fails (copying, `prepareResources`), what was installed is removed again before the error is
- * rethrown, so no half-installed kit stays behind.
- */
-async function installMigrationKit(options) {
-    const { kind, logger } = options;
-    const home = (0,external_node_path_namespaceObject.resolve)(options.apimHome);
-    const title = KIT_TITLES[kind];
-    await requireDropins(home);
-    const inspection = await inspectMigrationKit(options.kit, kind);
-    if (inspection.problems.length > 0) {
-        throw new InputError(inspection.problems.map((message) => ({ message })), { headline: `Cannot install the ${title} ${inspection.path}; nothing was changed in ${home}:` });
-    }
-    const jarPath = inspection.jarPath;
-    if (jarPath === null)
-        throw new Error(`internal: ${inspection.path} passed inspection without a jar`);
-    await (0,promises_namespaceObject.mkdir)(options.workDir, { recursive: true });
-    const unpackDir = inspection.format === 'zip' ? await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.resolve)(options.workDir), `kit-${kind}-`)) : null;
-    try {
-        let kitRoot = inspection.path;
-        if (unpackDir !== null) {
-            const count = await unpackZipSafely(inspection.path, unpackDir, title);
-            logger.info(`Unpacked ${inspection.path} (${count} entries) into ${unpackDir}`);
-            kitRoot = unpackDir;
-        }
-        return await installFrom(kitRoot, inspection, jarPath, home, options);
-    }
-    finally {
-        if (unpackDir !== null)
-            await (0,promises_namespaceObject.rm)(unpackDir, { recursive: true, force: true });
-    }
-}
-/**
- * Removes both kinds of migration jar from dropins and `<home>/migration-resources`, and returns what it removed
- * (absolute paths). Safe to call any number of times, also when the home or dropins does not exist.
- */
-async function uninstallMigrationKits(apimHome, logger) {
-    const removed = await removeMigrationArtifacts((0,external_node_path_namespaceObject.resolve)(apimHome));
-    for (const path of removed)
-        logger.info(`Removed ${path}`);
-    return removed;
-}
-/** What migration artifacts are in the home now (for `verify`, and to tell that a run left something behind). */
-async function findInstalledMigrationArtifacts(apimHome) {
-    const home = (0,external_node_path_namespaceObject.resolve)(apimHome);
-    return {
-        jars: await listMigrationJars(home),
-        hasMigrationResources: await kit_install_exists((0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR)),
-    };
-}
-// ---------------------------------------------------------------------------------------------------------------
-// Installing
-async function installFrom(kitRoot, inspection, jarPath, home, options) {
-    const { logger } = options;
-    const jarName = jarPath.split('/').pop() ?? jarPath;
-    const sourceJar = (0,external_node_path_namespaceObject.join)(kitRoot, ...jarPath.split('/'));
-    const sourceResources = (0,external_node_path_namespaceObject.join)(kitRoot, ...inspection.rootPrefix.split('/').filter(Boolean), MIGRATION_RESOURCES_DIR);
-    const jar = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR, jarName);
-    const resourcesDir = (0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR);
-    const removedLeftovers = await removeMigrationArtifacts(home);
-    for (const path of removedLeftovers)
-        logger.info(`Removed ${path}, left by an earlier migration kit`);
-    try {
-        await (0,promises_namespaceObject.copyFile)(sourceJar, jar);
-        logger.info(`Installed ${jarName} into ${(0,external_node_path_namespaceObject.join)(home, DROPINS_DIR)}`);
-        // Links are copied as what they point to: the unpacked folder they point into is removed afterwards.
-        await (0,promises_namespaceObject.cp)(sourceResources, resourcesDir, { recursive: true, dereference: true, errorOnExist: true, force: false });
-        logger.info(`Installed ${MIGRATION_RESOURCES_DIR} of ${inspection.path} into ${resourcesDir}`);
-        if (options.prepareResources)
-            await options.prepareResources(resourcesDir);
-    }
-    catch (error) {
-        const removed = await removeMigrationArtifacts(home).catch(() => []);
-        if (removed.length > 0)
-            logger.info(`Installing failed; removed again: ${removed.join(', ')}`);
-        if (error instanceof InputError)
-            throw error;
-        throw new Error(`installing the ${KIT_TITLES[inspection.kind]} ${inspection.path} into ${home} failed: ${errorMessage(error)}`, { cause: error });
-    }
-    return { jar, resourcesDir, removedLeftovers };
-}
-async function requireDropins(home) {
-    const dropins = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR);
-    const isDirectory = await (0,promises_namespaceObject.stat)(dropins).then((stats) => stats.isDirectory(), () => false);
-    if (!isDirectory) {
-        throw new InputError({
-            file: home,
-            message: `has no ${DROPINS_DIR} folder; set apimHome to the folder API-M 4.2.0 is unpacked into`,
-        });
-    }
-}
-async function removeMigrationArtifacts(home) {
-    const removed = [];
-    for (const jar of await listMigrationJars(home)) {
-        await (0,promises_namespaceObject.rm)(jar, { force: true });
-        removed.push(jar);
-    }
-    const resources = (0,external_node_path_namespaceObject.join)(home, MIGRATION_RESOURCES_DIR);
-    if (await kit_install_exists(resources)) {
-        await (0,promises_namespaceObject.rm)(resources, { recursive: true, force: true });
-        removed.push(resources);
-    }
-    return removed;
-}
-async function listMigrationJars(home) {
-    const dropins = (0,external_node_path_namespaceObject.join)(home, DROPINS_DIR);
-    let names;
-    try {
-        names = await (0,promises_namespaceObject.readdir)(dropins);
-    }
-    catch (error) {
-        if (isNotFound(error))
-            return [];
-        throw error;
-    }
-    return names
-        .filter((name) => name.endsWith('.jar') && MIGRATION_JAR_PREFIXES.some((prefix) => name.startsWith(prefix)))
-        .sort()
-        .map((name) => (0,external_node_path_namespaceObject.join)(dropins, name));
-}
-async function kit_install_exists(path) {
-    try {
-        await (0,promises_namespaceObject.lstat)(path);
-        return true;
-    }
-    catch (error) {
-        if (isNotFound(error))
-            return false;
-        throw error;
-    }
-}
-function isNotFound(error) {
-    const code = error?.code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-}
-/**
- * Unpacks `zipFile` into the empty folder `target`: first reads the whole central directory (and the targets of
- * symbolic links) and checks every entry, then writes. Returns the number of entries written.
- */
-async function unpackZipSafely(zipFile, target, title) {
-    // yauzl's own name check is off (strictFileNames: false) so that every bad name is reported, not just the first.
-    const zip = await yauzl.openPromise(zipFile, {
-        lazyEntries: true,
-        decodeStrings: false,
-        autoClose: false,
-        validateEntrySizes: true,
-    });
-    try {
-        const { planned, problems } = await readPlan(zip);
-        problems.push(...checkPlan(planned));
-        if (problems.length > 0) {
-            throw new InputError(problems.map((message) => ({ message })), { headline: `Refusing to unpack the ${title} ${zipFile}; nothing was installed. Download it again from WSO2:` });
-        }
-        for (const item of planned)
-            await writeEntry(zip, target, item);
-        return planned.length;
-    }
-    finally {
-        zip.close();
-    }
-}
-async function readPlan(zip) {
-    const planned = [];
-    const problems = [];
-    let unpackedBytes = 0;
-    for await (const entry of zip.eachEntry()) {
-        const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
-        const unsafe = describeUnsafeName(name);
-        if (unsafe !== null) {
-            problems.push(`entry "${name}" ${unsafe}`);
-            continue;
-        }
-        if (!entry.canDecodeFileData()) {
-            problems.push(`entry "${name}" is encrypted or uses a compression method that cannot be read`);
-            continue;
-        }
-        const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
-        if (segments.length === 0)
-            continue;
-        unpackedBytes += entry.uncompressedSize;
-        const kind = entryKind(entry, name);
-        if (kind === 'symlink') {
-            const linkTarget = await readLinkTarget(zip, entry);
-            if (linkTarget === null)
-                problems.push(`entry "${name}" is a symbolic link without a readable target`);
-            else
-                planned.push({ name, segments, kind, entry, linkTarget });
-        }
-        else {
-            planned.push({ name, segments, kind, entry });
-        }
-    }
-    if (unpackedBytes > MAX_UNPACKED_BYTES) {
-        problems.push(`unpacks to ${unpackedBytes} bytes, more than a migration kit holds (${MAX_UNPACKED_BYTES})`);
-    }
-    return { planned, problems };
-}
-/** Why a name would leave the unpack folder, or null. Backslashes were already read as `/`. */
-function describeUnsafeName(name) {
-    if (name.includes('\0'))
-        return 'has a NUL character in its name';
-    if (name.startsWith('/'))
-        return 'has an absolute path';
-    if (/^[A-Za-z]:/.test(name))
-        return 'starts with a drive letter';
-    if (name.split('/').includes('..'))
-        return 'has a ".." segment';
-    return null;
-}
-function entryKind(entry, name) {
-    // The upper 16 bits of the external attributes hold the Unix mode when a Unix tool wrote the zip.
-    const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-    if (mode === S_IFLNK)
-        return 'symlink';
-    return name.endsWith('/') ? 'directory' : 'file';
-}
-async function readLinkTarget(zip, entry) {
-    if (entry.uncompressedSize === 0 || entry.uncompressedSize > MAX_LINK_TARGET_BYTES)
-        return null;
-    const stream = await zip.openReadStreamPromise(entry);
-    const chunks = [];
-    for await (const chunk of stream)
-        chunks.push(chunk);
-    const target = Buffer.concat(chunks).toString('utf8');
-    return target.includes('\0') ? null : target;
-}
-/** Checks the entries against each other: links and what is written through them, duplicates. */
-function checkPlan(planned) {
-    const problems = [];
-    const byPath = new Map();
-    const links = new Set();
-    const files = new Set();
-    for (const item of planned) {
-        const path = item.segments.join('/');
-        const earlier = byPath.get(path);
-        if (earlier !== undefined && (earlier.kind !== 'directory' || item.kind !== 'directory')) {
-            problems.push(`entry "${item.name}" appears twice`);
-            continue;
-        }
-        byPath.set(path, item);
-        if (item.kind === 'symlink')
-            links.add(path);
-        if (item.kind === 'file')
-            files.add(path);
-    }
-    for (const item of planned) {
-        for (let length = 1; length < item.segments.length; length += 1) {
-            const prefix = item.segments.slice(0, length).join('/');
-            if (links.has(prefix)) {
-                problems.push(`entry "${item.name}" would be written through the symbolic link "${prefix}"`);
-                break;
-            }
-            if (files.has(prefix)) {
-                problems.push(`entry "${item.name}" is inside "${prefix}", which is a file`);
-                break;
-            }
-        }
-        if (item.kind === 'symlink' && item.linkTarget !== undefined) {
-            const problem = checkLinkTarget(item, links);
-            if (problem === null)
-                item.linkTarget = normalizeLinkTarget(item.linkTarget);
-            else
-                problems.push(problem);
-        }
-    }
-    return problems;
-}
-/**
- * A link may point only to a path inside the unpack folder, resolved from the link's own folder, and not through
- * another link: `a -> .` then `a/b -> ../..` would leave the folder although each looks harmless on its own.
- */
-function checkLinkTarget(item, links) {
-    const target = item.linkTarget ?? '';
-    const outside = `is a symbolic link to "${target}", outside the folder the kit is unpacked into`;
-    if (target.startsWith('/') || target.startsWith('\\') || /^[A-Za-z]:/.test(target)) {
-        return `entry "${item.name}" ${outside}`;
-    }
-    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
-    const at = item.segments.slice(0, -1);
-    for (const [index, step] of steps.entries()) {
-        if (step === '..') {
-            if (at.length === 0)
-                return `entry "${item.name}" ${outside}`;
-            at.pop();
-            continue;
-        }
-        at.push(step);
-        if (index < steps.length - 1 && links.has(at.join('/'))) {
-            return `entry "${item.name}" is a symbolic link to "${target}", which goes through the symbolic link "${at.join('/')}"`;
-        }
-    }
-    // A link to a folder that holds it would make copying the resources recurse without end.
-    if (at.every((segment, position) => item.segments[position] === segment)) {
-        return `entry "${item.name}" is a symbolic link to "${target}", a folder that contains the link itself (a loop)`;
-    }
-    return null;
-}
-function normalizeLinkTarget(target) {
-    const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
-    return steps.length === 0 ? '.' : steps.join('/');
-}
-async function writeEntry(zip, target, item) {
-    const path = (0,external_node_path_namespaceObject.join)(target, ...item.segments);
-    if (item.kind === 'directory') {
-        await (0,promises_namespaceObject.mkdir)(path, { recursive: true });
-        return;
-    }
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
-    if (item.kind === 'symlink') {
-        await (0,promises_namespaceObject.symlink)(item.linkTarget ?? '.', path);
-        return;
-    }
-    const stream = await zip.openReadStreamPromise(item.entry);
-    // 'wx': never follows or overwrites anything already there.
-    await (0,external_node_stream_promises_namespaceObject.pipeline)(stream, (0,external_node_fs_namespaceObject.createWriteStream)(path, { flags: 'wx' }));
-}
-
-;// CONCATENATED MODULE: ./src/wso2/migration-config-edit.ts
-/**
- * The edits of WSO2's guide (Step 2) to the identity migration client's `migration-resources/migration-config.yaml`:
- * `currentVersion` and `migrateVersion` get their values, and four migrators leave `versions[]`.
- *
- * The file is edited as text: yaml finds the nodes and their offsets, and only those spans change, so every
- * comment, blank line, quote and list style elsewhere stays byte for byte. The result is parsed again and
- * compared with the original, structure for structure, before it is returned.
- */
-
-
-
-
-
-const TARGET_VERSIONS = ['6.0.0', '6.1.0'];
-/**
- * Sets `currentVersion` and `migrateVersion` and removes the migrators of `IDENTITY_MIGRATORS_TO_REMOVE`, each
- * matched by its version entry, its name and its parameters (never by position or `order`).
- *
- * A migrator that is not there is an InputError, unless the file was edited before: when `currentVersion` is
- * already "5.10.0" and `migrateVersion` already one of the 6.x targets, missing migrators count as already
- * removed, so running the edit again gives back the same text and no changes. (The client ships placeholder
- * versions such as "5.x.x", so both values set means someone, apim-migrate or a person following the guide, has
- * made these edits.)
- */
-function editMigrationConfig(text, options) {
-    const { file, targetVersion } = options;
-    const lineCounter = new dist/* LineCounter */.HN();
-    const document = parseConfig(text, file, lineCounter);
-    const root = document.contents;
-    if (!(0,dist/* isMap */.jh)(root)) {
-        throw new InputError({
-            file,
-            message: 'is not an identity migration-config.yaml: its top level must be a map with currentVersion, migrateVersion and versions',
-        });
-    }
-    rejectMigratedVersion(root, file, lineCounter);
-    const current = readVersionValue(root, 'currentVersion', file, lineCounter);
-    const migrate = readVersionValue(root, 'migrateVersion', file, lineCounter);
-    const editedBefore = current.value === IDENTITY_CURRENT_VERSION && TARGET_VERSIONS.includes(migrate.value);
-    const edits = [];
-    const changes = [];
-    for (const [setting, value] of [
-        [current, IDENTITY_CURRENT_VERSION],
-        [migrate, targetVersion],
-    ]) {
-        if (setting.value === value)
-            continue;
-        edits.push(replaceScalar(setting, value, file, lineCounter));
-        changes.push(`set ${setting.key} from "${setting.value}" to "${value}"`);
-    }
-    const versions = readVersions(root, file, lineCounter);
-    const found = findRemovals(versions);
-    const missing = IDENTITY_MIGRATORS_TO_REMOVE.filter((removal) => !found.some((match) => match.removal === removal));
-    if (missing.length > 0 && !editedBefore) {
-        throw new InputError(missing.map((removal) => describeMissing(removal, versions, file, lineCounter)), {
-            headline: `${file} does not hold every migrator that WSO2's guide says to remove, so the identity migration kit may ` +
-                `be a different client release than the one the guide for API-M 4.2.0 describes (1.0.225). Use that kit, ` +
-                `or edit the kit's migration-config.yaml by hand: remove the migrators, set currentVersion: ` +
-                `"${IDENTITY_CURRENT_VERSION}" and migrateVersion: "${targetVersion}" (with both set, apim-migrate takes ` +
-                `the file as edited). What is missing:`,
-        });
-    }
-    for (const match of found)
-        changes.push(describeRemoval(match));
-    edits.push(...removeItems(text, found));
-    const edited = edits.length === 0 ? text : applyTextEdits(text, edits);
-    checkEditedConfig({ before: document, edited, found, targetVersion, file });
-    return { text: edited, changes };
-}
-// ---------------------------------------------------------------------------------------------------------------
-// Reading the file
-function parseConfig(text, file, lineCounter) {
-    const document = (0,dist/* parseDocument */.Tp)(text, { keepSourceTokens: true, lineCounter });
-    const error = document.errors[0];
-    if (error !== undefined) {
-        const position = error.linePos?.[0];
-        const problem = {
-            file,
-            message: `invalid YAML: ${error.message.split('\n')[0] ?? error.message}: fix the file (the identity migration client could not read it either)`,
-        };
-        if (position) {
-            problem.line = position.line;
-            problem.column = position.col;
-        }
-        throw new InputError(problem, { cause: error });
-    }
-    return document;
-}
-function locate(file, lineCounter, node) {
-    const offset = node?.range?.[0];
-    return offset === undefined ? { file, message: '' } : { file, line: lineCounter.linePos(offset).line, message: '' };
-}
-/** SnakeYAML loads the file into a fixed class, so an unknown key stops the client. */
-function rejectMigratedVersion(root, file, lineCounter) {
-    const pair = root.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === 'migratedVersion');
-    if (pair === undefined)
-        return;
-    throw new InputError({
-        ...locate(file, lineCounter, pair.key),
-        message: 'has a `migratedVersion` key, which the identity migration client does not know and stops at: the key is ' +
-            '`migrateVersion`; remove `migratedVersion` (or take a fresh copy of the file from the migration kit)',
-    });
-}
-function readVersionValue(root, key, file, lineCounter) {
-    const node = root.get(key, true);
-    if (node === undefined) {
-        throw new InputError({
-            file,
-            message: `has no \`${key}\` key: this is not the identity migration client's migration-config.yaml, or it was edited; ` +
-                `take a fresh copy from the migration kit`,
-        });
-    }
-    if (!(0,dist/* isScalar */.jn)(node) || !isVersionScalar(node)) {
-        throw new InputError({
-            ...locate(file, lineCounter, node),
-            message: `\`${key}\` must be a one-line string, like ${key}: "5.x.x"`,
-        });
-    }
-    return { key, node, value: String(node.value) };
-}
-function isVersionScalar(node) {
-    return node.type === dist/* Scalar */.X5.QUOTE_DOUBLE || node.type === dist/* Scalar */.X5.QUOTE_SINGLE || node.type === dist/* Scalar */.X5.PLAIN;
-}
-/** Replaces the value in the quoting it was written in (the client ships double-quoted strings). */
-function replaceScalar(setting, value, file, lineCounter) {
-    const range = setting.node.range;
-    if (!range) {
-        throw new InputError({ ...locate(file, lineCounter, setting.node), message: `\`${setting.key}\` has no value` });
-    }
-    const quote = setting.node.type === dist/* Scalar */.X5.QUOTE_DOUBLE ? '"' : setting.node.type === dist/* Scalar */.X5.QUOTE_SINGLE ? "'" : '';
-    return { start: range[0], end: range[1], text: `${quote}${value}${quote}` };
-}
-function readVersions(root, file, lineCounter) {
-    const versions = root.get('versions', true);
-    if ((0,dist/* isSeq */.oP)(versions))
-        return versions;
-    throw new InputError({
-        ...(versions === undefined ? { file } : locate(file, lineCounter, versions)),
-        message: versions === undefined
-            ? 'has no `versions` list: take a fresh copy of migration-config.yaml from the identity migration kit'
-            : '`versions` must be a list of { version, migratorConfigs } entries',
-    });
-}
-function listVersionEntries(versions) {
-    const entries = [];
-    for (const node of versions.items) {
-        if (!(0,dist/* isMap */.jh)(node))
-            continue;
-        const version = node.get('version');
-        const migrators = node.get('migratorConfigs', true);
-        entries.push({ node, version: String(version), migrators: (0,dist/* isSeq */.oP)(migrators) ? migrators : undefined });
-    }
-    return entries;
-}
-function findRemovals(versions) {
-    const matches = [];
-    for (const version of listVersionEntries(versions)) {
-        const list = version.migrators;
-        if (list === undefined)
-            continue;
-        list.items.forEach((item, index) => {
-            if (!(0,dist/* isMap */.jh)(item))
-                return;
-            const migrator = readMigrator(item);
-            const removal = IDENTITY_MIGRATORS_TO_REMOVE.find((candidate) => isMigrator(candidate, version.version, migrator));
-            if (removal !== undefined)
-                matches.push({ removal, version, list, index, item });
-        });
-    }
-    return matches;
-}
-function readMigrator(item) {
-    const parameters = item.get('parameters', true);
-    const plain = (0,dist/* isMap */.jh)(parameters) ? parameters.toJSON() : {};
-    return {
-        name: String(item.get('name')),
-        order: item.get('order'),
-        parameters: typeof plain === 'object' && plain !== null ? plain : {},
-    };
-}
-function isMigrator(removal, version, migrator) {
-    if (version !== removal.version || migrator.name !== removal.name)
-        return false;
-    return Object.entries(removal.parameters ?? {}).every(([key, value]) => String(migrator.parameters[key]) === value);
-}
-function describeMigrator(removal) {
-    const parameters = Object.entries(removal.parameters ?? {}).map(([key, value]) => `${key}: "${value}"`);
-    return parameters.length === 0 ? removal.name : `${removal.name} with ${parameters.join(', ')}`;
-}
-function describeRemoval(match) {
-    const order = match.item.get('order');
-    const where = order === undefined ? '' : ` (order ${String(order)})`;
-    return `removed ${describeMigrator(match.removal)}${where} from version "${match.version.version}"`;
-}
-function describeMissing(removal, versions, file, lineCounter) {
-    const entries = listVersionEntries(versions).filter((entry) => entry.version === removal.version);
-    const wanted = `${describeMigrator(removal)} (order ${removal.usualOrder} in client 1.0.225)`;
-    if (entries.length === 0) {
-        return {
-            ...locate(file, lineCounter, versions),
-            message: `versions has no entry with version: "${removal.version}", so ${wanted} cannot be removed`,
-        };
-    }
-    const entry = entries[0];
-    const similar = entries.flatMap((candidate) => (candidate.migrators?.items ?? [])
-        .filter(dist/* isMap */.jh)
-        .map(readMigrator)
-        .filter((migrator) => isSimilar(removal, migrator)));
-    const hint = similar.length === 0
-        ? ''
-        : `; it has ${similar.map((migrator) => describeFound(migrator)).join(' and ')}, which must stay`;
-    return {
-        ...locate(file, lineCounter, entry.node),
-        message: `version "${removal.version}" has no ${wanted}${hint}`,
-    };
-}
-/** The same name, and a parameter in common when the removal names parameters: what a person might mistake for it. */
-function isSimilar(removal, migrator) {
-    if (migrator.name !== removal.name)
-        return false;
-    const wanted = Object.entries(removal.parameters ?? {});
-    return wanted.length === 0 || wanted.some(([key, value]) => String(migrator.parameters[key]) === value);
-}
-function describeFound(migrator) {
-    const parameters = Object.entries(migrator.parameters).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
-    const order = migrator.order === undefined ? '' : ` order ${String(migrator.order)}`;
-    return `${migrator.name}${order}${parameters.length === 0 ? '' : ` (${parameters.join(', ')})`}`;
-}
-function migration_config_edit_splitLines(text) {
-    const lines = [];
-    let start = 0;
-    while (start < text.length) {
-        const newline = text.indexOf('\n', start);
-        const end = newline === -1 ? text.length : newline + 1;
-        const content = text.slice(start, newline === -1 ? end : newline).replace(/\r$/, '');
-        lines.push({ start, end, content });
-        start = end;
-    }
-    return lines;
-}
-function lineIndexAt(lines, offset) {
-    let low = 0;
-    let high = lines.length - 1;
-    while (low < high) {
-        const middle = Math.ceil((low + high) / 2);
-        if (lines[middle].start <= offset)
-            low = middle;
-        else
-            high = middle - 1;
-    }
-    return low;
-}
-const isBlank = (line) => line !== undefined && line.content.trim() === '';
-const isComment = (line) => line.content.trimStart().startsWith('#');
-const indentOf = (line) => line.content.length - line.content.trimStart().length;
-function removeItems(text, matches) {
-    const lines = migration_config_edit_splitLines(text);
-    const byList = new Map();
-    for (const match of matches)
-        byList.set(match.list, [...(byList.get(match.list) ?? []), match.index]);
-    const edits = [];
-    for (const [list, indices] of byList) {
-        const sorted = [...new Set(indices)].sort((a, b) => a - b);
-        edits.push(...(list.flow ? removeFlowItems(list, sorted) : removeBlockItems(text, lines, list, sorted)));
-    }
-    return edits;
-}
-/**
- * A block list item owns the lines from its `-` to the last line indented deeper than the `-` (its trailing
- * comments included), and the comment lines right above the `-` at the `-`'s own indentation. Items removed next
- * to each other go as one run. When the run sits between blank lines, the blank lines before it go too, so that
- * the list keeps one blank line between its remaining items.
- */
-function removeBlockItems(text, lines, list, indices) {
-    const blocks = indices.map((index) => findBlockItemLines(text, lines, list, index));
-    const runs = [];
-    for (const block of blocks) {
-        const previous = runs.at(-1);
-        if (previous && lines.slice(previous.last + 1, block.first).every((line) => isBlank(line)))
-            previous.last = block.last;
-        else
-            runs.push({ ...block });
-    }
-    return runs.map(({ first, last }) => {
-        let from = first;
-        const after = lines[last + 1];
-        if (isBlank(lines[from - 1]) && (after === undefined || isBlank(after))) {
-            while (isBlank(lines[from - 1]))
-                from -= 1;
-        }
-        return { start: lines[from].start, end: lines[last].end, text: '' };
-    });
-}
-function findBlockItemLines(text, lines, list, index) {
-    const item = list.items[index];
-    const dash = findDashOffset(list, item);
-    const dashLine = lineIndexAt(lines, dash);
-    const column = dash - lines[dashLine].start;
-    if (text.slice(lines[dashLine].start, dash).trim() !== '') {
-        throw new UnsupportedError(`cannot remove a list item that shares its line with other content (offset ${dash})`);
-    }
-    let last = dashLine;
-    for (let next = dashLine + 1; next < lines.length; next += 1) {
-        const line = lines[next];
-        if (isBlank(line))
-            continue;
-        if (indentOf(line) > column) {
-            last = next;
-            continue;
-        }
-        if (!isComment(line) || !continuesItem(lines, next, column))
-            break;
-    }
-    const valueEnd = item.range?.[1];
-    if (valueEnd === undefined || lineIndexAt(lines, Math.max(valueEnd - 1, dash)) > last) {
-        throw new UnsupportedError(`cannot tell where the list item at line ${dashLine + 1} ends`);
-    }
-    let first = dashLine;
-    while (first > 0) {
-        const above = lines[first - 1];
-        if (!isComment(above) || indentOf(above) !== column)
-            break;
-        first -= 1;
-    }
-    return { first, last };
-}
-/** A comment less indented than the item, followed (past blank lines and comments) by more of the item. */
-function continuesItem(lines, from, column) {
-    for (let next = from + 1; next < lines.length; next += 1) {
-        const line = lines[next];
-        if (isBlank(line) || isComment(line))
-            continue;
-        return indentOf(line) > column;
-    }
-    return false;
-}
-/** The offset of the item's `-`, from the CST token whose value is the item. */
-function findDashOffset(list, item) {
-    const token = list.srcToken;
-    if (token?.type === 'block-seq') {
-        const cstItem = token.items.find((candidate) => candidate.value !== undefined && candidate.value === item.srcToken);
-        const dash = cstItem?.start.find((source) => source.type === 'seq-item-ind');
-        if (dash !== undefined)
-            return dash.offset;
-    }
-    throw new UnsupportedError(`cannot find the "-" of the list item at offset ${item.range?.[0] ?? '?'}`);
-}
-/**
- * Flow list items (`[a, b, c]`) go with the text up to the next item, or, for the last ones, from the end of the
- * item before them, so that the commas stay right.
- */
-function removeFlowItems(list, indices) {
-    const runs = [];
-    for (const index of indices) {
-        const previous = runs.at(-1);
-        if (previous && previous.last === index - 1)
-            previous.last = index;
-        else
-            runs.push({ first: index, last: index });
-    }
-    const range = (index) => {
-        const node = list.items[index];
-        const nodeRange = node?.range;
-        if (!nodeRange)
-            throw new UnsupportedError(`cannot find item ${index + 1} of a flow list`);
-        return [nodeRange[0], nodeRange[1]];
-    };
-    return runs.map(({ first, last }) => {
-        if (last + 1 < list.items.length)
-            return { start: range(first)[0], end: range(last + 1)[0], text: '' };
-        if (first > 0)
-            return { start: range(first - 1)[1], end: range(last)[1], text: '' };
-        return { start: range(first)[0], end: range(last)[1], text: '' };
-    });
-}
-// ---------------------------------------------------------------------------------------------------------------
-// Checking the result
-/**
- * Parses the edited text and compares it with the original: the same top-level keys in the same order, the two
- * versions set, exactly the matched migrators gone and everything else equal. A difference means the text edit
- * went wrong on a layout this code did not foresee; nothing is written then.
- */
-function checkEditedConfig(input) {
-    const { before, edited, found, targetVersion, file } = input;
-    const fail = (detail) => {
-        throw new UnsupportedError(`apim-migrate could not edit this file safely (${detail}); nothing was written. Make WSO2's edits by hand ` +
-            `(currentVersion: "${IDENTITY_CURRENT_VERSION}", migrateVersion: "${targetVersion}", and remove ` +
-            `${IDENTITY_MIGRATORS_TO_REMOVE.map(describeMigrator).join(', ')}) and run the stage again`, file);
-    };
-    const after = (0,dist/* parseDocument */.Tp)(edited);
-    const error = after.errors[0];
-    if (error !== undefined)
-        fail(`the edited text does not parse: ${error.message.split('\n')[0] ?? ''}`);
-    const expected = before.toJS();
-    expected['currentVersion'] = IDENTITY_CURRENT_VERSION;
-    expected['migrateVersion'] = targetVersion;
-    const removedByEntry = new Map();
-    const versionNodes = before.get('versions', true);
-    for (const match of found) {
-        const entryIndex = versionNodes.items.indexOf(match.version.node);
-        removedByEntry.set(entryIndex, (removedByEntry.get(entryIndex) ?? new Set()).add(match.index));
-    }
-    const expectedVersions = expected['versions'];
-    for (const [entryIndex, removed] of removedByEntry) {
-        const entry = expectedVersions[entryIndex];
-        entry['migratorConfigs'] = entry['migratorConfigs'].filter((_, index) => !removed.has(index));
-    }
-    const actual = after.toJS();
-    if (typeof actual !== 'object' || actual === null)
-        return fail('the edited file is no longer a map');
-    if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(Object.keys(actual), Object.keys(expected)))
-        fail('the top-level keys changed');
-    for (const key of Object.keys(expected)) {
-        if (!(0,external_node_util_namespaceObject.isDeepStrictEqual)(actual[key], expected[key]))
-            fail(`\`${key}\` changed`);
-    }
-    const leftOver = findRemovals(after.get('versions', true));
-    if (leftOver.length > 0)
-        fail(`${describeMigrator(leftOver[0].removal)} is still there`);
-}
-
-;// CONCATENATED MODULE: ./src/stages/server-stage.ts
-
-
-
-
-
-
-
-
-
-
-
-
-/** Where a server stage gathers what becomes its logs artifact. */
-function logsDir(context) {
-    return external_node_path_default().join(context.workDir, 'logs');
-}
-async function keepInLogs(context, name, content) {
-    await (0,promises_namespaceObject.mkdir)(logsDir(context), { recursive: true });
-    await (0,promises_namespaceObject.writeFile)(external_node_path_default().join(logsDir(context), name), maskSecrets(context, content));
-}
-/**
- * Config files hold passwords in clear (databases, keystores, the admin user); the logs artifact never does:
- * every `password = "..."`-like value and every secret the config leads to becomes `***`.
- */
-function maskSecrets(context, text) {
-    const masker = new SecretMasker();
-    for (const db of context.config.databases)
-        masker.add(db.password);
-    for (const name of [context.config.backup.passphraseEnv, context.config.backup.identityEnv]) {
-        const value = name === undefined ? undefined : context.deps.env[name];
-        if (value)
-            masker.add(value);
-    }
-    const assignments = text.replace(/^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim, (line, key, quote, value, rest) => value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`);
-    return masker.mask(assignments);
-}
-/**
- * Edits a file of the API-M home in place, keeping the original and the diff in the logs artifact.
- * The edit function re-parses its result, so a file that would not load never reaches the disk.
- */
-async function editHomeFile(context, file, edit) {
-    const before = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    const { text, changes } = edit(before);
-    if (text === before)
-        return [];
-    const base = external_node_path_default().basename(file);
-    await keepInLogs(context, `${base}.orig`, before);
-    await keepInLogs(context, `${base}.diff`, unifiedDiff(file, before, text));
-    await (0,promises_namespaceObject.writeFile)(file, text);
-    for (const change of changes)
-        context.deps.logger.info(`${base}: ${change}`);
-    return changes;
-}
-/** PostgreSQL `shared_db` and `config` need `preparedStatementCacheQueries=0` before the API-M migration. */
-function statementCacheTargets(config) {
-    return config.databases
-        .filter((db) => db.engine === 'postgresql')
-        .map((db) => db.name)
-        .filter((name) => name === 'shared_db' || name === 'config');
-}
-function deploymentTomlStep(context, options, title) {
-    return {
-        id: 'deployment-toml',
-        title,
-        async run() {
-            const file = deploymentTomlPath(context.config.apimHome);
-            const addStatementCacheParam = options.statementCache ? statementCacheTargets(context.config) : [];
-            if (context.dryRun)
-                return { summary: 'dry run: deployment.toml not edited (plan shows the diff)' };
-            const changes = await editHomeFile(context, file, (text) => editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: options.userStoreUniqueId }));
-            return changes.length === 0
-                ? { outcome: 'skipped', summary: 'deployment.toml already has the edits' }
-                : { summary: changes.join('; ') };
-        },
-    };
-}
-/**
- * Install the kit, run the server until the migration's verdict, stop it, and take the kit out again
- * whatever happened; then store the logs. The kit removal and the logs run even after a failure.
- */
-function serverRunSteps(context, spec) {
-    return [
-        {
-            id: 'install-kit',
-            title: 'Install the migration kit',
-            async run() {
-                if (context.dryRun)
-                    return { summary: `dry run: would install ${spec.kit.path}` };
-                const installed = await installMigrationKit({
-                    kit: spec.kit.path,
-                    kind: spec.kit.kind,
-                    apimHome: context.config.apimHome,
-                    workDir: external_node_path_default().join(context.workDir, 'kit'),
-                    logger: context.deps.logger,
-                    ...(spec.prepareResources
-                        ? { prepareResources: (dir) => spec.prepareResources?.(context, dir) ?? Promise.resolve() }
-                        : {}),
-                });
-                context.deps.serverState?.kitInstalled(context.config.apimHome);
-                return { summary: `installed ${external_node_path_default().basename(installed.jar)} and migration-resources` };
-            },
-        },
-        {
-            id: 'server',
-            title: 'Run the server',
-            async run() {
-                const { config, deps } = context;
-                const command = buildServerCommand({
-                    apimHome: config.apimHome,
-                    stage: spec.stage,
-                    platform: deps.platform ?? process.platform,
-                    ...(config.profile ? { profile: config.profile } : {}),
-                    saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
-                });
-                if (context.dryRun)
-                    return { summary: `dry run: would run ${command.display}` };
-                await (0,promises_namespaceObject.mkdir)(logsDir(context), { recursive: true });
-                deps.logger.info(`starting: ${command.display}`);
-                const result = await runServer({
-                    command,
-                    home: config.apimHome,
-                    kind: spec.stage,
-                    logFile: external_node_path_default().join(logsDir(context), 'server-console.log'),
-                    timeoutMs: config.server.timeoutMinutes * 60_000,
-                    stopGraceMs: config.server.stopGraceSeconds * 1000,
-                    logger: deps.logger,
-                    onStarted: (pid) => deps.serverState?.serverStarted(pid, config.apimHome),
-                });
-                deps.serverState?.serverStopped();
-                if (result.verdict === 'failed') {
-                    return {
-                        outcome: 'failed',
-                        summary: `${result.reason}\nlast lines of the server:\n${result.lastLines.join('\n')}`,
-                    };
-                }
-                const invalid = await spec.onInvalidDefinitions?.(context, result.invalidDefinitions);
-                return invalid ?? { summary: result.reason };
-            },
-        },
-        {
-            id: 'remove-kit',
-            title: 'Remove the migration kit',
-            alwaysRun: true,
-            async run() {
-                if (context.dryRun)
-                    return { outcome: 'skipped', summary: 'dry run: nothing installed' };
-                const removed = await uninstallMigrationKits(context.config.apimHome, context.deps.logger);
-                context.deps.serverState?.kitRemoved();
-                return removed.length === 0
-                    ? { outcome: 'skipped', summary: 'no migration kit in the API-M home' }
-                    : { summary: `removed ${removed.map((entry) => external_node_path_default().basename(entry)).join(', ')}` };
-            },
-        },
-    ];
-}
-/** Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs. */
-function storeLogsStep(context, stage, extraFolders = []) {
-    return {
-        id: 'logs',
-        title: 'Store the logs',
-        alwaysRun: true,
-        async run() {
-            if (context.dryRun)
-                return { outcome: 'skipped', summary: 'dry run: no logs' };
-            const dir = logsDir(context);
-            await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-            const carbonLog = external_node_path_default().join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
-            await (0,promises_namespaceObject.copyFile)(carbonLog, external_node_path_default().join(dir, 'wso2carbon.log')).catch(() => undefined);
-            for (const folder of extraFolders)
-                await copyFolderFlat(folder, dir);
-            const files = (await (0,promises_namespaceObject.readdir)(dir)).map((name) => external_node_path_default().join(dir, name));
-            const name = artifactName(stage, 'logs', context.deps.run.attempt);
-            try {
-                await context.deps.store.upload(name, files, { retentionDays: context.config.backup.retentionDays });
-            }
-            catch (error) {
-                return { outcome: 'failed', summary: `the logs could not be stored as ${name}: ${errorMessage(error)}` };
-            }
-            context.outcome.logArtifact = name;
-            return { summary: `${name} (${files.length} files)` };
-        },
-    };
-}
-/** Copies a folder's files beside the logs as `<folder>-<file>`: artifacts hold one flat list of files. */
-async function copyFolderFlat(folder, target) {
-    const entries = await (0,promises_namespaceObject.readdir)(folder, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-        if (entry.isFile()) {
-            await (0,promises_namespaceObject.copyFile)(external_node_path_default().join(folder, entry.name), external_node_path_default().join(target, `${external_node_path_default().basename(folder)}-${entry.name}`));
-        }
-    }
-}
-/** The identity kit's migration-config.yaml, edited as WSO2's guide says. */
-async function prepareIdentityResources(context, resourcesDir) {
-    const identity = context.config.identity;
-    if (!identity)
-        throw new Error('identity is not configured');
-    const file = external_node_path_default().join(resourcesDir, 'migration-config.yaml');
-    await editHomeFile(context, file, (text) => editMigrationConfig(text, { targetVersion: identity.targetVersion, file }));
-}
-
 ;// CONCATENATED MODULE: ./src/stages/apim.ts
 
 const IS_HEALTH_TIMEOUT_MS = 15_000;
@@ -63654,6 +63707,12 @@ function attemptOf(stage, name) {
 
 
 
+
+
+
+
+
+
 /** Loads the config and registers every secret it leads to before anything can print it. */
 async function loadConfigWithSecrets(options) {
     const config = await loadConfig({
@@ -63732,9 +63791,49 @@ async function planOperation(options) {
         absentFlags: registry.absent,
         platform: options.platform ?? process.platform,
     });
+    const withDiffs = await addConfigDiffs(plan, config);
     if (!Object.values(registry.flags).some(Boolean))
-        return plan;
-    return countRemoval(plan, config, registry.flags);
+        return withDiffs;
+    return countRemoval(withDiffs, config, registry.flags);
+}
+/**
+ * The edits the identity and apim stages would make, as diffs of the files as they are now. A file that cannot
+ * be read or edited yet is said in a note: preflight and the stage itself report it fully.
+ */
+async function addConfigDiffs(plan, config) {
+    let result = plan;
+    const masker = new SecretMasker();
+    for (const db of config.databases)
+        masker.add(db.password);
+    const tomlFile = deploymentTomlPath(config.apimHome);
+    const toml = await (0,promises_namespaceObject.readFile)(tomlFile, 'utf8').catch(() => undefined);
+    const tryDiff = (stage, file, edit, before) => {
+        try {
+            const diff = unifiedDiff(file, before, edit().text);
+            result = withDiff(result, stage, file, masker.mask(maskPasswordAssignments(diff)));
+        }
+        catch (error) {
+            result = withNote(result, stage, `${file} cannot be edited as it is: ${errorMessage(error)}`);
+        }
+    };
+    if (toml !== undefined) {
+        if (config.keyManager === 'resident' && config.identity?.uniqueIdUserStore) {
+            tryDiff('identity', tomlFile, () => editDeploymentToml(toml, { file: tomlFile, addStatementCacheParam: [], userStoreUniqueId: true }), toml);
+        }
+        const cache = statementCacheTargets(config);
+        if (cache.length > 0) {
+            tryDiff('apim', tomlFile, () => editDeploymentToml(toml, { file: tomlFile, addStatementCacheParam: cache, userStoreUniqueId: false }), toml);
+        }
+    }
+    const identity = config.keyManager === 'resident' ? config.identity : undefined;
+    if (identity) {
+        const yaml = await readKitText(identity.migrationKit, 'identity', MIGRATION_CONFIG_PATH).catch(() => undefined);
+        const file = `${identity.migrationKit}: ${MIGRATION_CONFIG_PATH}`;
+        if (yaml !== undefined) {
+            tryDiff('identity', file, () => editMigrationConfig(yaml, { targetVersion: identity.targetVersion, file }), yaml);
+        }
+    }
+    return result;
 }
 /** Adds how many rows the versioning removal would delete; a plan is still a plan when shared_db does not answer. */
 async function countRemoval(plan, config, flags) {

@@ -33729,6 +33729,38 @@ function formatList(items, max = 5) {
     const shown = items.slice(0, max).join(', ');
     return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }
+/** Where a kit keeps the identity client's config, relative to its root. */
+const MIGRATION_CONFIG_PATH = (/* unused pure expression or super */ null && (`${MIGRATION_RESOURCES}/${MIGRATION_CONFIG}`));
+/** The largest kit file read into memory (config files are a few kilobytes). */
+const MAX_KIT_TEXT_BYTES = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
+/**
+ * Reads one text file of a kit without unpacking it, e.g. its migration-config.yaml for the plan's diff.
+ * `relativePath` is relative to the kit's root (inside its wrapper folder); undefined when the kit lacks it.
+ */
+async function readKitText(path, kind, relativePath) {
+    const inspection = await migration_kit_inspectMigrationKit(path, kind);
+    const wanted = `${inspection.rootPrefix}${relativePath}`;
+    if (inspection.format === 'directory') {
+        return readFile(join(resolve(path), ...wanted.split('/')), 'utf8').catch(() => undefined);
+    }
+    if (inspection.format !== 'zip')
+        return undefined;
+    const zip = await yauzl.openPromise(resolve(path), { lazyEntries: true, autoClose: true });
+    try {
+        for await (const entry of zip.eachEntry()) {
+            if (entry.fileName !== wanted || entry.uncompressedSize > MAX_KIT_TEXT_BYTES)
+                continue;
+            const chunks = [];
+            for await (const chunk of await zip.openReadStreamPromise(entry))
+                chunks.push(chunk);
+            return Buffer.concat(chunks).toString('utf8');
+        }
+        return undefined;
+    }
+    finally {
+        zip.close();
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/wso2/kit-install.ts
 /**

@@ -38,6 +38,18 @@ export class SecretMasker {
   }
 }
 
+/**
+ * Config files hold passwords in clear (databases, keystores, the admin user): every `password = "..."` or
+ * `password: ...` value becomes `***`, also on the lines of a diff. Placeholders (`$env{}`, `$secret{}`) stay.
+ */
+export function maskPasswordAssignments(text: string): string {
+  return text.replace(
+    /^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim,
+    (line, key: string, quote: string, value: string, rest: string) =>
+      value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`,
+  );
+}
+
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const err = options.err ?? ((line: string) => process.stderr.write(`${line}\n`));

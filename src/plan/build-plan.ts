@@ -61,6 +61,8 @@ export interface StagePlan {
   versioningRemoval: VersioningAction[];
   serverRun?: ServerCommand;
   configEdits: ConfigEdit[];
+  /** The config edits as unified diffs against the files as they are now, when they could be read. */
+  diffs: Array<{ file: string; diff: string }>;
   checks: string[];
   notes: string[];
 }
@@ -102,6 +104,7 @@ function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): 
     indices: [],
     versioningRemoval: [],
     configEdits: [],
+    diffs: [],
     checks: [],
     notes: [],
   };
@@ -311,6 +314,17 @@ export function withNote(plan: Plan, stageName: StageName, note: string): Plan {
     ...plan,
     stages: plan.stages.map((stage) =>
       stage.stage === stageName ? { ...stage, notes: [...stage.notes, note] } : stage,
+    ),
+  };
+}
+
+/** The plan with the diff of an edit added to a stage. */
+export function withDiff(plan: Plan, stageName: StageName, file: string, diff: string): Plan {
+  if (diff === '') return plan;
+  return {
+    ...plan,
+    stages: plan.stages.map((stage) =>
+      stage.stage === stageName ? { ...stage, diffs: [...stage.diffs, { file, diff }] } : stage,
     ),
   };
 }

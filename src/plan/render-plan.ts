@@ -30,6 +30,13 @@ function renderStage(stage: StagePlan, number: number): string[] {
     );
   }
   for (const edit of stage.configEdits) item(`edit ${edit.file}: ${edit.change}`);
+  for (const { diff } of stage.diffs)
+    lines.push(
+      ...diff
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((line) => `       ${line}`),
+    );
   if (stage.serverRun) item(`run the server: ${stage.serverRun.display}; watch its log; stop it`);
   for (const check of stage.checks) item(`check: ${check}`);
   for (const note of stage.notes) item(note);

@@ -1,15 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
-import { loadConfig } from '../config/load-config.js';
+import { deploymentTomlPath, loadConfig } from '../config/load-config.js';
 import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { openSession } from '../db/session.js';
 import { errorMessage, InputError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
-import { buildPlan, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
+import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
+import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
+import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
+import { editMigrationConfig } from '../wso2/migration-config-edit.js';
+import { MIGRATION_CONFIG_PATH, readKitText } from '../wso2/migration-kit.js';
+import { unifiedDiff } from '../wso2/text-diff.js';
+import { statementCacheTargets } from './server-stage.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
@@ -125,8 +130,57 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     absentFlags: registry.absent,
     platform: options.platform ?? process.platform,
   });
-  if (!Object.values(registry.flags).some(Boolean)) return plan;
-  return countRemoval(plan, config, registry.flags);
+  const withDiffs = await addConfigDiffs(plan, config);
+  if (!Object.values(registry.flags).some(Boolean)) return withDiffs;
+  return countRemoval(withDiffs, config, registry.flags);
+}
+
+/**
+ * The edits the identity and apim stages would make, as diffs of the files as they are now. A file that cannot
+ * be read or edited yet is said in a note: preflight and the stage itself report it fully.
+ */
+async function addConfigDiffs(plan: Plan, config: ResolvedConfig): Promise<Plan> {
+  let result = plan;
+  const masker = new SecretMasker();
+  for (const db of config.databases) masker.add(db.password);
+  const tomlFile = deploymentTomlPath(config.apimHome);
+  const toml = await readFile(tomlFile, 'utf8').catch(() => undefined);
+  const tryDiff = (stage: StageName, file: string, edit: () => { text: string }, before: string) => {
+    try {
+      const diff = unifiedDiff(file, before, edit().text);
+      result = withDiff(result, stage, file, masker.mask(maskPasswordAssignments(diff)));
+    } catch (error) {
+      result = withNote(result, stage, `${file} cannot be edited as it is: ${errorMessage(error)}`);
+    }
+  };
+  if (toml !== undefined) {
+    if (config.keyManager === 'resident' && config.identity?.uniqueIdUserStore) {
+      tryDiff(
+        'identity',
+        tomlFile,
+        () => editDeploymentToml(toml, { file: tomlFile, addStatementCacheParam: [], userStoreUniqueId: true }),
+        toml,
+      );
+    }
+    const cache = statementCacheTargets(config);
+    if (cache.length > 0) {
+      tryDiff(
+        'apim',
+        tomlFile,
+        () => editDeploymentToml(toml, { file: tomlFile, addStatementCacheParam: cache, userStoreUniqueId: false }),
+        toml,
+      );
+    }
+  }
+  const identity = config.keyManager === 'resident' ? config.identity : undefined;
+  if (identity) {
+    const yaml = await readKitText(identity.migrationKit, 'identity', MIGRATION_CONFIG_PATH).catch(() => undefined);
+    const file = `${identity.migrationKit}: ${MIGRATION_CONFIG_PATH}`;
+    if (yaml !== undefined) {
+      tryDiff('identity', file, () => editMigrationConfig(yaml, { targetVersion: identity.targetVersion, file }), yaml);
+    }
+  }
+  return result;
 }
 
 /** Adds how many rows the versioning removal would delete; a plan is still a plan when shared_db does not answer. */

@@ -4,7 +4,7 @@ import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import { SecretMasker } from '../log/logger.js';
+import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
 import { runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
@@ -24,8 +24,8 @@ async function keepInLogs(context: StageContext, name: string, content: string):
 }
 
 /**
- * Config files hold passwords in clear (databases, keystores, the admin user); the logs artifact never does:
- * every `password = "..."`-like value and every secret the config leads to becomes `***`.
+ * The logs artifact never holds a password in clear: password assignments and every secret the config
+ * leads to become `***`.
  */
 export function maskSecrets(context: StageContext, text: string): string {
   const masker = new SecretMasker();
@@ -34,12 +34,7 @@ export function maskSecrets(context: StageContext, text: string): string {
     const value = name === undefined ? undefined : context.deps.env[name];
     if (value) masker.add(value);
   }
-  const assignments = text.replace(
-    /^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim,
-    (line, key: string, quote: string, value: string, rest: string) =>
-      value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`,
-  );
-  return masker.mask(assignments);
+  return masker.mask(maskPasswordAssignments(text));
 }
 
 /**

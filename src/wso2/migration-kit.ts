@@ -2,7 +2,7 @@
  * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
  * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import yauzl from 'yauzl';
 import { errorMessage } from '../errors.js';
@@ -297,4 +297,35 @@ function checkResources(inspection: KitInspection, content: KitEntry[]): void {
 function formatList(items: string[], max = 5): string {
   const shown = items.slice(0, max).join(', ');
   return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+/** Where a kit keeps the identity client's config, relative to its root. */
+export const MIGRATION_CONFIG_PATH = `${MIGRATION_RESOURCES}/${MIGRATION_CONFIG}`;
+
+/** The largest kit file read into memory (config files are a few kilobytes). */
+const MAX_KIT_TEXT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads one text file of a kit without unpacking it, e.g. its migration-config.yaml for the plan's diff.
+ * `relativePath` is relative to the kit's root (inside its wrapper folder); undefined when the kit lacks it.
+ */
+export async function readKitText(path: string, kind: KitKind, relativePath: string): Promise<string | undefined> {
+  const inspection = await inspectMigrationKit(path, kind);
+  const wanted = `${inspection.rootPrefix}${relativePath}`;
+  if (inspection.format === 'directory') {
+    return readFile(join(resolve(path), ...wanted.split('/')), 'utf8').catch(() => undefined);
+  }
+  if (inspection.format !== 'zip') return undefined;
+  const zip = await yauzl.openPromise(resolve(path), { lazyEntries: true, autoClose: true });
+  try {
+    for await (const entry of zip.eachEntry()) {
+      if (entry.fileName !== wanted || entry.uncompressedSize > MAX_KIT_TEXT_BYTES) continue;
+      const chunks: Buffer[] = [];
+      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    }
+    return undefined;
+  } finally {
+    zip.close();
+  }
 }

@@ -124,6 +124,13 @@ describe.each<[string, SetupEngine]>([
   it('run in order: identity, apim-validate, apim, verify', { timeout: 180_000 }, async () => {
     setup = await serverSetup(engine);
 
+    const plan = await cli(setup, ['plan']);
+    expect(plan.code, plan.output).toBe(0);
+    expect(plan.output).toContain('-currentVersion: "5.9.0"');
+    expect(plan.output).toContain('+currentVersion: "5.10.0"');
+    expect(plan.output).toContain('-     name: "EncryptionAdminFlowMigrator"');
+    if (engine === 'postgresql') expect(plan.output).toMatch(/\+url = ".*preparedStatementCacheQueries=0"/);
+
     const tooEarly = await cli(setup, ['run', 'identity']);
     expect(tooEarly.code).toBe(1);
     expect(tooEarly.output).toContain('identity needs registry-scripts to have succeeded');

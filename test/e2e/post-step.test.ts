@@ -1,0 +1,71 @@
+/**
+ * A cancelled job: the main step is gone, the API-M server it started still runs and the migration kit is still in
+ * the home. The built post step, given the state the main step saved, stops the server and removes the kit.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupAlive } from '../../src/server/server-runner.js';
+import { BUNDLES, baseEnv, requireBundles, runNodeScript } from '../helpers/migration-setup.js';
+import { installStandIn } from '../helpers/stand-in.js';
+import { createTempDirs } from '../helpers/wso2-fixtures.js';
+
+const temp = createTempDirs('post-step-');
+let home: string;
+let pid: number;
+
+beforeAll(async () => {
+  requireBundles('post');
+  home = path.join(await temp.make(), 'wso2am-4.2.0');
+  await installStandIn(home, { kit: 'apim', behaviour: { slowMs: 5, hang: true } });
+  const server = spawn('sh', [path.join(home, 'bin', 'api-manager.sh'), '-Dmigrate', '-DmigrateFromVersion=3.1.0'], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  server.unref();
+  pid = server.pid ?? 0;
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path.join(home, 'wso2carbon.pid'))) {
+    if (Date.now() > deadline) throw new Error('the stand-in server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+
+afterAll(async () => {
+  if (pid && groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+  await temp.cleanup();
+});
+
+describe('the post step after a cancelled job', () => {
+  it('stops the server the stage left running and removes the migration kit', async () => {
+    expect(groupAlive(pid)).toBe(true);
+    const dir = path.dirname(home);
+    const files = {
+      output: path.join(dir, 'output'),
+      state: path.join(dir, 'state'),
+      summary: path.join(dir, 'summary'),
+    };
+    for (const file of Object.values(files)) await writeFile(file, '');
+    const state = { stage: 'apim', config: 'apim-migration.yml', serverPid: pid, kitInstalledIn: home };
+    const post = await runNodeScript(BUNDLES.post, [], {
+      cwd: dir,
+      env: baseEnv({
+        GITHUB_ACTIONS: 'true',
+        GITHUB_OUTPUT: files.output,
+        GITHUB_STATE: files.state,
+        GITHUB_STEP_SUMMARY: files.summary,
+        'STATE_apim-migrate': JSON.stringify(state),
+      }),
+      timeoutMs: 60_000,
+    });
+    expect(post.code, post.stdout + post.stderr).toBe(0);
+    expect(post.stdout).toContain(`stopping the API-M server (pid ${pid})`);
+    expect(groupAlive(pid)).toBe(false);
+    expect(existsSync(path.join(home, 'wso2carbon.pid'))).toBe(false);
+    expect(existsSync(path.join(home, 'migration-resources'))).toBe(false);
+    const dropins = await readdir(path.join(home, 'repository', 'components', 'dropins'));
+    expect(dropins.filter((name) => name.endsWith('.jar'))).toEqual([]);
+  });
+});

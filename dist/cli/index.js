@@ -15404,7 +15404,7 @@ function defaultCallback(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _entry_cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8411);
+/* harmony import */ var _entry_cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8659);
 
 process.exitCode = await (0,_entry_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .a)(process.argv.slice(2));
 
@@ -15413,7 +15413,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8411:
+/***/ 8659:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28723,6 +28723,16 @@ function toConnectError(target, error) {
 /** Drivers do not echo passwords, but a raw driver message passes through for unknown causes; be sure. */
 function redactPassword(text, password) {
     return password.length > 0 ? text.split(password).join('***') : text;
+}
+/** Opens a session, runs `work` in it, and closes it whatever happens. */
+async function withSession(target, work, options = {}) {
+    const session = await openSession(target, options);
+    try {
+        return await work(session);
+    }
+    finally {
+        await session.close();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/server/server-command.ts
@@ -62294,7 +62304,23 @@ async function collectText(stream, limit = 16 * 1024 * 1024) {
     return external_node_buffer_namespaceObject.Buffer.concat(chunks).toString('utf8');
 }
 
+;// CONCATENATED MODULE: ./src/stages/databases.ts
+
+
+/** The configured database of that name; shared_db and apim_db always are, config and user may not be. */
+function configuredDatabase(config, name) {
+    const target = config.databases.find((db) => db.name === name);
+    if (!target)
+        throw new InputError({ file: config.configFile, message: `no ${name} is configured` });
+    return target;
+}
+/** A short-lived session on a configured database (a restore may drop and recreate it under a long one). */
+function withDatabase(config, name, work) {
+    return withSession(configuredDatabase(config, name), work);
+}
+
 ;// CONCATENATED MODULE: ./src/stages/guard.ts
+
 
 
 
@@ -62335,15 +62361,14 @@ async function runMutatingStage(stage, context) {
         ]), context);
     }
     const touched = touchedDatabases(stage, context.config);
-    const shared = sharedDb(context.config);
     const guard = { entries: [], details: {} };
     if (context.dryRun) {
-        guard.entries = await readEntries(shared);
+        guard.entries = await readEntries(context.config);
         return runStage(definitionWith(stage, [ledgerPreviewStep(stage, context, guard), ...stage.steps(context, guard)]), context);
     }
     const locks = await lockDatabases(touched, context, stage.name);
     try {
-        guard.entries = await readEntries(shared);
+        guard.entries = await readEntries(context.config);
         const decision = decideStageRun({
             stage: stage.name,
             order: MUTATING_STAGES,
@@ -62436,7 +62461,7 @@ function restoreStep(from, context, guard, touched, stage) {
 /** The ledger row of this attempt: written once the data is safe to change, finished by {@link recordStep}. */
 async function recordAttemptStarted(context, guard, stage, backup, details) {
     const { run } = context.deps;
-    guard.attemptId = await withSharedSession(context.config, (session) => recordStageStarted(session, {
+    guard.attemptId = await withDatabase(context.config, 'shared_db', (session) => recordStageStarted(session, {
         stage: stage.name,
         runId: run.runId,
         attempt: run.attempt,
@@ -62456,7 +62481,7 @@ function recordStep(context, guard) {
                 return { outcome: 'skipped', summary: 'nothing was changed, so nothing is recorded' };
             const state = progress.failed ? 'failed' : 'succeeded';
             const details = progress.failure ? { ...guard.details, message: progress.failure } : guard.details;
-            await withSharedSession(context.config, (session) => recordStageFinished(session, id, { state, details }));
+            await withDatabase(context.config, 'shared_db', (session) => recordStageFinished(session, id, { state, details }));
             return { summary: `recorded as ${state}` };
         },
     };
@@ -62518,35 +62543,13 @@ function touchedDatabases(stage, config) {
     const all = groupPhysicalDatabases(config.databases);
     return stage.touches === 'all' ? all : all.filter((db) => db.names.includes('shared_db'));
 }
-function sharedDb(config) {
-    const shared = config.databases.find((db) => db.name === 'shared_db');
-    if (!shared)
-        throw new InputError({ file: config.configFile, message: 'no shared_db is configured; the ledger lives there' });
-    return shared;
-}
 /** The stages this configuration skips on purpose: they never count as missing predecessors. */
 function skippedStages(config) {
     return config.keyManager === 'is' ? ['identity'] : [];
 }
-async function readEntries(shared) {
-    const session = await openSession(shared);
-    try {
-        const reading = await readLedger(session);
-        return reading.exists ? reading.entries : [];
-    }
-    finally {
-        await session.close();
-    }
-}
-/** A short-lived session on shared_db: a restore may drop and recreate the database under a long one. */
-async function withSharedSession(config, work) {
-    const session = await openSession(sharedDb(config));
-    try {
-        return await work(session);
-    }
-    finally {
-        await session.close();
-    }
+async function readEntries(config) {
+    const reading = await withDatabase(config, 'shared_db', (session) => readLedger(session));
+    return reading.exists ? reading.entries : [];
 }
 /** One lock per physical database, each on its own session held for the whole stage. */
 async function lockDatabases(touched, context, operation) {
@@ -63363,18 +63366,6 @@ function userStoreType(text) {
     const type = parsed.user_store?.type;
     return typeof type === 'string' ? type : undefined;
 }
-async function withDatabase(config, name, work) {
-    const target = config.databases.find((db) => db.name === name);
-    if (!target)
-        throw new Error(`no ${name} is configured`);
-    const session = await openSession(target);
-    try {
-        return await work(session);
-    }
-    finally {
-        await session.close();
-    }
-}
 async function checkRegistryIndices(context) {
     const missing = await withDatabase(context.config, 'shared_db', (session) => findMissingRegistryIndices(session));
     const checks = missing.length === 0
@@ -63427,22 +63418,10 @@ const registryScriptsStage = {
         ];
     },
 };
-async function withShared(config, work) {
-    const shared = config.databases.find((db) => db.name === 'shared_db');
-    if (!shared)
-        throw new Error('no shared_db is configured');
-    const session = await openSession(shared);
-    try {
-        return await work(session);
-    }
-    finally {
-        await session.close();
-    }
-}
 async function addIndices(context) {
     const { logger } = context.deps;
     if (context.dryRun) {
-        const existing = await withShared(context.config, (session) => findExistingRegistryIndices(session));
+        const existing = await withDatabase(context.config, 'shared_db', (session) => findExistingRegistryIndices(session));
         const missing = REGISTRY_INDICES.filter((index) => !existing.some((entry) => entry.index.name === index.name));
         for (const index of missing)
             logger.info(`would add ${index.name} on ${index.table} (${index.columns.join(', ')})`);
@@ -63451,7 +63430,7 @@ async function addIndices(context) {
         context.outcome.changes = { ...context.outcome.changes, indicesToAdd: missing.map((index) => index.name) };
         return { summary: `dry run: would add ${missing.length} of ${REGISTRY_INDICES.length} indices` };
     }
-    const result = await withShared(context.config, (session) => createMissingRegistryIndices(session));
+    const result = await withDatabase(context.config, 'shared_db', (session) => createMissingRegistryIndices(session));
     for (const index of result.created)
         logger.info(`added ${index.name} on ${index.table} (${index.columns.join(', ')})`);
     for (const entry of result.existing)
@@ -63488,14 +63467,14 @@ async function removeVersioning(context, guard) {
         return { outcome: 'skipped', summary: 'no table needs its versioning details removed' };
     }
     if (context.dryRun) {
-        const counts = await withShared(context.config, (session) => countVersioningRemoval(session, toClean));
+        const counts = await withDatabase(context.config, 'shared_db', (session) => countVersioningRemoval(session, toClean));
         for (const count of counts) {
             logger.info(`would delete ${count.mappingRowsToDelete} rows of ${count.mappingTable} and ${count.entityRowsToDelete} orphan rows of ${count.entityTable}`);
         }
         context.outcome.changes = { ...context.outcome.changes, versioningRemoval: counts };
         return { summary: `dry run: counted the rows of ${flagsToClean.length} tables` };
     }
-    const removed = await withShared(context.config, (session) => removeVersioningDetails(session, toClean));
+    const removed = await withDatabase(context.config, 'shared_db', (session) => removeVersioningDetails(session, toClean));
     for (const table of removed) {
         logger.info(`${table.mappingTable}: deleted ${table.mappingRowsDeleted} rows; ${table.entityTable}: deleted ${table.entityRowsDeleted} orphans`);
     }
@@ -63649,18 +63628,8 @@ async function restoreStage(request, context) {
 async function findBackup(request, context) {
     if (request.fromRun !== undefined)
         return findBackupInRun(request.stage, request.fromRun, context);
-    const shared = context.config.databases.find((db) => db.name === 'shared_db');
-    if (!shared)
-        throw new InputError({ file: context.config.configFile, message: 'no shared_db is configured' });
-    const session = await openSession(shared);
-    let entries;
-    try {
-        const reading = await readLedger(session);
-        entries = reading.exists ? reading.entries : [];
-    }
-    finally {
-        await session.close();
-    }
+    const reading = await withDatabase(context.config, 'shared_db', (session) => readLedger(session));
+    const entries = reading.exists ? reading.entries : [];
     const latest = entries.filter((entry) => entry.stage === request.stage && entry.backupName).at(-1);
     if (!latest?.backupName || !latest.backupRunId) {
         throw new InputError({
@@ -63693,6 +63662,7 @@ function attemptOf(stage, name) {
 }
 
 ;// CONCATENATED MODULE: ./src/stages/operations.ts
+
 
 
 
@@ -63841,13 +63811,10 @@ async function countRemoval(plan, config, flags) {
     if (!shared)
         return plan;
     try {
-        const session = await openSession(shared, { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS });
-        try {
-            return withRemovalCounts(plan, await countVersioningRemoval(session, flags));
-        }
-        finally {
-            await session.close();
-        }
+        const counts = await withSession(shared, (session) => countVersioningRemoval(session, flags), {
+            connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS,
+        });
+        return withRemovalCounts(plan, counts);
     }
     catch (error) {
         return withNote(plan, 'registry-scripts', `row counts not available: ${errorMessage(error)}`);
@@ -63855,19 +63822,11 @@ async function countRemoval(plan, config, flags) {
 }
 async function statusOperation(options) {
     const config = await loadConfigWithSecrets(options);
-    const shared = config.databases.find((db) => db.name === 'shared_db');
-    if (!shared)
-        throw new InputError({ file: config.configFile, message: 'no shared_db is configured' });
-    const session = await openSession(shared);
-    try {
-        return {
-            database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
-            ledger: await readLedger(session),
-        };
-    }
-    finally {
-        await session.close();
-    }
+    const shared = configuredDatabase(config, 'shared_db');
+    return {
+        database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
+        ledger: await withSession(shared, (session) => readLedger(session)),
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/entry/cli.ts

@@ -256,3 +256,17 @@ function toConnectError(target: DatabaseTarget, error: unknown): DbConnectError 
 function redactPassword(text: string, password: string): string {
   return password.length > 0 ? text.split(password).join('***') : text;
 }
+
+/** Opens a session, runs `work` in it, and closes it whatever happens. */
+export async function withSession<T>(
+  target: DatabaseTarget,
+  work: (session: DbSession) => Promise<T>,
+  options: OpenSessionOptions = {},
+): Promise<T> {
+  const session = await openSession(target, options);
+  try {
+    return await work(session);
+  } finally {
+    await session.close();
+  }
+}

@@ -19,6 +19,7 @@ import { restoreBackup } from '../db/restore.js';
 import { openSession, type DbSession } from '../db/session.js';
 import { errorMessage, InputError } from '../errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { withDatabase } from './databases.js';
 import { TOOL_VERSION } from '../version.js';
 import { runStage } from './engine.js';
 import {
@@ -89,10 +90,9 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
     );
   }
   const touched = touchedDatabases(stage, context.config);
-  const shared = sharedDb(context.config);
   const guard: GuardState = { entries: [], details: {} };
   if (context.dryRun) {
-    guard.entries = await readEntries(shared);
+    guard.entries = await readEntries(context.config);
     return runStage(
       definitionWith(stage, [ledgerPreviewStep(stage, context, guard), ...stage.steps(context, guard)]),
       context,
@@ -100,7 +100,7 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
   }
   const locks = await lockDatabases(touched, context, stage.name);
   try {
-    guard.entries = await readEntries(shared);
+    guard.entries = await readEntries(context.config);
     const decision = decideStageRun({
       stage: stage.name,
       order: MUTATING_STAGES,
@@ -248,7 +248,7 @@ async function recordAttemptStarted(
   details?: LedgerDetails,
 ): Promise<void> {
   const { run } = context.deps;
-  guard.attemptId = await withSharedSession(context.config, (session) =>
+  guard.attemptId = await withDatabase(context.config, 'shared_db', (session) =>
     recordStageStarted(session, {
       stage: stage.name,
       runId: run.runId,
@@ -270,7 +270,9 @@ function recordStep(context: StageContext, guard: GuardState): StepDefinition {
       if (id === undefined) return { outcome: 'skipped', summary: 'nothing was changed, so nothing is recorded' };
       const state = progress.failed ? 'failed' : 'succeeded';
       const details = progress.failure ? { ...guard.details, message: progress.failure } : guard.details;
-      await withSharedSession(context.config, (session) => recordStageFinished(session, id, { state, details }));
+      await withDatabase(context.config, 'shared_db', (session) =>
+        recordStageFinished(session, id, { state, details }),
+      );
       return { summary: `recorded as ${state}` };
     },
   };
@@ -343,36 +345,14 @@ export function touchedDatabases(stage: MutatingStageDefinition, config: Resolve
   return stage.touches === 'all' ? all : all.filter((db) => db.names.includes('shared_db'));
 }
 
-function sharedDb(config: ResolvedConfig): DatabaseTarget {
-  const shared = config.databases.find((db) => db.name === 'shared_db');
-  if (!shared)
-    throw new InputError({ file: config.configFile, message: 'no shared_db is configured; the ledger lives there' });
-  return shared;
-}
-
 /** The stages this configuration skips on purpose: they never count as missing predecessors. */
 function skippedStages(config: ResolvedConfig): StageName[] {
   return config.keyManager === 'is' ? ['identity'] : [];
 }
 
-async function readEntries(shared: DatabaseTarget): Promise<LedgerEntry[]> {
-  const session = await openSession(shared);
-  try {
-    const reading = await readLedger(session);
-    return reading.exists ? reading.entries : [];
-  } finally {
-    await session.close();
-  }
-}
-
-/** A short-lived session on shared_db: a restore may drop and recreate the database under a long one. */
-async function withSharedSession<T>(config: ResolvedConfig, work: (session: DbSession) => Promise<T>): Promise<T> {
-  const session = await openSession(sharedDb(config));
-  try {
-    return await work(session);
-  } finally {
-    await session.close();
-  }
+async function readEntries(config: ResolvedConfig): Promise<LedgerEntry[]> {
+  const reading = await withDatabase(config, 'shared_db', (session) => readLedger(session));
+  return reading.exists ? reading.entries : [];
 }
 
 /** One lock per physical database, each on its own session held for the whole stage. */

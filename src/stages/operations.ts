@@ -6,7 +6,7 @@ import { deploymentTomlPath, loadConfig } from '../config/load-config.js';
 import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
-import { openSession } from '../db/session.js';
+import { withSession } from '../db/session.js';
 import { errorMessage, InputError } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
 import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
@@ -18,6 +18,7 @@ import { statementCacheTargets } from './server-stage.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
+import { configuredDatabase } from './databases.js';
 import { restoreStage, type RestoreRequest } from './restore.js';
 import type { ServerStateSink, StageContext, StageName, StageResult } from './types.js';
 
@@ -188,12 +189,10 @@ async function countRemoval(plan: Plan, config: ResolvedConfig, flags: RegistryV
   const shared = config.databases.find((db) => db.name === 'shared_db');
   if (!shared) return plan;
   try {
-    const session = await openSession(shared, { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS });
-    try {
-      return withRemovalCounts(plan, await countVersioningRemoval(session, flags));
-    } finally {
-      await session.close();
-    }
+    const counts = await withSession(shared, (session) => countVersioningRemoval(session, flags), {
+      connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS,
+    });
+    return withRemovalCounts(plan, counts);
   } catch (error) {
     return withNote(plan, 'registry-scripts', `row counts not available: ${errorMessage(error)}`);
   }
@@ -206,15 +205,9 @@ export interface StatusReport {
 
 export async function statusOperation(options: OperationOptions): Promise<StatusReport> {
   const config = await loadConfigWithSecrets(options);
-  const shared = config.databases.find((db) => db.name === 'shared_db');
-  if (!shared) throw new InputError({ file: config.configFile, message: 'no shared_db is configured' });
-  const session = await openSession(shared);
-  try {
-    return {
-      database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
-      ledger: await readLedger(session),
-    };
-  } finally {
-    await session.close();
-  }
+  const shared = configuredDatabase(config, 'shared_db');
+  return {
+    database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,
+    ledger: await withSession(shared, (session) => readLedger(session)),
+  };
 }

@@ -8,9 +8,9 @@ import {
   removeVersioningDetails,
   type ExistingRegistryIndex,
 } from '../db/registry-scripts.js';
-import { openSession, type DbSession } from '../db/session.js';
 import { REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { withDatabase } from './databases.js';
 import type { GuardState, MutatingStageDefinition } from './guard.js';
 import type { StageContext, StepOutput } from './types.js';
 
@@ -36,28 +36,17 @@ export const registryScriptsStage: MutatingStageDefinition = {
   },
 };
 
-async function withShared<T>(config: ResolvedConfig, work: (session: DbSession) => Promise<T>): Promise<T> {
-  const shared = config.databases.find((db) => db.name === 'shared_db');
-  if (!shared) throw new Error('no shared_db is configured');
-  const session = await openSession(shared);
-  try {
-    return await work(session);
-  } finally {
-    await session.close();
-  }
-}
-
 async function addIndices(context: StageContext): Promise<StepOutput> {
   const { logger } = context.deps;
   if (context.dryRun) {
-    const existing = await withShared(context.config, (session) => findExistingRegistryIndices(session));
+    const existing = await withDatabase(context.config, 'shared_db', (session) => findExistingRegistryIndices(session));
     const missing = REGISTRY_INDICES.filter((index) => !existing.some((entry) => entry.index.name === index.name));
     for (const index of missing) logger.info(`would add ${index.name} on ${index.table} (${index.columns.join(', ')})`);
     for (const entry of existing) logExisting(context, entry);
     context.outcome.changes = { ...context.outcome.changes, indicesToAdd: missing.map((index) => index.name) };
     return { summary: `dry run: would add ${missing.length} of ${REGISTRY_INDICES.length} indices` };
   }
-  const result = await withShared(context.config, (session) => createMissingRegistryIndices(session));
+  const result = await withDatabase(context.config, 'shared_db', (session) => createMissingRegistryIndices(session));
   for (const index of result.created)
     logger.info(`added ${index.name} on ${index.table} (${index.columns.join(', ')})`);
   for (const entry of result.existing) logExisting(context, entry);
@@ -92,7 +81,9 @@ async function removeVersioning(context: StageContext, guard: GuardState): Promi
     return { outcome: 'skipped', summary: 'no table needs its versioning details removed' };
   }
   if (context.dryRun) {
-    const counts = await withShared(context.config, (session) => countVersioningRemoval(session, toClean));
+    const counts = await withDatabase(context.config, 'shared_db', (session) =>
+      countVersioningRemoval(session, toClean),
+    );
     for (const count of counts) {
       logger.info(
         `would delete ${count.mappingRowsToDelete} rows of ${count.mappingTable} and ${count.entityRowsToDelete} orphan rows of ${count.entityTable}`,
@@ -101,7 +92,9 @@ async function removeVersioning(context: StageContext, guard: GuardState): Promi
     context.outcome.changes = { ...context.outcome.changes, versioningRemoval: counts };
     return { summary: `dry run: counted the rows of ${flagsToClean.length} tables` };
   }
-  const removed = await withShared(context.config, (session) => removeVersioningDetails(session, toClean));
+  const removed = await withDatabase(context.config, 'shared_db', (session) =>
+    removeVersioningDetails(session, toClean),
+  );
   for (const table of removed) {
     logger.info(
       `${table.mappingTable}: deleted ${table.mappingRowsDeleted} rows; ${table.entityTable}: deleted ${table.entityRowsDeleted} orphans`,

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
-import { readLedger, type LedgerEntry } from '../db/ledger.js';
+import { readLedger } from '../db/ledger.js';
 import { restoreBackup } from '../db/restore.js';
-import { openSession } from '../db/session.js';
 import { InputError } from '../errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
 import { backupDecryption, lockDatabases } from './guard.js';
 import type { StageContext, StageName, StageResult, StepOutput } from './types.js';
@@ -65,16 +65,8 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
 
 async function findBackup(request: RestoreRequest, context: StageContext): Promise<BackupRef> {
   if (request.fromRun !== undefined) return findBackupInRun(request.stage, request.fromRun, context);
-  const shared = context.config.databases.find((db) => db.name === 'shared_db');
-  if (!shared) throw new InputError({ file: context.config.configFile, message: 'no shared_db is configured' });
-  const session = await openSession(shared);
-  let entries: LedgerEntry[];
-  try {
-    const reading = await readLedger(session);
-    entries = reading.exists ? reading.entries : [];
-  } finally {
-    await session.close();
-  }
+  const reading = await withDatabase(context.config, 'shared_db', (session) => readLedger(session));
+  const entries = reading.exists ? reading.entries : [];
   const latest = entries.filter((entry) => entry.stage === request.stage && entry.backupName).at(-1);
   if (!latest?.backupName || !latest.backupRunId) {
     throw new InputError({

@@ -4,13 +4,13 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
 import { parseJdbcUrl } from '../config/jdbc-url.js';
 import type { DatabaseTarget, ResolvedConfig } from '../config/types.js';
-import { openSession, type DbSession } from '../db/session.js';
 import { APIM_420_TABLES, findMissingRegistryIndices, findMissingTables } from '../db/verify-probes.js';
 import { errorMessage } from '../errors.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';
 import { PG_STATEMENT_CACHE_PARAM } from '../wso2/registry.js';
 import { parse as parseToml } from 'smol-toml';
 import { reportChecks } from './check-step.js';
+import { withDatabase } from './databases.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
 /**
@@ -97,21 +97,6 @@ function userStoreType(text: string): string | undefined {
   const parsed = parseToml(text) as { user_store?: { type?: unknown } };
   const type = parsed.user_store?.type;
   return typeof type === 'string' ? type : undefined;
-}
-
-async function withDatabase<T>(
-  config: ResolvedConfig,
-  name: string,
-  work: (session: DbSession) => Promise<T>,
-): Promise<T> {
-  const target: DatabaseTarget | undefined = config.databases.find((db) => db.name === name);
-  if (!target) throw new Error(`no ${name} is configured`);
-  const session = await openSession(target);
-  try {
-    return await work(session);
-  } finally {
-    await session.close();
-  }
 }
 
 async function checkRegistryIndices(context: StageContext): Promise<StepOutput> {

@@ -43,6 +43,7 @@ import {
   makeMigrationKitZip,
   type RegistryXmlFlags,
 } from './wso2-fixtures.js';
+import { readLedger } from '../../src/db/ledger.js';
 
 export type SetupEngine = 'postgresql' | 'mariadb';
 
@@ -439,4 +440,15 @@ export function runNodeScript(
       });
     });
   });
+}
+
+/** The ledger of the setup's database as `stage:state` lines, oldest first (none when there is no ledger). */
+export async function ledgerStates(setup: MigrationSetup): Promise<string[]> {
+  const session = await setup.adminSession();
+  try {
+    const reading = await readLedger(session);
+    return reading.exists ? reading.entries.map((entry) => `${entry.stage}:${entry.state}`) : [];
+  } finally {
+    await session.close();
+  }
 }

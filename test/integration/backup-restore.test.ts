@@ -491,7 +491,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
 
     it('never puts the password on a command line or in any output', async () => {
       const logger = createRecordingLogger();
-      const watcher = watchProcesses(engineCase.dumpTool, target.password);
+      const watcher = watchProcesses(engineCase.dumpTool, target.password, target.database);
       let result: BackupResult;
       try {
         result = await backup({ kind: 'none' }, { target, logger, progressIntervalMs: 20 });
@@ -517,7 +517,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       // The same login restores it (the restore client gets the password the same way).
       const before = await databaseChecksums(target);
       await withSession(target, (session) => session.query('DELETE FROM big_table WHERE id > 1000'));
-      const restoreWatcher = watchProcesses(/\b(pg_restore|mariadb|mysql)\b/, target.password);
+      const restoreWatcher = watchProcesses(/\b(pg_restore|mariadb|mysql)\b/, target.password, target.database);
       try {
         await restoreBackup({
           artifactName: result.artifact.name,
@@ -613,8 +613,11 @@ interface ProcessWatcher {
   defaultsFileModes(): number[];
 }
 
-/** Samples `ps -eo args` until stopped, looking for a tool and for a secret anywhere in the list. */
-function watchProcesses(tool: RegExp, secret: string): ProcessWatcher {
+/**
+ * Samples `ps -eo args` until stopped, looking for a tool working on `database` (other test files run dumps of
+ * their own at the same time) and for a secret anywhere in the list.
+ */
+function watchProcesses(tool: RegExp, secret: string, database: string): ProcessWatcher {
   let running = true;
   let sawTool = false;
   const leaks: string[] = [];
@@ -625,7 +628,7 @@ function watchProcesses(tool: RegExp, secret: string): ProcessWatcher {
       const { stdout } = await run('ps', ['-eo', 'args'], { maxBuffer: 16 * 1024 * 1024 });
       for (const line of stdout.split('\n')) {
         if (line.includes(secret)) leaks.push(line);
-        if (!tool.test(line) || line.includes('ps -eo')) continue;
+        if (!tool.test(line) || line.includes('ps -eo') || !line.includes(database)) continue;
         sawTool = true;
         const match = /--defaults-extra-file=(\S+)/.exec(line);
         if (match?.[1]) {

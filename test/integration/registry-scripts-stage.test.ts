@@ -7,12 +7,17 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags } from '../../src/config/types.js';
 import { runCli } from '../../src/entry/cli.js';
-import { readLedger } from '../../src/db/ledger.js';
 import { acquireStageLock } from '../../src/db/lock.js';
 import { createMissingRegistryIndices } from '../../src/db/registry-scripts.js';
 import type { DbSession } from '../../src/db/session.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../helpers/registry-fixture.js';
-import { baseEnv, createMigrationSetup, type MigrationSetup, type SetupEngine } from '../helpers/migration-setup.js';
+import {
+  baseEnv,
+  createMigrationSetup,
+  ledgerStates,
+  type MigrationSetup,
+  type SetupEngine,
+} from '../helpers/migration-setup.js';
 import { tableChecksums, type TableChecksums } from '../helpers/table-checksums.js';
 
 let setup: MigrationSetup | undefined;
@@ -63,16 +68,6 @@ async function seed(current: MigrationSetup): Promise<SeededRegistry> {
       versioningOffRows: 5,
       orphanEntities: 3,
     });
-  } finally {
-    await session.close();
-  }
-}
-
-async function ledgerStates(current: MigrationSetup): Promise<string[]> {
-  const session = await current.adminSession();
-  try {
-    const reading = await readLedger(session);
-    return reading.exists ? reading.entries.map((entry) => `${entry.stage}:${entry.state}`) : [];
   } finally {
     await session.close();
   }

@@ -6,10 +6,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/entry/cli.js';
-import { readLedger } from '../../src/db/ledger.js';
 import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
 import { createRegistrySchema, seedRegistry } from '../helpers/registry-fixture.js';
-import { baseEnv, createMigrationSetup, type MigrationSetup, type SetupEngine } from '../helpers/migration-setup.js';
+import {
+  baseEnv,
+  createMigrationSetup,
+  ledgerStates,
+  type MigrationSetup,
+  type SetupEngine,
+} from '../helpers/migration-setup.js';
 import {
   installStandIn,
   makeIdentityMigrationConfig,
@@ -75,16 +80,6 @@ async function serverSetup(engine: SetupEngine, behaviour: StandInBehaviour = {}
 /** The arguments of every server start, without the `--stop` calls that ended them. */
 async function serverRuns(current: MigrationSetup): Promise<string[][]> {
   return (await readStandInArgs(current.apimHome)).filter((args) => args[0] !== '--stop');
-}
-
-async function ledgerStates(current: MigrationSetup): Promise<string[]> {
-  const session = await current.adminSession();
-  try {
-    const reading = await readLedger(session);
-    return reading.exists ? reading.entries.map((entry) => `${entry.stage}:${entry.state}`) : [];
-  } finally {
-    await session.close();
-  }
 }
 
 async function dropins(current: MigrationSetup): Promise<string[]> {

@@ -27405,8 +27405,10 @@ const configSchema = strictObject({
     server: strictObject({
         timeoutMinutes: positive.default(180),
         stopGraceSeconds: positive.default(60),
+        /** Regular expressions of migration-client ERROR lines that do not fail a run, besides WSO2's own. */
+        harmlessErrors: array(schemas_string().min(1).refine(isRegExp, 'must be a valid regular expression')).default([]),
     })
-        .default({ timeoutMinutes: 180, stopGraceSeconds: 60 }),
+        .default({ timeoutMinutes: 180, stopGraceSeconds: 60, harmlessErrors: [] }),
     store: strictObject({
         dir: schema_path.default('.apim-migrate'),
     })
@@ -27449,6 +27451,15 @@ function checkCrossFieldRules(raw) {
         }
     }
     return violations;
+}
+function isRegExp(pattern) {
+    try {
+        new RegExp(pattern);
+        return true;
+    }
+    catch {
+        return false;
+    }
 }
 function isRecord(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -27538,6 +27549,11 @@ function parseYaml(text, file) {
             let offset;
             let node = doc.contents;
             for (const key of valuePath) {
+                if ((0,dist/* isSeq */.oP)(node) && typeof key === 'number') {
+                    node = node.items[key];
+                    offset = node?.range?.[0] ?? offset;
+                    continue;
+                }
                 if (!(0,dist/* isMap */.jh)(node))
                     break;
                 const pair = node.items.find((item) => (0,dist/* isPair */.tO)(item) && (0,dist/* isScalar */.jn)(item.key) && item.key.value === key);
@@ -30935,12 +30951,6 @@ async function readKitText(path, kind, relativePath) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: external "node:readline"
-const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
 ;// CONCATENATED MODULE: ./src/server/log-matcher.ts
 /** WSO2's own test runs treat these ERRORs of the API-M client as harmless. */
 const DEFAULT_HARMLESS_ERRORS = [/SQL script not found at .*migration-4\.1\.0_to_4\.2\.0/];
@@ -31229,6 +31239,12 @@ function stopDecision(state) {
     return 'wait';
 }
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
 ;// CONCATENATED MODULE: ./src/server/server-runner.ts
 /**
  * Runs the API-M server for one migration run: starts it in its own process group, streams its console output
@@ -31964,6 +31980,7 @@ async function writeEntry(zip, target, item) {
 
 
 
+
 /** Where a server stage gathers what becomes its logs artifact. */
 function logsDir(context) {
     return external_node_path_default().join(context.workDir, 'logs');
@@ -32076,6 +32093,7 @@ function serverRunSteps(context, spec) {
                     logFile: external_node_path_default().join(logsDir(context), 'server-console.log'),
                     timeoutMs: config.server.timeoutMinutes * 60_000,
                     stopGraceMs: config.server.stopGraceSeconds * 1000,
+                    harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
                     logger: deps.logger,
                     onStarted: (pid) => deps.serverState?.serverStarted(pid, config.apimHome),
                 });

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError, type Problem } from '../errors.js';
 import {
@@ -105,6 +105,11 @@ function parseYaml(text: string, file: string): LocatedDocument {
       let offset: number | undefined;
       let node: unknown = doc.contents;
       for (const key of valuePath) {
+        if (isSeq(node) && typeof key === 'number') {
+          node = node.items[key];
+          offset = (node as Node | undefined)?.range?.[0] ?? offset;
+          continue;
+        }
         if (!isMap(node)) break;
         const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
         if (!pair) break;

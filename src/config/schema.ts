@@ -64,8 +64,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       timeoutMinutes: positive.default(180),
       stopGraceSeconds: positive.default(60),
+      /** Regular expressions of migration-client ERROR lines that do not fail a run, besides WSO2's own. */
+      harmlessErrors: z.array(z.string().min(1).refine(isRegExp, 'must be a valid regular expression')).default([]),
     })
-    .default({ timeoutMinutes: 180, stopGraceSeconds: 60 }),
+    .default({ timeoutMinutes: 180, stopGraceSeconds: 60, harmlessErrors: [] }),
   store: z
     .strictObject({
       dir: path.default('.apim-migrate'),
@@ -118,6 +120,15 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
     }
   }
   return violations;
+}
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -65,6 +65,8 @@ export interface ResolvedConfig {
   server: {
     timeoutMinutes: number;
     stopGraceSeconds: number;
+    /** Patterns of migration-client ERROR lines that do not fail a run, added to WSO2's known harmless one. */
+    harmlessErrors: string[];
   };
   store: {
     /** Absolute path of the local artifact store. */

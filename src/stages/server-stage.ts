@@ -5,6 +5,7 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
+import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
 import { runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
@@ -143,6 +144,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           logFile: path.join(logsDir(context), 'server-console.log'),
           timeoutMs: config.server.timeoutMinutes * 60_000,
           stopGraceMs: config.server.stopGraceSeconds * 1000,
+          harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
           logger: deps.logger,
           onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome),
         });

@@ -153,7 +153,7 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
     },
     databases: [makeTarget('apim_db'), makeTarget('shared_db')],
     backup: { passphraseEnv: 'APIM_MIGRATE_BACKUP_PASSPHRASE', retentionDays: 30, allowPlaintextBackups: false },
-    server: { timeoutMinutes: 180, stopGraceSeconds: 60 },
+    server: { timeoutMinutes: 180, stopGraceSeconds: 60, harmlessErrors: [] },
     store: { dir: '/cfg/.apim-migrate' },
     ...overrides,
   };

@@ -232,6 +232,29 @@ describe('server stage failures', () => {
     },
   );
 
+  it(
+    'a client ERROR fails a run even with the success line, unless server.harmlessErrors names it',
+    { timeout: 180_000 },
+    async () => {
+      setup = await serverSetup('postgresql', { errorBeforeSuccess: true });
+      expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+      const failed = await cli(setup, ['run', 'identity']);
+      expect(failed.code).toBe(1);
+      expect(failed.output).toContain('Error while executing the migration script');
+      const { rewriteConfig } = await import('../helpers/migration-setup.js');
+      await rewriteConfig(setup, {
+        server: {
+          timeoutMinutes: 1,
+          stopGraceSeconds: 5,
+          harmlessErrors: ['Error while executing the migration script of \\w+'],
+        },
+      });
+      const rerun = await cli(setup, ['run', 'identity']);
+      expect(rerun.code, rerun.output).toBe(0);
+      expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded']);
+    },
+  );
+
   it('a hanging server times out, is stopped, and the kit is removed', { timeout: 180_000 }, async () => {
     setup = await serverSetup('postgresql', { hang: true });
     await writeFileConfigTimeout(setup, 0.05);

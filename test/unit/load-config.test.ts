@@ -180,7 +180,7 @@ describe('loadConfig: defaults and paths', () => {
     { title: 'a decimal', value: '0.5', expected: 0.5 },
   ])('accepts $title for server.timeoutMinutes', async ({ value, expected }) => {
     const { config } = await load({ config: `${MINIMAL_CONFIG}server:\n  timeoutMinutes: ${value}\n` });
-    expect(config.server).toEqual({ timeoutMinutes: expected, stopGraceSeconds: 60 });
+    expect(config.server).toEqual({ timeoutMinutes: expected, stopGraceSeconds: 60, harmlessErrors: [] });
   });
 
   it('takes keyManager: is with isHealthUrl and no identity section', async () => {
@@ -416,6 +416,12 @@ describe('loadConfig: problems in the config file', () => {
     },
     { title: 'an unknown profile', yaml: 'profile: gateway-worker', line: 8, text: 'profile:' },
     { title: 'a list for a mapping', yaml: 'server: [1, 2]', line: 8, text: 'server: must be a mapping' },
+    {
+      title: 'a harmless-error pattern that is no regular expression',
+      yaml: 'server:\n  harmlessErrors:\n    - "SQL script not found ("',
+      line: 10,
+      text: 'server.harmlessErrors.0: must be a valid regular expression',
+    },
   ])('reports $title at its line (the config adds it after line 7)', async ({ yaml, line, text }) => {
     const { setup, error } = await loadError({ config: `${MINIMAL_CONFIG}${yaml}\n` });
     expect(error.problems).toHaveLength(1);

@@ -185,7 +185,8 @@ export class GitHubArtifactStore implements ArtifactStore {
       path: directory,
       ...(found.artifact.digest ? { expectedHash: found.artifact.digest } : {}),
     });
-    if (result.digestMismatch) throw new Error(`artifact ${name} of run ${this.runId} arrived damaged (sha256 differs)`);
+    if (result.digestMismatch)
+      throw new Error(`artifact ${name} of run ${this.runId} arrived damaged (sha256 differs)`);
   }
 
   private async downloadPublic(name: string, runId: string, directory: string): Promise<void> {

@@ -100,7 +100,9 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
   const server = http.createServer((request, response) => {
     void handle(request, response).catch((error: unknown) => {
       const failure =
-        error instanceof HttpError ? error : new HttpError(500, 'internal', error instanceof Error ? error.message : '');
+        error instanceof HttpError
+          ? error
+          : new HttpError(500, 'internal', error instanceof Error ? error.message : '');
       if (!response.headersSent) {
         response.writeHead(failure.status, { 'content-type': 'application/json' });
       }
@@ -188,7 +190,10 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
     switch (method) {
       case 'CreateArtifact': {
         if (!name) throw new HttpError(400, 'invalid_argument', 'name is required');
-        if ((options.conflictOnReusedName ?? true) && store.some((entry) => entry.runId === caller.runId && entry.name === name)) {
+        if (
+          (options.conflictOnReusedName ?? true) &&
+          store.some((entry) => entry.runId === caller.runId && entry.name === name)
+        ) {
           throw new HttpError(409, 'already_exists', 'an artifact with this name already exists on the workflow run');
         }
         const artifact: FakeArtifact = {
@@ -257,7 +262,9 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
         return { signed_url: downloadUrl(artifact) };
       }
       case 'DeleteArtifact': {
-        const index = store.findIndex((entry) => entry.finalized && entry.runId === caller.runId && entry.name === name);
+        const index = store.findIndex(
+          (entry) => entry.finalized && entry.runId === caller.runId && entry.name === name,
+        );
         const artifact = store[index];
         if (!artifact) throw new HttpError(404, 'not_found', `artifact ${name} not found`);
         store.splice(index, 1);

@@ -1,4 +1,5 @@
-import { DefaultArtifactClient, type ArtifactClient } from '@actions/artifact';
+// Only types statically: @actions/artifact (through @actions/github) must load after GITHUB_API_URL is set.
+import type { ArtifactClient } from '@actions/artifact';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,6 +26,7 @@ const READ_TOKEN = 'ghs_fake_read_token';
 
 let fake: FakeArtifactService;
 let mod: StoreModule;
+let artifactModule: typeof import('@actions/artifact');
 let saved: Record<string, string | undefined>;
 let work: string;
 let nextRun = 5000;
@@ -54,6 +56,7 @@ beforeAll(async () => {
   // @actions/github reads GITHUB_API_URL once, when it is first imported: set it before the store is loaded.
   process.env['GITHUB_API_URL'] = fake.url;
   mod = await import('../../src/artifacts/github-store.js');
+  artifactModule = await import('@actions/artifact');
 });
 
 afterAll(async () => {
@@ -118,7 +121,9 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     expect(fake.requests().filter((request) => request.startsWith('PUT /blob/')).length).toBeGreaterThanOrEqual(3);
 
     const listed = await store.list();
-    expect(listed.map((artifact) => [artifact.name, artifact.id])).toEqual([['apim-migrate-apim-backup-a1', stored.id]]);
+    expect(listed.map((artifact) => [artifact.name, artifact.id])).toEqual([
+      ['apim-migrate-apim-backup-a1', stored.id],
+    ]);
 
     const destination = path.join(work, 'restore');
     const paths = await store.download('apim-migrate-apim-backup-a1', destination);
@@ -139,7 +144,7 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     );
 
     // A racing upload: the list does not show the name yet, CreateArtifact answers 409.
-    const real = new DefaultArtifactClient();
+    const real = new artifactModule.DefaultArtifactClient();
     const racing: ArtifactClient = {
       uploadArtifact: (...args) => real.uploadArtifact(...args),
       downloadArtifact: (...args) => real.downloadArtifact(...args),

@@ -44,6 +44,7 @@ import {
   type RegistryXmlFlags,
 } from './wso2-fixtures.js';
 import { readLedger } from '../../src/db/ledger.js';
+import { runCli } from '../../src/entry/cli.js';
 
 export type SetupEngine = 'postgresql' | 'mariadb';
 
@@ -451,4 +452,31 @@ export async function ledgerStates(setup: MigrationSetup): Promise<string[]> {
   } finally {
     await session.close();
   }
+}
+
+let cliRuns = 0;
+
+/**
+ * Runs the CLI in-process in the setup's folder with its environment, as a new local run each time (the test's
+ * `runIdPrefix` and a counter name it), and returns the exit code and everything it printed, in order.
+ */
+export async function runCliIn(
+  setup: MigrationSetup,
+  argv: string[],
+  options: { env?: Record<string, string>; runIdPrefix?: string } = {},
+): Promise<{ code: number; output: string }> {
+  cliRuns += 1;
+  const lines: string[] = [];
+  const code = await runCli(argv, {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: baseEnv({
+      ...setup.env,
+      APIM_MIGRATE_RUN_ID: `${options.runIdPrefix ?? 'test-run'}-${cliRuns}`,
+      ...options.env,
+    }),
+    cwd: setup.dir,
+    platform: 'linux',
+  });
+  return { code, output: lines.join('\n') };
 }

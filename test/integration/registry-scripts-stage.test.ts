@@ -6,43 +6,27 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags } from '../../src/config/types.js';
-import { runCli } from '../../src/entry/cli.js';
 import { acquireStageLock } from '../../src/db/lock.js';
 import { createMissingRegistryIndices } from '../../src/db/registry-scripts.js';
 import type { DbSession } from '../../src/db/session.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../helpers/registry-fixture.js';
 import {
-  baseEnv,
   createMigrationSetup,
   ledgerStates,
+  runCliIn,
   type MigrationSetup,
   type SetupEngine,
 } from '../helpers/migration-setup.js';
 import { tableChecksums, type TableChecksums } from '../helpers/table-checksums.js';
 
 let setup: MigrationSetup | undefined;
-let runCounter = 0;
 afterEach(async () => {
   await setup?.cleanup();
   setup = undefined;
 });
 
-interface CliRun {
-  code: number;
-  output: string;
-}
-
-async function cli(current: MigrationSetup, argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  runCounter += 1;
-  const lines: string[] = [];
-  const code = await runCli(argv, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: baseEnv({ ...current.env, APIM_MIGRATE_RUN_ID: `stage-test-${runCounter}`, ...env }),
-    cwd: current.dir,
-    platform: 'linux',
-  });
-  return { code, output: lines.join('\n') };
+function cli(current: MigrationSetup, argv: string[], env: Record<string, string> = {}) {
+  return runCliIn(current, argv, { env, runIdPrefix: 'stage-test' });
 }
 
 async function checksums(current: MigrationSetup): Promise<TableChecksums> {

@@ -5,13 +5,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/entry/cli.js';
 import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
 import { createRegistrySchema, seedRegistry } from '../helpers/registry-fixture.js';
 import {
-  baseEnv,
   createMigrationSetup,
   ledgerStates,
+  runCliIn,
   type MigrationSetup,
   type SetupEngine,
 } from '../helpers/migration-setup.js';
@@ -25,23 +24,13 @@ import {
 import { makeMigrationKitZip } from '../helpers/wso2-fixtures.js';
 
 let setup: MigrationSetup | undefined;
-let runCounter = 0;
 afterEach(async () => {
   await setup?.cleanup();
   setup = undefined;
 });
 
-async function cli(current: MigrationSetup, argv: string[]): Promise<{ code: number; output: string }> {
-  runCounter += 1;
-  const lines: string[] = [];
-  const code = await runCli(argv, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: baseEnv({ ...current.env, APIM_MIGRATE_RUN_ID: `server-test-${runCounter}` }),
-    cwd: current.dir,
-    platform: 'linux',
-  });
-  return { code, output: lines.join('\n') };
+function cli(current: MigrationSetup, argv: string[]) {
+  return runCliIn(current, argv, { runIdPrefix: 'server-test' });
 }
 
 /** A seeded setup whose 4.2.0 home runs the stand-in server and whose identity kit holds an unedited config. */

@@ -1,4 +1,5 @@
 import { UnsupportedError } from '../errors.js';
+import { GitHubArtifactStore } from './github-store.js';
 import { LocalFolderStore, newLocalRunId } from './local-store.js';
 import type { ArtifactStore, RunIdentity } from './store.js';
 
@@ -33,11 +34,20 @@ export function createStore(options: {
   env: Record<string, string | undefined>;
   storeDir: string;
   run: RunIdentity;
+  /** The action's `github-token` input: reads artifacts of other runs and earlier attempts. */
+  githubToken?: string;
 }): ArtifactStore {
-  if (isGitHubActions(options.env)) {
+  if (!isGitHubActions(options.env)) return new LocalFolderStore(options.storeDir, options.run.runId);
+  const missing = ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_RESULTS_URL'].filter((name) => !options.env[name]);
+  if (missing.length > 0) {
     throw new UnsupportedError(
-      "inside GitHub Actions apim-migrate keeps its backups, logs and reports in GitHub's artifact store, which this version does not have yet; until it does, run the stages with the apim-migrate CLI, which uses the local folder store (store.dir)",
+      `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set: the runner gives ${missing.length === 1 ? 'it' : 'them'} to actions (uses: ...), not to run: steps; run apim-migrate as the action, or use the CLI with the local folder store (store.dir)`,
     );
   }
-  return new LocalFolderStore(options.storeDir, options.run.runId);
+  return new GitHubArtifactStore({
+    runId: options.run.runId,
+    attempt: options.run.attempt,
+    env: options.env,
+    ...(options.githubToken ? { token: options.githubToken } : {}),
+  });
 }

@@ -74,6 +74,7 @@ export async function runAction(env: Record<string, string | undefined> = proces
       logger,
       dryRun: inputs['dry-run'],
       serverState: actionStateSink(initialState),
+      githubToken: inputs['github-token'],
     };
     const result =
       inputs.stage === 'restore'

@@ -31,6 +31,8 @@ export interface OperationOptions {
   platform?: NodeJS.Platform;
   /** The action's record of what a stage left running or installed, for its post step. */
   serverState?: ServerStateSink;
+  /** The action's `github-token` input, for the artifacts of other runs and earlier attempts. */
+  githubToken?: string;
 }
 
 /** Loads the config and registers every secret it leads to before anything can print it. */
@@ -88,7 +90,12 @@ async function withStageContext(
 ): Promise<StageResult> {
   const config = await loadConfigWithSecrets(options);
   const run = await resolveRunIdentity(options.env, config.store.dir);
-  const store = createStore({ env: options.env, storeDir: config.store.dir, run });
+  const store = createStore({
+    env: options.env,
+    storeDir: config.store.dir,
+    run,
+    ...(options.githubToken ? { githubToken: options.githubToken } : {}),
+  });
   const workDir = await mkdtemp(path.join(options.env['RUNNER_TEMP'] ?? os.tmpdir(), `apim-migrate-${name}-`));
   let keepWorkDir = false;
   try {

@@ -19,21 +19,26 @@ import {
   type MigrationSetup,
   type ScriptRun,
 } from '../helpers/migration-setup.js';
+import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
 const TOKEN = 'ghs_e2eTokenThatMustNeverBePrinted0123456789';
 const STATE_NAME = 'apim-migrate';
 
 let setup: MigrationSetup;
+let artifactService: FakeArtifactService;
+const RUN_ID = '9876543210';
 const temp = createTempDirs('apim-migrate-runner-');
 
 beforeAll(async () => {
   requireBundles('main', 'post');
   setup = await createMigrationSetup({ engine: 'postgresql' });
+  artifactService = await startFakeArtifactService();
 });
 
 afterAll(async () => {
   await setup?.cleanup();
+  await artifactService?.close();
   await temp.cleanup();
 });
 
@@ -82,8 +87,11 @@ function runnerEnv(files: RunnerFiles, extra: Record<string, string>): Record<st
     GITHUB_OUTPUT: files.output,
     GITHUB_STATE: files.state,
     GITHUB_STEP_SUMMARY: files.summary,
-    GITHUB_RUN_ID: '9876543210',
+    GITHUB_RUN_ID: RUN_ID,
     GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_SERVER_URL: 'https://github.com',
+    ACTIONS_RUNTIME_TOKEN: artifactService.token(RUN_ID),
+    ACTIONS_RESULTS_URL: artifactService.url,
     GITHUB_WORKSPACE: setup.dir,
     GITHUB_REPOSITORY: 'example/wso2-migration',
     RUNNER_TEMP: files.runnerTemp,
@@ -139,33 +147,32 @@ function expectOnlyMasked(secret: string, run: ScriptRun): void {
 }
 
 describe('the action main step (built dist/main/index.js)', () => {
-  it("fails clearly because GitHub's artifact store is not there yet, and says how to proceed", async () => {
+  it("runs preflight and stores its report in GitHub's artifact store", async () => {
     const files = await runnerFiles();
     const run = await runMain(files, { stage: 'preflight' });
 
-    expect(run.code, run.stdout + run.stderr).toBe(1);
-    const errors = errorCommands(run.stdout);
-    expect(errors).toHaveLength(1);
-    const message = errors[0] ?? '';
-    expect(message).toMatch(/GitHub's artifact store/);
-    expect(message).toMatch(/this version does not have yet/);
-    expect(message).toMatch(/apim-migrate CLI/);
-    expect(message).toMatch(/store\.dir/);
-    expect(run.stdout + run.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(errorCommands(run.stdout)).toEqual([]);
     const outputs = await readFileCommands(files.output);
-    expect(outputs).toEqual({ status: 'failed' });
+    expect(outputs['status']).toBe('succeeded');
+    expect(outputs['report']).toMatch(/report\.json$/);
+    const report = JSON.parse(await readFile(outputs['report'] ?? '', 'utf8')) as { stage: string; status: string };
+    expect(report).toMatchObject({ stage: 'preflight', status: 'succeeded' });
+    const stored = artifactService.artifacts().filter((artifact) => artifact.runId === RUN_ID);
+    expect(stored.map((artifact) => [artifact.name, artifact.finalized])).toContainEqual([
+      'apim-migrate-preflight-report-a1',
+      true,
+    ]);
 
     const summary = await readFile(files.summary, 'utf8');
-    expect(summary).toContain('apim-migrate could not run the stage');
-    expect(summary).toContain('artifact store');
-    expect(summary).toContain('store.dir');
+    expect(summary).toContain('Preflight succeeded');
+    expect(summary).toContain('apim-migrate-preflight-report-a1');
 
     // The state for the post step.
     const state = await readFileCommands(files.state);
     expect(JSON.parse(state[STATE_NAME] ?? '')).toEqual({ stage: 'preflight', config: 'apim-migration.yml' });
 
-    // Nothing was stored anywhere: no local store appeared in the workspace.
+    // Nothing went to a local store in the workspace.
     await expect(stat(setup.storeDir)).rejects.toMatchObject({ code: 'ENOENT' });
 
     // The token and the database password are masked before anything could print them, and never printed.
@@ -173,6 +180,17 @@ describe('the action main step (built dist/main/index.js)', () => {
     expectOnlyMasked(TOKEN, run);
     for (const secret of setup.secrets) expectOnlyMasked(secret, run);
     expect(summary).not.toContain(TOKEN);
+  });
+
+  it('fails clearly in a run: step, where the runner gives no artifact service token', async () => {
+    const files = await runnerFiles();
+    const env = { ...runnerEnv(files, inputEnv({ stage: 'preflight' })), ACTIONS_RUNTIME_TOKEN: undefined };
+    const run = await runNodeScript(BUNDLES.main, [], { cwd: setup.dir, env });
+    expect(run.code).toBe(1);
+    expect(errorCommands(run.stdout)).toEqual([
+      'ACTIONS_RUNTIME_TOKEN is not set: the runner gives it to actions (uses: ...), not to run: steps; run apim-migrate as the action, or use the CLI with the local folder store (store.dir)',
+    ]);
+    expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
   });
 
   it('the post step, given the state the main step wrote, exits 0 with nothing to clean up', async () => {

@@ -98,7 +98,7 @@ describe('the bundles under Node 24', () => {
     };
     const main = await runNode24('dist/main/index.js', [], env);
     expect(main.code).toBe(1);
-    expect(main.stdout).toContain("GitHub's artifact store");
+    expect(main.stdout).toContain('ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL are not set');
     expect(await readFile(files.output, 'utf8')).toContain('failed');
     const post = await runNode24('dist/post/index.js', [], {
       ...env,

@@ -1,5 +1,5 @@
 import { formatDuration } from '../format.js';
-import type { Check, StageResult, StepOutcome } from '../stages/types.js';
+import { STAGE_NAMES, type Check, type StageResult, type StepOutcome } from '../stages/types.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
   succeeded: 'succeeded',
@@ -56,14 +56,91 @@ export function renderStageMarkdown(result: StageResult): string {
     }
     lines.push('', '</details>');
   }
-  if (result.reportArtifact) lines.push('', `Report artifact: \`${result.reportArtifact}\``);
-  lines.push('', nextStep(result));
+  lines.push(...renderChanges(result.changes));
+  const artifacts = [
+    ['Backup', result.backupArtifact],
+    ['Logs', result.logArtifact],
+    ['Report', result.reportArtifact],
+  ].filter((entry): entry is [string, string] => entry[1] !== undefined);
+  if (artifacts.length > 0) {
+    lines.push('', ...artifacts.map(([kind, name]) => `- ${kind} artifact: \`${name}\``));
+  }
+  lines.push('', ...renderPipeline(result), '', nextStep(result));
   return `${lines.join('\n')}\n`;
 }
 
+/** What the stage changed, from the facts its steps recorded. */
+function renderChanges(changes: StageResult['changes']): string[] {
+  if (!changes) return [];
+  const lines: string[] = [];
+  const names = (value: unknown) => (Array.isArray(value) ? value.filter((item) => typeof item === 'string') : []);
+  const added = names(changes['indicesAdded']);
+  if (added.length > 0) lines.push(`- Indices added: ${added.map((name) => `\`${name}\``).join(', ')}`);
+  const toAdd = names(changes['indicesToAdd']);
+  if (toAdd.length > 0) lines.push(`- Indices that would be added: ${toAdd.map((name) => `\`${name}\``).join(', ')}`);
+  for (const table of records(changes['versioningRemoval'])) {
+    const mapping = table['mappingRowsDeleted'] ?? table['mappingRowsToDelete'];
+    const entity = table['entityRowsDeleted'] ?? table['entityRowsToDelete'];
+    const verb = table['mappingRowsDeleted'] === undefined ? 'would delete' : 'deleted';
+    lines.push(
+      `- ${escapeMarkdown(String(table['mappingTable']))}: ${verb} ${String(mapping)} rows; ${escapeMarkdown(String(table['entityTable']))}: ${verb} ${String(entity)} orphans`,
+    );
+  }
+  const invalid = records(changes['invalidDefinitions']);
+  if (invalid.length > 0) {
+    lines.push('', '| API | Version | Provider | Definition | Message |', '| --- | --- | --- | --- | --- |');
+    for (const api of invalid) {
+      lines.push(
+        `| ${escapeCell(String(api['name']))} | ${escapeCell(String(api['version']))} | ${escapeCell(String(api['provider']))} | ${escapeCell(String(api['kind']))} | ${escapeCell(String(api['message']))} |`,
+      );
+    }
+  }
+  return lines.length > 0 ? ['', '### What changed', '', ...lines] : [];
+}
+
+function records(value: unknown): Array<Record<string, unknown>> {
+  return Array.isArray(value)
+    ? value.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null)
+    : [];
+}
+
+/** The pipeline as a Mermaid flowchart (GitHub renders it), with this stage marked by its outcome. */
+function renderPipeline(result: StageResult): string[] {
+  const stage = result.stage === 'restore' || result.stage === 'backup' ? undefined : result.stage;
+  const nodes = STAGE_NAMES.map((name) => `  ${nodeId(name)}["${name}"]`);
+  const edges = STAGE_NAMES.slice(1).map(
+    (name, index) => `  ${nodeId(STAGE_NAMES[index] ?? name)} --> ${nodeId(name)}`,
+  );
+  const mark = stage ? [`  class ${nodeId(stage)} ${result.status}`] : [];
+  return [
+    '```mermaid',
+    'flowchart LR',
+    ...nodes,
+    ...edges,
+    '  classDef succeeded fill:#d4edda,stroke:#28a745',
+    '  classDef failed fill:#f8d7da,stroke:#dc3545',
+    '  classDef skipped fill:#e2e3e5,stroke:#6c757d',
+    ...mark,
+    '```',
+  ];
+}
+
+function nodeId(stage: string): string {
+  return stage.replace(/-/g, '_');
+}
+
 function nextStep(result: StageResult): string {
+  if (result.stage === 'restore') {
+    return result.status === 'failed'
+      ? '**Next:** fix what the failed step says, then re-run this job; the databases were not changed before the backup was verified.'
+      : '**Next:** the databases are back as they were before the stage; the ledger says what they have been through.';
+  }
   if (result.status === 'failed') {
-    return '**Next:** fix what the failed steps say, then re-run this job.';
+    const again = result.backupArtifact ? " The re-run restores the databases from this stage's backup first." : '';
+    return `**Next:** fix what the failed steps say, then re-run this job.${again}`;
+  }
+  if (result.backupArtifact && result.stage !== 'backup') {
+    return `**Next:** run the next stage of the pipeline. To roll this stage back, run the action with \`stage: restore\`, \`restore-stage: ${result.stage}\` and \`restore-from-run: ${escapeMarkdown(result.runId)}\` (CLI: \`apim-migrate restore --stage ${result.stage} --from-run ${escapeMarkdown(result.runId)}\`).`;
   }
   return '**Next:** run the next stage of the pipeline.';
 }

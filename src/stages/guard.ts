@@ -101,13 +101,7 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
   const locks = await lockDatabases(touched, context, stage.name);
   try {
     guard.entries = await readEntries(context.config);
-    const decision = decideStageRun({
-      stage: stage.name,
-      order: MUTATING_STAGES,
-      entries: guard.entries,
-      force: context.force,
-      skippedStages: skippedStages(context.config),
-    });
+    const decision = decide(stage, context, guard);
     return await runStage(definitionWith(stage, stepsFor(decision, stage, context, guard, touched)), context);
   } finally {
     await locks.release();
@@ -278,18 +272,23 @@ function recordStep(context: StageContext, guard: GuardState): StepDefinition {
   };
 }
 
+/** What the ledger's rules say this stage must do on these databases now. */
+function decide(stage: MutatingStageDefinition, context: StageContext, guard: GuardState): StageRunDecision {
+  return decideStageRun({
+    stage: stage.name,
+    order: MUTATING_STAGES,
+    entries: guard.entries,
+    force: context.force,
+    skippedStages: skippedStages(context.config),
+  });
+}
+
 function ledgerPreviewStep(stage: MutatingStageDefinition, context: StageContext, guard: GuardState): StepDefinition {
   return {
     id: 'ledger',
     title: 'Ledger',
     async run(): Promise<StepOutput> {
-      const decision = decideStageRun({
-        stage: stage.name,
-        order: MUTATING_STAGES,
-        entries: guard.entries,
-        force: context.force,
-        skippedStages: skippedStages(context.config),
-      });
+      const decision = decide(stage, context, guard);
       const summary = describeDecision(decision);
       context.deps.logger.info(`dry run: ${summary}`);
       return { summary: `dry run: ${summary}` };

@@ -15,7 +15,13 @@ import type { VersioningRemovalCount } from '../../src/db/registry-scripts.js';
 import type { DbEngine } from '../../src/config/types.js';
 import type { DbSession } from '../../src/db/session.js';
 import { VERSIONED_METADATA } from '../../src/wso2/registry.js';
-import { canonicalBytes, canonicalTimestamp, ChecksumAccumulator, type TableChecksum } from './table-checksums.js';
+import {
+  canonicalBytes,
+  canonicalTimestamp,
+  ChecksumAccumulator,
+  withUtcTimeZone,
+  type TableChecksum,
+} from './table-checksums.js';
 
 export type MetadataKind = keyof RegistryVersioningFlags;
 export const METADATA_KINDS: readonly MetadataKind[] = VERSIONED_METADATA.map((metadata) => metadata.flag);
@@ -980,16 +986,4 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
-}
-
-/** MySQL/MariaDB TIMESTAMP values depend on the session time zone: write them in UTC. */
-async function withUtcTimeZone<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
-  if (session.engine === 'postgresql') return work();
-  const [row] = await session.query<{ zone: string }>('SELECT @@SESSION.time_zone AS zone');
-  await session.query("SET SESSION time_zone = '+00:00'");
-  try {
-    return await work();
-  } finally {
-    await session.query('SET SESSION time_zone = ?', [row?.zone ?? 'SYSTEM']);
-  }
 }

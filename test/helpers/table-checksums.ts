@@ -167,7 +167,8 @@ function mysqlValue(column: string, dataType: string): string {
   return `COALESCE(CONCAT(_binary'v', CAST(CONVERT(${text} USING utf8mb4) AS BINARY)), _binary'n')`;
 }
 
-async function withUtcTimeZone<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
+/** MySQL/MariaDB TIMESTAMP values depend on the session time zone: read and write them in UTC. */
+export async function withUtcTimeZone<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
   if (session.engine === 'postgresql') return work();
   const [row] = await session.query<{ zone: string }>('SELECT @@SESSION.time_zone AS zone');
   await session.query("SET SESSION time_zone = '+00:00'");

@@ -1,9 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { LedgerEntry } from '../db/ledger.js';
-import { errorMessage, InputError, UnsupportedError } from '../errors.js';
+import { runDemo } from '../demo/demo.js';
+import { errorMessage, InputError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
+import { renderStatusText } from '../report/status-text.js';
 import {
   backupOperation,
   planOperation,
@@ -169,10 +170,11 @@ async function dispatch(
         logger,
       );
     }
+    case 'demo':
+      expectPositionals(command, rest, 0);
+      return runDemo({ keep: parsed.values.keep ?? false, env: io.env, platform: io.platform, out: io.out, debug });
     default:
-      throw new UnsupportedError(
-        `"apim-migrate ${command}" is not available in apim-migrate ${TOOL_VERSION} yet; this version has plan, run, status, restore and backup`,
-      );
+      throw new Error(`internal: no handler for the command ${command}`);
   }
 }
 
@@ -217,24 +219,8 @@ async function runStageCommand(
 
 async function printStatus(options: OperationOptions, json: boolean, io: CliIo): Promise<number> {
   const status = await statusOperation(options);
-  if (json) {
-    io.out(JSON.stringify(status, null, 2));
-    return 0;
-  }
-  if (!status.ledger.exists) {
-    io.out(`No ledger in ${status.database}: apim-migrate has recorded no stage on these databases.`);
-    return 0;
-  }
-  io.out(`Ledger in ${status.database}:`);
-  for (const entry of status.ledger.entries) io.out(`  ${formatLedgerEntry(entry)}`);
+  io.out(json ? JSON.stringify(status, null, 2) : renderStatusText(status));
   return 0;
-}
-
-function formatLedgerEntry(entry: LedgerEntry): string {
-  const when = entry.finishedAt ? `${entry.startedAt} to ${entry.finishedAt}` : `since ${entry.startedAt}`;
-  const backup = entry.backupName ? `, backup ${entry.backupName} of run ${entry.backupRunId ?? '?'}` : '';
-  const message = entry.details.message ? `: ${entry.details.message}` : '';
-  return `#${entry.id} ${entry.stage} ${entry.state} (run ${entry.runId}, attempt ${entry.attempt}, ${when}${backup})${message}`;
 }
 
 function reportError(error: unknown, io: CliIo, debug: boolean): number {

@@ -44,6 +44,7 @@ import {
   type RegistryXmlFlags,
 } from './wso2-fixtures.js';
 import { readLedger } from '../../src/db/ledger.js';
+import { makeDeploymentToml } from '../../src/demo/sandbox-files.js';
 import { runCli } from '../../src/entry/cli.js';
 
 export type SetupEngine = 'postgresql' | 'mariadb';
@@ -286,32 +287,17 @@ function deploymentToml(
     engine === 'postgresql'
       ? `jdbc:postgresql://${POSTGRES_HOST}:${POSTGRES_PORT}/${database}`
       : `jdbc:${mariadbScheme}://${MARIADB_HOST}:${MARIADB_PORT}/${database}?useSSL=false`;
-  const type = engine === 'postgresql' ? 'postgre' : 'mysql';
-  const driver = engine === 'postgresql' ? 'org.postgresql.Driver' : 'com.mysql.cj.jdbc.Driver';
-  const table = (name: keyof typeof PASSWORD_ENV) => [
-    `[database.${name}]`,
-    `type = "${type}"`,
-    `url = "${url}"`,
-    `username = "${username}"`,
-    `password = "$env{${PASSWORD_ENV[name]}}"`,
-    `driver = "${driver}"`,
-    `validationQuery = "SELECT 1"`,
-    '',
-  ];
-  return [
-    '# deployment.toml written by apim-migrate tests',
-    '[server]',
-    'hostname = "localhost"',
-    'offset = 0',
-    '',
-    '[super_admin]',
-    'username = "admin"',
-    'password = "admin"',
-    'create_admin_account = true',
-    '',
-    ...table('apim_db'),
-    ...table('shared_db'),
-  ].join('\n');
+  return makeDeploymentToml(
+    'deployment.toml written by apim-migrate tests',
+    (['apim_db', 'shared_db'] as const).map((name) => ({
+      name,
+      type: engine === 'postgresql' ? 'postgre' : 'mysql',
+      url,
+      username,
+      passwordEnv: PASSWORD_ENV[name],
+      driver: engine === 'postgresql' ? 'org.postgresql.Driver' : 'com.mysql.cj.jdbc.Driver',
+    })),
+  );
 }
 
 /** Runs statements as the admin on the scratch database. */

@@ -1,5 +1,5 @@
 /**
- * runServer and stopServerGroup against the stand-in API-M server (test/stand-in-apim), one real process group
+ * runServer and stopServerGroup against the stand-in API-M server (src/demo/stand-in-apim), one real process group
  * per test. No timing assertions: only what happened.
  */
 import { spawn } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * The server stages end to end through the CLI: identity, apim-validate, apim and verify against the stand-in
- * API-M server (test/stand-in-apim) and a seeded PostgreSQL or MariaDB database.
+ * API-M server (src/demo/stand-in-apim) and a seeded PostgreSQL or MariaDB database.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -84,7 +84,7 @@ describe('runCli: wrong input exits 2 with one message and no stack trace', () =
     { argv: ['restore'], text: 'name the stage to roll back: apim-migrate restore --stage S' },
     { argv: ['restore', '--stage', 'nope'], text: 'unknown stage "nope"' },
     { argv: ['backup', '--label', 'Bad Label'], text: '--label "Bad Label" must be 1 to 40 lower-case letters' },
-    { argv: ['demo'], text: '"apim-migrate demo" is not available' },
+    { argv: ['demo', 'extra'], text: 'unexpected argument "extra" after "apim-migrate demo"' },
     { argv: ['plan'], text: 'config file not found' },
     { argv: ['plan', '--config', 'nowhere.yml'], text: 'check the path given with --config' },
   ])('$argv', async ({ argv, text }) => {

@@ -1,0 +1,183 @@
+/**
+ * The demo's throw-away sandbox: a scratch database in the local PostgreSQL shaped like an API-M 3.1.0 database
+ * with versioned registry data, the old and new API-M homes (the new one runs the stand-in server), both migration
+ * kits as the folders they unpack to, and the config that ties them together.
+ *
+ *   <dir>/apim-migration.yml
+ *   <dir>/wso2am-3.1.0/repository/conf/registry.xml
+ *   <dir>/wso2am-4.2.0/                             bin/api-manager.sh is the stand-in
+ *   <dir>/wso2is-migration-1.0.225/                 the identity kit (dropins/, migration-resources/)
+ *   <dir>/wso2am-migration-4.2.0.67/                the API-M kit
+ *   <dir>/.apim-migrate/                            the local store
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { DatabaseTarget, RegistryVersioningFlags } from '../config/types.js';
+import { openSession, type DbSession } from '../db/session.js';
+import { createRegistrySchema, seedRegistry, type SeededRegistry } from './registry-seed.js';
+import { makeIdentityMigrationConfig, makeDeploymentToml, makeSandboxRegistryXml } from './sandbox-files.js';
+import { installStandInLauncher, writeStandInConf } from './stand-in.js';
+
+/** Versioning was on for tags and properties in the demo's 3.1.0 registry, off for comments and ratings. */
+export const SANDBOX_FLAGS: RegistryVersioningFlags = { properties: true, comments: false, tags: true, ratings: false };
+
+/** The environment variables the sandbox's files name. */
+export const SANDBOX_ENV = {
+  password: 'APIM_MIGRATE_DEMO_DB_PASSWORD',
+  passphrase: 'APIM_MIGRATE_DEMO_BACKUP_PASSPHRASE',
+} as const;
+
+const KITS = {
+  identity: { folder: 'wso2is-migration-1.0.225', jar: 'org.wso2.carbon.is.migration-1.0.225.jar' },
+  apim: { folder: 'wso2am-migration-4.2.0.67', jar: 'org.wso2.carbon.apimgt.migrate.client-4.2.0.67.jar' },
+} as const;
+
+export interface Sandbox {
+  dir: string;
+  configFile: string;
+  /** The sandbox database, logged in as the local PostgreSQL's admin. */
+  target: DatabaseTarget;
+  /** What the sandbox's files need from the environment: the database password and the backup passphrase. */
+  env: Record<string, string>;
+  seeded: SeededRegistry;
+  /** Drops the database and removes the folder. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Where the local PostgreSQL is and who may create a database there: the libpq variables PGHOST, PGPORT, PGUSER
+ * and PGPASSWORD, by default 127.0.0.1:5432 as postgres.
+ */
+export function localPostgres(env: Record<string, string | undefined>, database = 'postgres'): DatabaseTarget {
+  const host = env['PGHOST'] && !env['PGHOST'].startsWith('/') ? env['PGHOST'] : '127.0.0.1';
+  const port = Number(env['PGPORT'] ?? 5432);
+  return {
+    name: 'shared_db',
+    engine: 'postgresql',
+    url: `jdbc:postgresql://${host}:${port}/${database}`,
+    host,
+    port: Number.isInteger(port) && port > 0 ? port : 5432,
+    database,
+    params: {},
+    username: env['PGUSER'] ?? 'postgres',
+    password: env['PGPASSWORD'] ?? '',
+    source: 'config',
+  };
+}
+
+/** Registry rows of the demo: a few hundred resources, most of them with older versions. */
+const SEED = { seed: 20, resources: 300, versionsPerResource: 4, tenants: 2, versioningOffRows: 30, orphanEntities: 5 };
+
+export async function createSandbox(env: Record<string, string | undefined>): Promise<Sandbox> {
+  const admin = localPostgres(env);
+  const database = `apim_migrate_demo_${new Date().toISOString().slice(0, 10).replace(/-/g, '')}_${randomBytes(3).toString('hex')}`;
+  const target = { ...admin, url: admin.url.replace(/\/postgres$/, `/${database}`), database };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-demo-'));
+  let created = false;
+  const remove = async () => {
+    if (created) await runAs(admin, [`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
+    created = false;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await runAs(admin, [`CREATE DATABASE ${database}`]);
+    created = true;
+    const seeded = await seedDatabase(target);
+    await writeHomes(dir, target);
+    const configFile = path.join(dir, 'apim-migration.yml');
+    await writeFile(configFile, sandboxConfig());
+    return {
+      dir,
+      configFile,
+      target,
+      env: { [SANDBOX_ENV.password]: admin.password, [SANDBOX_ENV.passphrase]: randomBytes(24).toString('base64url') },
+      seeded,
+      remove,
+    };
+  } catch (error) {
+    await remove().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function seedDatabase(target: DatabaseTarget): Promise<SeededRegistry> {
+  const session = await openSession(target);
+  try {
+    await createRegistrySchema(session);
+    return await seedRegistry(session, {
+      ...SEED,
+      // The kinds whose versioning was off were written without versions, as the registry does then.
+      writtenWithVersioningOff: { comments: !SANDBOX_FLAGS.comments, ratings: !SANDBOX_FLAGS.ratings },
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {
+  const oldHome = path.join(dir, 'wso2am-3.1.0');
+  await writeDeep(path.join(oldHome, 'bin', 'version.txt'), 'WSO2 API Manager v3.1.0\n');
+  await writeDeep(path.join(oldHome, 'repository', 'conf', 'registry.xml'), makeSandboxRegistryXml(SANDBOX_FLAGS));
+
+  const home = path.join(dir, 'wso2am-4.2.0');
+  await writeDeep(path.join(home, 'bin', 'version.txt'), 'WSO2 API Manager v4.2.0\n');
+  await installStandInLauncher(home);
+  await writeStandInConf(home, { slowMs: 15, invalidDefinitions: 1 });
+  await mkdir(path.join(home, 'repository', 'components', 'dropins'), { recursive: true });
+  await mkdir(path.join(home, 'repository', 'logs'), { recursive: true });
+  await writeDeep(
+    path.join(home, 'repository', 'conf', 'deployment.toml'),
+    makeDeploymentToml(
+      'deployment.toml of the apim-migrate demo sandbox (a simulation)',
+      (['apim_db', 'shared_db'] as const).map((name) => ({
+        name,
+        type: 'postgre',
+        url: `jdbc:postgresql://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/${target.database}`,
+        username: target.username,
+        passwordEnv: SANDBOX_ENV.password,
+        driver: 'org.postgresql.Driver',
+      })),
+    ),
+  );
+
+  const identity = path.join(dir, KITS.identity.folder);
+  await writeDeep(path.join(identity, 'dropins', KITS.identity.jar), 'stand-in jar of the identity migration client\n');
+  await writeDeep(
+    path.join(identity, 'migration-resources', 'migration-config.yaml'),
+    makeIdentityMigrationConfig({ currentVersion: '5.9.0', migrateVersion: '5.11.0', keepRemovedMigrators: true }),
+  );
+  const apim = path.join(dir, KITS.apim.folder);
+  await writeDeep(path.join(apim, 'dropins', KITS.apim.jar), 'stand-in jar of the API-M migration client\n');
+  await writeDeep(path.join(apim, 'migration-resources', 'README.txt'), 'API-M migration resources (demo)\n');
+}
+
+function sandboxConfig(): string {
+  const config = {
+    apimHome: './wso2am-4.2.0',
+    oldApimHome: './wso2am-3.1.0',
+    keyManager: 'resident',
+    identity: { migrationKit: `./${KITS.identity.folder}`, targetVersion: '6.0.0' },
+    apim: { migrationKit: `./${KITS.apim.folder}`, saveInvalidDefinitions: true, allowInvalidDefinitions: true },
+    backup: { passphraseEnv: SANDBOX_ENV.passphrase },
+    server: { timeoutMinutes: 5, stopGraceSeconds: 10 },
+    store: { dir: './.apim-migrate' },
+  };
+  return `# apim-migrate demo sandbox: a simulation (stand-in API-M server, scratch database)\n${stringify(config)}`;
+}
+
+async function writeDeep(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, content);
+}
+
+async function runAs(target: DatabaseTarget, statements: string[]): Promise<void> {
+  const session: DbSession = await openSession(target);
+  try {
+    for (const statement of statements) await session.query(statement);
+  } finally {
+    await session.close();
+  }
+}

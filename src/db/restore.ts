@@ -20,7 +20,6 @@ import {
   checkFile,
   ClientToolError,
   countRows,
-  listTables,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   postgresToolEnv,

@@ -174,7 +174,7 @@ function backupStep(
     id: 'backup',
     title: 'Back up',
     async run(): Promise<StepOutput> {
-      const { deps, config } = context;
+      const { deps } = context;
       const backup = await backUpDatabases(
         context,
         stage.name,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
+import type { RegistryVersioningFlags } from '../config/types.js';
 import type { LedgerEntry } from '../db/ledger.js';
 import {
   countVersioningRemoval,

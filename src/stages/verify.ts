@@ -3,7 +3,6 @@ import type { Check } from '../check.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
 import { parseJdbcUrl } from '../config/jdbc-url.js';
-import type { DatabaseTarget, ResolvedConfig } from '../config/types.js';
 import { APIM_420_TABLES, findMissingRegistryIndices, findMissingTables } from '../db/verify-probes.js';
 import { errorMessage } from '../errors.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';

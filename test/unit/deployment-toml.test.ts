@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readDeploymentDatabases, resolveDatabases } from '../../src/config/deployment-toml.js';
 import type { DatabaseOverride, DeploymentDatabase, ResolveDatabasesInput } from '../../src/config/deployment-toml.js';
-import { InputError } from '../../src/errors.js';
 import type { Problem } from '../../src/errors.js';
 import { catchInputError } from '../helpers/errors.js';
 

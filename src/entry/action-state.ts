@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
-import type { ServerStateSink } from '../stages/types.js';
+import type { ServerCommand } from '../server/server-command.js';
+import type { PendingLogs, ServerStateSink } from '../stages/types.js';
 
 /** What the main step hands to the post step. */
 export interface ActionState {
@@ -7,8 +8,14 @@ export interface ActionState {
   config: string;
   /** The API-M server the stage started, while it runs. */
   serverPid?: number;
+  /** The API-M home that server runs in, where it keeps wso2carbon.pid. */
+  serverHome?: string;
+  /** How that server was started: its launcher stops it (`--stop`). */
+  serverCommand?: ServerCommand;
   /** The API-M home a migration kit was installed into, while it is there. */
   kitInstalledIn?: string;
+  /** The logs the stage gathers, until it has stored them. */
+  pendingLogs?: PendingLogs;
 }
 
 const STATE_KEY = 'apim-migrate';
@@ -31,9 +38,12 @@ export function actionStateSink(initial: ActionState): ServerStateSink {
     saveActionState(state);
   };
   return {
-    serverStarted: (pid) => update((current) => ({ ...current, serverPid: pid })),
-    serverStopped: () => update(({ serverPid: _stopped, ...rest }) => rest),
+    serverStarted: (pid, apimHome, command) =>
+      update((current) => ({ ...current, serverPid: pid, serverHome: apimHome, serverCommand: command })),
+    serverStopped: () => update(({ serverPid: _stopped, serverHome: _home, serverCommand: _command, ...rest }) => rest),
     kitInstalled: (apimHome) => update((current) => ({ ...current, kitInstalledIn: apimHome })),
     kitRemoved: () => update(({ kitInstalledIn: _removed, ...rest }) => rest),
+    logsPending: (logs) => update((current) => ({ ...current, pendingLogs: logs })),
+    logsStored: () => update(({ pendingLogs: _stored, ...rest }) => rest),
   };
 }

@@ -1,7 +1,12 @@
 import * as core from '@actions/core';
+import { copyFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { errorMessage } from '../errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
+import type { Logger } from '../log/logger.js';
 import { stopServerGroup } from '../server/server-runner.js';
+import type { PendingLogs } from '../stages/types.js';
 import { uninstallMigrationKits } from '../wso2/kit-install.js';
 import { readActionState } from './action-state.js';
 
@@ -10,8 +15,8 @@ const POST_STOP_GRACE_MS = 30_000;
 
 /**
  * The post step runs after the job, also when it failed or was cancelled: it stops an API-M server the
- * stage left running and takes the migration kit out of the API-M home, so that it never runs again at
- * the next start.
+ * stage left running, takes the migration kit out of the API-M home, so that it never runs again at
+ * the next start, and stores the logs the stage had no time to store.
  */
 export async function runPost(): Promise<void> {
   const logger = createActionsLogger();
@@ -21,9 +26,9 @@ export async function runPost(): Promise<void> {
       core.info('apim-migrate post: the main step saved no state; nothing to clean up');
       return;
     }
-    if (state.serverPid === undefined && state.kitInstalledIn === undefined) {
+    if (state.serverPid === undefined && state.kitInstalledIn === undefined && state.pendingLogs === undefined) {
       core.info(
-        `apim-migrate post: stage ${state.stage} left no server running and no migration kit; nothing to clean up`,
+        `apim-migrate post: stage ${state.stage} left no server running, no migration kit and no logs; nothing to clean up`,
       );
       return;
     }
@@ -31,13 +36,42 @@ export async function runPost(): Promise<void> {
       core.warning(
         `apim-migrate post: stopping the API-M server (pid ${state.serverPid}) that stage ${state.stage} left running`,
       );
-      await stopServerGroup(state.serverPid, { graceMs: POST_STOP_GRACE_MS, logger });
+      // With the home, a wso2carbon.pid the stopped (or killed) server left behind is removed, as the stage does.
+      await stopServerGroup(state.serverPid, {
+        graceMs: POST_STOP_GRACE_MS,
+        logger,
+        ...(state.serverHome === undefined ? {} : { home: state.serverHome }),
+        ...(state.serverCommand === undefined ? {} : { command: state.serverCommand }),
+      });
     }
     if (state.kitInstalledIn !== undefined) {
       const removed = await uninstallMigrationKits(state.kitInstalledIn, logger);
       core.warning(`apim-migrate post: removed ${removed.join(', ') || 'nothing'} from ${state.kitInstalledIn}`);
     }
+    if (state.pendingLogs !== undefined) {
+      const stored = await storePendingLogs(state.pendingLogs, logger);
+      core.warning(
+        `apim-migrate post: stored the logs of stage ${state.stage}, which ended before it could, as ${state.pendingLogs.artifact} (${stored} files)`,
+      );
+    }
   } catch (error) {
     core.setFailed(`apim-migrate post: ${errorMessage(error)}`);
   }
+}
+
+/** What storeLogsStep would have stored: the gathered files and wso2carbon.log, in the artifact it named. */
+async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<number> {
+  const token = core.getInput('github-token');
+  if (token) logger.setSecret(token);
+  const carbonLog = path.join(logs.apimHome, 'repository', 'logs', 'wso2carbon.log');
+  await copyFile(carbonLog, path.join(logs.dir, 'wso2carbon.log')).catch(() => undefined);
+  const files = (await readdir(logs.dir)).map((name) => path.join(logs.dir, name));
+  const store = createStore({
+    env: process.env,
+    storeDir: logs.storeDir,
+    run: await resolveRunIdentity(process.env, logs.storeDir),
+    ...(token ? { githubToken: token } : {}),
+  });
+  await store.upload(logs.artifact, files, { retentionDays: logs.retentionDays });
+  return files.length;
 }

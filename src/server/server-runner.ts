@@ -374,17 +374,28 @@ function hasLiveMember(pgid: number): boolean {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+    const stat = procStat(entry);
+    if (stat?.pgrp === pgid && !hasEnded(stat.state)) return true;
   }
   return false;
+}
+
+/** The state and process group of a process from /proc/<pid>/stat; undefined when it cannot be read. */
+function procStat(pid: string): { state: string; pgrp: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+  const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: state ?? '', pgrp: Number(pgrp) };
+}
+
+/** A zombie (or a dying process) has ended; only its parent has not collected it yet. */
+function hasEnded(state: string): boolean {
+  return state === 'Z' || state === 'X';
 }
 
 function signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
@@ -457,8 +468,12 @@ async function removeStalePidFile(home: string): Promise<void> {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // A server whose parent (the main step) was killed is reparented to PID 1, which may reap it late: as in
+  // groupAlive, a zombie does not count.
+  if (process.platform !== 'linux') return true;
+  const stat = procStat(String(pid));
+  return stat === undefined || !hasEnded(stat.state);
 }

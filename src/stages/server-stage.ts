@@ -108,6 +108,14 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
       title: 'Install the migration kit',
       async run(): Promise<StepOutput> {
         if (context.dryRun) return { summary: `dry run: would install ${spec.kit.path}` };
+        const { config, deps } = context;
+        deps.serverState?.logsPending({
+          dir: logsDir(context),
+          artifact: artifactName(spec.stage, 'logs', deps.run.attempt),
+          retentionDays: config.backup.retentionDays,
+          apimHome: config.apimHome,
+          storeDir: config.store.dir,
+        });
         const installed = await installMigrationKit({
           kit: spec.kit.path,
           kind: spec.kit.kind,
@@ -136,7 +144,6 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
         });
         if (context.dryRun) return { summary: `dry run: would run ${command.display}` };
         await mkdir(logsDir(context), { recursive: true });
-        deps.logger.info(`starting: ${command.display}`);
         const result = await runServer({
           command,
           home: config.apimHome,
@@ -146,7 +153,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           stopGraceMs: config.server.stopGraceSeconds * 1000,
           harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
           logger: deps.logger,
-          onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome),
+          onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome, command),
         });
         deps.serverState?.serverStopped();
         if (result.verdict === 'failed') {
@@ -194,6 +201,9 @@ export function storeLogsStep(context: StageContext, stage: string, extraFolders
         await context.deps.store.upload(name, files, { retentionDays: context.config.backup.retentionDays });
       } catch (error) {
         return { outcome: 'failed', summary: `the logs could not be stored as ${name}: ${errorMessage(error)}` };
+      } finally {
+        // Tried once: the post step must not reuse the name.
+        context.deps.serverState?.logsStored();
       }
       context.outcome.logArtifact = name;
       return { summary: `${name} (${files.length} files)` };

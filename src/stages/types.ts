@@ -2,6 +2,7 @@ import type { Check } from '../check.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import type { ServerCommand } from '../server/server-command.js';
 
 export const STAGE_NAMES = ['preflight', 'registry-scripts', 'identity', 'apim-validate', 'apim', 'verify'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -62,10 +63,27 @@ export interface StepOutput {
 
 /** Where a stage says what it left in the API-M home, so that the action's post step can clean up after a cancel. */
 export interface ServerStateSink {
-  serverStarted(pid: number, apimHome: string): void;
+  /** The server runs as `pid` in `apimHome`; `command` is how it was started, whose launcher also stops it. */
+  serverStarted(pid: number, apimHome: string, command: ServerCommand): void;
   serverStopped(): void;
   kitInstalled(apimHome: string): void;
   kitRemoved(): void;
+  /** The stage gathers its logs; if the job ends before it stores them, the post step does. */
+  logsPending(logs: PendingLogs): void;
+  logsStored(): void;
+}
+
+/** A server stage's logs that are not stored yet. */
+export interface PendingLogs {
+  /** The folder that holds them. */
+  dir: string;
+  /** The artifact to store them as. */
+  artifact: string;
+  retentionDays: number;
+  /** The API-M home, whose repository/logs/wso2carbon.log joins them. */
+  apimHome: string;
+  /** store.dir, for a local store. */
+  storeDir: string;
 }
 
 /** The shell's pieces a stage may use; tests give fakes of exactly these. */

@@ -45,6 +45,8 @@ import {
 } from './wso2-fixtures.js';
 import { readLedger } from '../../src/db/ledger.js';
 import { makeDeploymentToml } from '../../src/demo/sandbox-files.js';
+import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../../src/demo/registry-seed.js';
+import { installStandIn, makeIdentityMigrationConfig, type StandInBehaviour } from './stand-in.js';
 import { runCli } from '../../src/entry/cli.js';
 
 export type SetupEngine = 'postgresql' | 'mariadb';
@@ -465,4 +467,40 @@ export async function runCliIn(
     platform: 'linux',
   });
   return { code, output: lines.join('\n') };
+}
+
+/**
+ * Readies a setup for the server stages: shared_db gets the 3.1.0 registry tables with seeded versioning details
+ * (40 resources of `tenants` tenants), the identity kit an unedited migration-config.yaml, and the 4.2.0 home the
+ * stand-in server with `behaviour`.
+ */
+export async function prepareServerStages(
+  setup: MigrationSetup,
+  options: { seed: number; tenants: number; behaviour: StandInBehaviour },
+): Promise<SeededRegistry> {
+  const session = await setup.adminSession();
+  let seeded: SeededRegistry;
+  try {
+    await createRegistrySchema(session);
+    seeded = await seedRegistry(session, {
+      seed: options.seed,
+      resources: 40,
+      versionsPerResource: 3,
+      tenants: options.tenants,
+      versioningOffRows: 2,
+      orphanEntities: 2,
+    });
+  } finally {
+    await session.close();
+  }
+  await makeMigrationKitZip(setup.identityKit, {
+    kind: 'identity',
+    migrationConfigContent: makeIdentityMigrationConfig({
+      currentVersion: '5.9.0',
+      migrateVersion: '5.11.0',
+      keepRemovedMigrators: true,
+    }),
+  });
+  await installStandIn(setup.apimHome, { kit: 'none', behaviour: options.behaviour });
+  return seeded;
 }

@@ -9,7 +9,7 @@ import type { RegistryVersioningFlags } from '../../src/config/types.js';
 import { acquireStageLock } from '../../src/db/lock.js';
 import { createMissingRegistryIndices } from '../../src/db/registry-scripts.js';
 import type { DbSession } from '../../src/db/session.js';
-import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../helpers/registry-fixture.js';
+import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../../src/demo/registry-seed.js';
 import {
   createMigrationSetup,
   ledgerStates,
@@ -17,7 +17,7 @@ import {
   type MigrationSetup,
   type SetupEngine,
 } from '../helpers/migration-setup.js';
-import { tableChecksums, type TableChecksums } from '../helpers/table-checksums.js';
+import { tableChecksums, type TableChecksums } from '../../src/db/table-checksums.js';
 
 let setup: MigrationSetup | undefined;
 afterEach(async () => {

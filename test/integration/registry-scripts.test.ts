@@ -33,8 +33,8 @@ import {
   seedRegistry,
   type RegistrySeedOptions,
   type SeededRegistry,
-} from '../helpers/registry-fixture.js';
-import { tableChecksums } from '../helpers/table-checksums.js';
+} from '../../src/demo/registry-seed.js';
+import { tableChecksums } from '../../src/db/table-checksums.js';
 
 type Engine = 'postgresql' | 'mariadb';
 const ENGINES: readonly Engine[] = ['postgresql', 'mariadb'];

@@ -385,6 +385,27 @@ describe('stopServerGroup', () => {
     expect(existsSync(standIn.pidFile)).toBe(false);
     expect(await stopServerGroup(pid, { graceMs: 1_000 })).toMatchObject({ outcome: 'not-running' });
   });
+
+  it('removes a wso2carbon.pid that names a zombie: a server that ended but was not reaped yet', async () => {
+    // A cancelled main step leaves its server to PID 1, which may reap it late (it does not at all in some
+    // containers). Here a parent that never waits keeps its ended child a zombie for as long as the test needs.
+    const holder = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 60'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    started.push(holder.pid ?? 0);
+    const [line] = (await once(holder.stdout, 'data')) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    await waitFor(async () => (await readFile(`/proc/${zombie}/stat`, 'utf8')).includes(') Z '));
+    const home = await temp.make();
+    const pidFile = join(home, 'wso2carbon.pid');
+    await writeFile(pidFile, `${zombie}\n`);
+    const server = spawn('sh', ['-c', 'exit 0'], { detached: true, stdio: 'ignore' });
+    await once(server, 'exit');
+
+    expect(await stopServerGroup(server.pid ?? 0, { graceMs: 1_000, home })).toMatchObject({ outcome: 'not-running' });
+    expect(existsSync(pidFile)).toBe(false);
+  });
 });
 
 describe('the stand-in launcher', () => {

@@ -6,22 +6,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
-import { createRegistrySchema, seedRegistry } from '../helpers/registry-fixture.js';
 import {
   createMigrationSetup,
+  prepareServerStages,
   ledgerStates,
   runCliIn,
   type MigrationSetup,
   type SetupEngine,
 } from '../helpers/migration-setup.js';
-import {
-  installStandIn,
-  makeIdentityMigrationConfig,
-  readStandInArgs,
-  writeStandInConf,
-  type StandInBehaviour,
-} from '../helpers/stand-in.js';
-import { makeMigrationKitZip } from '../helpers/wso2-fixtures.js';
+import { readStandInArgs, writeStandInConf, type StandInBehaviour } from '../helpers/stand-in.js';
 
 let setup: MigrationSetup | undefined;
 afterEach(async () => {
@@ -40,29 +33,7 @@ async function serverSetup(engine: SetupEngine, behaviour: StandInBehaviour = {}
     flags: { tags: true },
     config: { server: { timeoutMinutes: 1, stopGraceSeconds: 5 } },
   });
-  const session = await current.adminSession();
-  try {
-    await createRegistrySchema(session);
-    await seedRegistry(session, {
-      seed: 3,
-      resources: 40,
-      versionsPerResource: 3,
-      tenants: 1,
-      versioningOffRows: 2,
-      orphanEntities: 2,
-    });
-  } finally {
-    await session.close();
-  }
-  await makeMigrationKitZip(current.identityKit, {
-    kind: 'identity',
-    migrationConfigContent: makeIdentityMigrationConfig({
-      currentVersion: '5.9.0',
-      migrateVersion: '5.11.0',
-      keepRemovedMigrators: true,
-    }),
-  });
-  await installStandIn(current.apimHome, { kit: 'none', behaviour: { slowMs: 5, ...behaviour } });
+  await prepareServerStages(current, { seed: 3, tenants: 1, behaviour: { slowMs: 5, ...behaviour } });
   return current;
 }
 

@@ -9,7 +9,7 @@ import { openSession, type DbSession } from '../../src/db/session.js';
 import { APIM_420_TABLES, findMissingRegistryIndices, findMissingTables } from '../../src/db/verify-probes.js';
 import { REGISTRY_INDICES } from '../../src/wso2/registry.js';
 import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
-import { createRegistrySchema } from '../helpers/registry-fixture.js';
+import { createRegistrySchema } from '../../src/demo/registry-seed.js';
 
 type Engine = 'postgresql' | 'mariadb';
 const ENGINES: readonly Engine[] = ['postgresql', 'mariadb'];

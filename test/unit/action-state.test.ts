@@ -1,0 +1,126 @@
+/**
+ * What the main step hands to the post step (src/entry/action-state.ts), and what the post step (src/entry/post.ts)
+ * does with it, in-process: the state goes through a real GITHUB_STATE file and comes back as STATE_apim-migrate.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { actionStateSink, type ActionState } from '../../src/entry/action-state.js';
+import { runPost } from '../../src/entry/post.js';
+import { readFileCommands, STATE_NAME } from '../helpers/runner.js';
+import { createTempDirs } from '../helpers/wso2-fixtures.js';
+
+const temp = createTempDirs('action-state-');
+const STATE_ENV = `STATE_${STATE_NAME}`;
+const saved = { state: process.env['GITHUB_STATE'], post: process.env[STATE_ENV], exitCode: process.exitCode };
+let stdout: string[];
+
+beforeEach(() => {
+  stdout = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const [name, value] of [
+    ['GITHUB_STATE', saved.state],
+    [STATE_ENV, saved.post],
+  ] as const) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  process.exitCode = saved.exitCode;
+});
+
+afterAll(() => temp.cleanup());
+
+/** The state the sink saved last, as the runner hands it to the post step. */
+async function lastState(file: string): Promise<ActionState> {
+  return JSON.parse((await readFileCommands(file))[STATE_NAME] ?? '') as ActionState;
+}
+
+describe('the state the main step saves for the post step', () => {
+  it('names the server, its home, its logs and the kit while they are there, and none of them afterwards', async () => {
+    const file = path.join(await temp.make(), 'github_state');
+    await writeFile(file, '');
+    process.env['GITHUB_STATE'] = file;
+    const sink = actionStateSink({ stage: 'apim', config: 'apim-migration.yml' });
+
+    const logs = {
+      dir: '/tmp/apim-migrate-apim-x/logs',
+      artifact: 'apim-migrate-apim-logs-a1',
+      retentionDays: 30,
+      apimHome: '/opt/wso2am-4.2.0',
+      storeDir: '/work/.apim-migrate',
+    };
+    const command = { command: 'sh', args: ['/opt/wso2am-4.2.0/bin/api-manager.sh', '-Dmigrate'], display: 'sh ...' };
+    sink.logsPending(logs);
+    sink.kitInstalled('/opt/wso2am-4.2.0');
+    sink.serverStarted(4242, '/opt/wso2am-4.2.0', command);
+    expect(await lastState(file)).toEqual({
+      stage: 'apim',
+      config: 'apim-migration.yml',
+      pendingLogs: logs,
+      kitInstalledIn: '/opt/wso2am-4.2.0',
+      serverPid: 4242,
+      serverHome: '/opt/wso2am-4.2.0',
+      serverCommand: command,
+    });
+
+    sink.serverStopped();
+    sink.kitRemoved();
+    expect(await lastState(file)).toEqual({ stage: 'apim', config: 'apim-migration.yml', pendingLogs: logs });
+    sink.logsStored();
+    expect(await lastState(file)).toEqual({ stage: 'apim', config: 'apim-migration.yml' });
+  });
+});
+
+describe('the post step', () => {
+  it('removes the wso2carbon.pid that a server gone since the job was cancelled left in its home', async () => {
+    const home = await temp.make();
+    // A process group that has ended, as a server does that was killed (or died) after its main step.
+    const server = spawn('sh', ['-c', 'exit 0'], { detached: true, stdio: 'ignore' });
+    const pid = server.pid ?? 0;
+    await once(server, 'exit');
+    const pidFile = path.join(home, 'wso2carbon.pid');
+    await writeFile(pidFile, `${pid}\n`);
+    process.env[STATE_ENV] = JSON.stringify({
+      stage: 'apim',
+      config: 'apim-migration.yml',
+      serverPid: pid,
+      serverHome: home,
+    } satisfies ActionState);
+
+    await runPost();
+
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(stdout.join('')).toContain(`stopping the API-M server (pid ${pid}) that stage apim left running`);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('leaves a wso2carbon.pid alone whose process still runs', async () => {
+    const home = await temp.make();
+    const gone = spawn('sh', ['-c', 'exit 0'], { detached: true, stdio: 'ignore' });
+    await once(gone, 'exit');
+    const pidFile = path.join(home, 'wso2carbon.pid');
+    // Not the stage's server: another process (this one) that the file names now.
+    await writeFile(pidFile, `${process.pid}\n`);
+    process.env[STATE_ENV] = JSON.stringify({
+      stage: 'apim',
+      config: 'apim-migration.yml',
+      serverPid: gone.pid ?? 0,
+      serverHome: home,
+    } satisfies ActionState);
+
+    await runPost();
+
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(existsSync(pidFile)).toBe(true);
+  });
+});

@@ -121,13 +121,7 @@ async function walkThrough(sandbox: Sandbox, base: OperationOptions): Promise<nu
   if (!finished(rollback, print)) return 1;
   if (!(await registryMatches(sandbox, sandbox.seeded.before, 'the 3.1.0 data the demo started from', print))) return 1;
 
-  print(
-    [
-      '',
-      'The demo ran every stage, rolled the migration back and found the registry exactly as it started.',
-      `Backups, logs and reports of this run are in ${path.join(sandbox.dir, '.apim-migrate')}.`,
-    ].join('\n'),
-  );
+  print('\nThe demo ran every stage, rolled the migration back and found the registry exactly as it started.');
   return 0;
 }
 
@@ -183,6 +177,7 @@ async function describeKeptSandbox(sandbox: Sandbox, print: (text: string) => vo
     [
       '',
       `Kept the sandbox in ${sandbox.dir} and the database ${target.database}.`,
+      `Backups, logs and reports of the run are in ${path.join(sandbox.dir, '.apim-migrate')}.`,
       `${envFile} (mode 0600) holds ${SANDBOX_ENV.password} and ${SANDBOX_ENV.passphrase}; to run more commands on the sandbox:`,
       `  cd ${sandbox.dir} && . ./demo.env && apim-migrate status`,
       'To remove it:',

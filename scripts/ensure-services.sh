@@ -29,6 +29,8 @@ install_clients() {
   command -v mysqldump >/dev/null 2>&1 || install_package mariadb-client
   # The stock age tool: the backup tests check that it decrypts what apim-migrate encrypts.
   command -v age >/dev/null 2>&1 || install_package age
+  # GNU time: the benchmarks read the peak memory of what they measure from it.
+  [ -x /usr/bin/time ] || install_package time
 }
 
 pg_cluster_version() {

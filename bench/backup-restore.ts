@@ -1,0 +1,481 @@
+/**
+ * Benchmarks 1 and 2 of the issue: `apim-migrate backup` against the plain dump tool, and `apim-migrate restore`
+ * against the plain restore tool, on generated API-M-shaped databases (bench/data.ts). The subject is the built
+ * CLI (dist/cli/index.js) run as an operator runs it, with a config and an API-M home that point at the bench
+ * database; the reference is the command an operator would otherwise type.
+ */
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { findClientTools } from '../src/db/client-tools.js';
+import { makeDeploymentToml, makeSandboxRegistryXml } from '../src/demo/sandbox-files.js';
+import { createBenchDatabase, type BenchDatabase, type BenchEngine } from './data.js';
+import {
+  compare,
+  formatKiB,
+  timeCommand,
+  timeShell,
+  type BenchContext,
+  type BenchSection,
+  type ComparisonResult,
+  type Figure,
+  type Sample,
+} from './harness.js';
+
+const exec = promisify(execFile);
+const GOAL = { maxRatio: 1.1, text: '<= 1.10x' };
+const PASSWORD_ENV = 'BENCH_DB_PASSWORD';
+const IDENTITY_ENV = 'BENCH_AGE_IDENTITY';
+/** Both engines; APIM_MIGRATE_BENCH_ENGINES=postgresql or =mysql picks one, for trying things out. */
+const ENGINES: readonly BenchEngine[] = (['postgresql', 'mysql'] as const).filter(
+  (engine) =>
+    !process.env['APIM_MIGRATE_BENCH_ENGINES'] || process.env['APIM_MIGRATE_BENCH_ENGINES'].split(',').includes(engine),
+);
+
+/** Scales (bench/data.ts units of ~20 MB on PostgreSQL) per mode: the main size and the smaller one for RSS. */
+export function benchSizes(quick: boolean): Record<BenchEngine, { main: number; small: number }> {
+  // APIM_MIGRATE_BENCH_SCALE=<main>[,<small>] sets both engines' scales, for trying other sizes.
+  const override = process.env['APIM_MIGRATE_BENCH_SCALE']?.split(',').map(Number);
+  if (override?.[0] && override[0] > 0) {
+    const size = { main: override[0], small: override[1] && override[1] > 0 ? override[1] : override[0] / 4 };
+    return { postgresql: size, mysql: size };
+  }
+  return quick
+    ? { postgresql: { main: 0.5, small: 0.125 }, mysql: { main: 0.5, small: 0.125 } }
+    : { postgresql: { main: 40, small: 10 }, mysql: { main: 15, small: 4 } };
+}
+
+/** A bench database with the files around it: API-M homes, configs, stores, reference files. */
+interface Fixture {
+  engine: BenchEngine;
+  size: 'main' | 'small';
+  db: BenchDatabase;
+  dir: string;
+  plainConfig: string;
+  encryptedConfig: string;
+  restoreConfig: string;
+  recipient: string;
+  env: Record<string, string | undefined>;
+  /** The folder the CLI uses as TMPDIR (its work folder with the local dump copies), emptied between runs. */
+  tmpDir: string;
+  dumpTool: string;
+  restoreTool: string;
+  /** The run that holds the registry-scripts backup, once made. */
+  restoreRun?: string;
+  /** A copy of the dump file of the registry-scripts backup, which the restore reference restores. */
+  referenceDump?: string;
+}
+
+const fixtures = new Map<string, Fixture>();
+
+/** Drops every bench database this process made and removes its folders; main calls it at the end. */
+export async function releaseFixtures(): Promise<void> {
+  if (process.env['APIM_MIGRATE_BENCH_KEEP'] === '1') {
+    // For profiling by hand: the databases and folders stay; drop them with DROP DATABASE apim_migrate_bench_*.
+    for (const fixture of fixtures.values())
+      process.stderr.write(`kept ${fixture.db.target.database} and ${fixture.dir}\n`);
+    return;
+  }
+  for (const [key, fixture] of fixtures) {
+    fixtures.delete(key);
+    await fixture.db.drop().catch(() => undefined);
+    await rm(fixture.dir, { recursive: true, force: true });
+  }
+}
+
+async function fixtureFor(context: BenchContext, engine: BenchEngine, size: 'main' | 'small'): Promise<Fixture> {
+  const key = `${engine}/${size}`;
+  const existing = fixtures.get(key);
+  if (existing) return existing;
+  const scale = benchSizes(context.quick)[engine][size];
+  context.log(`generating the ${engine} bench database (${size} size, scale ${scale})`);
+  const db = await createBenchDatabase(engine, scale, context.log);
+  const dir = path.join(context.workDir, `${engine}-${size}`);
+  const fixture = await writeFiles(context, db, dir, size).catch(async (error: unknown) => {
+    await db.drop().catch(() => undefined);
+    throw error;
+  });
+  fixtures.set(key, fixture);
+  return fixture;
+}
+
+async function writeFiles(
+  context: BenchContext,
+  db: BenchDatabase,
+  dir: string,
+  size: 'main' | 'small',
+): Promise<Fixture> {
+  const { engine, target } = db;
+  const newHome = path.join(dir, 'wso2am-4.2.0');
+  const oldHome = path.join(dir, 'wso2am-3.1.0');
+  const tmpDir = path.join(dir, 'tmp');
+  for (const folder of [path.join(newHome, 'bin'), path.join(newHome, 'repository', 'conf'), path.join(oldHome, 'bin')])
+    await mkdir(folder, { recursive: true });
+  await mkdir(path.join(oldHome, 'repository', 'conf'), { recursive: true });
+  await mkdir(tmpDir, { recursive: true });
+  await writeFile(path.join(newHome, 'bin', 'version.txt'), 'WSO2 API Manager v4.2.0\n');
+  await writeFile(path.join(oldHome, 'bin', 'version.txt'), 'WSO2 API Manager v3.1.0\n');
+  // Versioning off everywhere: registry-scripts then only adds the two indices.
+  await writeFile(
+    path.join(oldHome, 'repository', 'conf', 'registry.xml'),
+    makeSandboxRegistryXml({ properties: false, comments: false, tags: false, ratings: false }),
+  );
+  const url =
+    engine === 'postgresql'
+      ? `jdbc:postgresql://${target.host}:${target.port}/${target.database}`
+      : `jdbc:mysql://${target.host}:${target.port}/${target.database}?useSSL=false`;
+  await writeFile(
+    path.join(newHome, 'repository', 'conf', 'deployment.toml'),
+    makeDeploymentToml(
+      'deployment.toml of an apim-migrate benchmark',
+      (['apim_db', 'shared_db'] as const).map((name) => ({
+        name,
+        type: engine === 'postgresql' ? 'postgre' : 'mysql',
+        url,
+        username: target.username,
+        passwordEnv: PASSWORD_ENV,
+        driver: engine === 'postgresql' ? 'org.postgresql.Driver' : 'com.mysql.cj.jdbc.Driver',
+      })),
+    ),
+  );
+  const { stdout: keyFile } = await exec('age-keygen', []);
+  const identity = keyFile.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-')) ?? '';
+  const recipient = /public key: (age1\w+)/.exec(keyFile)?.[1] ?? '';
+  if (!identity || !recipient) throw new Error('age-keygen gave no key; install age (apt-get install -y age)');
+
+  const base = {
+    apimHome: './wso2am-4.2.0',
+    oldApimHome: './wso2am-3.1.0',
+    keyManager: 'is',
+    isHealthUrl: 'https://is.example.test:9443/api/health-check/v1.0/health',
+    apim: { migrationKit: './wso2am-migration-4.2.0.67.zip' },
+  };
+  const writeConfig = async (name: string, config: Record<string, unknown>) => {
+    const file = path.join(dir, name);
+    await writeFile(file, `# apim-migrate benchmark (${engine}, ${size})\n${stringify({ ...base, ...config })}`);
+    return file;
+  };
+  const plainConfig = await writeConfig('plain.yml', {
+    backup: { allowPlaintextBackups: true },
+    store: { dir: './store-plain' },
+  });
+  const encryptedConfig = await writeConfig('encrypted.yml', {
+    backup: { recipient, identityEnv: IDENTITY_ENV },
+    store: { dir: './store-encrypted' },
+  });
+  const restoreConfig = await writeConfig('restore.yml', {
+    backup: { allowPlaintextBackups: true },
+    store: { dir: './store-restore' },
+  });
+
+  const env: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    // Outside GitHub Actions, whatever the bench runs in: the local folder store.
+    if (/^(GITHUB_|RUNNER_|INPUT_|STATE_|ACTIONS_)/.test(name) || name === 'CI' || name === 'APIM_MIGRATE_RUN_ID')
+      continue;
+    env[name] = value;
+  }
+  env[PASSWORD_ENV] = target.password;
+  env[IDENTITY_ENV] = identity;
+  env['TMPDIR'] = tmpDir;
+  const tools = await findClientTools(engine);
+  if (!tools.dump.path || !tools.restore.path) throw new Error(`the ${engine} client tools are not on PATH`);
+  context.log(`${engine}: dump tool ${tools.dump.path}, restore tool ${tools.restore.path}`);
+  return {
+    engine,
+    size,
+    db,
+    dir,
+    plainConfig,
+    encryptedConfig,
+    restoreConfig,
+    recipient,
+    env,
+    tmpDir,
+    dumpTool: tools.dump.path,
+    restoreTool: tools.restore.path,
+  };
+}
+
+function runCli(context: BenchContext, fixture: Fixture, args: string[]): Promise<Sample> {
+  return timeCommand(process.execPath, [context.cli, ...args], { env: fixture.env, cwd: fixture.dir });
+}
+
+/** The connection options of the plain tools (the same server, login and database as the subject's). */
+function connection(fixture: Fixture): string {
+  const { target } = fixture.db;
+  return fixture.engine === 'postgresql'
+    ? `-h ${target.host} -p ${target.port} -U ${target.username} --no-password`
+    : `-h ${target.host} -P ${target.port} -u ${target.username} --protocol=TCP`;
+}
+
+/** The options apim-migrate's dump of MariaDB adds to `--single-transaction` (src/db/backup.ts, dumpMysql). */
+const MYSQL_DUMP_OPTIONS = '--routines --triggers --hex-blob --no-tablespaces --default-character-set=utf8mb4';
+
+function referenceDumpScript(fixture: Fixture, output: string, encrypted: boolean, sameOptions = false): string {
+  const db = fixture.db.target.database;
+  const age = encrypted ? ` | age -r ${fixture.recipient}` : '';
+  const options = sameOptions ? ` ${MYSQL_DUMP_OPTIONS}` : '';
+  return fixture.engine === 'postgresql'
+    ? `${fixture.dumpTool} -Fc ${connection(fixture)} -d ${db}${age} > ${output}`
+    : `${fixture.dumpTool} ${connection(fixture)} --single-transaction${options} ${db} | gzip${age} > ${output}`;
+}
+
+/** Empties the subject's store and work folder, so that every run starts alike and the disk does not fill. */
+async function clearStore(fixture: Fixture, store: string): Promise<void> {
+  await rm(path.join(fixture.dir, store), { recursive: true, force: true });
+  await rm(fixture.tmpDir, { recursive: true, force: true });
+  await mkdir(fixture.tmpDir, { recursive: true });
+}
+
+function describeSize(fixture: Fixture): string {
+  const mib = fixture.db.bytes / 1024 / 1024;
+  const size = mib >= 1024 ? `${(mib / 1024).toFixed(2)} GiB` : `${mib.toFixed(0)} MiB`;
+  return `${fixture.engine === 'postgresql' ? 'PostgreSQL' : 'MariaDB'} ${size}`;
+}
+
+function runsFor(context: BenchContext, size: 'main' | 'small'): number {
+  if (size === 'main') return context.quick ? 3 : 5;
+  return context.quick ? 1 : 3;
+}
+
+async function fileSize(file: string): Promise<number> {
+  return (await stat(file)).size;
+}
+
+/** Section `backup`: `apim-migrate backup` against `pg_dump -Fc` / `mysqldump | gzip`, plain and encrypted. */
+export async function runBackup(context: BenchContext): Promise<BenchSection> {
+  const comparisons: ComparisonResult[] = [];
+  const figures: Figure[] = [];
+  for (const engine of ENGINES) {
+    for (const size of ['main', 'small'] as const) {
+      const fixture = await fixtureFor(context, engine, size);
+      // MariaDB also against the dump tool with apim-migrate's own options (--hex-blob above all), like with like.
+      const cases =
+        size === 'small'
+          ? [{ encrypted: false, sameOptions: false }]
+          : [
+              { encrypted: false, sameOptions: false },
+              ...(engine === 'mysql' ? [{ encrypted: false, sameOptions: true }] : []),
+              { encrypted: true, sameOptions: false },
+            ];
+      for (const { encrypted, sameOptions } of cases) {
+        const store = encrypted ? 'store-encrypted' : 'store-plain';
+        const output = path.join(
+          fixture.dir,
+          `reference${fixture.engine === 'postgresql' ? '.pgdump' : '.sql.gz'}${encrypted ? '.age' : ''}`,
+        );
+        const result = await compare(
+          {
+            section: 'backup',
+            name: `${describeSize(fixture)}${encrypted ? ', encrypted (age recipient)' : ''}${sameOptions ? ', same dump options' : ''}`,
+            subject: {
+              label: 'apim-migrate backup',
+              run: () =>
+                runCli(context, fixture, [
+                  'backup',
+                  '--config',
+                  encrypted ? fixture.encryptedConfig : fixture.plainConfig,
+                ]),
+            },
+            reference: {
+              label:
+                fixture.engine === 'postgresql'
+                  ? `pg_dump -Fc${encrypted ? ' | age' : ''}`
+                  : `mysqldump${sameOptions ? ' --hex-blob ...' : ''} | gzip${encrypted ? ' | age' : ''}`,
+              run: () => timeShell(referenceDumpScript(fixture, output, encrypted, sameOptions), { env: fixture.env }),
+            },
+            runs: runsFor(context, size),
+            goal: GOAL,
+            beforeEach: async () => {
+              await clearStore(fixture, store);
+              await rm(output, { force: true });
+            },
+          },
+          context.log,
+        );
+        comparisons.push(result);
+        if (!encrypted && !sameOptions && size === 'main') {
+          figures.push({
+            section: 'backup',
+            name: `${describeSize(fixture)}: size of the reference dump`,
+            value: `${((await fileSize(output).catch(() => 0)) / 1024 / 1024 || 0).toFixed(0)} MiB`,
+          });
+        }
+        await clearStore(fixture, store);
+        await rm(output, { force: true });
+      }
+    }
+    figures.push(rssFigure('backup', engine, comparisons));
+  }
+  return {
+    title: 'Backup',
+    comparisons,
+    figures,
+    notes: backupNotes(context),
+  };
+}
+
+/** Section `restore`: `apim-migrate restore --stage registry-scripts` against `pg_restore` / `mysql <`. */
+export async function runRestore(context: BenchContext): Promise<BenchSection> {
+  const comparisons: ComparisonResult[] = [];
+  const figures: Figure[] = [];
+  for (const engine of ENGINES) {
+    for (const size of ['main', 'small'] as const) {
+      const fixture = await fixtureFor(context, engine, size);
+      await prepareRestore(context, fixture);
+      const runId = fixture.restoreRun ?? '';
+      const file = fixture.referenceDump ?? '';
+      const db = fixture.db.target.database;
+      const reference =
+        fixture.engine === 'postgresql'
+          ? `${fixture.restoreTool} --clean --if-exists --no-owner ${connection(fixture)} -d ${db} ${file}`
+          : `gunzip -c ${file} | ${fixture.restoreTool} ${connection(fixture)} ${db}`;
+      const result = await compare(
+        {
+          section: 'restore',
+          name: describeSize(fixture),
+          subject: {
+            label: 'apim-migrate restore',
+            run: () =>
+              runCli(context, fixture, [
+                'restore',
+                '--stage',
+                'registry-scripts',
+                '--from-run',
+                runId,
+                '--config',
+                fixture.restoreConfig,
+              ]),
+          },
+          reference: {
+            label: fixture.engine === 'postgresql' ? 'pg_restore --clean' : 'gunzip | mysql',
+            run: () => timeShell(reference, { env: fixture.env }),
+          },
+          runs: runsFor(context, size),
+          goal: GOAL,
+          beforeEach: async () => {
+            // Only the subject's own run folders go; the backup's run stays.
+            await rm(fixture.tmpDir, { recursive: true, force: true });
+            await mkdir(fixture.tmpDir, { recursive: true });
+            await removeRunsExcept(path.join(fixture.dir, 'store-restore'), runId);
+          },
+        },
+        context.log,
+      );
+      comparisons.push(result);
+    }
+    figures.push(rssFigure('restore', engine, comparisons));
+  }
+  return { title: 'Restore', comparisons, figures, notes: restoreNotes() };
+}
+
+/**
+ * The restore needs a stage backup: `run registry-scripts` once takes it (and adds the two indices), and the
+ * plain tool dumps the same state for the reference.
+ */
+async function prepareRestore(context: BenchContext, fixture: Fixture): Promise<void> {
+  if (fixture.restoreRun !== undefined) return;
+  context.log(`${describeSize(fixture)}: run registry-scripts once, for the backup that restore rolls back to`);
+  await runCli(context, fixture, ['run', 'registry-scripts', '--config', fixture.restoreConfig]);
+  const runsDir = path.join(fixture.dir, 'store-restore', 'runs');
+  const run = (await readdir(runsDir)).sort().at(0);
+  if (!run) throw new Error('run registry-scripts left no run in the store');
+  // The reference restores the very dump file of that backup: both restore the same bytes.
+  const artifactDir = path.join(runsDir, run, 'apim-migrate-registry-scripts-backup-a1');
+  const dump = (await readdir(artifactDir)).find((file) => file.endsWith('.pgdump') || file.endsWith('.sql.gz'));
+  if (!dump) throw new Error(`no dump file in ${artifactDir}`);
+  fixture.referenceDump = path.join(fixture.dir, `restore-reference-${dump}`);
+  await copyFile(path.join(artifactDir, dump), fixture.referenceDump);
+  fixture.restoreRun = run;
+}
+
+async function removeRunsExcept(store: string, keep: string): Promise<void> {
+  const runs = await readdir(path.join(store, 'runs')).catch(() => []);
+  for (const run of runs) if (run !== keep) await rm(path.join(store, 'runs', run), { recursive: true, force: true });
+}
+
+/** Peak RSS of subject and reference at both sizes: the goal is that the subject's does not grow with the data. */
+function rssFigure(section: string, engine: BenchEngine, comparisons: ComparisonResult[]): Figure {
+  const product = engine === 'postgresql' ? 'PostgreSQL' : 'MariaDB';
+  const plain = comparisons.filter(
+    (c) => c.name.startsWith(product) && !c.name.includes('encrypted') && !c.name.includes('same dump options'),
+  );
+  const [large, small] = plain;
+  const describe = (c: ComparisonResult | undefined) =>
+    c
+      ? `${c.name.slice(product.length + 1)}: ${formatKiB(c.subject.peakRssKiB)} (reference ${formatKiB(c.reference.peakRssKiB)})`
+      : '';
+  const flat =
+    large?.subject.peakRssKiB !== undefined && small?.subject.peakRssKiB !== undefined
+      ? large.subject.peakRssKiB <= small.subject.peakRssKiB * 1.2 + 16 * 1024
+      : undefined;
+  return {
+    section,
+    name: `${product}: peak RSS of apim-migrate at two sizes`,
+    value: [describe(small), describe(large)].filter(Boolean).join('; '),
+    goal: 'flat (larger size within 1.2x + 16 MiB of the smaller)',
+    ...(flat === undefined ? {} : { met: flat }),
+  };
+}
+
+function backupNotes(context: BenchContext): string[] {
+  const sizes = benchSizes(context.quick);
+  return [
+    'The subject is `node dist/cli/index.js backup --config <file>`, a whole CLI run: Node start, config and ' +
+      "`deployment.toml` loading, the stage lock, the dump with row counts in the dump's snapshot, the upload to the " +
+      'local folder store (a copy and a sha256 pass), and the verification (the artifact is copied back and every ' +
+      "file's sha256 is checked). The reference is the dump tool alone: `pg_dump -Fc > file` on PostgreSQL, " +
+      '`mysqldump --single-transaction db | gzip > file` on MariaDB (the binary the CLI picks), each piped through ' +
+      '`age -r <recipient>` in the encrypted case, where the subject encrypts to an age recipient too ' +
+      '(`backup.recipient`). On MariaDB a third pair runs the reference with the options apim-migrate passes ' +
+      '(`--routines --triggers --hex-blob --no-tablespaces --default-character-set=utf8mb4`), like with like.',
+    `Sizes (bench/data.ts scale units of about 20 MB on PostgreSQL): PostgreSQL ${sizes.postgresql.main} and ` +
+      `${sizes.postgresql.small}, MariaDB ${sizes.mysql.main} and ${sizes.mysql.small}. Peak RSS is GNU time's ` +
+      'maximum resident set of the largest single process of the run: for the subject that is node (about 115 MiB ' +
+      'of it is Node and the bundle), for the reference the dump tool. It stays flat with the size: every stage of ' +
+      'the pipeline streams with back-pressure.',
+    '**What limits the ratio.** (1) A fixed cost of about 0.5 s per CLI run (starting Node and loading the ' +
+      'bundle, the config, the `--version` probes of the client tools, the lock, the upload and the verification ' +
+      'of a small artifact); it dominates the quick-mode sizes and disappears into the noise at a gigabyte. ' +
+      '(2) Work the plain tool does not do: the row counts (on PostgreSQL a COUNT(*) per table in the exported ' +
+      'snapshot, beside the dump; the TOASTed content is not read), the sha256 of the written stream, the copy into ' +
+      'the store with its own sha256 pass, and the copy back with another for the verification: each a pass over ' +
+      'the compressed file (at 142 MiB, with an 80 MiB dump, PostgreSQL still shows about 0.5 s beyond the ' +
+      'fixed cost; not yet measured at full size). A redundant sha256 of the raw dump stream was removed ' +
+      '(src/db/backup.ts, it was computed and never used). (3) MariaDB: apim-migrate dumps with `--hex-blob`, so ' +
+      'binary columns (the registry content) become hex text of twice the bytes. mysqldump itself is faster that way ' +
+      '(0.59 s instead of 1.06 s on 112 MiB), but compressing hex text is slow: gzip -6 took 5.3 s on the 190 MB ' +
+      'hex dump against 2.0 s on the 110 MB escaped one. That alone makes plain `mysqldump | gzip` about 2x faster ' +
+      'at the quick sizes. The hex form stays (no raw binary bytes in the dump, so it restores byte for byte whatever the ' +
+      "client's character set handling does); instead apim-migrate now compresses on several threads, pigz style " +
+      '(1 MiB blocks, each a gzip member, written in order; `createParallelGzip`): 2.99 s to 2.33 s on that dump on ' +
+      "this busy 2-core machine, same size. Node's zlib is also faster than gzip 1.12 (3.0 s against 5.3 s on the " +
+      'same input), so with the same dump options apim-migrate beats `mysqldump ... | gzip`. (4) Two cores: the ' +
+      'dump tool, the database server, compression, encryption and hashing all compete for them; on a larger ' +
+      'machine the parallel gzip gains more.',
+  ];
+}
+
+function restoreNotes(): string[] {
+  return [
+    'The subject is `node dist/cli/index.js restore --stage registry-scripts --from-run <run>`: the backup that ' +
+      '`run registry-scripts` took (once, in the set-up) is copied out of the local store, its sha256 checked, the ' +
+      'archive checked (`pg_restore --list`, or a full gunzip pass), then restored (PostgreSQL: `pg_restore --clean ' +
+      '--if-exists --single-transaction`; MariaDB: drop and recreate the database, then `mysql`), and every ' +
+      "table's rows counted and compared with the manifest. The reference is `pg_restore --clean --if-exists " +
+      '--no-owner -d db file` or `gunzip -c file | mysql db` of the same dump file (a copy of the one in the backup), ' +
+      'so both restore the same bytes. Both leave the database in the same state, so every run starts from the ' +
+      'same data.',
+    '**What limits the ratio.** The same fixed cost of about 0.5 s per CLI run as the backup, and the checks that ' +
+      'run before the database is touched: the copy out of the store and its sha256, and on MariaDB a full gunzip ' +
+      'pass that proves the dump is complete (the "Dump completed" line). That pass used Node\'s default 64 KiB ' +
+      'reads and 16 KiB gunzip chunks and took 0.98 s for a 190 MB dump; with 1 MiB reads and chunks it takes ' +
+      '0.40 s (gunzip itself: 0.93 s), and the restore stream into `mysql` uses the same sizes (src/db/restore.ts). ' +
+      'After the restore every table is counted (a full scan per table on InnoDB). Neither side runs parallel ' +
+      'jobs: `pg_restore -j` cannot be combined with `--single-transaction`, which apim-migrate needs so that a ' +
+      'failed restore leaves the database as it was, and `mysql` reads one stream.',
+  ];
+}

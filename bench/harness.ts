@@ -1,0 +1,189 @@
+/**
+ * The benchmark harness: every comparison runs the subject (apim-migrate) and its reference (the plain tool) in
+ * the same process run, alternating (subject, reference, subject, ...) so that a slow phase of the machine hits
+ * both, several times, and reports medians and the ratio of the medians. Nothing here asserts a time: the
+ * figures are reported, and each goal is judged and printed beside them.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** One measured run. */
+export interface Sample {
+  wallMs: number;
+  /** Peak resident set size of the measured process tree (the largest single process), when measured. */
+  peakRssKiB?: number;
+}
+
+export interface Contender {
+  label: string;
+  /** Runs once and measures itself (see {@link timeCommand}, {@link timeShell}). */
+  run: () => Promise<Sample>;
+}
+
+export interface Comparison {
+  /** Section and name, e.g. `backup` / `PostgreSQL 1.0 GiB, encrypted`. */
+  section: string;
+  name: string;
+  subject: Contender;
+  reference: Contender;
+  runs: number;
+  /** The goal as a ratio of the subject's median wall time to the reference's; `lower` means subject/reference <= max. */
+  goal: { maxRatio: number; text: string };
+  /** Runs once before the measured runs (warm caches, create files), not measured. */
+  warmUp?: () => Promise<void>;
+  /** Runs before every single run (e.g. reset a database), not measured. */
+  beforeEach?: () => Promise<void>;
+}
+
+export interface ComparisonResult {
+  section: string;
+  name: string;
+  subject: { label: string; samples: Sample[]; medianMs: number; peakRssKiB?: number };
+  reference: { label: string; samples: Sample[]; medianMs: number; peakRssKiB?: number };
+  ratio: number;
+  goal: string;
+  met: boolean;
+}
+
+/** A measurement that is not a pair: throughput, latency, memory. */
+export interface Figure {
+  section: string;
+  name: string;
+  value: string;
+  goal?: string;
+  met?: boolean;
+}
+
+export interface BenchContext {
+  quick: boolean;
+  /** A scratch folder for this bench run, removed at the end. */
+  workDir: string;
+  /** The built CLI (dist/cli/index.js). */
+  cli: string;
+  /** Progress lines (not part of the report). */
+  log: (line: string) => void;
+}
+
+/** What a benchmark module returns: its pairs, its other figures, and notes for docs/benchmarks.md. */
+export interface BenchSection {
+  title: string;
+  comparisons: ComparisonResult[];
+  figures: Figure[];
+  /** The method and what limits the figures, as Markdown paragraphs. */
+  notes: string[];
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Runs a comparison: warm-up, then `runs` rounds of subject and reference, the order alternating per round. */
+export async function compare(comparison: Comparison, log: (line: string) => void): Promise<ComparisonResult> {
+  await comparison.warmUp?.();
+  const subject: Sample[] = [];
+  const reference: Sample[] = [];
+  for (let round = 0; round < comparison.runs; round += 1) {
+    const order: Array<[Contender, Sample[]]> =
+      round % 2 === 0
+        ? [
+            [comparison.subject, subject],
+            [comparison.reference, reference],
+          ]
+        : [
+            [comparison.reference, reference],
+            [comparison.subject, subject],
+          ];
+    for (const [contender, samples] of order) {
+      await comparison.beforeEach?.();
+      const sample = await contender.run();
+      samples.push(sample);
+      log(`  ${comparison.name}: ${contender.label} ${(sample.wallMs / 1000).toFixed(2)} s`);
+    }
+  }
+  const summarize = (label: string, samples: Sample[]) => {
+    const rss = samples.map((sample) => sample.peakRssKiB).filter((value): value is number => value !== undefined);
+    return {
+      label,
+      samples,
+      medianMs: median(samples.map((sample) => sample.wallMs)),
+      ...(rss.length > 0 ? { peakRssKiB: Math.max(...rss) } : {}),
+    };
+  };
+  const subjectSummary = summarize(comparison.subject.label, subject);
+  const referenceSummary = summarize(comparison.reference.label, reference);
+  const ratio = subjectSummary.medianMs / referenceSummary.medianMs;
+  return {
+    section: comparison.section,
+    name: comparison.name,
+    subject: subjectSummary,
+    reference: referenceSummary,
+    ratio,
+    goal: comparison.goal.text,
+    met: ratio <= comparison.goal.maxRatio,
+  };
+}
+
+export interface CommandOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/**
+ * Runs a program under GNU time (`/usr/bin/time -f`), which reports the wall time and the peak RSS of the largest
+ * process of the tree it waited for. Fails with the program's output when it exits non-zero.
+ */
+export async function timeCommand(
+  program: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<Sample> {
+  const report = path.join(os.tmpdir(), `apim-migrate-bench-time-${process.pid}-${Date.now()}.txt`);
+  const started = performance.now();
+  const { code, output } = await run('/usr/bin/time', ['-f', '%M', '-o', report, program, ...args], options);
+  const wallMs = performance.now() - started;
+  const text = await readFile(report, 'utf8').catch(() => '');
+  await rm(report, { force: true });
+  if (code !== 0) throw new Error(`${program} ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`);
+  const rss = Number(text.trim().split('\n').at(-1));
+  return { wallMs, ...(Number.isFinite(rss) ? { peakRssKiB: rss } : {}) };
+}
+
+/** A shell pipeline (`bash -o pipefail -c`), timed as {@link timeCommand} times a program. */
+export function timeShell(script: string, options: CommandOptions = {}): Promise<Sample> {
+  return timeCommand('bash', ['-o', 'pipefail', '-c', script], options);
+}
+
+function run(
+  program: string,
+  args: readonly string[],
+  options: CommandOptions,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      env: (options.env ?? process.env) as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-16_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+export function formatKiB(kib: number | undefined): string {
+  return kib === undefined ? '' : `${(kib / 1024).toFixed(0)} MiB`;
+}

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { DatabaseTarget, RegistryVersioningFlags } from '../config/types.js';
-import { openSession, type DbSession } from '../db/session.js';
+import { withSession } from '../db/session.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from './registry-seed.js';
 import { makeIdentityMigrationConfig, makeDeploymentToml, makeSandboxRegistryXml } from './sandbox-files.js';
 import { installStandInLauncher, writeStandInConf } from './stand-in.js';
@@ -74,7 +74,7 @@ const SEED = { seed: 20, resources: 300, versionsPerResource: 4, tenants: 2, ver
 export async function createSandbox(env: Record<string, string | undefined>): Promise<Sandbox> {
   const admin = localPostgres(env);
   const database = `apim_migrate_demo_${new Date().toISOString().slice(0, 10).replace(/-/g, '')}_${randomBytes(3).toString('hex')}`;
-  const target = { ...admin, url: admin.url.replace(/\/postgres$/, `/${database}`), database };
+  const target = localPostgres(env, database);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-demo-'));
   let created = false;
   const remove = async () => {
@@ -103,18 +103,15 @@ export async function createSandbox(env: Record<string, string | undefined>): Pr
   }
 }
 
-async function seedDatabase(target: DatabaseTarget): Promise<SeededRegistry> {
-  const session = await openSession(target);
-  try {
+function seedDatabase(target: DatabaseTarget): Promise<SeededRegistry> {
+  return withSession(target, async (session) => {
     await createRegistrySchema(session);
-    return await seedRegistry(session, {
+    return seedRegistry(session, {
       ...SEED,
       // The kinds whose versioning was off were written without versions, as the registry does then.
       writtenWithVersioningOff: { comments: !SANDBOX_FLAGS.comments, ratings: !SANDBOX_FLAGS.ratings },
     });
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {
@@ -173,11 +170,8 @@ async function writeDeep(file: string, content: string): Promise<void> {
   await writeFile(file, content);
 }
 
-async function runAs(target: DatabaseTarget, statements: string[]): Promise<void> {
-  const session: DbSession = await openSession(target);
-  try {
+function runAs(target: DatabaseTarget, statements: string[]): Promise<void> {
+  return withSession(target, async (session) => {
     for (const statement of statements) await session.query(statement);
-  } finally {
-    await session.close();
-  }
+  });
 }

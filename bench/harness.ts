@@ -14,6 +14,11 @@ export interface Sample {
   wallMs: number;
   /** Peak resident set size of the measured process tree (the largest single process), when measured. */
   peakRssKiB?: number;
+  /**
+   * The run was stopped at a time cap: its time is a lower bound. A capped contender is not run again in later
+   * rounds (it would only hit the cap again), so its median is over the runs it had.
+   */
+  capped?: boolean;
 }
 
 export interface Contender {
@@ -40,11 +45,20 @@ export interface Comparison {
 export interface ComparisonResult {
   section: string;
   name: string;
-  subject: { label: string; samples: Sample[]; medianMs: number; peakRssKiB?: number };
-  reference: { label: string; samples: Sample[]; medianMs: number; peakRssKiB?: number };
+  subject: ContenderResult;
+  reference: ContenderResult;
   ratio: number;
   goal: string;
   met: boolean;
+}
+
+export interface ContenderResult {
+  label: string;
+  samples: Sample[];
+  medianMs: number;
+  peakRssKiB?: number;
+  /** A run was stopped at its cap: the median is a lower bound. */
+  capped: boolean;
 }
 
 /** A measurement that is not a pair: throughput, latency, memory. */
@@ -99,18 +113,20 @@ export async function compare(comparison: Comparison, log: (line: string) => voi
             [comparison.subject, subject],
           ];
     for (const [contender, samples] of order) {
+      if (samples.some((sample) => sample.capped)) continue;
       await comparison.beforeEach?.();
       const sample = await contender.run();
       samples.push(sample);
       log(`  ${comparison.name}: ${contender.label} ${(sample.wallMs / 1000).toFixed(2)} s`);
     }
   }
-  const summarize = (label: string, samples: Sample[]) => {
+  const summarize = (label: string, samples: Sample[]): ContenderResult => {
     const rss = samples.map((sample) => sample.peakRssKiB).filter((value): value is number => value !== undefined);
     return {
       label,
       samples,
       medianMs: median(samples.map((sample) => sample.wallMs)),
+      capped: samples.some((sample) => sample.capped),
       ...(rss.length > 0 ? { peakRssKiB: Math.max(...rss) } : {}),
     };
   };

@@ -321,7 +321,7 @@ export async function run(context: BenchContext): Promise<BenchSection> {
                 capped.push(
                   `${engine.label}: a statement of the reference ran into the ${capS} s cap after ${formatMs(wallMs)}`,
                 );
-                return { wallMs };
+                return { wallMs, capped: true };
               }
               if (!checked.reference) {
                 await checkResult(engine, copies.work, seeded, 'reference');
@@ -351,7 +351,7 @@ export async function run(context: BenchContext): Promise<BenchSection> {
       "as the reference's includes starting the client.",
     `Every statement of the reference is capped at ${capS} s (PostgreSQL \`statement_timeout\`, MariaDB ` +
       '`max_statement_time`); a capped reference is reported with the time at which it was stopped, so its ratio ' +
-      'is an upper bound.' +
+      'is an upper bound, and it is not run again in the later rounds.' +
       (capped.length > 0
         ? ` In this run: ${[...new Set(capped)].join('; ')}.`
         : ' No statement reached the cap in this run.'),

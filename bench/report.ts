@@ -8,7 +8,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import { openSession } from '../src/db/session.js';
 import { adminTarget } from './data.js';
-import { formatKiB, formatMs, type BenchSection, type ComparisonResult } from './harness.js';
+import { formatKiB, formatMs, type BenchSection, type ComparisonResult, type ContenderResult } from './harness.js';
 
 const exec = promisify(execFile);
 
@@ -80,8 +80,21 @@ export async function describeMachine(workDir: string): Promise<Machine> {
   };
 }
 
+/** A capped reference makes the ratio an upper bound, a capped subject a lower one. */
 function ratioText(result: ComparisonResult): string {
-  return `${result.ratio.toFixed(2)}x`;
+  const bound = result.reference.capped ? '< ' : result.subject.capped ? '> ' : '';
+  return `${bound}${result.ratio.toFixed(2)}x`;
+}
+
+function medianText(contender: ContenderResult): string {
+  return `${contender.capped ? 'over ' : ''}${formatMs(contender.medianMs)}`;
+}
+
+/** The runs of each side, one number when they are the same. */
+function runsText(result: ComparisonResult): string {
+  const subject = result.subject.samples.length;
+  const reference = result.reference.samples.length;
+  return subject === reference ? String(subject) : `${subject} / ${reference}`;
 }
 
 function verdict(met: boolean | undefined): string {
@@ -103,9 +116,9 @@ export function formatText(options: ReportOptions): string {
       ...section.comparisons.map((c) => [
         c.name,
         c.subject.label,
-        formatMs(c.subject.medianMs),
+        medianText(c.subject),
         c.reference.label,
-        formatMs(c.reference.medianMs),
+        medianText(c.reference),
         ratioText(c),
         c.goal,
         verdict(c.met),
@@ -186,13 +199,13 @@ export function formatMarkdown(options: ReportOptions): string {
     if (!section) continue;
     if (section.comparisons.length > 0) {
       out.push(
-        '| comparison | apim-migrate (median) | reference (median) | ratio | goal | | peak RSS apim-migrate | peak RSS reference | runs |',
+        '| comparison | apim-migrate (median) | reference (median) | ratio | goal | | peak RSS apim-migrate | peak RSS reference | runs (apim-migrate / reference) |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
         ...section.comparisons.map(
           (c) =>
-            `| ${cell(c.name)} | ${formatMs(c.subject.medianMs)} | ${cell(c.reference.label)}: ${formatMs(c.reference.medianMs)} | ` +
+            `| ${cell(c.name)} | ${medianText(c.subject)} | ${cell(c.reference.label)}: ${medianText(c.reference)} | ` +
             `${ratioText(c)} | ${cell(c.goal)} | ${verdict(c.met)} | ${formatKiB(c.subject.peakRssKiB)} | ` +
-            `${formatKiB(c.reference.peakRssKiB)} | ${c.subject.samples.length} |`,
+            `${formatKiB(c.reference.peakRssKiB)} | ${runsText(c)} |`,
         ),
         '',
       );

@@ -200,32 +200,45 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   }
 }
 
-/** Downloads the artifact again and checks every file against the manifest. */
+/**
+ * Reads the stored artifact back and checks every file against the manifest: in place when the store keeps its
+ * files on this machine (the local folder store), otherwise downloaded into a scratch folder.
+ */
 async function verifyStoredBackup(
   options: CreateBackupOptions,
   artifact: StoredArtifact,
   manifest: BackupManifest,
 ): Promise<void> {
-  const dir = await mkdtemp(path.join(options.workDir, `verify-${options.artifactName}-`));
+  if (artifact.localDir) return checkStoredBackup(options, artifact, manifest, artifact.localDir);
+  const scratch = await mkdtemp(path.join(options.workDir, `verify-${options.artifactName}-`));
   try {
-    await options.store.download(artifact.name, dir, { runId: artifact.runId });
-    const problems: string[] = [];
-    const storedManifest = await readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
-    if (storedManifest === undefined) problems.push(`${MANIFEST_FILE} is missing`);
-    else if (storedManifest !== `${JSON.stringify(manifest, null, 2)}\n`) problems.push(`${MANIFEST_FILE} differs`);
-    for (const entry of manifest.databases) {
-      const problem = await checkFile(path.join(dir, entry.file), entry.bytes, entry.sha256);
-      if (problem) problems.push(`${entry.file}: ${problem}`);
-    }
-    if (problems.length > 0) {
-      throw new BackupVerificationError(
-        `backup ${artifact.name} did not come back intact from ${options.store.description}: ${problems.join('; ')}. ` +
-          'No data was changed; check the store (disk space, network) and run the stage again',
-        problems,
-      );
-    }
+    await options.store.download(artifact.name, scratch, { runId: artifact.runId });
+    await checkStoredBackup(options, artifact, manifest, scratch);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function checkStoredBackup(
+  options: CreateBackupOptions,
+  artifact: StoredArtifact,
+  manifest: BackupManifest,
+  dir: string,
+): Promise<void> {
+  const problems: string[] = [];
+  const storedManifest = await readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+  if (storedManifest === undefined) problems.push(`${MANIFEST_FILE} is missing`);
+  else if (storedManifest !== `${JSON.stringify(manifest, null, 2)}\n`) problems.push(`${MANIFEST_FILE} differs`);
+  for (const entry of manifest.databases) {
+    const problem = await checkFile(path.join(dir, entry.file), entry.bytes, entry.sha256);
+    if (problem) problems.push(`${entry.file}: ${problem}`);
+  }
+  if (problems.length > 0) {
+    throw new BackupVerificationError(
+      `backup ${artifact.name} did not come back intact from ${options.store.description}: ${problems.join('; ')}. ` +
+        'No data was changed; check the store (disk space, network) and run the stage again',
+      problems,
+    );
   }
 }
 

@@ -440,12 +440,16 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     expect((await store.list()).map((artifact) => artifact.name)).not.toContain(name);
   });
 
-  it('fails with BackupVerificationError when the stored backup does not come back intact', async () => {
+  it('fails with BackupVerificationError when a downloaded backup does not come back intact', async () => {
     const inner: ArtifactStore = store;
-    const flaky: ArtifactStore = {
+    const remote: ArtifactStore = {
       kind: inner.kind,
       description: 'a store that damages downloads',
-      upload: (name, files, options) => inner.upload(name, files, options),
+      // Without localDir the backup is verified through a download, as with GitHub's artifact service.
+      async upload(name, files, options) {
+        const { localDir: _kept, ...stored } = await inner.upload(name, files, options);
+        return stored;
+      },
       list: (options) => store.list(options),
       async download(name, destination, options) {
         const paths = await store.download(name, destination, options);
@@ -454,7 +458,26 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
         return paths;
       },
     };
-    const error = await backup({ kind: 'none' }, { useStore: flaky }).catch((e: unknown) => e);
+    const error = await backup({ kind: 'none' }, { useStore: remote }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupVerificationError);
+    expect((error as Error).message).toMatch(/did not come back intact.*sha256/);
+  });
+
+  it('fails with BackupVerificationError when the local store keeps a damaged copy', async () => {
+    const inner: ArtifactStore = store;
+    const damaging: ArtifactStore = {
+      kind: inner.kind,
+      description: 'a store that damages what it keeps',
+      async upload(name, files, options) {
+        const stored = await inner.upload(name, files, options);
+        const dump = stored.files.find((file) => file.name !== MANIFEST_FILE);
+        if (dump && stored.localDir) await flipByte(path.join(stored.localDir, dump.name));
+        return stored;
+      },
+      list: (options) => store.list(options),
+      download: (name, destination, options) => store.download(name, destination, options),
+    };
+    const error = await backup({ kind: 'none' }, { useStore: damaging }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackupVerificationError);
     expect((error as Error).message).toMatch(/did not come back intact.*sha256/);
   });

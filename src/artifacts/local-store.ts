@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -72,8 +72,12 @@ export class LocalFolderStore implements ArtifactStore {
     const artifacts: StoredArtifact[] = [];
     for (const entry of entries) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-      const index = await readFile(path.join(runDir, entry.name, INDEX_FILE), 'utf8').catch(() => undefined);
-      if (index !== undefined) artifacts.push(JSON.parse(index) as StoredArtifact);
+      const dir = path.join(runDir, entry.name);
+      const index = await readFile(path.join(dir, INDEX_FILE), 'utf8').catch(() => undefined);
+      if (index === undefined) continue;
+      // The files are where the index is: a store that was moved or copied still reads its own files.
+      const artifact = JSON.parse(index) as StoredArtifact;
+      artifacts.push({ ...artifact, location: dir, localDir: dir });
     }
     return artifacts.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -87,7 +91,12 @@ export class LocalFolderStore implements ArtifactStore {
     const paths: string[] = [];
     for (const file of artifact.files) {
       const target = path.join(destination, file.name);
-      await copyFile(path.join(artifact.location, file.name), target);
+      await copyFile(path.join(artifact.location, file.name), target).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        throw new Error(
+          `artifact ${name} of run ${runId} is incomplete: ${file.name} is missing from ${artifact.location}`,
+        );
+      });
       paths.push(target);
     }
     return paths;
@@ -116,6 +125,11 @@ export async function newLocalRunId(dir: string, now: Date = new Date()): Promis
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
+}
+
+/** Removes a run's folder if nothing was stored in it: rmdir refuses a folder that holds anything. */
+export async function removeEmptyRunFolder(dir: string, runId: string): Promise<void> {
+  await rmdir(path.join(dir, 'runs', runId)).catch(() => undefined);
 }
 
 export async function sha256File(file: string): Promise<string> {

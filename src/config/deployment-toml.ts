@@ -39,6 +39,11 @@ export interface ResolveDatabasesInput {
   overrides: DatabaseOverride[] | undefined;
   configFile: string;
   env: Record<string, string | undefined>;
+  /**
+   * deployment.toml could not be read or parsed (a problem that says so is reported already): a database it would
+   * have given is not reported missing on top of that.
+   */
+  deploymentUnusable?: boolean;
 }
 
 export interface ResolvedDatabases {
@@ -284,7 +289,9 @@ export function resolveDatabases(input: ResolveDatabasesInput): ResolvedDatabase
     const discovered = input.discovered.find((database) => database.name === name);
     const override = input.overrides?.find((entry) => entry.name === name);
     if (discovered === undefined && override === undefined) {
-      if (REQUIRED_DATABASES.includes(name)) problems.push(describeAbsentDatabase(name, input));
+      if (REQUIRED_DATABASES.includes(name) && !input.deploymentUnusable) {
+        problems.push(describeAbsentDatabase(name, input));
+      }
       continue;
     }
     const target = resolveDatabase({ name, discovered, override, input, problems });

@@ -239,7 +239,8 @@ async function discoverDatabases(file: ConfigFile, apimHome: string, context: Re
   const deploymentFile = deploymentTomlPath(apimHome);
   const discovered = await readDiscoveredDatabases(deploymentFile, overrides, context);
   const result = resolveDatabases({
-    discovered,
+    discovered: discovered ?? [],
+    deploymentUnusable: discovered === undefined,
     deploymentFile,
     overrides,
     configFile: context.configFile,
@@ -250,13 +251,14 @@ async function discoverDatabases(file: ConfigFile, apimHome: string, context: Re
 }
 
 /**
- * deployment.toml is needed unless the config itself gives a URL and user for apim_db and shared_db.
+ * deployment.toml is needed unless the config itself gives a URL and user for apim_db and shared_db. Undefined when
+ * it is needed and cannot be used (the problem is reported).
  */
 async function readDiscoveredDatabases(
   deploymentFile: string,
   overrides: DatabaseOverride[] | undefined,
   context: ResolveContext,
-): Promise<DeploymentDatabase[]> {
+): Promise<DeploymentDatabase[] | undefined> {
   const complete = (name: DatabaseName) =>
     overrides?.some((entry) => entry.name === name && entry.url !== undefined && entry.username !== undefined) ?? false;
   const required = !(complete('apim_db') && complete('shared_db'));
@@ -270,6 +272,7 @@ async function readDiscoveredDatabases(
         ...context.located.at(['apimHome']),
         message: `apimHome: ${deploymentFile} not found; point apimHome at the API-M 4.2.0 home, or give databases.apim_db and databases.shared_db (url, username, password) in the config`,
       });
+      return undefined;
     }
     return [];
   }
@@ -278,7 +281,7 @@ async function readDiscoveredDatabases(
   } catch (error) {
     if (error instanceof InputError) {
       context.problems.push(...error.problems);
-      return [];
+      return undefined;
     }
     throw error;
   }

@@ -626,8 +626,9 @@ export async function withMysqlDefaultsFile<T>(
   tool: ClientTool,
   work: (file: string) => Promise<T>,
 ): Promise<T> {
-  // mkdtemp creates the folder 0700: nobody else can even list it.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-my-'));
+  // mkdtemp creates the folder 0700: nobody else can even list it. The pid in its name lets the next run remove it
+  // if this one is killed before it can (src/stages/operations.ts).
+  const dir = await mkdtemp(path.join(os.tmpdir(), `apim-migrate-mysql-${process.pid}-`));
   try {
     const file = path.join(dir, 'client.cnf');
     await writeFile(file, mysqlDefaultsFileContent(target, tool), { mode: 0o600, flag: 'wx' });

@@ -12,6 +12,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
+import { sha256File } from '../artifacts/local-store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget } from '../config/types.js';
 import { errorMessage } from '../errors.js';
@@ -58,6 +59,11 @@ export interface RestoreOptions {
   logger: Logger;
   /** Where the backup is downloaded and decrypted; the plaintext is removed before this returns. */
   workDir: string;
+  /**
+   * The sha256 of the backup's manifest.json as the ledger recorded it when the backup was stored: a manifest that
+   * differs (a replaced, damaged or foreign artifact of the same name) is refused.
+   */
+  manifestSha256?: string;
 }
 
 export interface RestoreResult {
@@ -164,11 +170,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const plainDir = path.join(dir, 'plain');
     await mkdir(plainDir, { mode: 0o700 });
     logger.info(`Downloading ${backup} from ${options.store.description}`);
-    await options.store.download(
-      options.artifactName,
-      downloadDir,
-      options.runId === undefined ? {} : { runId: options.runId },
-    );
+    await options.store
+      .download(options.artifactName, downloadDir, options.runId === undefined ? {} : { runId: options.runId })
+      .catch((error: unknown) => {
+        throw new BackupRejectedError(
+          `${backup} could not be downloaded from ${options.store.description}: ${errorMessage(error)}. Nothing was ` +
+            'changed; run again when the store answers, or restore from another backup.',
+          { cause: error },
+        );
+      });
+    if (options.manifestSha256 !== undefined) await checkManifestDigest(downloadDir, options.manifestSha256, backup);
     const manifest = await readManifest(downloadDir, backup);
     const matches = matchDatabases(manifest, options.databases, backup);
     await checkFiles(downloadDir, manifest, backup);
@@ -218,6 +229,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     // The plaintext of the dumps must not stay on the runner.
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function checkManifestDigest(dir: string, expected: string, backup: string): Promise<void> {
+  const actual = await sha256File(path.join(dir, MANIFEST_FILE)).catch(() => undefined);
+  if (actual === undefined || actual === expected.toLowerCase()) return; // a missing manifest is readManifest's to say
+  throw new BackupRejectedError(
+    `${MANIFEST_FILE} of ${backup} is not the one recorded in the ledger when the backup was stored (sha256 ${actual} ` +
+      `instead of ${expected.toLowerCase()}): the artifact was replaced or damaged since. Nothing was changed; ` +
+      'restore from another backup.',
+  );
 }
 
 async function readManifest(dir: string, backup: string): Promise<BackupManifest> {
@@ -275,6 +296,13 @@ function matchDatabases(
     }
     if ((entry.engine === 'postgresql') !== (target.engine === 'postgresql')) {
       problems.push(`${label} was backed up from ${entry.server.product}, but ${target.name} is now ${target.engine}`);
+      continue;
+    }
+    if (entry.database !== target.database) {
+      // A backup of another database (another environment's, or a copy's) would replace this one's data.
+      problems.push(
+        `${label} was backed up from database ${entry.database}, but ${target.name} is now ${target.database}`,
+      );
       continue;
     }
     matches.push({ entry, target });

@@ -29,6 +29,8 @@ export interface StandInBehaviour {
   invalidDefinitions?: number;
   slowMs?: number;
   ignoreTerm?: boolean;
+  /** Logs the value of this environment variable, as a server that logs a password would. */
+  printEnv?: string;
 }
 
 /** Puts the stand-in launcher into `<home>/bin/api-manager.sh`, executable, and returns its path. */
@@ -51,6 +53,7 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.ignoreTerm && 'ignore-term',
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
+    behaviour.printEnv !== undefined && `print-env=${behaviour.printEnv}`,
   ].filter((line): line is string => typeof line === 'string');
   await writeFile(path.join(home, 'stand-in.conf'), ['# stand-in behaviour switches', ...lines, ''].join('\n'));
 }

@@ -20,7 +20,12 @@ export interface ActionInputs {
 }
 
 export function readActionInputs(): ActionInputs {
-  const stage = core.getInput('stage', { required: true });
+  const stage = core.getInput('stage');
+  if (stage === '') {
+    throw new InputError({
+      message: `input "stage" is required: set it to one of ${[...STAGE_NAMES, 'restore'].join(', ')} (with: stage: preflight)`,
+    });
+  }
   if (stage !== 'restore' && !isStageName(stage)) {
     throw new InputError({
       message: `input "stage" is "${stage}"; it must be one of ${[...STAGE_NAMES, 'restore'].join(', ')}`,
@@ -91,5 +96,7 @@ export async function runAction(env: Record<string, string | undefined> = proces
       .write()
       .catch(() => undefined);
     core.setFailed(errorMessage(error));
+    // As the CLI: 2 says the input or config is wrong, and nothing was changed.
+    if (error instanceof InputError) process.exitCode = 2;
   }
 }

@@ -32,7 +32,7 @@ export class SecretMasker {
   mask(text: string): string {
     let masked = text;
     for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      masked = masked.split(secret).join('***');
+      if (masked.includes(secret)) masked = masked.split(secret).join('***');
     }
     return masked;
   }

@@ -34,6 +34,8 @@ export interface RunServerOptions {
   kind: ServerRunKind;
   /** Where the console output goes (appended); its folder is created. */
   logFile: string;
+  /** Hides secrets in every line before it is written, kept or logged (a server may log a password). */
+  mask?: (line: string) => string;
   /** The run fails when no verdict is known by then. */
   timeoutMs: number;
   /** From the graceful stop to SIGKILL. */
@@ -147,7 +149,8 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     if (pendingLog !== '' && !logStream.writableEnded) logStream.write(pendingLog);
     pendingLog = '';
   };
-  const onLine = (line: string): void => {
+  const onLine = (raw: string): void => {
+    const line = options.mask ? options.mask(raw) : raw;
     if (pendingLog === '') setImmediate(flushLog);
     pendingLog += `${line}\n`;
     lastLines.push(line);
@@ -457,6 +460,50 @@ async function runQuietly(
     logger?.debug(`${command.display} failed: ${errorMessage(error)}`);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A server that still runs from this home, as `<home>/wso2carbon.pid` names it, is in the way of a migration run
+ * (same ports, same files). One in migration mode (`-Dmigrate` on its command line) was left by an apim-migrate run
+ * that was killed before it could stop it: it is stopped, like the post step would have. Any other is the
+ * operator's, and the run is refused.
+ */
+export async function clearLeftoverServer(
+  home: string,
+  options: { graceMs: number; logger: Logger; command?: ServerCommand },
+): Promise<void> {
+  const text = await readFile(path.join(home, 'wso2carbon.pid'), 'utf8').catch(() => '');
+  const pid = Number.parseInt(text.trim(), 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  const args = process.platform === 'linux' ? readCommandLine(pid) : undefined;
+  if (args === undefined || !args.includes('-Dmigrate')) {
+    throw new Error(
+      `API-M is running from ${home} (pid ${pid}, in ${path.join(home, 'wso2carbon.pid')}): stop it first ` +
+        `(${path.join(home, 'bin', 'api-manager.sh')} --stop); a migration run needs the home and its ports to itself`,
+    );
+  }
+  const group = procStat(String(pid))?.pgrp ?? pid;
+  options.logger.warning(
+    `An API-M server in migration mode is still running from ${home} (pid ${pid}), left by an apim-migrate run that ` +
+      'was killed; stopping it before this run',
+  );
+  const result = await stopServerGroup(group, {
+    graceMs: options.graceMs,
+    home,
+    logger: options.logger,
+    ...(options.command ? { command: options.command } : {}),
+  });
+  if (result.outcome === 'survived') {
+    throw new Error(`the API-M server left running from ${home} (pid ${pid}) could not be stopped; stop it by hand`);
+  }
+}
+
+function readCommandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
   }
 }
 

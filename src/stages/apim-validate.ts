@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InvalidDefinition } from '../server/server-runner.js';
 import { isHealthStep } from './apim.js';
+import { checkServerRunInput } from './input-checks.js';
 import { logsDir, serverRunSteps, storeLogsStep } from './server-stage.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
@@ -9,6 +10,7 @@ import type { StageContext, StageDefinition, StepOutput } from './types.js';
 export const apimValidateStage: StageDefinition = {
   name: 'apim-validate',
   title: 'API-M pre-migration validation',
+  checkInputs: (config) => checkServerRunInput(config, { path: config.apim.migrationKit, kind: 'apim' }),
   steps(context) {
     const invalidFolder = path.join(context.config.apimHome, 'invalid-swagger-definitions');
     return [

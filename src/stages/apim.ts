@@ -1,4 +1,5 @@
 import type { MutatingStageDefinition } from './guard.js';
+import { checkDeploymentTomlInput, checkServerRunInput } from './input-checks.js';
 import { deploymentTomlStep, serverRunSteps, storeLogsStep } from './server-stage.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
@@ -9,6 +10,10 @@ export const apimStage: MutatingStageDefinition = {
   name: 'apim',
   title: 'API-M data migration',
   touches: 'all',
+  async checkInputs(config) {
+    await checkServerRunInput(config, { path: config.apim.migrationKit, kind: 'apim' });
+    await checkDeploymentTomlInput(config, { statementCache: true, userStoreUniqueId: false });
+  },
   steps(context) {
     return [
       ...(context.config.keyManager === 'is' ? [isHealthStep(context)] : []),

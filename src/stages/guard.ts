@@ -63,6 +63,8 @@ export interface MutatingStageDefinition {
   touches: 'shared_db' | 'all';
   /** Why this configuration does not run the stage at all (no lock, no backup, no ledger entry). */
   skipReason?(config: ResolvedConfig): string | undefined;
+  /** Checks the stage's input files before the lock and the backup; throws InputError (see input-checks.ts). */
+  checkInputs?(config: ResolvedConfig): Promise<void>;
   steps(context: StageContext, guard: GuardState): StepDefinition[];
 }
 
@@ -218,6 +220,7 @@ function restoreStep(
         databases: touched.map(({ target }) => target),
         logger: deps.logger,
         workDir: path.join(context.workDir, 'restore'),
+        manifestSha256: from.backupSha256,
       });
       context.outcome.backupArtifact = from.backupName;
       // The restore put the ledger back as it was before that attempt: this attempt starts anew on it.

@@ -1,4 +1,5 @@
 import type { MutatingStageDefinition } from './guard.js';
+import { checkDeploymentTomlInput, checkIdentityConfigInput, checkServerRunInput } from './input-checks.js';
 import { deploymentTomlStep, prepareIdentityResources, serverRunSteps, storeLogsStep } from './server-stage.js';
 
 /**
@@ -13,6 +14,16 @@ export const identityStage: MutatingStageDefinition = {
     config.keyManager === 'is'
       ? 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side'
       : undefined,
+  async checkInputs(config) {
+    const kit = config.identity?.migrationKit;
+    if (kit === undefined) return;
+    await checkServerRunInput(config, { path: kit, kind: 'identity' });
+    await checkIdentityConfigInput(config);
+    await checkDeploymentTomlInput(config, {
+      statementCache: false,
+      userStoreUniqueId: config.identity?.uniqueIdUserStore ?? false,
+    });
+  },
   steps(context) {
     const identity = context.config.identity;
     if (!identity) throw new Error('identity is not configured');

@@ -1,7 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
+import { createStore, isGitHubActions, resolveRunIdentity } from '../artifacts/create-store.js';
+import { removeEmptyRunFolder } from '../artifacts/local-store.js';
 import { deploymentTomlPath, loadConfig } from '../config/load-config.js';
 import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
@@ -16,10 +17,11 @@ import { MIGRATION_CONFIG_PATH, readKitText } from '../wso2/migration-kit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
 import { statementCacheTargets } from './server-stage.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
-import { requireStage, runAvailableStage } from './registry.js';
+import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
 import { configuredDatabase } from './databases.js';
-import { restoreStage, type RestoreRequest } from './restore.js';
+import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
+import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
 import type { ServerStateSink, StageContext, StageName, StageResult } from './types.js';
 
 /** What every operation is given by its entry (the action or the CLI). */
@@ -61,16 +63,21 @@ export interface RunStageOptions extends OperationOptions {
 
 export function runStageOperation(options: RunStageOptions): Promise<StageResult> {
   const stage = requireStage(options.stage);
-  return withStageContext(options, options.stage, (context) => runAvailableStage(stage, context));
+  return withStageContext(options, options.stage, (context) => runAvailableStage(stage, context), {
+    checkInputs: (config) => checkStageInputs(stage, config, options.env),
+  });
 }
 
 export interface RestoreOperationOptions extends OperationOptions, RestoreRequest {
   dryRun?: boolean;
 }
 
-export function restoreOperation(options: RestoreOperationOptions): Promise<StageResult> {
+export async function restoreOperation(options: RestoreOperationOptions): Promise<StageResult> {
   const request: RestoreRequest = { stage: options.stage, ...(options.fromRun ? { fromRun: options.fromRun } : {}) };
-  return withStageContext(options, 'restore', (context) => restoreStage(request, context));
+  checkRestoreRequest(request);
+  return withStageContext(options, 'restore', (context) => restoreStage(request, context), {
+    checkInputs: async (config) => checkRestoreKeyInput(config, options.env),
+  });
 }
 
 export interface BackupOperationOptions extends OperationOptions {
@@ -79,7 +86,9 @@ export interface BackupOperationOptions extends OperationOptions {
 
 export function backupOperation(options: BackupOperationOptions): Promise<StageResult> {
   checkBackupLabel(options.label);
-  return withStageContext(options, 'backup', (context) => backupAllDatabases(options.label, context));
+  return withStageContext(options, 'backup', (context) => backupAllDatabases(options.label, context), {
+    checkInputs: async (config) => checkBackupKeyInput(config, options.env),
+  });
 }
 
 /** Sets up what every stage and operation runs in: config, run, store, a work folder removed afterwards. */
@@ -87,8 +96,12 @@ async function withStageContext(
   options: OperationOptions & { dryRun?: boolean; force?: boolean },
   name: string,
   work: (context: StageContext) => Promise<StageResult>,
+  checks: { checkInputs?: (config: ResolvedConfig) => Promise<void> } = {},
 ): Promise<StageResult> {
   const config = await loadConfigWithSecrets(options);
+  // Before the run's folder, the lock or a backup: bad input changes nothing.
+  if (!isGitHubActions(options.env)) await checkStoreDirInput(config);
+  await checks.checkInputs?.(config);
   const run = await resolveRunIdentity(options.env, config.store.dir);
   const store = createStore({
     env: options.env,
@@ -96,7 +109,9 @@ async function withStageContext(
     run,
     ...(options.githubToken ? { githubToken: options.githubToken } : {}),
   });
-  const workDir = await mkdtemp(path.join(options.env['RUNNER_TEMP'] ?? os.tmpdir(), `apim-migrate-${name}-`));
+  const workBase = options.env['RUNNER_TEMP'] ?? os.tmpdir();
+  for (const base of new Set([workBase, os.tmpdir()])) await removeOrphanedWorkDirs(base, options.logger);
+  const workDir = await mkdtemp(path.join(workBase, `apim-migrate-${name}-${process.pid}-`));
   let keepWorkDir = false;
   try {
     const result = await work({
@@ -119,6 +134,40 @@ async function withStageContext(
     return result;
   } finally {
     if (!keepWorkDir) await rm(workDir, { recursive: true, force: true });
+    // A run that stored nothing (refused, or failed before its first artifact) leaves no folder behind.
+    if (store.kind === 'local') await removeEmptyRunFolder(config.store.dir, run.runId);
+  }
+}
+
+/**
+ * `apim-migrate-<operation>-<pid>-<random>`: the work folder of one invocation, or the folder of a MySQL client
+ * defaults file (`apim-migrate-mysql-<pid>-<random>`, it holds a password).
+ */
+const WORK_DIR = /^apim-migrate-[a-z-]+-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the work folders of invocations that were killed (SIGKILL, a power cut) before they could: they may hold
+ * dumps, and a restore's decrypted plaintext. A folder whose process still runs is left alone.
+ */
+async function removeOrphanedWorkDirs(base: string, logger: Logger): Promise<void> {
+  const names = await readdir(base).catch(() => []);
+  for (const name of names) {
+    const pid = Number(WORK_DIR.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    await rm(path.join(base, name), { recursive: true, force: true });
+    logger.info(
+      `Removed ${path.join(base, name)}, the work folder of an apim-migrate run that was killed (pid ${pid})`,
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -11,6 +11,7 @@ import {
 import { REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { withDatabase } from './databases.js';
+import { checkOldHomeInput } from './input-checks.js';
 import type { GuardState, MutatingStageDefinition } from './guard.js';
 import type { StageContext, StepOutput } from './types.js';
 
@@ -28,6 +29,7 @@ export const registryScriptsStage: MutatingStageDefinition = {
   name: 'registry-scripts',
   title: 'Registry scripts',
   touches: 'shared_db',
+  checkInputs: checkOldHomeInput,
   steps(context, guard) {
     return [
       { id: 'indices', title: 'Registry indices', run: () => addIndices(context) },

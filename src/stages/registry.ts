@@ -5,7 +5,9 @@ import { apimValidateStage } from './apim-validate.js';
 import { identityStage } from './identity.js';
 import { preflightStage } from './preflight.js';
 import { verifyStage } from './verify.js';
+import { checkBackupKeyInput } from './input-checks.js';
 import { registryScriptsStage } from './registry-scripts.js';
+import type { ResolvedConfig } from '../config/types.js';
 import type { StageContext, StageDefinition, StageName, StageResult } from './types.js';
 
 /** A stage that only reads, or one that changes data and so runs inside the guard. */
@@ -22,6 +24,21 @@ const STAGES: Record<StageName, AvailableStage> = {
 
 export function requireStage(name: StageName): AvailableStage {
   return STAGES[name];
+}
+
+/**
+ * The stage's checks of its input files, and for a stage that changes data its backup key; none for a stage that
+ * this configuration skips.
+ */
+export async function checkStageInputs(
+  stage: AvailableStage,
+  config: ResolvedConfig,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  if ('reads' in stage) return stage.reads.checkInputs?.(config);
+  if (stage.changes.skipReason?.(config) !== undefined) return;
+  checkBackupKeyInput(config, env);
+  return stage.changes.checkInputs?.(config);
 }
 
 export function runAvailableStage(stage: AvailableStage, context: StageContext): Promise<StageResult> {

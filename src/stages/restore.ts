@@ -18,6 +18,20 @@ export interface RestoreRequest {
 interface BackupRef {
   name: string;
   runId: string;
+  /** The sha256 of its manifest.json, when the ledger recorded the backup. */
+  manifestSha256?: string;
+}
+
+/** A GitHub run id (digits) or a local one (`20261124T203300Z`): never a path. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Checks the request before anything runs: bad input changes nothing, not even the store's run folders. */
+export function checkRestoreRequest(request: RestoreRequest): void {
+  if (request.fromRun !== undefined && !RUN_ID.test(request.fromRun)) {
+    throw new InputError({
+      message: `--from-run (action input restore-from-run) "${request.fromRun}" is not a run id: give the id of the run that took the backup, a GitHub run id such as 6123456789 or a local one such as 20261124T203300Z (apim-migrate status lists them)`,
+    });
+  }
 }
 
 /**
@@ -49,6 +63,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
                 databases: context.config.databases,
                 logger: context.deps.logger,
                 workDir: path.join(context.workDir, 'restore'),
+                ...(backup.manifestSha256 ? { manifestSha256: backup.manifestSha256 } : {}),
               });
               const names = result.restored.map((db) => db.names.join(' = ')).join(', ');
               return { summary: `restored ${names}; every table's row count matches the manifest` };
@@ -64,16 +79,24 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
 }
 
 async function findBackup(request: RestoreRequest, context: StageContext): Promise<BackupRef> {
-  if (request.fromRun !== undefined) return findBackupInRun(request.stage, request.fromRun, context);
   const reading = await withDatabase(context.config, 'shared_db', (session) => readLedger(session));
-  const entries = reading.exists ? reading.entries : [];
-  const latest = entries.filter((entry) => entry.stage === request.stage && entry.backupName).at(-1);
+  const recorded = (reading.exists ? reading.entries : []).filter(
+    (entry) => entry.stage === request.stage && entry.backupName && entry.backupRunId,
+  );
+  const withDigest = (ref: BackupRef): BackupRef => {
+    const entry = recorded.find(
+      (candidate) => candidate.backupName === ref.name && candidate.backupRunId === ref.runId,
+    );
+    return entry?.backupSha256 ? { ...ref, manifestSha256: entry.backupSha256 } : ref;
+  };
+  if (request.fromRun !== undefined) return withDigest(await findBackupInRun(request.stage, request.fromRun, context));
+  const latest = recorded.at(-1);
   if (!latest?.backupName || !latest.backupRunId) {
     throw new InputError({
       message: `the ledger in shared_db records no backup of ${request.stage}: name the run that took it with --from-run ID (action input restore-from-run)`,
     });
   }
-  return { name: latest.backupName, runId: latest.backupRunId };
+  return withDigest({ name: latest.backupName, runId: latest.backupRunId });
 }
 
 /** The backup of the stage's first attempt in that run: the one taken before it first changed data. */

@@ -1,4 +1,8 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
@@ -7,7 +11,7 @@ import { errorMessage } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
-import { runServer, type InvalidDefinition } from '../server/server-runner.js';
+import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
@@ -29,13 +33,34 @@ async function keepInLogs(context: StageContext, name: string, content: string):
  * leads to become `***`.
  */
 export function maskSecrets(context: StageContext, text: string): string {
+  return secretMasker(context).mask(maskPasswordAssignments(text));
+}
+
+/** Every secret the config leads to: the database passwords, the backup passphrase or identity. */
+function secretMasker(context: StageContext): SecretMasker {
   const masker = new SecretMasker();
   for (const db of context.config.databases) masker.add(db.password);
   for (const name of [context.config.backup.passphraseEnv, context.config.backup.identityEnv]) {
     const value = name === undefined ? undefined : context.deps.env[name];
     if (value) masker.add(value);
   }
-  return masker.mask(maskPasswordAssignments(text));
+  return masker;
+}
+
+/** Copies a text file line by line with the secrets hidden; a missing file is skipped. */
+async function copyMasked(source: string, target: string, masker: SecretMasker): Promise<void> {
+  const input = createReadStream(source);
+  const opened = await once(input, 'open').then(
+    () => true,
+    () => false,
+  );
+  if (!opened) return;
+  const output = createWriteStream(target);
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    if (!output.write(`${masker.mask(line)}\n`)) await once(output, 'drain');
+  }
+  output.end();
+  await finished(output);
 }
 
 /**
@@ -144,11 +169,18 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
         });
         if (context.dryRun) return { summary: `dry run: would run ${command.display}` };
         await mkdir(logsDir(context), { recursive: true });
+        await clearLeftoverServer(config.apimHome, {
+          graceMs: config.server.stopGraceSeconds * 1000,
+          logger: deps.logger,
+          command,
+        });
+        const masker = secretMasker(context);
         const result = await runServer({
           command,
           home: config.apimHome,
           kind: spec.stage,
           logFile: path.join(logsDir(context), 'server-console.log'),
+          mask: (line) => masker.mask(line),
           timeoutMs: config.server.timeoutMinutes * 60_000,
           stopGraceMs: config.server.stopGraceSeconds * 1000,
           harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
@@ -193,7 +225,7 @@ export function storeLogsStep(context: StageContext, stage: string, extraFolders
       const dir = logsDir(context);
       await mkdir(dir, { recursive: true });
       const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
-      await copyFile(carbonLog, path.join(dir, 'wso2carbon.log')).catch(() => undefined);
+      await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), secretMasker(context));
       for (const folder of extraFolders) await copyFolderFlat(folder, dir);
       const files = (await readdir(dir)).map((name) => path.join(dir, name));
       const name = artifactName(stage, 'logs', context.deps.run.attempt);

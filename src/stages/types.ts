@@ -138,5 +138,7 @@ export interface StageDefinition {
   title: string;
   /** Preflight reports every failed check, so its steps all run even after one failed. */
   runAllSteps?: boolean;
+  /** Checks the stage's input files before anything happens; throws InputError (see input-checks.ts). */
+  checkInputs?(config: ResolvedConfig): Promise<void>;
   steps(context: StageContext): StepDefinition[];
 }

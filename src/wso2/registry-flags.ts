@@ -80,7 +80,12 @@ function assertWellFormed(text: string, file: string): void {
   const result = XMLValidator.validate(text);
   if (result === true) return;
   const { msg, line, col } = result.err;
-  throw new InputError({ file, line, column: col, message: `is not well-formed XML: ${msg}` });
+  throw new InputError({
+    file,
+    line,
+    column: col,
+    message: `is not well-formed XML: ${msg}; fix the file (API-M 3.1.0 could not read it either) or restore it from the 3.1.0 home's backup`,
+  });
 }
 
 function parseDocument(text: string): XmlNode {

@@ -94,7 +94,7 @@ describe('the action main step (built dist/main/index.js)', () => {
     const files = await runnerFiles(temp);
     const env = { ...runnerEnv(job(), files, inputEnv({ stage: 'preflight' })), ACTIONS_RUNTIME_TOKEN: undefined };
     const run = await runNodeScript(BUNDLES.main, [], { cwd: setup.dir, env });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual([
       'ACTIONS_RUNTIME_TOKEN is not set: the runner gives it to actions (uses: ...), not to run: steps; run apim-migrate as the action, or use the CLI with the local folder store (store.dir)',
     ]);
@@ -126,7 +126,7 @@ describe('the action main step (built dist/main/index.js)', () => {
   it('an invalid stage input fails naming the allowed stages, and leaves the post step nothing to do', async () => {
     const files = await runnerFiles(temp);
     const run = await runMain(files, { stage: 'migrate-everything' });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     const errors = errorCommands(run.stdout);
     expect(errors).toEqual([
       `input "stage" is "migrate-everything"; it must be one of ${[...STAGE_NAMES, 'restore'].join(', ')}`,
@@ -147,7 +147,7 @@ describe('the action main step (built dist/main/index.js)', () => {
   it('an invalid dry-run input fails clearly', async () => {
     const files = await runnerFiles(temp);
     const run = await runMain(files, { stage: 'preflight', 'dry-run': 'yes please' });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual(['input "dry-run" must be true or false, not "yes please"']);
     expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
     expect(await readFile(files.summary, 'utf8')).toContain('yes please');
@@ -157,7 +157,7 @@ describe('the action main step (built dist/main/index.js)', () => {
   it('stage restore without restore-stage fails naming the input', async () => {
     const files = await runnerFiles(temp);
     const run = await runMain(files, { stage: 'restore' });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual([
       'stage "restore" needs the input restore-stage: one of preflight, registry-scripts, identity, apim-validate, apim, verify',
     ]);
@@ -167,8 +167,10 @@ describe('the action main step (built dist/main/index.js)', () => {
   it('a missing stage input fails naming the input', async () => {
     const files = await runnerFiles(temp);
     const run = await runMain(files, { stage: '' });
-    expect(run.code).toBe(1);
-    expect(errorCommands(run.stdout)).toEqual(['Input required and not supplied: stage']);
+    expect(run.code).toBe(2);
+    expect(errorCommands(run.stdout)).toEqual([
+      'input "stage" is required: set it to one of preflight, registry-scripts, identity, apim-validate, apim, verify, restore (with: stage: preflight)',
+    ]);
     expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
   });
 });

@@ -97,7 +97,7 @@ describe('the bundles under Node 24', () => {
       INPUT_CONFIG: 'apim-migration.yml',
     };
     const main = await runNode24('dist/main/index.js', [], env);
-    expect(main.code).toBe(1);
+    expect(main.code).toBe(2);
     expect(main.stdout).toContain('ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL are not set');
     expect(await readFile(files.output, 'utf8')).toContain('failed');
     const post = await runNode24('dist/post/index.js', [], {

@@ -16,11 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags } from '../../src/config/types.js';
 import type { BackupManifest } from '../../src/db/backup.js';
 import { LEDGER_TABLE, readLedger, type LedgerEntry } from '../../src/db/ledger.js';
-import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
 import type { ActionState } from '../../src/entry/action-state.js';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
 import {
+  createApimTables,
   createMigrationSetup,
   prepareServerStages,
   ledgerStates,
@@ -177,16 +177,6 @@ async function leaveHalfMigrated(setup: MigrationSetup): Promise<void> {
   try {
     await session.query('CREATE TABLE AM_REVISION (ID INTEGER)');
     await session.query('DELETE FROM REG_RESOURCE_COMMENT');
-  } finally {
-    await session.close();
-  }
-}
-
-/** The stand-in does not create API-M 4.2.0's tables; the real migration client does. verify looks for them. */
-async function createApimTables(setup: MigrationSetup): Promise<void> {
-  const session = await setup.adminSession();
-  try {
-    for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE ${table} (ID INTEGER)`);
   } finally {
     await session.close();
   }

@@ -27,6 +27,10 @@ export interface FakeArtifactServiceOptions {
   readToken?: string;
   /** `owner/repo`: the REST API answers 404 for any other repository. Default: any. */
   repository?: string;
+  /** Blob storage refuses every upload (PUT) with this status, as an outage or an expired signature would. */
+  failUploads?: number;
+  /** Blob storage refuses every download (GET) with this status. */
+  failDownloads?: number;
 }
 
 export interface FakeArtifact {
@@ -125,6 +129,9 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
     }
 
     const blob = /^\/blob\/fakeaccount\/artifacts\/(\d+)\.zip$/.exec(url.pathname);
+    if (request.method === 'PUT' && blob && options.failUploads !== undefined) {
+      throw new HttpError(options.failUploads, 'ServerBusy', 'The blob service refuses uploads (fault injected).');
+    }
     if (request.method === 'PUT' && blob) {
       putBlob(Number(blob[1]), url, body);
       response.writeHead(201, { 'x-ms-request-id': `fake-${log.length}`, 'x-ms-version': '2025-01-05' });
@@ -133,6 +140,9 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
     }
 
     const download = /^\/download\/(\d+)\/[^/]+\.zip$/.exec(url.pathname);
+    if (request.method === 'GET' && download && options.failDownloads !== undefined) {
+      throw new HttpError(options.failDownloads, 'ServerBusy', 'The blob service refuses downloads (fault injected).');
+    }
     if (request.method === 'GET' && download) {
       const artifact = store.find((entry) => entry.id === Number(download[1]) && entry.finalized);
       if (!artifact || url.searchParams.get('sig') !== signature(artifact.id)) {

@@ -44,6 +44,7 @@ import {
   type RegistryXmlFlags,
 } from './wso2-fixtures.js';
 import { readLedger } from '../../src/db/ledger.js';
+import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
 import { makeDeploymentToml } from '../../src/demo/sandbox-files.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../../src/demo/registry-seed.js';
 import { installStandIn, makeIdentityMigrationConfig, type StandInBehaviour } from './stand-in.js';
@@ -398,37 +399,69 @@ export interface ScriptRun {
   stderr: string;
 }
 
-/** Runs `node <script> ...args` as its own process with exactly `env` (this Node, as `node` on PATH would be). */
-export function runNodeScript(
+/** A `node <script>` process that is still running, for tests that kill it or watch it. */
+export interface RunningScript {
+  pid: number;
+  /** What it printed so far. */
+  output(): { stdout: string; stderr: string };
+  ended: Promise<ScriptRun>;
+}
+
+/** Starts `node <script> ...args` as its own process with exactly `env`; it is killed after `timeoutMs`. */
+export function startNodeScript(
   script: string,
   args: readonly string[],
   options: { cwd: string; env: Record<string, string | undefined>; timeoutMs?: number },
-): Promise<ScriptRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: options.cwd,
-      env: options.env as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 45_000);
+): RunningScript {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: options.cwd,
+    env: options.env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const output = () => ({
+    stdout: Buffer.concat(stdout).toString('utf8'),
+    stderr: Buffer.concat(stderr).toString('utf8'),
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 45_000);
+  const ended = new Promise<ScriptRun>((resolvePromise, reject) => {
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({
-        code,
-        signal,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-      });
+      resolvePromise({ code, signal, ...output() });
     });
   });
+  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  return { pid: child.pid, output, ended };
+}
+
+/** Runs `node <script> ...args` as its own process with exactly `env` (this Node, as `node` on PATH would be). */
+export function runNodeScript(
+  script: string,
+  args: readonly string[],
+  options: { cwd: string; env: Record<string, string | undefined>; timeoutMs?: number },
+): Promise<ScriptRun> {
+  try {
+    return startNodeScript(script, args, options).ended;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** The stand-in does not create API-M 4.2.0's tables; the real migration client does. verify looks for them. */
+export async function createApimTables(setup: MigrationSetup): Promise<void> {
+  const session = await setup.adminSession();
+  try {
+    for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE ${table} (ID INTEGER)`);
+  } finally {
+    await session.close();
+  }
 }
 
 /** The ledger of the setup's database as `stage:state` lines, oldest first (none when there is no ledger). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -74,6 +74,35 @@ describe('LocalFolderStore', () => {
     expect(await readFile(paths[0] ?? '', 'utf8')).toBe('dump');
     await expect(second.download('apim-migrate-apim-backup-a1', target, { runId: 'run-a' })).rejects.toBeInstanceOf(
       ArtifactNotFoundError,
+    );
+  });
+
+  it('reads the files of a store that was moved, from where it is now', async () => {
+    await new LocalFolderStore(dir, 'run-a').upload('apim-migrate-preflight-report-a1', [
+      await file('r.json', 'old\n'),
+    ]);
+    const moved = await mkdtemp(path.join(os.tmpdir(), 'moved-store-'));
+    try {
+      await cp(dir, moved, { recursive: true });
+      await writeFile(path.join(dir, 'runs', 'run-a', 'apim-migrate-preflight-report-a1', 'r.json'), 'changed\n');
+      const store = new LocalFolderStore(moved, 'run-b');
+      const [listed] = await store.list({ runId: 'run-a' });
+      expect(listed?.localDir).toBe(path.join(moved, 'runs', 'run-a', 'apim-migrate-preflight-report-a1'));
+      const [copy] = await store.download('apim-migrate-preflight-report-a1', path.join(files, 'out'), {
+        runId: 'run-a',
+      });
+      expect(await readFile(copy ?? '', 'utf8')).toBe('old\n');
+    } finally {
+      await rm(moved, { recursive: true, force: true });
+    }
+  });
+
+  it('says which file is missing from an incomplete artifact', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    const stored = await store.upload('apim-migrate-x-backup-a1', [await file('manifest.json', '{}\n')]);
+    await rm(path.join(stored.localDir ?? '', 'manifest.json'));
+    await expect(store.download('apim-migrate-x-backup-a1', path.join(files, 'out'))).rejects.toThrow(
+      /artifact apim-migrate-x-backup-a1 of run run-a is incomplete: manifest\.json is missing/,
     );
   });
 

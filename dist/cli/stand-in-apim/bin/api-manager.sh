@@ -20,6 +20,8 @@
 #   invalid-definitions=N   N invalid API definitions in the pre-migration validation
 #   slow-ms=N               N ms between log lines
 #   ignore-term             SIGTERM does not stop the server (a forced kill is needed)
+#   print-env=NAME          logs the value of the environment variable NAME in a datasource line, as a server
+#                           that logs a password would (the variables come from deployment.toml's $env{})
 # Every invocation appends its arguments, tab-separated, as one line of <HOME>/stand-in-args.log.
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ DIE_EARLY=false
 INVALID_DEFINITIONS=0
 SLOW_MS=0
 IGNORE_TERM=false
+PRINT_ENV=""
 
 number_or_die() {
   case "$2" in
@@ -156,6 +159,7 @@ if [ -f "$CONF_FILE" ]; then
       hang) HANG=true ;;
       die-early) DIE_EARLY=true ;;
       ignore-term) IGNORE_TERM=true ;;
+      print-env=*) PRINT_ENV=${line#*=} ;;
       invalid-definitions=*)
         INVALID_DEFINITIONS=${line#*=}
         number_or_die invalid-definitions "$INVALID_DEFINITIONS"
@@ -270,6 +274,8 @@ start_banner() {
   log INFO "$CORE" "User             : $(id -un 2>/dev/null || echo wso2), en-US, UTC"
   profile=$(prop profile) && log INFO org.wso2.carbon.core.util.ProfileUtils "Starting the server with the profile: $profile"
   log INFO org.wso2.carbon.user.core.internal.UserStoreMgtDSComponent "Carbon UserStoreMgtDSComponent activated successfully."
+  [ -z "$PRINT_ENV" ] || log INFO org.wso2.carbon.ndatasource.rdbms.RDBMSDataSourceReader \
+    "Datasource WSO2_SHARED_DB: password=$(printenv "$PRINT_ENV")"
 }
 
 finish_startup() {

@@ -1,0 +1,108 @@
+/**
+ * What a stage checks of its own input files before it does anything else: before the run folder, the lock, the
+ * backup and the ledger. Bad input ends here with an InputError (exit code 2) naming the file and the fix, and
+ * nothing is stored or changed. The stage's steps read the same files again; these checks only make sure they will
+ * not fail on them halfway.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { deploymentTomlPath } from '../config/load-config.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { errorMessage, InputError, type Problem } from '../errors.js';
+import type { Check } from '../check.js';
+import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
+import { editDeploymentToml, type EditDeploymentTomlOptions } from '../wso2/deployment-toml-edit.js';
+import { editMigrationConfig } from '../wso2/migration-config-edit.js';
+import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind } from '../wso2/migration-kit.js';
+import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { isGitHubActions } from '../artifacts/create-store.js';
+import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../db/encryption.js';
+import { backupDecryption, backupEncryption } from './guard.js';
+import { statementCacheTargets } from './server-stage.js';
+
+/** The local store's folder is a folder (or does not exist yet: it is created). */
+export async function checkStoreDirInput(config: ResolvedConfig): Promise<void> {
+  const info = await stat(config.store.dir).catch(() => undefined);
+  if (info && !info.isDirectory()) {
+    throw new InputError({
+      file: config.configFile,
+      message: `store.dir ${config.store.dir} is not a folder: set store.dir to the folder of the local artifact store (it is created when missing)`,
+    });
+  }
+}
+
+/** A stage that backs up can encrypt: its passphrase variable is set, its recipient is an age public key. */
+export function checkBackupKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
+  const encryption = backupEncryption(config, env, isGitHubActions(env) ? 'github' : 'local');
+  try {
+    checkEncryptionMode(encryption);
+  } catch (error) {
+    if (!(error instanceof BackupKeyError)) throw error;
+    throw new InputError({ file: config.configFile, message: `backup.recipient: ${error.message}` }, { cause: error });
+  }
+}
+
+/** A restore can decrypt: the passphrase or identity variable is set, and the identity is an age secret key. */
+export function checkRestoreKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
+  const decryption = backupDecryption(config, env);
+  try {
+    checkDecryptionMode(decryption);
+  } catch (error) {
+    if (!(error instanceof BackupKeyError)) throw error;
+    throw new InputError(
+      { file: config.configFile, message: `backup.identityEnv: ${error.message}` },
+      { cause: error },
+    );
+  }
+}
+
+/** The 3.1.0 home the data comes from, and its registry.xml, whose flags decide what the registry scripts remove. */
+export async function checkOldHomeInput(config: ResolvedConfig): Promise<void> {
+  const problems = failedChecks(checkOldHome(await inspectApimHome(config.oldApimHome)));
+  if (problems.length > 0) throw new InputError(problems);
+  await readRegistryVersioningFlags(path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml'));
+}
+
+/** The 4.2.0 home the server runs from, and the migration kit that goes into it. */
+export async function checkServerRunInput(config: ResolvedConfig, kit: { path: string; kind: KitKind }): Promise<void> {
+  const problems = failedChecks(checkNewHome(await inspectApimHome(config.apimHome)));
+  const inspection = await inspectMigrationKit(kit.path, kit.kind);
+  problems.push(...inspection.problems.map((message) => ({ message })));
+  if (problems.length > 0) throw new InputError(problems);
+}
+
+function failedChecks(checks: readonly Check[]): Problem[] {
+  return checks.filter((check) => check.verdict === 'fail').map((check) => ({ message: check.message }));
+}
+
+/** The identity kit's migration-config.yaml takes the edits WSO2's guide asks for. */
+export async function checkIdentityConfigInput(config: ResolvedConfig): Promise<void> {
+  const identity = config.identity;
+  if (!identity) return;
+  const file = `${identity.migrationKit}: ${MIGRATION_CONFIG_PATH}`;
+  const text = await readKitText(identity.migrationKit, 'identity', MIGRATION_CONFIG_PATH);
+  if (text === undefined) {
+    throw new InputError({
+      file: identity.migrationKit,
+      message: `has no ${MIGRATION_CONFIG_PATH}; give the identity migration kit as WSO2 ships it (wso2is-migration-x.y.z.zip)`,
+    });
+  }
+  editMigrationConfig(text, { targetVersion: identity.targetVersion, file });
+}
+
+/** deployment.toml takes the edits the stage will make (the edit re-parses its result). */
+export async function checkDeploymentTomlInput(
+  config: ResolvedConfig,
+  edits: Pick<EditDeploymentTomlOptions, 'userStoreUniqueId'> & { statementCache: boolean },
+): Promise<void> {
+  const addStatementCacheParam = edits.statementCache ? statementCacheTargets(config) : [];
+  if (addStatementCacheParam.length === 0 && !edits.userStoreUniqueId) return;
+  const file = deploymentTomlPath(config.apimHome);
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new InputError(
+      { file, message: `cannot be read (${errorMessage(error)}); apimHome must be the API-M 4.2.0 home` },
+      { cause: error },
+    );
+  });
+  editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: edits.userStoreUniqueId });
+}

@@ -139,6 +139,8 @@ describe.each([
     expect(homeLog).toContain(made.setup.password);
     const logs = files.filter((file) => file.endsWith('wso2carbon.log'));
     for (const file of logs) expect(await readFile(file, 'utf8')).toContain('password=***');
+    // And every run removed its work folder.
+    expect(await readdir(made.tmpDir)).toEqual([]);
   });
 
   it('appear on no command line of any process while the commands ran', () => {

@@ -5,7 +5,8 @@
  * (`CHILD_ENV` holds the JSON array of the arguments):
  *
  *   runner  <log> <dir>  runServer on a stand-in that cats <log> and stays up: the runner's whole pipeline
- *                        (pipe, readline, console log file in <dir>, matcher, stop decision), until the verdict.
+ *                        (pipe, readline, masking, console log file in <dir>, matcher, stop decision), until the
+ *                        verdict.
  *   matcher <log>        `cat <log>` through readline into the matcher only.
  *   readline <log>       `cat <log>` through readline, no matching: the reference.
  */
@@ -14,7 +15,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../src/log/logger.js';
+import { SecretMasker, type Logger } from '../src/log/logger.js';
 import { createLogMatcher } from '../src/server/log-matcher.js';
 import { runServer } from '../src/server/server-runner.js';
 
@@ -89,11 +90,16 @@ async function main(args: string[]): Promise<ChildReport> {
       'for arg; do [ "$arg" = --stop ] && exec kill -TERM "$(cat wso2carbon.pid)"; done\n' +
         'echo $$ > wso2carbon.pid\ncat "$1"\nexec sleep 3600\n',
     );
+    const masker = new SecretMasker();
+    for (const secret of ['bench-apim-db-password-1f3a9', 'bench-shared-db-password-7c2e4', 'bench-passphrase-5d8b0'])
+      masker.add(secret);
     const result = await runServer({
       command: { command: 'bash', args: [server, file], display: `bash ${server} ${file}` },
       home: dir,
       kind: 'apim',
       logFile: path.join(dir, 'console.log'),
+      // As a server stage does: every line is masked for the database passwords and the backup passphrase.
+      mask: (line) => masker.mask(line),
       timeoutMs: 3_600_000,
       stopGraceMs: 10_000,
       logger: silentLogger(),

@@ -29,6 +29,10 @@
 LC_ALL=C
 export LC_ALL
 
+# Like the JVM, which ignores SIGPIPE: a server whose console reader went away (a killed apim-migrate) keeps
+# running, its console lines lost, until it is stopped.
+trap '' PIPE
+
 # The home, from where this script lies, as the real launcher finds CARBON_HOME.
 PRG="$0"
 while [ -h "$PRG" ]; do

@@ -154,10 +154,14 @@ async function removeOrphanedWorkDirs(base: string, logger: Logger): Promise<voi
   for (const name of names) {
     const pid = Number(WORK_DIR.exec(name)?.[1]);
     if (!pid || pid === process.pid || processAlive(pid)) continue;
-    await rm(path.join(base, name), { recursive: true, force: true });
-    logger.info(
-      `Removed ${path.join(base, name)}, the work folder of an apim-migrate run that was killed (pid ${pid})`,
-    );
+    const dir = path.join(base, name);
+    try {
+      await rm(dir, { recursive: true, force: true });
+      logger.info(`Removed ${dir}, the work folder of an apim-migrate run that was killed (pid ${pid})`);
+    } catch (error) {
+      // Another user's, in a shared /tmp: not ours to remove, and no reason to stop this run.
+      logger.debug(`Left ${dir}: ${errorMessage(error)}`);
+    }
   }
 }
 

@@ -23,15 +23,17 @@ export interface ConsoleLoggerOptions {
 
 /** Replaces every registered secret in a text by `***`, longest first so that overlaps mask fully. */
 export class SecretMasker {
-  private readonly secrets = new Set<string>();
+  /** Longest first, so that a secret holding another is masked whole; kept sorted, as mask() runs per log line. */
+  private secrets: string[] = [];
 
   add(value: string): void {
-    if (value.length > 0) this.secrets.add(value);
+    if (value.length === 0 || this.secrets.includes(value)) return;
+    this.secrets = [...this.secrets, value].sort((a, b) => b.length - a.length);
   }
 
   mask(text: string): string {
     let masked = text;
-    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
+    for (const secret of this.secrets) {
       if (masked.includes(secret)) masked = masked.split(secret).join('***');
     }
     return masked;

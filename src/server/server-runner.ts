@@ -521,7 +521,8 @@ async function removeStalePidFile(home: string): Promise<void> {
   await rm(file, { force: true });
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process runs (also as another user); a zombie does not count on Linux. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {

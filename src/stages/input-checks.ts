@@ -34,25 +34,22 @@ export async function checkStoreDirInput(config: ResolvedConfig): Promise<void> 
 /** A stage that backs up can encrypt: its passphrase variable is set, its recipient is an age public key. */
 export function checkBackupKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
   const encryption = backupEncryption(config, env, isGitHubActions(env) ? 'github' : 'local');
-  try {
-    checkEncryptionMode(encryption);
-  } catch (error) {
-    if (!(error instanceof BackupKeyError)) throw error;
-    throw new InputError({ file: config.configFile, message: `backup.recipient: ${error.message}` }, { cause: error });
-  }
+  asConfigError(config, 'backup.recipient', () => checkEncryptionMode(encryption));
 }
 
 /** A restore can decrypt: the passphrase or identity variable is set, and the identity is an age secret key. */
 export function checkRestoreKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
   const decryption = backupDecryption(config, env);
+  asConfigError(config, 'backup.identityEnv', () => checkDecryptionMode(decryption));
+}
+
+/** A key the config leads to that age refuses is a config error, named by its setting. */
+function asConfigError(config: ResolvedConfig, setting: string, check: () => void): void {
   try {
-    checkDecryptionMode(decryption);
+    check();
   } catch (error) {
     if (!(error instanceof BackupKeyError)) throw error;
-    throw new InputError(
-      { file: config.configFile, message: `backup.identityEnv: ${error.message}` },
-      { cause: error },
-    );
+    throw new InputError({ file: config.configFile, message: `${setting}: ${error.message}` }, { cause: error });
   }
 }
 

@@ -8,6 +8,7 @@ import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { withSession } from '../db/session.js';
+import { processAlive } from '../server/server-runner.js';
 import { errorMessage, InputError } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
 import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
@@ -162,16 +163,6 @@ async function removeOrphanedWorkDirs(base: string, logger: Logger): Promise<voi
       // Another user's, in a shared /tmp: not ours to remove, and no reason to stop this run.
       logger.debug(`Left ${dir}: ${errorMessage(error)}`);
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -389,7 +389,8 @@ describe('stopServerGroup', () => {
   it('removes a wso2carbon.pid that names a zombie: a server that ended but was not reaped yet', async () => {
     // A cancelled main step leaves its server to PID 1, which may reap it late (it does not at all in some
     // containers). Here a parent that never waits keeps its ended child a zombie for as long as the test needs.
-    const holder = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 60'], {
+    // The child ends only after the shell has become `sleep`, which never reaps: the shell itself would.
+    const holder = spawn('sh', ['-c', 'sh -c "sleep 0.3; exit 0" & echo $!; exec sleep 60'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'ignore'],
     });

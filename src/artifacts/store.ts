@@ -33,6 +33,11 @@ export interface StoredArtifact {
 
 export interface UploadOptions {
   retentionDays?: number;
+  /**
+   * The caller is done with the files: a store that keeps its files on this machine may move them into place
+   * instead of copying them (on the same filesystem, a rename: no second copy of a dump of gigabytes).
+   */
+  moveFiles?: boolean;
 }
 
 export interface ArtifactStore {
@@ -46,6 +51,11 @@ export interface ArtifactStore {
   list(options?: { runId?: string }): Promise<StoredArtifact[]>;
   /** Copies the artifact's files into `destination` and returns their paths. */
   download(name: string, destination: string, options?: { runId?: string }): Promise<string[]>;
+  /**
+   * The folder that holds the artifact's files, for a store that keeps them on this machine (undefined when the
+   * artifact is not there). Callers read the files in place, without a copy, and never write to the folder.
+   */
+  localFolder?(name: string, options?: { runId?: string }): Promise<string | undefined>;
 }
 
 export class ArtifactExistsError extends Error {

@@ -100,7 +100,7 @@ export interface CreateBackupOptions {
   run: RunIdentity;
   encryption: EncryptionMode;
   logger: Logger;
-  /** Where the dump files are written; the files stay there after the upload. */
+  /** Where the dump files are written; they stay there after the upload unless the store moved them into place. */
   workDir: string;
   retentionDays: number;
   toolVersion: string;
@@ -111,7 +111,10 @@ export interface CreateBackupOptions {
 export interface BackupResult {
   artifact: StoredArtifact;
   manifest: BackupManifest;
-  /** The local copies of the artifact's files (dumps, then manifest.json) in the work dir. */
+  /**
+   * The artifact's files on this machine (dumps, then manifest.json): in the store's folder when the store keeps
+   * its files here (the local folder store), otherwise in the work dir.
+   */
   files: string[];
 }
 
@@ -181,13 +184,17 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     // The manifest comes last: a backup without one is, by definition, incomplete.
     const manifestPath = path.join(dir, MANIFEST_FILE);
     await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    const files = [...entries.map((entry) => path.join(dir, entry.file)), manifestPath];
+    let files = [...entries.map((entry) => path.join(dir, entry.file)), manifestPath];
 
     logger.info(`Uploading ${options.artifactName} (${files.length} files) to ${options.store.description}`);
+    // The files were written for the store alone: a store on this machine may move them instead of copying them.
     const artifact = await options.store.upload(options.artifactName, files, {
       retentionDays: options.retentionDays,
+      moveFiles: true,
     });
     await verifyStoredBackup(options, artifact, manifest);
+    const stored = artifact.localDir;
+    if (stored !== undefined) files = files.map((file) => path.join(stored, path.basename(file)));
     logger.info(
       `Backup ${options.artifactName} verified: ${entries.map((e) => `${e.file} ${formatBytes(e.bytes)}`).join(', ')}` +
         ` (encryption: ${describeEncryption(options.encryption)})`,

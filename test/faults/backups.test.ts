@@ -106,7 +106,7 @@ describe('a backup that cannot be trusted is refused before anything is touched'
   it('a backup without its manifest (an interrupted upload)', TIMEOUT, async () => {
     await rm(path.join(artifactDir, 'manifest.json'));
     try {
-      await expectRefused(/manifest\.json is missing/);
+      await expectRefused(/has no manifest\.json: the backup is incomplete/);
     } finally {
       await putBack();
     }

@@ -151,7 +151,12 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     });
   }
 
-  async function restore(artifactName: string, decryption: DecryptionMode, logger = createRecordingLogger()) {
+  async function restore(
+    artifactName: string,
+    decryption: DecryptionMode,
+    logger = createRecordingLogger(),
+    extra: { manifestSha256?: string } = {},
+  ) {
     return restoreBackup({
       artifactName,
       runId,
@@ -160,6 +165,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       databases: configured(),
       logger,
       workDir: path.join(baseDir, 'work'),
+      ...extra,
     });
   }
 
@@ -187,6 +193,12 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     const name = nextName('variant');
     await store.upload(name, files);
     return name;
+  }
+
+  /** The plain files under a folder, at any depth (empty folders do not count). */
+  async function filesUnder(dir: string): Promise<string[]> {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
   }
 
   /** Points the manifest at the file as it is now, so that only the content checks can catch it. */
@@ -251,16 +263,40 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     expect(entry.sha256).toBe(await sha256File(path.join(artifactDir, entry.file)));
     expect(JSON.parse(await readFile(path.join(artifactDir, MANIFEST_FILE), 'utf8'))).toEqual(manifest);
     expect((await store.list()).map((artifact) => artifact.name)).toContain(name);
-    expect(result.files.map((file) => path.basename(file))).toEqual([entry.file, MANIFEST_FILE]);
+    // The dump was moved into the store, not copied: the work folder keeps no second copy.
+    expect(result.files).toEqual([path.join(artifactDir, entry.file), path.join(artifactDir, MANIFEST_FILE)]);
+    expect(await filesUnder(path.join(baseDir, 'work'))).toEqual([]);
     expect(logger.lines.some((line) => line.includes(`${name} verified`))).toBe(true);
 
     await changeFixture(scratch.target);
     expect(await databaseChecksums(scratch.target)).not.toEqual(before);
 
-    const restored = await restore(name, { kind: 'none' });
+    const restoreLogger = createRecordingLogger();
+    const restored = await restore(name, { kind: 'none' }, restoreLogger);
     expect(restored.manifest).toEqual(manifest);
     expect(restored.restored).toEqual([{ names: NAMES, rowCounts: entry.rowCounts }]);
     expect(await databaseChecksums(scratch.target)).toEqual(before);
+    // Read where the store keeps it, and checked whole: no ledger record was given.
+    expect(restoreLogger.lines).toContainEqual(
+      expect.stringContaining(`Reading backup ${name} of run ${runId} in place`),
+    );
+    if (!pg) expect(restoreLogger.lines).toContainEqual(expect.stringContaining('complete gzip-compressed SQL dump'));
+    expect(await filesUnder(path.join(baseDir, 'work'))).toEqual([]);
+  });
+
+  it('restores a backup whose manifest matches the ledger, reading only the start of a gzip dump', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const name = nextName('registry-scripts');
+    const result = await backup({ kind: 'none' }, { name });
+    await changeFixture(scratch.target);
+    const logger = createRecordingLogger();
+    const manifestSha256 = await sha256File(storedFile(result, MANIFEST_FILE));
+    await restore(name, { kind: 'none' }, logger, { manifestSha256 });
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+    const checked = logger.lines.find((line) => line.includes(': checked ('));
+    expect(checked).toMatch(
+      engineCase.engine === 'postgresql' ? /PostgreSQL custom-format dump/ : /its manifest as the ledger recorded it/,
+    );
   });
 
   it('encrypts with a passphrase: no plaintext in the file, the stock age tool decrypts it, and it restores', async () => {

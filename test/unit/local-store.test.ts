@@ -1,4 +1,6 @@
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -94,6 +96,60 @@ describe('LocalFolderStore', () => {
       expect(await readFile(copy ?? '', 'utf8')).toBe('old\n');
     } finally {
       await rm(moved, { recursive: true, force: true });
+    }
+  });
+
+  it('moves files it may take, and says where they are', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    const dump = await file('apim_db.pgdump', 'dump bytes');
+    const stored = await store.upload('apim-migrate-apim-backup-a1', [dump], { moveFiles: true });
+    await expect(stat(dump)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(stored.files).toEqual([
+      { name: 'apim_db.pgdump', size: 10, sha256: createHash('sha256').update('dump bytes').digest('hex') },
+    ]);
+    expect(await store.localFolder('apim-migrate-apim-backup-a1')).toBe(stored.localDir);
+    expect(await readFile(path.join(stored.localDir ?? '', 'apim_db.pgdump'), 'utf8')).toBe('dump bytes');
+    expect(await store.localFolder('apim-migrate-apim-backup-a2')).toBeUndefined();
+    expect(await new LocalFolderStore(dir, 'run-b').localFolder('apim-migrate-apim-backup-a1')).toBeUndefined();
+    expect(
+      await new LocalFolderStore(dir, 'run-b').localFolder('apim-migrate-apim-backup-a1', { runId: 'run-a' }),
+    ).toBe(stored.localDir);
+  });
+
+  it('gives moved files back when the upload fails', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    const first = path.join(files, 'a', 'apim_db.pgdump');
+    const second = path.join(files, 'b', 'apim_db.pgdump');
+    for (const [target, content] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, content);
+    }
+    // The first file is moved, then the second one's name is refused.
+    await expect(store.upload('apim-migrate-apim-backup-a1', [first, second], { moveFiles: true })).rejects.toThrow(
+      /two files named apim_db\.pgdump/,
+    );
+    expect(await readFile(first, 'utf8')).toBe('first');
+    expect(await readFile(second, 'utf8')).toBe('second');
+    expect(await readdir(path.join(dir, 'runs', 'run-a'))).toEqual([]);
+  });
+
+  const otherFilesystem = '/dev/shm';
+  const crossDevice = existsSync(otherFilesystem) && statSync(otherFilesystem).dev !== statSync(os.tmpdir()).dev;
+  it.skipIf(!crossDevice)('copies a file it may take from another filesystem, and leaves it there', async () => {
+    const elsewhere = await mkdtemp(path.join(otherFilesystem, 'files-'));
+    try {
+      const dump = path.join(elsewhere, 'apim_db.pgdump');
+      await writeFile(dump, 'across');
+      const stored = await new LocalFolderStore(dir, 'run-a').upload('apim-migrate-apim-backup-a1', [dump], {
+        moveFiles: true,
+      });
+      expect(await readFile(path.join(stored.localDir ?? '', 'apim_db.pgdump'), 'utf8')).toBe('across');
+      expect(await readFile(dump, 'utf8')).toBe('across');
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
     }
   });
 

@@ -44,7 +44,7 @@ export function benchSizes(quick: boolean): Record<BenchEngine, { main: number; 
   }
   return quick
     ? { postgresql: { main: 0.5, small: 0.125 }, mysql: { main: 0.5, small: 0.125 } }
-    : { postgresql: { main: 40, small: 10 }, mysql: { main: 15, small: 4 } };
+    : { postgresql: { main: 40, small: 10 }, mysql: { main: 30, small: 8 } };
 }
 
 /** A bench database with the files around it: API-M homes, configs, stores, reference files. */
@@ -211,16 +211,12 @@ function connection(fixture: Fixture): string {
     : `-h ${target.host} -P ${target.port} -u ${target.username} --protocol=TCP`;
 }
 
-/** The options apim-migrate's dump of MariaDB adds to `--single-transaction` (src/db/backup.ts, dumpMysql). */
-const MYSQL_DUMP_OPTIONS = '--routines --triggers --hex-blob --no-tablespaces --default-character-set=utf8mb4';
-
-function referenceDumpScript(fixture: Fixture, output: string, encrypted: boolean, sameOptions = false): string {
+function referenceDumpScript(fixture: Fixture, output: string, encrypted: boolean): string {
   const db = fixture.db.target.database;
   const age = encrypted ? ` | age -r ${fixture.recipient}` : '';
-  const options = sameOptions ? ` ${MYSQL_DUMP_OPTIONS}` : '';
   return fixture.engine === 'postgresql'
     ? `${fixture.dumpTool} -Fc ${connection(fixture)} -d ${db}${age} > ${output}`
-    : `${fixture.dumpTool} ${connection(fixture)} --single-transaction${options} ${db} | gzip${age} > ${output}`;
+    : `${fixture.dumpTool} ${connection(fixture)} --single-transaction ${db} | gzip${age} > ${output}`;
 }
 
 /** Empties the subject's store and work folder, so that every run starts alike and the disk does not fill. */
@@ -252,16 +248,7 @@ export async function runBackup(context: BenchContext): Promise<BenchSection> {
   for (const engine of ENGINES) {
     for (const size of ['main', 'small'] as const) {
       const fixture = await fixtureFor(context, engine, size);
-      // MariaDB also against the dump tool with apim-migrate's own options (--hex-blob above all), like with like.
-      const cases =
-        size === 'small'
-          ? [{ encrypted: false, sameOptions: false }]
-          : [
-              { encrypted: false, sameOptions: false },
-              ...(engine === 'mysql' ? [{ encrypted: false, sameOptions: true }] : []),
-              { encrypted: true, sameOptions: false },
-            ];
-      for (const { encrypted, sameOptions } of cases) {
+      for (const encrypted of size === 'small' ? [false] : [false, true]) {
         const store = encrypted ? 'store-encrypted' : 'store-plain';
         const output = path.join(
           fixture.dir,
@@ -270,7 +257,7 @@ export async function runBackup(context: BenchContext): Promise<BenchSection> {
         const result = await compare(
           {
             section: 'backup',
-            name: `${describeSize(fixture)}${encrypted ? ', encrypted (age recipient)' : ''}${sameOptions ? ', same dump options' : ''}`,
+            name: `${describeSize(fixture)}${encrypted ? ', encrypted (age recipient)' : ''}`,
             subject: {
               label: 'apim-migrate backup',
               run: () =>
@@ -284,8 +271,8 @@ export async function runBackup(context: BenchContext): Promise<BenchSection> {
               label:
                 fixture.engine === 'postgresql'
                   ? `pg_dump -Fc${encrypted ? ' | age' : ''}`
-                  : `mysqldump${sameOptions ? ' --hex-blob ...' : ''} | gzip${encrypted ? ' | age' : ''}`,
-              run: () => timeShell(referenceDumpScript(fixture, output, encrypted, sameOptions), { env: fixture.env }),
+                  : `mysqldump | gzip${encrypted ? ' | age' : ''}`,
+              run: () => timeShell(referenceDumpScript(fixture, output, encrypted), { env: fixture.env }),
             },
             runs: runsFor(context, size),
             goal: GOAL,
@@ -297,7 +284,7 @@ export async function runBackup(context: BenchContext): Promise<BenchSection> {
           context.log,
         );
         comparisons.push(result);
-        if (!encrypted && !sameOptions && size === 'main') {
+        if (!encrypted && size === 'main') {
           figures.push({
             section: 'backup',
             name: `${describeSize(fixture)}: size of the reference dump`,
@@ -400,9 +387,7 @@ async function removeRunsExcept(store: string, keep: string): Promise<void> {
 /** Peak RSS of subject and reference at both sizes: the goal is that the subject's does not grow with the data. */
 function rssFigure(section: string, engine: BenchEngine, comparisons: ComparisonResult[]): Figure {
   const product = engine === 'postgresql' ? 'PostgreSQL' : 'MariaDB';
-  const plain = comparisons.filter(
-    (c) => c.name.startsWith(product) && !c.name.includes('encrypted') && !c.name.includes('same dump options'),
-  );
+  const plain = comparisons.filter((c) => c.name.startsWith(product) && !c.name.includes('encrypted'));
   const [large, small] = plain;
   const describe = (c: ComparisonResult | undefined) =>
     c
@@ -425,56 +410,62 @@ function backupNotes(context: BenchContext): string[] {
   const sizes = benchSizes(context.quick);
   return [
     'The subject is `node dist/cli/index.js backup --config <file>`, a whole CLI run: Node start, config and ' +
-      "`deployment.toml` loading, the stage lock, the dump with row counts in the dump's snapshot, the upload to the " +
-      'local folder store (a copy and a sha256 pass), and the verification (the artifact is copied back and every ' +
-      "file's sha256 is checked). The reference is the dump tool alone: `pg_dump -Fc > file` on PostgreSQL, " +
-      '`mysqldump --single-transaction db | gzip > file` on MariaDB (the binary the CLI picks), each piped through ' +
-      '`age -r <recipient>` in the encrypted case, where the subject encrypts to an age recipient too ' +
-      '(`backup.recipient`). On MariaDB a third pair runs the reference with the options apim-migrate passes ' +
-      '(`--routines --triggers --hex-blob --no-tablespaces --default-character-set=utf8mb4`), like with like.',
+      "`deployment.toml` loading, the stage lock, the dump with row counts in the dump's snapshot, the move of the " +
+      "files into the local folder store with a sha256 pass for the store's index, and the verification (every " +
+      "stored file's sha256 is checked against the manifest). The reference is the dump tool alone: " +
+      '`pg_dump -Fc > file` on PostgreSQL, `mysqldump --single-transaction db | gzip > file` on MariaDB (the binary ' +
+      'the CLI picks), each piped through `age -r <recipient>` in the encrypted case, where the subject encrypts to ' +
+      'an age recipient too (`backup.recipient`).',
     `Sizes (bench/data.ts scale units of about 20 MB on PostgreSQL): PostgreSQL ${sizes.postgresql.main} and ` +
       `${sizes.postgresql.small}, MariaDB ${sizes.mysql.main} and ${sizes.mysql.small}. Peak RSS is GNU time's ` +
       'maximum resident set of the largest single process of the run: for the subject that is node (about 115 MiB ' +
       'of it is Node and the bundle), for the reference the dump tool. It stays flat with the size: every stage of ' +
       'the pipeline streams with back-pressure.',
-    '**What limits the ratio.** (1) A fixed cost of about 0.5 s per CLI run (starting Node and loading the ' +
-      'bundle, the config, the `--version` probes of the client tools, the lock, the upload and the verification ' +
-      'of a small artifact); it dominates the quick-mode sizes and disappears into the noise at a gigabyte. ' +
-      '(2) Work the plain tool does not do: the row counts (on PostgreSQL a COUNT(*) per table in the exported ' +
-      'snapshot, beside the dump; the TOASTed content is not read), the sha256 of the written stream, the copy into ' +
-      'the store with its own sha256 pass, and the copy back with another for the verification: each a pass over ' +
-      'the compressed file (at 142 MiB, with an 80 MiB dump, PostgreSQL still shows about 0.5 s beyond the ' +
-      'fixed cost; not yet measured at full size). A redundant sha256 of the raw dump stream was removed ' +
-      '(src/db/backup.ts, it was computed and never used). (3) MariaDB: apim-migrate dumps with `--hex-blob`, so ' +
-      'binary columns (the registry content) become hex text of twice the bytes. mysqldump itself is faster that way ' +
-      '(0.59 s instead of 1.06 s on 112 MiB), but compressing hex text is slow: gzip -6 took 5.3 s on the 190 MB ' +
-      'hex dump against 2.0 s on the 110 MB escaped one. That alone makes plain `mysqldump | gzip` about 2x faster ' +
-      'at the quick sizes. The hex form stays (no raw binary bytes in the dump, so it restores byte for byte whatever the ' +
-      "client's character set handling does); instead apim-migrate now compresses on several threads, pigz style " +
-      '(1 MiB blocks, each a gzip member, written in order; `createParallelGzip`): 2.99 s to 2.33 s on that dump on ' +
-      "this busy 2-core machine, same size. Node's zlib is also faster than gzip 1.12 (3.0 s against 5.3 s on the " +
-      'same input), so with the same dump options apim-migrate beats `mysqldump ... | gzip`. (4) Two cores: the ' +
-      'dump tool, the database server, compression, encryption and hashing all compete for them; on a larger ' +
-      'machine the parallel gzip gains more.',
+    '**What limited the ratio, and what was done.** (1) The store. The dump was copied into the local folder ' +
+      'store, hashed there from the source, and hashed again for the verification. On the 637 MiB PostgreSQL dump ' +
+      "the copy took 2.2 s and each sha256 pass 1.3 s with Node's default 64 KiB reads: together the whole gap " +
+      'to `pg_dump` (1.12x). Now the finished files are moved into the store (a rename; a copy only across ' +
+      'filesystems), the store hashes what it holds, the verification reads it once more, and every sha256 pass ' +
+      'reads 1 MiB at a time (0.75 s). (2) Not a cause: the pipe through Node. `pg_dump -Fc -f file` and ' +
+      '`pg_dump -Fc | node (count, sha256) > file` took the same time within the noise (53.8 and 57.3 s against ' +
+      "52.1 and 53.3 s): pg_dump's own compression is the bottleneck. The row counts of all 16 tables take 0.2 s " +
+      'at 1.05 GiB (a COUNT(*) per table, beside the dump; the TOASTed content is not read). (3) MariaDB, ' +
+      '`--hex-blob`. It made mysqldump cheaper (4.5 s against 11.0 s for the 1.42 GiB database) but doubled what ' +
+      'gzip must compress (2.2 GB of text against 1.1 GB); piped into the parallel gzip the dump took 29.9 s against ' +
+      '25.5 s without it. apim-migrate no longer passes it: binary columns are written as escaped raw bytes and the ' +
+      'restore reads them back with `mysql --binary-mode`; the integration tests check that every byte value and ' +
+      '4-byte UTF-8 text come back exactly, and `CHECKSUM TABLE` of every table matched after a round trip of the ' +
+      'bench database. (4) gzip. gzip 1.12 at level 6 took 23.6 s on that 1.1 GB dump; apim-migrate compresses on ' +
+      "several of zlib's threads, pigz style (1 MiB blocks, each a gzip member, written in order; " +
+      '`createParallelGzip`): 14.9 s alone. Level 1 would save another 13% for a 1% larger file and was left at 6. ' +
+      '(5) A fixed cost of about 0.5 s per CLI run (Node and the bundle, the config, the `--version` probes of the ' +
+      'client tools, the lock); it dominates the quick-mode sizes and disappears into the noise at a gigabyte. ' +
+      '(6) Two cores: the dump tool, the database server, compression, encryption and hashing all compete for ' +
+      'them. Half of the generated registry content is random bytes, which deflate cannot shrink but still has to ' +
+      'search; real registry content (API definitions, WSDL, XML) compresses far better and faster.',
   ];
 }
 
 function restoreNotes(): string[] {
   return [
     'The subject is `node dist/cli/index.js restore --stage registry-scripts --from-run <run>`: the backup that ' +
-      '`run registry-scripts` took (once, in the set-up) is copied out of the local store, its sha256 checked, the ' +
-      'archive checked (`pg_restore --list`, or a full gunzip pass), then restored (PostgreSQL: `pg_restore --clean ' +
+      '`run registry-scripts` took (once, in the set-up) is read where the local store keeps it, its manifest ' +
+      "checked against the sha256 the ledger recorded and every file's sha256 against the manifest, the archive " +
+      'checked (`pg_restore --list`, or the start of the gzip dump), then restored (PostgreSQL: `pg_restore --clean ' +
       '--if-exists --single-transaction`; MariaDB: drop and recreate the database, then `mysql`), and every ' +
       "table's rows counted and compared with the manifest. The reference is `pg_restore --clean --if-exists " +
       '--no-owner -d db file` or `gunzip -c file | mysql db` of the same dump file (a copy of the one in the backup), ' +
       'so both restore the same bytes. Both leave the database in the same state, so every run starts from the ' +
       'same data.',
-    '**What limits the ratio.** The same fixed cost of about 0.5 s per CLI run as the backup, and the checks that ' +
-      'run before the database is touched: the copy out of the store and its sha256, and on MariaDB a full gunzip ' +
-      'pass that proves the dump is complete (the "Dump completed" line). That pass used Node\'s default 64 KiB ' +
-      'reads and 16 KiB gunzip chunks and took 0.98 s for a 190 MB dump; with 1 MiB reads and chunks it takes ' +
-      '0.40 s (gunzip itself: 0.93 s), and the restore stream into `mysql` uses the same sizes (src/db/restore.ts). ' +
-      'After the restore every table is counted (a full scan per table on InnoDB). Neither side runs parallel ' +
+    '**What limited the ratio, and what was done.** The checks before the database is touched. The backup was ' +
+      'copied out of the store first (2.2 s for 637 MiB) and hashed with 64 KiB reads (1.3 s); it is now read in ' +
+      'place, with 1 MiB reads (0.75 s). On MariaDB a full gunzip pass proved the dump complete (the "Dump ' +
+      'completed" line) before the database was dropped; when the manifest is the one the ledger recorded and the ' +
+      "file matches the manifest's sha256, every byte is the backup's own, which the backup saw complete, so only " +
+      'the start of the file is read (a backup without a ledger record still gets the full pass). What remains: the ' +
+      'fixed cost of about 0.5 s per CLI run, one sha256 pass, and the row counts after the restore (0.2 s on ' +
+      'PostgreSQL at 1.05 GiB; a full index scan per table on InnoDB). `--single-transaction` costs nothing ' +
+      'measurable: pg_restore took 25.3 and 28.6 s with it, 26.9 and 27.5 s without. Neither side runs parallel ' +
       'jobs: `pg_restore -j` cannot be combined with `--single-transaction`, which apim-migrate needs so that a ' +
       'failed restore leaves the database as it was, and `mysql` reads one stream.',
   ];

@@ -175,22 +175,32 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (options.manifestSha256 !== undefined) await checkManifestDigest(backupDir, options.manifestSha256, backup);
     const manifest = await readManifest(backupDir, backup);
     const matches = matchDatabases(manifest, options.databases, backup);
-    await checkFiles(backupDir, manifest, backup);
 
-    // Every file is decrypted and checked before any database is touched.
+    // Every file is checked against the manifest, decrypted and checked as a dump before any database is touched.
+    // The sha256 pass runs beside the rest, which only reads; a damaged file explains any failure best.
+    const filesChecked = checkFiles(backupDir, manifest, backup);
+    filesChecked.catch(() => undefined);
     const plans: RestorePlan[] = [];
-    for (const { entry, target } of matches) {
-      const label = entry.names.join(' = ');
-      const tools = await findClientTools(target.engine);
-      const tool = requireTool(tools.restore, target.engine);
-      const plainFile = await preparePlainFile(entry, backupDir, plainDir, decryption, backup);
-      const plan: RestorePlan = { entry, target, label, tool, plainFile };
-      if (entry.format === 'pg-custom') plan.archiveRelations = await checkPgArchive(plan, masker, backup);
-      else await checkSqlGzip(plan, backup, { whole: !ledgerChecked });
+    try {
+      for (const { entry, target } of matches) {
+        const label = entry.names.join(' = ');
+        const tools = await findClientTools(target.engine);
+        const tool = requireTool(tools.restore, target.engine);
+        const plainFile = await preparePlainFile(entry, backupDir, plainDir, decryption, backup);
+        const plan: RestorePlan = { entry, target, label, tool, plainFile };
+        if (entry.format === 'pg-custom') plan.archiveRelations = await checkPgArchive(plan, masker, backup);
+        else await checkSqlGzip(plan, backup, { whole: !ledgerChecked });
+        plans.push(plan);
+      }
+    } catch (error) {
+      await filesChecked;
+      throw error;
+    }
+    await filesChecked;
+    for (const { entry } of plans) {
       logger.info(
         `${entry.file}: checked (${entry.encrypted ? 'decrypted, ' : ''}${describeFormat(entry, ledgerChecked)})`,
       );
-      plans.push(plan);
     }
 
     const restored: RestoreResult['restored'] = [];

@@ -143,7 +143,7 @@ export async function databaseSize(target: DatabaseTarget): Promise<number> {
   }
 }
 
-async function runStatements(target: DatabaseTarget, statements: string[]): Promise<void> {
+export async function runStatements(target: DatabaseTarget, statements: string[]): Promise<void> {
   const session = await openSession(target);
   try {
     for (const statement of statements) await session.query(statement);

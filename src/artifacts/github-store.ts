@@ -1,4 +1,4 @@
-import { DefaultArtifactClient, GHESNotSupportedError, type ArtifactClient, type FindOptions } from '@actions/artifact';
+import type { ArtifactClient, FindOptions } from '@actions/artifact';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,7 @@ export class GitHubArtifactStore implements ArtifactStore {
     this.attempt = options.attempt;
     this.token = options.token && options.token.length > 0 ? options.token : undefined;
     this.repository = options.repository ?? parseRepository(env['GITHUB_REPOSITORY']);
-    this.client = options.client ?? new DefaultArtifactClient();
+    this.client = options.client ?? new LazyArtifactClient();
     const where = this.repository ? ` of ${this.repository.owner}/${this.repository.repo}` : '';
     this.description = `GitHub artifacts of run ${this.runId}${where}`;
   }
@@ -245,7 +245,7 @@ export class GitHubArtifactStore implements ArtifactStore {
     if (error instanceof InputError || error instanceof ArtifactNotFoundError || error instanceof ArtifactExistsError) {
       return error;
     }
-    if (error instanceof GHESNotSupportedError) return ghesError(this.serverUrl);
+    if (error instanceof Error && error.name === 'GHESNotSupportedError') return ghesError(this.serverUrl);
     const status = httpStatus(error);
     if (status === 403 || status === 401) {
       return new InputError(
@@ -266,6 +266,45 @@ export class GitHubArtifactStore implements ArtifactStore {
 
   private repositoryName(): string {
     return this.repository ? `${this.repository.owner}/${this.repository.repo}` : 'this repository';
+  }
+}
+
+/**
+ * `@actions/artifact`'s `DefaultArtifactClient`, set up on first use. The module and the Azure storage SDK behind it
+ * are half of the bundle, and evaluating them took 60 ms of every CLI run, which with a local folder store never
+ * needs them. `webpackMode: "eager"` keeps them in the one bundle file (only their evaluation waits), so ncc's
+ * licence file still lists them; a separate chunk would lose them from it.
+ */
+class LazyArtifactClient implements ArtifactClient {
+  private loaded: Promise<ArtifactClient> | undefined;
+
+  uploadArtifact(...args: Parameters<ArtifactClient['uploadArtifact']>): ReturnType<ArtifactClient['uploadArtifact']> {
+    return this.load().then((client) => client.uploadArtifact(...args));
+  }
+
+  listArtifacts(...args: Parameters<ArtifactClient['listArtifacts']>): ReturnType<ArtifactClient['listArtifacts']> {
+    return this.load().then((client) => client.listArtifacts(...args));
+  }
+
+  getArtifact(...args: Parameters<ArtifactClient['getArtifact']>): ReturnType<ArtifactClient['getArtifact']> {
+    return this.load().then((client) => client.getArtifact(...args));
+  }
+
+  downloadArtifact(
+    ...args: Parameters<ArtifactClient['downloadArtifact']>
+  ): ReturnType<ArtifactClient['downloadArtifact']> {
+    return this.load().then((client) => client.downloadArtifact(...args));
+  }
+
+  deleteArtifact(...args: Parameters<ArtifactClient['deleteArtifact']>): ReturnType<ArtifactClient['deleteArtifact']> {
+    return this.load().then((client) => client.deleteArtifact(...args));
+  }
+
+  private load(): Promise<ArtifactClient> {
+    this.loaded ??= import(/* webpackMode: "eager" */ '@actions/artifact').then(
+      (artifact) => new artifact.DefaultArtifactClient(),
+    );
+    return this.loaded;
   }
 }
 

@@ -225,4 +225,19 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     expect(mod.isGhesUrl('https://acme.ghe.com')).toBe(false);
     expect(mod.isGhesUrl('https://github.com')).toBe(false);
   });
+
+  it("explains the client's own GHES refusal the same way", async () => {
+    const runId = newRun();
+    enterJob(runId);
+    const refusing: ArtifactClient = {
+      uploadArtifact: () => Promise.reject(new artifactModule.GHESNotSupportedError()),
+      downloadArtifact: () => Promise.reject(new artifactModule.GHESNotSupportedError()),
+      getArtifact: () => Promise.reject(new artifactModule.GHESNotSupportedError()),
+      deleteArtifact: () => Promise.reject(new artifactModule.GHESNotSupportedError()),
+      listArtifacts: () => Promise.reject(new artifactModule.GHESNotSupportedError()),
+    };
+    const store = new mod.GitHubArtifactStore({ runId, attempt: 1, repository: REPOSITORY, client: refusing });
+    await expect(store.list()).rejects.toThrow(UnsupportedError);
+    await expect(store.list()).rejects.toThrow(/local folder store/);
+  });
 });

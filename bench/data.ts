@@ -131,6 +131,14 @@ export async function dropLeftovers(engine: BenchEngine): Promise<void> {
 export async function databaseSize(target: DatabaseTarget): Promise<number> {
   const session = await openSession(target);
   try {
+    // InnoDB's sizes in information_schema are its statistics, which it refreshes in the background after bulk
+    // inserts: read at once they said 772 MiB for a database of 1.08 GiB. ANALYZE TABLE refreshes them first.
+    if (target.engine !== 'postgresql') {
+      const tables = await session.query<{ name: string }>(
+        `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`,
+      );
+      for (const { name } of tables) await session.query(`ANALYZE TABLE \`${name}\``);
+    }
     const [row] =
       target.engine === 'postgresql'
         ? await session.query<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes')

@@ -31,6 +31,8 @@ install_clients() {
   command -v age >/dev/null 2>&1 || install_package age
   # GNU time: the benchmarks read the peak memory of what they measure from it.
   [ -x /usr/bin/time ] || install_package time
+  # A JDK: the demo's stand-in launcher, like api-manager.sh, needs JAVA_HOME or a java on PATH.
+  command -v java >/dev/null 2>&1 || install_package openjdk-17-jre-headless
 }
 
 pg_cluster_version() {

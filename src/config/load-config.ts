@@ -225,7 +225,10 @@ async function resolveConfig(file: ConfigFile, context: ResolveContext): Promise
     apim: { ...file.apim, migrationKit: resolvePath(file.apim.migrationKit) },
     databases,
     backup: { ...file.backup },
-    server: { ...file.server },
+    server: {
+      ...file.server,
+      ...(file.server.javaHome === undefined ? {} : { javaHome: resolvePath(file.server.javaHome) }),
+    },
     store: { dir: resolvePath(file.store.dir) },
   };
 }

@@ -27,6 +27,8 @@ export const configSchema = z.strictObject({
       migrationKit: path,
       targetVersion: z.enum(['6.0.0', '6.1.0']),
       uniqueIdUserStore: z.boolean().default(false),
+      /** With uniqueIdUserStore: the user-store managers were migrated as WSO2 Support's guidelines ask. */
+      userStoreManagersMigrated: z.boolean().default(false),
     })
     .optional(),
   apim: z.strictObject({
@@ -66,8 +68,20 @@ export const configSchema = z.strictObject({
       stopGraceSeconds: positive.default(60),
       /** Regular expressions of migration-client ERROR lines that do not fail a run, besides WSO2's own. */
       harmlessErrors: z.array(z.string().min(1).refine(isRegExp, 'must be a valid regular expression')).default([]),
+      /** The JDK the launcher gets as JAVA_HOME; default the environment's JAVA_HOME, else the JDK of `java` on PATH. */
+      javaHome: path.optional(),
+      /** ERROR lines outside the migration client's window fail the stage too, as WSO2's own test runs do. */
+      failOnAnyError: z.boolean().default(false),
+      /** After the identity core's "Waiting for migration client.", how long the client may take to show up. */
+      clientStartSeconds: positive.default(300),
     })
-    .default({ timeoutMinutes: 180, stopGraceSeconds: 60, harmlessErrors: [] }),
+    .default({
+      timeoutMinutes: 180,
+      stopGraceSeconds: 60,
+      harmlessErrors: [],
+      failOnAnyError: false,
+      clientStartSeconds: 300,
+    }),
   store: z
     .strictObject({
       dir: path.default('.apim-migrate'),
@@ -101,6 +115,14 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
       path: ['keyManager'],
       message:
         'with the resident Key Manager (the default) the identity stage runs: add identity.migrationKit and identity.targetVersion, or set keyManager: is',
+    });
+  }
+  const identity = raw['identity'];
+  if (isRecord(identity) && identity['uniqueIdUserStore'] === true && identity['userStoreManagersMigrated'] !== true) {
+    violations.push({
+      path: ['identity', 'uniqueIdUserStore'],
+      message:
+        'identity.uniqueIdUserStore: true also needs identity.userStoreManagersMigrated: true. WSO2\'s guide (Data Migration, steps 2.7 and 2.10) ties [user_store] type = "database_unique_id" to a migration of the user-store managers done with WSO2 Support\'s guidelines: do that first, then say so with identity.userStoreManagersMigrated: true; or set identity.uniqueIdUserStore: false',
     });
   }
   const backup = raw['backup'];

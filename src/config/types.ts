@@ -48,6 +48,7 @@ export interface ResolvedConfig {
     migrationKit: string;
     targetVersion: IdentityTargetVersion;
     uniqueIdUserStore: boolean;
+    userStoreManagersMigrated: boolean;
   };
   apim: {
     migrationKit: string;
@@ -67,6 +68,12 @@ export interface ResolvedConfig {
     stopGraceSeconds: number;
     /** Patterns of migration-client ERROR lines that do not fail a run, added to WSO2's known harmless one. */
     harmlessErrors: string[];
+    /** Absolute path of the JDK for the launcher's JAVA_HOME, when the config names one. */
+    javaHome?: string;
+    /** ERROR lines of the server outside the client's window fail the stage too. */
+    failOnAnyError: boolean;
+    /** How long the identity client may take to appear after "Waiting for migration client.". */
+    clientStartSeconds: number;
   };
   store: {
     /** Absolute path of the local artifact store. */

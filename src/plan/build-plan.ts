@@ -6,6 +6,7 @@ import {
   REGISTRY_INDICES,
   VERSIONED_METADATA,
 } from '../wso2/registry.js';
+import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProblem } from '../server/java.js';
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../stages/types.js';
 
@@ -15,6 +16,8 @@ export interface PlanFacts {
   /** Flags whose registry.xml element was absent (taken as false, carbon-kernel's default). */
   absentFlags: readonly (keyof RegistryVersioningFlags)[];
   platform: NodeJS.Platform;
+  /** The JDK the launcher would get as JAVA_HOME, or why there is none. */
+  javaHome: JavaHome | JavaHomeProblem;
 }
 
 /** One physical database: several logical names may point at it (shared_db and config often do). */
@@ -91,8 +94,17 @@ export function buildPlan(config: ResolvedConfig, facts: PlanFacts): Plan {
   return {
     apimHome: config.apimHome,
     oldApimHome: config.oldApimHome,
-    stages: STAGE_NAMES.map((stage) => planStage(stage, config, facts)),
+    stages: STAGE_NAMES.map((stage) => withLauncherNote(planStage(stage, config, facts), config, facts)),
   };
+}
+
+/** The environment every server run gets, whatever the runner's holds; or why the server cannot start. */
+function withLauncherNote(stage: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  if (!stage.serverRun || stage.skipped) return stage;
+  const note = isJavaHomeProblem(facts.javaHome)
+    ? `the server cannot start: ${facts.javaHome.problem}`
+    : `the launcher runs with CARBON_HOME=${config.apimHome} and ${describeJavaHome(facts.javaHome)}, whatever the environment holds`;
+  return { ...stage, notes: [note, ...stage.notes] };
 }
 
 function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): StagePlan {
@@ -254,6 +266,7 @@ function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): St
 function serverRun(stage: ServerStage, config: ResolvedConfig, facts: PlanFacts): ServerCommand {
   return buildServerCommand({
     apimHome: config.apimHome,
+    javaHome: isJavaHomeProblem(facts.javaHome) ? '' : facts.javaHome.home,
     stage,
     platform: facts.platform,
     ...(config.profile ? { profile: config.profile } : {}),

@@ -11,6 +11,8 @@ export type ServerStage = keyof typeof SERVER_RUN_FLAGS;
 
 export interface ServerCommandOptions {
   apimHome: string;
+  /** The JDK the launcher gets as JAVA_HOME (see java.ts). */
+  javaHome: string;
   stage: ServerStage;
   platform: NodeJS.Platform;
   profile?: 'control-plane';
@@ -24,9 +26,20 @@ export interface ServerCommand {
   args: string[];
   /** The line an operator would type, for plans and logs. */
   display: string;
+  /**
+   * Set over the runner's environment for this command and for its `--stop`: api-manager.sh keeps an inherited
+   * `CARBON_HOME` (`[ -z "$CARBON_HOME" ] && CARBON_HOME=...`), so one of another home would decide which home runs
+   * and which server `--stop` kills; and it exits 1 without `JAVA_HOME`. Every command buildServerCommand makes has it.
+   */
+  env?: LauncherEnv;
 }
 
-export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' | 'platform'>): string[] {
+export interface LauncherEnv {
+  CARBON_HOME: string;
+  JAVA_HOME: string;
+}
+
+export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' | 'javaHome' | 'platform'>): string[] {
   const flags: string[] = [...SERVER_RUN_FLAGS[options.stage]];
   if (options.stage === 'apim-validate' && options.saveInvalidDefinitions) flags.push('-DsaveInvalidDefinition');
   if (options.profile) flags.push(`-Dprofile=${options.profile}`);
@@ -39,16 +52,23 @@ export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' 
  */
 export function buildServerCommand(options: ServerCommandOptions): ServerCommand {
   const flags = buildServerFlags(options);
+  const env: LauncherEnv = { CARBON_HOME: options.apimHome, JAVA_HOME: options.javaHome };
   if (options.platform === 'win32') {
     const launcher = path.win32.join(options.apimHome, 'bin', 'api-manager.bat');
     return {
       command: 'cmd.exe',
       args: ['/d', '/c', launcher, ...flags],
       display: [quoteWindows(launcher), ...flags].join(' '),
+      env,
     };
   }
   const launcher = path.posix.join(options.apimHome, 'bin', 'api-manager.sh');
-  return { command: 'sh', args: [launcher, ...flags], display: ['sh', quotePosix(launcher), ...flags].join(' ') };
+  return {
+    command: 'sh',
+    args: [launcher, ...flags],
+    display: ['sh', quotePosix(launcher), ...flags].join(' '),
+    env,
+  };
 }
 
 function quotePosix(value: string): string {

@@ -134,7 +134,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     // Its own process group, so that the server and everything it starts can be stopped together.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
+    env: launcherEnv(command, options.env ?? process.env),
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -434,11 +434,24 @@ async function waitForGroupEnd(pid: number, until: number, pollMs: number): Prom
   return true;
 }
 
-/** `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags. None for cmd.exe. */
+/**
+ * `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags, in the run's CARBON_HOME and
+ * JAVA_HOME (the launcher kills the pid in `$CARBON_HOME/wso2carbon.pid`). None for cmd.exe.
+ */
 function launcherStopCommand(command: ServerCommand): ServerCommand | undefined {
   if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command)) return undefined;
   const args = [...command.args.filter((arg) => !arg.startsWith('-D')), '--stop'];
-  return { command: command.command, args, display: [command.command, ...args].join(' ') };
+  return {
+    command: command.command,
+    args,
+    display: [command.command, ...args].join(' '),
+    ...(command.env ? { env: command.env } : {}),
+  };
+}
+
+/** The environment a launcher command runs in: `base` with the command's CARBON_HOME and JAVA_HOME over it. */
+function launcherEnv(command: ServerCommand, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return command.env ? { ...base, ...command.env } : base;
 }
 
 async function runQuietly(
@@ -447,7 +460,11 @@ async function runQuietly(
   timeoutMs: number,
   logger: Logger | undefined,
 ): Promise<void> {
-  const child = spawn(command.command, command.args, { ...(cwd ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command.command, command.args, {
+    ...(cwd ? { cwd } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: launcherEnv(command, process.env),
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

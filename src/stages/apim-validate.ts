@@ -10,7 +10,7 @@ import type { StageContext, StageDefinition, StepOutput } from './types.js';
 export const apimValidateStage: StageDefinition = {
   name: 'apim-validate',
   title: 'API-M pre-migration validation',
-  checkInputs: (config) => checkServerRunInput(config, { path: config.apim.migrationKit, kind: 'apim' }),
+  checkInputs: (config, env) => checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' }),
   steps(context) {
     const invalidFolder = path.join(context.config.apimHome, 'invalid-swagger-definitions');
     return [

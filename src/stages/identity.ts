@@ -14,10 +14,10 @@ export const identityStage: MutatingStageDefinition = {
     config.keyManager === 'is'
       ? 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side'
       : undefined,
-  async checkInputs(config) {
+  async checkInputs(config, env) {
     const kit = config.identity?.migrationKit;
     if (kit === undefined) return;
-    await checkServerRunInput(config, { path: kit, kind: 'identity' });
+    await checkServerRunInput(config, env, { path: kit, kind: 'identity' });
     await checkIdentityConfigInput(config);
     await checkDeploymentTomlInput(config, {
       statementCache: false,

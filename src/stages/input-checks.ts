@@ -15,6 +15,7 @@ import { editDeploymentToml, type EditDeploymentTomlOptions } from '../wso2/depl
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind } from '../wso2/migration-kit.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../db/encryption.js';
 import { backupDecryption, backupEncryption } from './guard.js';
@@ -60,11 +61,17 @@ export async function checkOldHomeInput(config: ResolvedConfig): Promise<void> {
   await readRegistryVersioningFlags(path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml'));
 }
 
-/** The 4.2.0 home the server runs from, and the migration kit that goes into it. */
-export async function checkServerRunInput(config: ResolvedConfig, kit: { path: string; kind: KitKind }): Promise<void> {
+/** The 4.2.0 home the server runs from, the migration kit that goes into it, and the JDK it runs on. */
+export async function checkServerRunInput(
+  config: ResolvedConfig,
+  env: Record<string, string | undefined>,
+  kit: { path: string; kind: KitKind },
+): Promise<void> {
   const problems = failedChecks(checkNewHome(await inspectApimHome(config.apimHome)));
   const inspection = await inspectMigrationKit(kit.path, kit.kind);
   problems.push(...inspection.problems.map((message) => ({ message })));
+  const javaHome = await resolveJavaHome({ env, ...configuredJavaHome(config) });
+  if (isJavaHomeProblem(javaHome)) problems.push({ file: config.configFile, message: javaHome.problem });
   if (problems.length > 0) throw new InputError(problems);
 }
 

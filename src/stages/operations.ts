@@ -8,6 +8,7 @@ import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { withSession } from '../db/session.js';
+import { configuredJavaHome, resolveJavaHome } from '../server/java.js';
 import { processAlive } from '../server/server-runner.js';
 import { errorMessage, InputError } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
@@ -177,10 +178,12 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     }
     throw error;
   });
+  const platform = options.platform ?? process.platform;
   const plan = buildPlan(config, {
     registryFlags: registry.flags,
     absentFlags: registry.absent,
-    platform: options.platform ?? process.platform,
+    platform,
+    javaHome: await resolveJavaHome({ env: options.env, platform, ...configuredJavaHome(config) }),
   });
   const withDiffs = await addConfigDiffs(plan, config);
   if (!Object.values(registry.flags).some(Boolean)) return withDiffs;

@@ -15,7 +15,7 @@ import { openSession } from '../db/session.js';
 import { errorMessage } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
-import { checkJava, findJava } from '../server/java.js';
+import { checkJava, configuredJavaHome, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
@@ -216,7 +216,13 @@ async function checkTools(context: StageContext, facts: PreflightFacts): Promise
 }
 
 async function checkJavaStep(context: StageContext): Promise<StepOutput> {
-  return reportChecks(context, [checkJava(await findJava(context.deps.env), context.deps.env)]);
+  const { config, deps } = context;
+  const java = await findJava({
+    env: deps.env,
+    ...configuredJavaHome(config),
+    ...(deps.platform ? { platform: deps.platform } : {}),
+  });
+  return reportChecks(context, [checkJava(java)]);
 }
 
 async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {

@@ -35,10 +35,10 @@ export async function checkStageInputs(
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
 ): Promise<void> {
-  if ('reads' in stage) return stage.reads.checkInputs?.(config);
+  if ('reads' in stage) return stage.reads.checkInputs?.(config, env);
   if (stage.changes.skipReason?.(config) !== undefined) return;
   checkBackupKeyInput(config, env);
-  return stage.changes.checkInputs?.(config);
+  return stage.changes.checkInputs?.(config, env);
 }
 
 export function runAvailableStage(stage: AvailableStage, context: StageContext): Promise<StageResult> {

@@ -9,6 +9,7 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
+import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
 import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
@@ -160,14 +161,21 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
       title: 'Run the server',
       async run(): Promise<StepOutput> {
         const { config, deps } = context;
+        const platform = deps.platform ?? process.platform;
+        const javaHome = await resolveJavaHome({ env: deps.env, platform, ...configuredJavaHome(config) });
+        // checkInputs refused the stage already; this is for a JDK that went away in the meantime.
+        if (isJavaHomeProblem(javaHome)) return { outcome: 'failed', summary: javaHome.problem };
         const command = buildServerCommand({
           apimHome: config.apimHome,
+          javaHome: javaHome.home,
           stage: spec.stage,
-          platform: deps.platform ?? process.platform,
+          platform,
           ...(config.profile ? { profile: config.profile } : {}),
           saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
         });
-        if (context.dryRun) return { summary: `dry run: would run ${command.display}` };
+        const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}`;
+        if (context.dryRun) return { summary: `dry run: would run ${command.display} with ${launcherEnv}` };
+        deps.logger.info(`The launcher runs with ${launcherEnv}`);
         await mkdir(logsDir(context), { recursive: true });
         await clearLeftoverServer(config.apimHome, {
           graceMs: config.server.stopGraceSeconds * 1000,

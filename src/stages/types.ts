@@ -139,6 +139,6 @@ export interface StageDefinition {
   /** Preflight reports every failed check, so its steps all run even after one failed. */
   runAllSteps?: boolean;
   /** Checks the stage's input files before anything happens; throws InputError (see input-checks.ts). */
-  checkInputs?(config: ResolvedConfig): Promise<void>;
+  checkInputs?(config: ResolvedConfig, env: Record<string, string | undefined>): Promise<void>;
   steps(context: StageContext): StepDefinition[];
 }

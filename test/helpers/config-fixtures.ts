@@ -145,7 +145,12 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
     oldApimHome: '/opt/wso2am-3.1.0',
     keyManager: 'resident',
     strictDbmsCheck: false,
-    identity: { migrationKit: '/cfg/wso2is-migration-1.0.225.zip', targetVersion: '6.0.0', uniqueIdUserStore: false },
+    identity: {
+      migrationKit: '/cfg/wso2is-migration-1.0.225.zip',
+      targetVersion: '6.0.0',
+      uniqueIdUserStore: false,
+      userStoreManagersMigrated: false,
+    },
     apim: {
       migrationKit: '/cfg/wso2am-migration-4.2.0.67.zip',
       saveInvalidDefinitions: true,
@@ -153,7 +158,13 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
     },
     databases: [makeTarget('apim_db'), makeTarget('shared_db')],
     backup: { passphraseEnv: 'APIM_MIGRATE_BACKUP_PASSPHRASE', retentionDays: 30, allowPlaintextBackups: false },
-    server: { timeoutMinutes: 180, stopGraceSeconds: 60, harmlessErrors: [] },
+    server: {
+      timeoutMinutes: 180,
+      stopGraceSeconds: 60,
+      harmlessErrors: [],
+      failOnAnyError: false,
+      clientStartSeconds: 300,
+    },
     store: { dir: '/cfg/.apim-migrate' },
     ...overrides,
   };

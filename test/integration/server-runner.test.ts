@@ -18,6 +18,7 @@ import {
   type RunServerResult,
 } from '../../src/server/server-runner.js';
 import { createRecordingLogger, type RecordingLogger } from '../helpers/fakes.js';
+import { fakeJavaHome } from '../helpers/java.js';
 import {
   installStandIn,
   makeIdentityMigrationConfig,
@@ -61,6 +62,7 @@ async function run(setup: Setup): Promise<Run> {
   const standIn = await installStandIn(home, { kit, ...(setup.behaviour ? { behaviour: setup.behaviour } : {}) });
   const command = buildServerCommand({
     apimHome: home,
+    javaHome: await fakeJavaHome(),
     stage: setup.stage,
     platform: 'linux',
     ...(setup.profile ? { profile: setup.profile } : {}),
@@ -225,7 +227,12 @@ describe('runServer: failure', () => {
     });
     const logger = createRecordingLogger();
     const result = await runServer({
-      command: buildServerCommand({ apimHome: home, stage: 'identity', platform: 'linux' }),
+      command: buildServerCommand({
+        apimHome: home,
+        javaHome: await fakeJavaHome(),
+        stage: 'identity',
+        platform: 'linux',
+      }),
       home,
       kind: 'identity',
       logFile: join(home, 'console.log'),

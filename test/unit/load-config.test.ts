@@ -180,7 +180,64 @@ describe('loadConfig: defaults and paths', () => {
     { title: 'a decimal', value: '0.5', expected: 0.5 },
   ])('accepts $title for server.timeoutMinutes', async ({ value, expected }) => {
     const { config } = await load({ config: `${MINIMAL_CONFIG}server:\n  timeoutMinutes: ${value}\n` });
-    expect(config.server).toEqual({ timeoutMinutes: expected, stopGraceSeconds: 60, harmlessErrors: [] });
+    expect(config.server).toEqual({
+      timeoutMinutes: expected,
+      stopGraceSeconds: 60,
+      harmlessErrors: [],
+      failOnAnyError: false,
+      clientStartSeconds: 300,
+    });
+  });
+
+  it('resolves server.javaHome against the config file and reads failOnAnyError and clientStartSeconds', async () => {
+    const { setup, config } = await load({
+      config: `${MINIMAL_CONFIG}server:\n  javaHome: jdk-17\n  failOnAnyError: true\n  clientStartSeconds: 45\n`,
+    });
+    expect(config.server).toMatchObject({
+      javaHome: path.join(path.dirname(setup.configFile), 'jdk-17'),
+      failOnAnyError: true,
+      clientStartSeconds: 45,
+    });
+  });
+
+  it.each([
+    { title: 'without the acknowledgement', acknowledged: undefined },
+    { title: 'with the acknowledgement false', acknowledged: false },
+  ])('refuses identity.uniqueIdUserStore $title, naming both keys', async ({ acknowledged }) => {
+    const { error } = await loadError({
+      config: lines(
+        'apimHome: new-home',
+        'oldApimHome: old-home',
+        'identity:',
+        '  migrationKit: is.zip',
+        '  targetVersion: "6.0.0"',
+        '  uniqueIdUserStore: true',
+        ...(acknowledged === undefined ? [] : [`  userStoreManagersMigrated: ${acknowledged}`]),
+        'apim:',
+        '  migrationKit: am.zip',
+      ),
+    });
+    const problem = findProblem(error.problems, 'identity.userStoreManagersMigrated: true');
+    expect(problem.line).toBe(6);
+    expect(problem.message).toContain('identity.uniqueIdUserStore: true');
+    expect(problem.message).toContain("WSO2 Support's guidelines");
+  });
+
+  it('takes identity.uniqueIdUserStore with the acknowledgement', async () => {
+    const { config } = await load({
+      config: lines(
+        'apimHome: new-home',
+        'oldApimHome: old-home',
+        'identity:',
+        '  migrationKit: is.zip',
+        '  targetVersion: "6.0.0"',
+        '  uniqueIdUserStore: true',
+        '  userStoreManagersMigrated: true',
+        'apim:',
+        '  migrationKit: am.zip',
+      ),
+    });
+    expect(config.identity).toMatchObject({ uniqueIdUserStore: true, userStoreManagersMigrated: true });
   });
 
   it('takes keyManager: is with isHealthUrl and no identity section', async () => {

@@ -5,10 +5,17 @@ import { renderPlanText } from '../../src/plan/render-plan.js';
 import type { StageName } from '../../src/stages/types.js';
 import { makeResolvedConfig, makeTarget } from '../helpers/config-fixtures.js';
 
+const JDK = '/usr/lib/jvm/java-17-openjdk-amd64';
 const NO_FLAGS: RegistryVersioningFlags = { properties: false, comments: false, tags: false, ratings: false };
 
 function facts(overrides: Partial<PlanFacts> = {}): PlanFacts {
-  return { registryFlags: NO_FLAGS, absentFlags: [], platform: 'linux', ...overrides };
+  return {
+    registryFlags: NO_FLAGS,
+    absentFlags: [],
+    platform: 'linux',
+    javaHome: { home: JDK, source: 'PATH', java: `${JDK}/bin/java` },
+    ...overrides,
+  };
 }
 
 function stageOf(plan: Plan, name: StageName): StagePlan {
@@ -222,7 +229,7 @@ describe('buildPlan: identity stage', () => {
     expect(identity.serverRun).toBeUndefined();
     expect(identity.backups).toEqual([]);
     expect(identity.configEdits).toEqual([]);
-    expect(stageOf(plan, 'apim').notes[0]).toBe('checks that https://is.example/health answers before starting');
+    expect(stageOf(plan, 'apim').notes[1]).toBe('checks that https://is.example/health answers before starting');
   });
 
   it('is skipped when IS is the Key Manager even if an identity section is there', () => {
@@ -238,7 +245,12 @@ describe('buildPlan: identity stage', () => {
     'edits migration-config.yaml for $targetVersion; [user_store] edit: $userStoreEdit',
     ({ targetVersion, uniqueIdUserStore, userStoreEdit }) => {
       const config = makeResolvedConfig({
-        identity: { migrationKit: '/kits/is.zip', targetVersion, uniqueIdUserStore },
+        identity: {
+          migrationKit: '/kits/is.zip',
+          targetVersion,
+          uniqueIdUserStore,
+          userStoreManagersMigrated: uniqueIdUserStore,
+        },
       });
       const stage = stageOf(buildPlan(config, facts()), 'identity');
       const changes = stage.configEdits.map((edit) => edit.change);
@@ -261,7 +273,12 @@ describe('buildPlan: identity stage', () => {
 
   it('never edits [user_store] in another stage', () => {
     const config = makeResolvedConfig({
-      identity: { migrationKit: '/k.zip', targetVersion: '6.0.0', uniqueIdUserStore: true },
+      identity: {
+        migrationKit: '/k.zip',
+        targetVersion: '6.0.0',
+        uniqueIdUserStore: true,
+        userStoreManagersMigrated: true,
+      },
     });
     const plan = buildPlan(config, facts());
     const stagesWithEdit = plan.stages.filter((stage) =>
@@ -304,7 +321,20 @@ describe('buildPlan: server runs', () => {
         '-DmigratedVersion=4.2.0',
       ],
       display: 'sh /opt/wso2am-4.2.0/bin/api-manager.sh -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
+      env: { CARBON_HOME: '/opt/wso2am-4.2.0', JAVA_HOME: JDK },
     });
+  });
+
+  it('says the launcher environment of every server run, or why the server cannot start', () => {
+    const plan = buildPlan(makeResolvedConfig(), facts());
+    for (const name of SERVER_STAGES) {
+      expect(stageOf(plan, name).notes[0]).toBe(
+        `the launcher runs with CARBON_HOME=/opt/wso2am-4.2.0 and JAVA_HOME=${JDK} (from the JDK of the java on PATH), whatever the environment holds`,
+      );
+    }
+    const none = buildPlan(makeResolvedConfig(), facts({ javaHome: { problem: 'no JDK here' } }));
+    for (const name of SERVER_STAGES) expect(stageOf(none, name).notes[0]).toBe('the server cannot start: no JDK here');
+    expect(stageOf(none, 'registry-scripts').notes.some((note) => note.includes('JAVA_HOME'))).toBe(false);
   });
 
   it('builds the Windows launcher line on win32', () => {

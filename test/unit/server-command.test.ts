@@ -11,6 +11,7 @@ const VALIDATE = ['-Dmigrate', '-DmigrateFromVersion=3.1.0', '-DmigratedVersion=
 const APIM = ['-Dmigrate', '-DmigrateFromVersion=3.1.0', '-DmigratedVersion=4.2.0'];
 const SAVE = '-DsaveInvalidDefinition';
 const PROFILE = '-Dprofile=control-plane';
+const JDK = '/usr/lib/jvm/java-17-openjdk-amd64';
 
 interface Row {
   stage: ServerStage;
@@ -254,14 +255,16 @@ describe('buildServerCommand', () => {
   it.each(ROWS)(
     '$stage on $platform, profile $profile, save $save',
     ({ stage, platform, profile, save, command, args, display }) => {
+      const apimHome = platform === 'win32' ? WIN_HOME : POSIX_HOME;
       const result = buildServerCommand({
-        apimHome: platform === 'win32' ? WIN_HOME : POSIX_HOME,
+        apimHome,
+        javaHome: JDK,
         stage,
         platform,
         ...(profile ? { profile } : {}),
         saveInvalidDefinitions: save,
       });
-      expect(result).toEqual({ command, args, display });
+      expect(result).toEqual({ command, args, display, env: { CARBON_HOME: apimHome, JAVA_HOME: JDK } });
       expect(buildServerFlags({ stage, ...(profile ? { profile } : {}), saveInvalidDefinitions: save })).toEqual(
         args.slice(platform === 'win32' ? 3 : 1),
       );
@@ -269,10 +272,11 @@ describe('buildServerCommand', () => {
   );
 
   it.each(['darwin', 'freebsd'] as const)('uses the Unix launcher on %s', (platform) => {
-    expect(buildServerCommand({ apimHome: POSIX_HOME, stage: 'apim', platform })).toEqual({
+    expect(buildServerCommand({ apimHome: POSIX_HOME, javaHome: JDK, stage: 'apim', platform })).toEqual({
       command: 'sh',
       args: [SH, ...APIM],
       display: `sh ${SH} ${APIM.join(' ')}`,
+      env: { CARBON_HOME: POSIX_HOME, JAVA_HOME: JDK },
     });
   });
 
@@ -313,7 +317,7 @@ describe('buildServerCommand', () => {
       display: '"D:\\R&D\\wso2am\\bin\\api-manager.bat" -Dmigrate -Dcomponent=identity',
     },
   ])('quotes $title in the display only', ({ platform, home, launcher, display }) => {
-    const result = buildServerCommand({ apimHome: home, stage: 'identity', platform });
+    const result = buildServerCommand({ apimHome: home, javaHome: JDK, stage: 'identity', platform });
     expect(result.display).toBe(display);
     const launcherArg = platform === 'win32' ? result.args[2] : result.args[0];
     expect(launcherArg).toBe(launcher);

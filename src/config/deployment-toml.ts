@@ -530,3 +530,37 @@ function reportContradiction(context: DatabaseContext, type: SourcedValue, url: 
       `make type and url name the same database system`,
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The registry versioning keys of a 3.1.0 deployment.toml
+
+/** One `[static_configuration] versioning_<kind>.enable` key of a 3.1.0 deployment.toml, when written. */
+export interface StaticConfigurationKey {
+  /** As written: API-M 3.1.0 renders it into registry.xml (`registry.xml.j2`), where only `true` is on. */
+  value: TomlValue;
+  line?: number;
+}
+
+/**
+ * The `[static_configuration]` versioning keys (`versioning_properties.enable`, ...), by kind; a key that is not
+ * written is left out (3.1.0's default.json makes it false).
+ */
+export function readStaticConfigurationVersioning(
+  tomlText: string,
+  file: string,
+  kinds: readonly string[],
+): Record<string, StaticConfigurationKey> {
+  const document = parseToml(tomlText, file);
+  const keyLines = indexTomlKeyLines(tomlText);
+  const section = document['static_configuration'];
+  const found: Record<string, StaticConfigurationKey> = {};
+  if (section === undefined || !isTable(section)) return found;
+  for (const kind of kinds) {
+    const entry = section[`versioning_${kind}`];
+    const value = entry !== undefined && isTable(entry) ? entry['enable'] : undefined;
+    if (value === undefined) continue;
+    const line = findKeyLine(keyLines, ['static_configuration', `versioning_${kind}`, 'enable']);
+    found[kind] = { value, ...(line === undefined ? {} : { line }) };
+  }
+  return found;
+}

@@ -18,7 +18,7 @@ import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { MIGRATION_CONFIG_PATH, readKitText } from '../wso2/migration-kit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
 import { statementCacheTargets } from './server-stage.js';
-import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
 import { configuredDatabase } from './databases.js';
@@ -169,8 +169,7 @@ async function removeOrphanedWorkDirs(base: string, logger: Logger): Promise<voi
 
 export async function planOperation(options: OperationOptions): Promise<Plan> {
   const config = await loadConfigWithSecrets(options);
-  const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
-  const registry = await readRegistryVersioningFlags(registryXml).catch((error: unknown) => {
+  const versioning = await readOldHomeVersioning(config.oldApimHome).catch((error: unknown) => {
     if (error instanceof InputError) {
       throw new InputError(error.problems, {
         headline: 'the plan needs the versioning flags of the old registry.xml (oldApimHome):',
@@ -178,6 +177,7 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     }
     throw error;
   });
+  const registry = versioning.registry;
   const platform = options.platform ?? process.platform;
   const plan = buildPlan(config, {
     registryFlags: registry.flags,
@@ -185,7 +185,11 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     platform,
     javaHome: await resolveJavaHome({ env: options.env, platform, ...configuredJavaHome(config) }),
   });
-  const withDiffs = await addConfigDiffs(plan, config);
+  const withWarnings = versioning.warnings.reduce(
+    (current, warning) => withNote(current, 'registry-scripts', `WARNING: ${warning}`),
+    plan,
+  );
+  const withDiffs = await addConfigDiffs(withWarnings, config);
   if (!Object.values(registry.flags).some(Boolean)) return withDiffs;
   return countRemoval(withDiffs, config, registry.flags);
 }

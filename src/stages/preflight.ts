@@ -18,7 +18,7 @@ import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js
 import { checkJava, configuredJavaHome, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
-import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
 import type { Check, StageContext, StageDefinition, StepOutput } from './types.js';
 
@@ -57,7 +57,8 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
   ];
   const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
   try {
-    const result = await readRegistryVersioningFlags(registryXml);
+    const versioning = await readOldHomeVersioning(config.oldApimHome);
+    const result = versioning.registry;
     const on = Object.entries(result.flags)
       .filter(([, value]) => value)
       .map(([name]) => name);
@@ -66,6 +67,7 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
       verdict: 'pass',
       message: `registry versioning in ${registryXml}: ${on.length > 0 ? `on for ${on.join(', ')}` : 'off for every kind'}${absent}`,
     });
+    checks.push(...versioning.warnings.map((message) => ({ verdict: 'warn' as const, message })));
   } catch (error) {
     // A missing registry.xml is already a failed check of the old home.
     if (!checks.some((check) => check.verdict === 'fail' && check.message.includes('registry.xml'))) {

@@ -263,6 +263,39 @@ describe('preflight on PostgreSQL only', () => {
     });
     await expectFailingPreflight(setup, [UNTESTED_DBMS, /is not SUPERUSER/, /a role named "admin" exists both/]);
   });
+  it('warns about a versioning flag that is not exactly true, naming the file and line', async () => {
+    const setup = await setUp({ engine: 'postgresql', flags: { tags: ' true ' } });
+    const lines: string[] = [];
+    const result = await runStageOperation({
+      stage: 'preflight',
+      dryRun: false,
+      force: false,
+      cwd: setup.dir,
+      env: baseEnv(setup.env),
+      logger: createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) }),
+    });
+    const warning = checksOf(result, 'warn').find((message) => message.includes('<versioningTags>'));
+    expect(warning, lines.join('\n')).toMatch(/registry\.xml:\d+: <versioningTags> is " true ", not exactly true/);
+    expect(checksOf(result, 'pass').join('\n')).toContain('off for every kind');
+  });
+
+  it('fails without a JDK, naming JAVA_HOME and server.javaHome', async () => {
+    const setup = await setUp({ engine: 'postgresql' });
+    const lines: string[] = [];
+    const result = await runStageOperation({
+      stage: 'preflight',
+      dryRun: false,
+      force: false,
+      cwd: setup.dir,
+      env: baseEnv({ ...setup.env, JAVA_HOME: undefined, PATH: path.join(setup.dir, 'no-java-here') }),
+      logger: createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) }),
+    });
+    expect(result.status).toBe('failed');
+    expect(checksOf(result, 'fail')).toEqual([
+      expect.stringMatching(/JAVA_HOME is not set and there is no java on PATH: set server\.javaHome/),
+    ]);
+  });
+
   it('says that a login cannot read the user-store tables instead of calling them absent', async () => {
     const setup = await setUp({
       engine: 'postgresql',

@@ -120,6 +120,30 @@ describe.each<[string, SetupEngine]>([
     const runs = await readdir(path.join(setup.storeDir, 'runs'));
     expect(runs.length).toBeGreaterThanOrEqual(4);
   });
+
+  it('keeps the rows of a table whose flag is " true " (off for carbon-kernel), and warns in the plan', async () => {
+    setup = await createMigrationSetup({
+      engine,
+      flags: { tags: ' true ', comments: 'TRUE', properties: true, ratings: false },
+    });
+    await seed(setup);
+    const before = await checksums(setup);
+
+    const plan = await cli(setup, ['plan']);
+    expect(plan.code, plan.output).toBe(0);
+    expect(plan.output).toMatch(/WARNING: .*registry\.xml:\d+: <versioningTags> is " true ", not exactly true/);
+    expect(plan.output).toMatch(/WARNING: .*<versioningComments> is "TRUE", not exactly true/);
+    expect(plan.output).toContain('keep versioning details of REG_RESOURCE_TAG / REG_TAG');
+
+    const run = await cli(setup, ['run', 'registry-scripts']);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain('removed versioning details of properties');
+    const after = await checksums(setup);
+    for (const table of ['REG_RESOURCE_TAG', 'REG_TAG', 'REG_RESOURCE_COMMENT', 'REG_COMMENT']) {
+      expect(findTable(after, table), table).toEqual(findTable(before, table));
+    }
+    expect(findTable(after, 'REG_RESOURCE_PROPERTY')).not.toEqual(findTable(before, 'REG_RESOURCE_PROPERTY'));
+  });
 });
 
 describe('ad-hoc backups', () => {

@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags } from '../../src/config/types.js';
@@ -5,6 +6,7 @@ import { InputError } from '../../src/errors.js';
 import {
   REGISTRY_FLAG_NAMES,
   parseRegistryVersioningFlags,
+  readOldHomeVersioning,
   readRegistryVersioningFlags,
 } from '../../src/wso2/registry-flags.js';
 import { FIRST_FLAG_LINE, createTempDirs, makeRegistryXml, writeRegistryXml } from '../helpers/wso2-fixtures.js';
@@ -26,23 +28,24 @@ describe('parseRegistryVersioningFlags', () => {
     describe(crlf ? 'CRLF' : 'LF', () => {
       it.each(allCombinations())('reads %o', (flags) => {
         const result = parseRegistryVersioningFlags(makeRegistryXml(flags, { crlf }), FILE);
-        expect(result).toEqual({ file: FILE, flags, absent: [] });
+        expect(result).toEqual({ file: FILE, flags, absent: [], nearMisses: [] });
       });
     });
   }
 
-  it.each([
-    [' true ', true],
-    ['\r\n\t TRUE \r\n', true],
-    ['True', true],
-    ['  fAlSe\t', false],
-    ['FALSE', false],
-  ])('accepts %j as %s', (raw, expected) => {
-    const xml = makeRegistryXml({ properties: false, comments: false, tags: raw, ratings: false }, { crlf: true });
-    const result = parseRegistryVersioningFlags(xml, FILE);
-    expect(result.flags.tags).toBe(expected);
-    expect(result.absent).toEqual([]);
-  });
+  // carbon-kernel 4.6.0 RegistryConfigurationProcessor: `text.equals("true")`, no trim, case-sensitive.
+  it.each([' true ', '\n\t TRUE \n', 'True', 'TRUE', 'yes', '1', '', '  fAlSe\t', 'FALSE'])(
+    'takes %j as off, as the kernel did, and lists it as a near miss with its line',
+    (raw) => {
+      const xml = makeRegistryXml({ properties: true, comments: false, tags: raw, ratings: false }, { crlf: true });
+      const result = parseRegistryVersioningFlags(xml, FILE);
+      expect(result.flags).toEqual({ properties: true, comments: false, tags: false, ratings: false });
+      expect(result.absent).toEqual([]);
+      expect(result.nearMisses).toEqual([
+        { flag: 'tags', element: 'versioningTags', text: raw, line: FIRST_FLAG_LINE + 2 },
+      ]);
+    },
+  );
 
   it('reports absent elements as false and lists them', () => {
     const result = parseRegistryVersioningFlags(makeRegistryXml({ properties: true, ratings: true }), FILE);
@@ -95,16 +98,15 @@ describe('parseRegistryVersioningFlags', () => {
     expect(error.message).toMatch(/not well-formed XML/);
   });
 
-  it.each([
-    ['yes', '"yes"'],
-    ['', '""'],
-    ['1', '"1"'],
-    ['<on/>', 'child elements'],
-  ])('rejects the value %j with file, line and element', (raw, shown) => {
-    const xml = makeRegistryXml({ properties: false, comments: raw, tags: false, ratings: false }, { crlf: true });
+  it('rejects child elements in a flag with file, line and element', () => {
+    const xml = makeRegistryXml({ properties: false, comments: '<on/>', tags: false, ratings: false }, { crlf: true });
     const error = catchInputError(() => parseRegistryVersioningFlags(xml, FILE));
     expect(error.problems).toEqual([
-      { file: FILE, line: FIRST_FLAG_LINE + 1, message: `<versioningComments> must be true or false, found ${shown}` },
+      {
+        file: FILE,
+        line: FIRST_FLAG_LINE + 1,
+        message: '<versioningComments> must hold the text true or false, found child elements',
+      },
     ]);
   });
 
@@ -148,6 +150,7 @@ describe('readRegistryVersioningFlags', () => {
       file,
       flags: { properties: true, comments: false, tags: true, ratings: false },
       absent: [],
+      nearMisses: [],
     });
   });
 
@@ -160,5 +163,88 @@ describe('readRegistryVersioningFlags', () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).message).toContain(file);
     expect((error as InputError).message).toMatch(/not found.*oldApimHome.*3\.1\.0/);
+  });
+});
+
+describe('readOldHomeVersioning', () => {
+  const temp = createTempDirs();
+  afterEach(() => temp.cleanup());
+
+  async function oldHome(registry: Parameters<typeof writeRegistryXml>[1], toml?: string): Promise<string> {
+    const home = await temp.make();
+    await writeRegistryXml(home, registry, { crlf: true });
+    if (toml !== undefined) await writeFile(join(home, 'repository', 'conf', 'deployment.toml'), toml);
+    return home;
+  }
+
+  it('warns about a near miss with file, line and what the kernel did with it', async () => {
+    const home = await oldHome({ properties: false, comments: false, tags: ' true ', ratings: false });
+    const result = await readOldHomeVersioning(home);
+    expect(result.registry.flags.tags).toBe(false);
+    const file = join(home, 'repository', 'conf', 'registry.xml');
+    expect(result.warnings).toEqual([
+      `${file}:${FIRST_FLAG_LINE + 2}: <versioningTags> is " true ", not exactly true: carbon-kernel compares it with ` +
+        'equals("true"), so API-M 3.1.0 had tags versioning off and wrote REG_RESOURCE_TAG rows without REG_VERSION; ' +
+        'apim-migrate takes it as off and keeps those rows',
+    ]);
+  });
+
+  it('says nothing when the old deployment.toml agrees, and reads its flags', async () => {
+    const toml = [
+      '[server]',
+      'hostname = "localhost"',
+      '',
+      '[static_configuration]',
+      'versioning_tags.enable = true',
+      '',
+    ];
+    const home = await oldHome({ properties: false, comments: false, tags: true, ratings: false }, toml.join('\n'));
+    const result = await readOldHomeVersioning(home);
+    expect(result.warnings).toEqual([]);
+    expect(result.deploymentToml?.flags).toEqual({ properties: false, comments: false, tags: true, ratings: false });
+  });
+
+  it('names both files, the line and the one it follows when they disagree', async () => {
+    const toml = [
+      '[static_configuration]',
+      'versioning_properties.enable = "true"',
+      'versioning_tags.enable = "True"',
+      '',
+    ];
+    const home = await oldHome({ properties: false, comments: false, tags: true, ratings: false }, toml.join('\n'));
+    const result = await readOldHomeVersioning(home);
+    const tomlFile = join(home, 'repository', 'conf', 'deployment.toml');
+    expect(result.warnings).toHaveLength(2);
+    expect(result.warnings[0]).toContain('properties versioning: <versioningProperties>');
+    expect(result.warnings[0]).toContain('(what the last start of 3.1.0 used) is off');
+    expect(result.warnings[0]).toContain(`versioning_properties.enable in ${tomlFile}:2 is "true"`);
+    expect(result.warnings[0]).toContain('render as on; apim-migrate follows registry.xml');
+    expect(result.warnings[1]).toContain(
+      `versioning_tags.enable in ${tomlFile}:3 is "True", which the next start would render as off`,
+    );
+    expect(result.registry.flags).toEqual({ properties: false, comments: false, tags: true, ratings: false });
+  });
+
+  it('warns when an unset key would turn a flag that registry.xml has on off', async () => {
+    const home = await oldHome({ properties: false, comments: true, tags: false, ratings: false }, '[server]\n');
+    const [warning] = (await readOldHomeVersioning(home)).warnings;
+    expect(warning).toContain('versioning_comments.enable in');
+    expect(warning).toContain('is not set (false by default)');
+  });
+
+  it('warns about an old deployment.toml it cannot read, and still reads registry.xml', async () => {
+    const home = await oldHome({ properties: true, comments: false, tags: false, ratings: false }, '[server\n');
+    const result = await readOldHomeVersioning(home);
+    expect(result.registry.flags.properties).toBe(true);
+    expect(result.deploymentToml).toBeUndefined();
+    expect(result.warnings[0]).toMatch(/deployment\.toml cannot be read, so its versioning keys were not compared/);
+  });
+
+  it('reads registry.xml alone when the old home has no deployment.toml', async () => {
+    const home = await oldHome({ properties: true, comments: false, tags: false, ratings: false });
+    await mkdir(join(home, 'bin'), { recursive: true });
+    const result = await readOldHomeVersioning(home);
+    expect(result).toMatchObject({ warnings: [], registry: { flags: { properties: true } } });
+    expect(result.deploymentToml).toBeUndefined();
   });
 });

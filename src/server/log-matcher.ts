@@ -1,8 +1,13 @@
 /**
  * Reads the console output of an API-M server run line by line and tells what the migration client did: the
- * success and failure lines, the client's ERROR lines, when the server has finished starting, the latest
+ * success and failure lines, the ERROR lines of its run, when the server has finished starting, the latest
  * progress line and, for the pre-migration validation, the invalid API definitions. Pure: no clock, no I/O.
- * The lines it knows are listed in docs/wso2-facts.md (Steps 2 and 3).
+ *
+ * The client's window runs from its first line to its verdict (for the validation, to `WSO2 Carbon started`): every
+ * ERROR record in it is the client's, whatever class logged it (the clients log ERRORs from DataSourceManager,
+ * RegistryServiceImpl, Utils...). ERROR records outside it are the server's, reported apart. Both clients finish
+ * before `WSO2 Carbon started in N sec` (carbon-kernel 4.8.1 notifies the startup observers first), so that line
+ * without a verdict is a failure. The lines and their sources are in docs/wso2-compatibility.md.
  */
 import type { ServerStage } from './server-command.js';
 
@@ -59,7 +64,9 @@ export type LogEvent =
   | { type: 'success'; line: string }
   | { type: 'failure'; line: string }
   | { type: 'client-error'; line: string; harmless: boolean }
+  | { type: 'server-error'; line: string }
   | { type: 'invalid-definition'; definition: InvalidDefinition }
+  | { type: 'waiting-for-client'; line: string }
   | { type: 'server-started'; line: string };
 
 export type MatcherVerdict = 'pending' | 'succeeded' | 'failed';
@@ -77,10 +84,14 @@ export interface MatcherState {
   serverStarted: boolean;
   successLine?: string;
   failureLines: string[];
-  /** The client's ERROR lines that are not harmless and not invalid-definition findings. */
+  /** The ERROR lines of the client's window that are not harmless, not failure lines and not findings. */
   clientErrors: string[];
   /** The client's ERROR lines matched by the harmless list. */
   harmlessErrors: string[];
+  /** ERROR lines of the server before the client's window or after it. */
+  serverErrors: string[];
+  /** The identity core said "Waiting for migration client." and no client line has followed. */
+  waitingForClient: boolean;
   /** The latest line of the migration client, for progress reports. */
   lastProgress?: string;
   invalidDefinitions: InvalidDefinition[];
@@ -101,12 +112,15 @@ export type MatcherStatus = Pick<MatcherState, 'verdict' | 'clientFinished' | 's
 export interface LogMatcherOptions {
   /** ERROR lines of the client that do not fail the run: regular expressions (strings are compiled). */
   harmlessErrors?: ReadonlyArray<RegExp | string>;
+  /** ERROR lines outside the client's window fail the run too (`server.failOnAnyError`). */
+  failOnAnyError?: boolean;
 }
 
 const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
 const AM_PREFIX = 'WSO2 API-M Migration Task : ';
 
 const SERVER_STARTED = /WSO2 Carbon started in\b/;
+const WAITING_FOR_CLIENT = /^Waiting for migration client\.?$/;
 const IDENTITY_STARTED = /^Executing Migration client\s*:/;
 const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
 const IDENTITY_FAILURE = /^Migration process was stopped\b/;
@@ -118,6 +132,8 @@ const APIM_FAILURES = [
 ];
 const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
 const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
+// ValidationHandler: `Starting <step> for tenant <id>(<domain>)..........`, then `Successfully completed ...`.
+const VALIDATOR_STEP = /^(Starting|Successfully completed) (\w+) for tenant (\S+?)\.*$/;
 /** The client's separator lines (rows of dots or dashes) are no progress. */
 const SEPARATOR = /^[.\-\s]*$/;
 
@@ -137,15 +153,19 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
     clientStarted: false,
     clientFinished: false,
     serverStarted: false,
+    waitingForClient: false,
     successLine: undefined as string | undefined,
     failureLines: [] as string[],
     clientErrors: [] as string[],
     harmlessErrors: [] as string[],
+    serverErrors: [] as string[],
     lastProgress: undefined as string | undefined,
   };
   const definitions = new Map<string, InvalidDefinition>();
   // The API the validator is looking at: GraphQL, WSDL and AsyncAPI findings do not name it.
   let current: { name: string; version: string; provider: string } | undefined;
+  // The validator's steps per tenant (`step tenant`) that started and have not completed yet, in order.
+  const openSteps: string[] = [];
 
   function isClientLine(record: LogRecord): boolean {
     const text = record.message;
@@ -156,6 +176,11 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
     return logger.includes('.') ? CLIENT_PACKAGE.test(logger) : CLIENT_CLASS.test(logger);
   }
 
+  /** From the client's first line to its verdict; the validation has none, so it runs to the server's start. */
+  function inWindow(): boolean {
+    return seen.clientStarted && !seen.clientFinished && !seen.serverStarted;
+  }
+
   function noteApi(message: string): void {
     const braces = API_BRACES.exec(message);
     if (braces) {
@@ -163,12 +188,7 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
       return;
     }
     const plain = API_PLAIN.exec(message);
-    if (plain) {
-      const name = plain[1] ?? '';
-      const version = plain[2] ?? '';
-      const provider = current && current.name === name && current.version === version ? current.provider : '';
-      current = { name, version, provider };
-    }
+    if (plain) current = named(plain[1] ?? '', plain[2] ?? '');
   }
 
   function addDefinition(definition: InvalidDefinition): InvalidDefinition {
@@ -219,16 +239,46 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
         message,
       );
     if (match) {
-      const name = match[2] ?? '';
-      const version = match[3] ?? '';
-      const provider = current && current.name === name && current.version === version ? current.provider : '';
       const detail = (match[5] ?? '').replace(/\.+$/, '');
       const what = match[1]?.startsWith('Error while retrieving')
         ? 'its URI templates cannot be read'
         : 'it cannot be validated';
-      return { name, version, provider, kind: 'OpenAPI', message: detail || what };
+      return { ...named(match[2] ?? '', match[3] ?? ''), kind: 'OpenAPI', message: detail || what };
+    }
+    match =
+      /^An unhandled exception has occurred while validating open API definition for (\S+) version: (\S+) type: (\S+)/.exec(
+        message,
+      );
+    if (match) {
+      return {
+        ...named(match[1] ?? '', match[2] ?? ''),
+        kind: 'OpenAPI',
+        message: 'the validator failed with an unhandled exception (its stack trace is in the logs artifact)',
+      };
+    }
+    match = /^Error while validating graphql api definition for API:\s*(\S+) version: (\S+)\s*(.*)$/.exec(message);
+    if (match) {
+      return {
+        ...named(match[1] ?? '', match[2] ?? ''),
+        kind: 'GraphQL',
+        message: match[3] || 'the GraphQL schema cannot be validated',
+      };
+    }
+    match = /^Error while validating wsdl file of API:\s*(\S+) version: (\S+)/.exec(message);
+    if (match) {
+      return { ...named(match[1] ?? '', match[2] ?? ''), kind: 'WSDL', message: 'the WSDL cannot be validated' };
+    }
+    if (/^Error while getting wsdl file/.test(message)) {
+      // It names no API: it is about the one of the "Validating WSDL of ..." line before it.
+      return { ...api(), kind: 'WSDL', message: 'the WSDL file cannot be read from the registry' };
     }
     return undefined;
+  }
+
+  /** An API named in a finding, with the provider of the "Validating ..." line before it when that was this API. */
+  function named(name: string, version: string): { name: string; version: string; provider: string } {
+    const provider = current && current.name === name && current.version === version ? current.provider : '';
+    return { name, version, provider };
   }
 
   function isFailureLine(message: string): boolean {
@@ -242,26 +292,49 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
     }
   }
 
+  function noteValidatorStep(message: string): void {
+    const step = VALIDATOR_STEP.exec(message);
+    if (!step) return;
+    const key = `${step[2] ?? ''} for tenant ${step[3] ?? ''}`;
+    if (step[1] === 'Starting') openSteps.push(key);
+    else if (openSteps.includes(key)) openSteps.splice(openSteps.indexOf(key), 1);
+  }
+
   function push(line: string): LogEvent[] {
     const record = parseLogRecord(line);
     if (!record) return [];
     const events: LogEvent[] = [];
     const { message } = record;
+    const isError = record.level === 'ERROR' || record.level === 'FATAL';
 
     if (SERVER_STARTED.test(message)) {
       seen.serverStarted = true;
       events.push({ type: 'server-started', line: message });
       return events;
     }
-    if (!isClientLine(record)) return events;
+    if (kind === 'identity' && !seen.clientStarted && WAITING_FOR_CLIENT.test(message)) {
+      seen.waitingForClient = true;
+      events.push({ type: 'waiting-for-client', line: message });
+      return events;
+    }
+    if (!inWindow() && !(seen.clientStarted === false && isClientLine(record))) {
+      if (isError) {
+        seen.serverErrors.push(message);
+        events.push({ type: 'server-error', line: message });
+      }
+      return events;
+    }
 
     if (!seen.clientStarted) {
       seen.clientStarted = true;
+      seen.waitingForClient = false;
       events.push({ type: 'client-started', line: message });
     }
-    if (kind === 'apim-validate') noteApi(message);
+    if (kind === 'apim-validate') {
+      noteApi(message);
+      noteValidatorStep(message);
+    }
 
-    const isError = record.level === 'ERROR' || record.level === 'FATAL';
     if (isError && isFailureLine(message)) {
       seen.failureLines.push(message);
       // The identity client and the validator stop at their failure line; the API-M client carries on to
@@ -286,7 +359,7 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
       events.push({ type: 'success', line: message });
     }
 
-    if (!SEPARATOR.test(message)) {
+    if (isClientLine(record) && !SEPARATOR.test(message)) {
       seen.lastProgress = message;
       events.push({ type: 'progress', line: message });
     }
@@ -315,6 +388,8 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
       failureLines: [...seen.failureLines],
       clientErrors: [...seen.clientErrors],
       harmlessErrors: [...seen.harmlessErrors],
+      serverErrors: [...seen.serverErrors],
+      waitingForClient: seen.waitingForClient,
       ...(seen.lastProgress === undefined ? {} : { lastProgress: seen.lastProgress }),
       invalidDefinitions: [...definitions.values()].map((definition) => ({ ...definition })),
     };
@@ -335,18 +410,38 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
         reason: `the ${client} logged ${plural(seen.clientErrors.length, 'ERROR line')}${despite}; the first: "${firstError}"`,
       };
     }
-    if (seen.serverStarted && !seen.clientStarted) {
+    const ownVerdict = clientVerdict(client);
+    if (ownVerdict.verdict !== 'succeeded') return ownVerdict;
+    const firstServerError = seen.serverErrors[0];
+    if (options.failOnAnyError && firstServerError !== undefined && seen.serverStarted) {
       return {
         verdict: 'failed',
-        reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+        reason: `the server logged ${plural(seen.serverErrors.length, 'ERROR line')} outside the ${client}'s run, which server.failOnAnyError does not allow; the first: "${firstServerError}"`,
       };
     }
+    return ownVerdict;
+  }
+
+  /** The verdict of the client's own lines, when none of them was an ERROR. */
+  function clientVerdict(client: string): { verdict: MatcherVerdict; reason: string } {
     if (kind === 'apim-validate') {
       if (!seen.serverStarted) return { verdict: 'pending', reason: '' };
-      const count = definitions.size;
+      if (!seen.clientStarted) {
+        return {
+          verdict: 'failed',
+          reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+        };
+      }
+      const open = openSteps[0];
+      if (open !== undefined) {
+        return {
+          verdict: 'failed',
+          reason: `the server finished starting but the ${client} did not finish: ${open} started and never completed (${plural(openSteps.length, 'step')} open). The validator may have given up silently; check the server log`,
+        };
+      }
       return {
         verdict: 'succeeded',
-        reason: `the pre-migration validation ran through; ${plural(count, 'invalid API definition')}`,
+        reason: `the pre-migration validation ran through; ${plural(definitions.size, 'invalid API definition')}`,
       };
     }
     if (seen.successLine !== undefined) {
@@ -354,7 +449,17 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
         seen.harmlessErrors.length > 0 ? ` (${plural(seen.harmlessErrors.length, 'harmless ERROR line')} ignored)` : '';
       return { verdict: 'succeeded', reason: `the ${client} finished: "${seen.successLine}"${harmlessNote}` };
     }
-    return { verdict: 'pending', reason: '' };
+    if (!seen.serverStarted) return { verdict: 'pending', reason: '' };
+    if (!seen.clientStarted) {
+      return {
+        verdict: 'failed',
+        reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+      };
+    }
+    return {
+      verdict: 'failed',
+      reason: `the server finished starting but the ${client} gave no verdict (neither its success nor its failure line), though it runs before that line: ${NO_VERDICT_HINT[kind]}`,
+    };
   }
 
   return { kind, push, state, status };
@@ -372,6 +477,12 @@ const NOT_RUN_HINT: Record<ServerRunKind, string> = {
   'apim-validate':
     'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -DrunPreMigration',
   apim: 'check that org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar is in repository/components/dropins and that the server got -Dmigrate -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0',
+};
+
+const NO_VERDICT_HINT: Record<Exclude<ServerRunKind, 'apim-validate'>, string> = {
+  identity:
+    'it returns silently when migrationEnable is not "true" in migration-resources/migration-config.yaml; check that, the jar org.wso2.carbon.is.migration-*.jar in repository/components/dropins, and -Dmigrate -Dcomponent=identity',
+  apim: 'check the jar org.wso2.carbon.apimgt.migrate.client-4.2.0*.jar in repository/components/dropins, migration-resources, and -DmigrateFromVersion=3.1.0 -DmigratedVersion=4.2.0; the server log may say why it stopped',
 };
 
 function plural(count: number, noun: string): string {

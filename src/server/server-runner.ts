@@ -42,6 +42,14 @@ export interface RunServerOptions {
   stopGraceMs: number;
   /** ERROR lines of the migration client that do not fail the run; default WSO2's own list. */
   harmlessErrors?: ReadonlyArray<RegExp | string>;
+  /** ERROR lines of the server outside the client's run fail it too (`server.failOnAnyError`). */
+  failOnAnyError?: boolean;
+  /**
+   * After the identity core's "Waiting for migration client.", how long the client may take to start before the run
+   * fails (`server.clientStartSeconds`); default 300 s. The server stalls there for good when the client's bundle is
+   * missing or not ACTIVE.
+   */
+  clientStartMs?: number;
   logger: Logger;
   /** How often elapsed time and the last migration line are printed; default 30 s. */
   progressIntervalMs?: number;
@@ -65,6 +73,8 @@ export interface RunServerResult {
   /** ERROR lines of the migration client that failed the run, and the harmless ones that did not. */
   clientErrors: string[];
   harmlessErrors: string[];
+  /** ERROR lines of the server outside the client's run: warnings, unless failOnAnyError. */
+  serverErrors: string[];
   durationMs: number;
   /** How the server process ended: one of the two is set. */
   exitCode: number | null;
@@ -95,6 +105,7 @@ type Trigger =
   | { type: 'verdict' }
   | { type: 'settled' }
   | { type: 'timeout' }
+  | { type: 'client-stall' }
   | { type: 'exit' }
   | { type: 'spawn-error'; error: Error };
 
@@ -108,7 +119,12 @@ const CLIENTS: Record<ServerRunKind, string> = {
 export async function runServer(options: RunServerOptions): Promise<RunServerResult> {
   const { command, logger, kind } = options;
   const startedAt = Date.now();
-  const matcher = createLogMatcher(kind, options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {});
+  const matcher = createLogMatcher(kind, {
+    ...(options.harmlessErrors ? { harmlessErrors: options.harmlessErrors } : {}),
+    ...(options.failOnAnyError ? { failOnAnyError: true } : {}),
+  });
+  const clientStartMs = options.clientStartMs ?? 300_000;
+  let stallTimer: NodeJS.Timeout | undefined;
   const lastLines: string[] = [];
 
   await mkdir(path.dirname(options.logFile), { recursive: true });
@@ -155,7 +171,15 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     pendingLog += `${line}\n`;
     lastLines.push(line);
     if (lastLines.length > LAST_LINES) lastLines.shift();
-    for (const event of matcher.push(line)) reportEvent(event, kind, logger);
+    for (const event of matcher.push(line)) {
+      reportEvent(event, kind, logger);
+      if (event.type === 'waiting-for-client' && stallTimer === undefined && !fired) {
+        stallTimer = setTimeout(() => {
+          if (matcher.state().waitingForClient) fire({ type: 'client-stall' });
+        }, clientStartMs);
+        timers.push(stallTimer);
+      }
+    }
     if (fired) return;
     const decision = stopDecision(matcher.status());
     if (decision === 'stop') fire({ type: 'verdict' });
@@ -222,6 +246,13 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   if (trigger.type === 'spawn-error') {
     verdict = 'failed';
     reason = `could not start the server (${command.display}): ${errorMessage(trigger.error)}`;
+  } else if (trigger.type === 'client-stall' && state.verdict === 'pending') {
+    verdict = 'failed';
+    reason =
+      `the identity core logged "Waiting for migration client." and no client line followed within ${formatDuration(clientStartMs)} ` +
+      '(server.clientStartSeconds): the server stalls there and never finishes starting. Check that ' +
+      'repository/components/dropins holds org.wso2.carbon.is.migration-*.jar and that its OSGi bundle is ACTIVE, not ' +
+      'INSTALLED or RESOLVED (start the server with -DosgiConsole and run "ss migration")';
   } else if (state.verdict !== 'pending') {
     verdict = state.verdict;
     reason = state.reason;
@@ -249,6 +280,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     invalidDefinitions: state.invalidDefinitions,
     clientErrors: state.clientErrors,
     harmlessErrors: state.harmlessErrors,
+    serverErrors: state.serverErrors,
     durationMs,
     exitCode: code,
     signal,
@@ -272,6 +304,12 @@ function reportEvent(event: LogEvent, kind: ServerRunKind, logger: Logger): void
     case 'client-error':
       if (event.harmless) logger.info(`Harmless ERROR of the migration client (ignored): ${event.line}`);
       else logger.warning(`ERROR of the migration client: ${event.line}`);
+      return;
+    case 'server-error':
+      logger.warning(`ERROR of the server, outside the ${CLIENTS[kind]}'s run: ${event.line}`);
+      return;
+    case 'waiting-for-client':
+      logger.info(`The identity core is waiting for the migration client: ${event.line}`);
       return;
     case 'invalid-definition': {
       const { definition } = event;

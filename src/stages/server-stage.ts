@@ -192,18 +192,26 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           timeoutMs: config.server.timeoutMinutes * 60_000,
           stopGraceMs: config.server.stopGraceSeconds * 1000,
           harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
+          failOnAnyError: config.server.failOnAnyError,
+          clientStartMs: config.server.clientStartSeconds * 1000,
           logger: deps.logger,
           onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome, command),
         });
         deps.serverState?.serverStopped();
+        // ERRORs outside the client's run do not fail it (unless server.failOnAnyError): the report lists them.
+        const checks = result.serverErrors.map((line) => ({
+          verdict: 'warn' as const,
+          message: `ERROR of the server outside the migration client's run: ${line}`,
+        }));
+        const withChecks = (output: StepOutput): StepOutput => (checks.length > 0 ? { ...output, checks } : output);
         if (result.verdict === 'failed') {
-          return {
+          return withChecks({
             outcome: 'failed',
             summary: `${result.reason}\nlast lines of the server:\n${result.lastLines.join('\n')}`,
-          };
+          });
         }
         const invalid = await spec.onInvalidDefinitions?.(context, result.invalidDefinitions);
-        return invalid ?? { summary: result.reason };
+        return withChecks(invalid ?? { summary: result.reason });
       },
     },
     {

@@ -10,11 +10,17 @@ import {
   type ServerRunKind,
 } from '../../src/server/log-matcher.js';
 
-// The lines as API-M 4.2.0 and its migration clients print them (log4j2 "[%d] %5p {%c} - %m%ex%n").
+// The lines as API-M 4.2.0 and its migration clients print them, in the layout of the log file
+// ("[%d] %5p {%c} - %m%ex%n", full class names) and of the console ("[%d] %5p - %c{1} %m%n", short ones).
 let millis = 0;
 function line(level: 'INFO' | 'WARN' | 'ERROR', logger: string, message: string): string {
   millis = (millis + 111) % 1000;
   return `[2026-11-24 20:33:00,${String(millis).padStart(3, '0')}] ${level.padStart(5)} {${logger}} - ${message}`;
+}
+function consoleLine(level: 'INFO' | 'WARN' | 'ERROR', logger: string, message: string): string {
+  millis = (millis + 111) % 1000;
+  const short = logger.slice(logger.lastIndexOf('.') + 1);
+  return `[2026-11-24 20:33:00,${String(millis).padStart(3, '0')}] ${level.padStart(5)} - ${short} ${message}`;
 }
 
 const CORE = 'org.wso2.carbon.core.internal.StartupFinalizerServiceComponent';
@@ -122,6 +128,8 @@ describe('parseLogRecord', () => {
     '\tat org.wso2.carbon.apimgt.migration.APIMMigrationClient.executeMigration(APIMMigrationClient.java:88)',
     '',
     'JAVA_HOME environment variable is set to /usr/lib/jvm/java-11',
+    // The launcher's JDK banner is no log record: no client error.
+    ' [ERROR] CARBON is supported only between JDK 11 and JDK 17',
     '# A fatal error has been detected by the Java Runtime Environment:',
   ])('leaves %j alone (no log4j line)', (text) => {
     expect(parseLogRecord(text)).toBeUndefined();
@@ -138,6 +146,8 @@ interface Row {
   decision: ReturnType<typeof stopDecision>;
   clientErrors?: number;
   harmlessErrors?: number;
+  /** ERROR lines outside the client's window (BANNER holds one). */
+  serverErrors?: number;
 }
 
 const ROWS: Row[] = [
@@ -209,6 +219,45 @@ const ROWS: Row[] = [
     verdict: 'failed',
     reason: /never ran: check that org\.wso2\.carbon\.is\.migration-\*\.jar is in repository\/components\/dropins/,
     decision: 'stop',
+  },
+  {
+    name: 'identity: an ERROR of DataSourceManager, in the console layout, fails the run despite the success line',
+    kind: 'identity',
+    lines: [
+      consoleLine('INFO', IS_CORE, `Executing Migration client : ${IS_CLIENT}`),
+      consoleLine(
+        'ERROR',
+        'org.wso2.carbon.is.migration.DataSourceManager',
+        'Error while initializing datasource manager.',
+      ),
+      consoleLine(
+        'INFO',
+        IS_CLIENT,
+        ` ${IS_LOG}Execution was done through all the requested version list without having unexpected issues.`,
+      ),
+      consoleLine('INFO', CORE, 'WSO2 Carbon started in 41 sec'),
+    ],
+    verdict: 'failed',
+    reason:
+      /identity migration client logged 1 ERROR line, although it printed its success line; the first: "Error while initializing datasource manager\."/,
+    decision: 'stop',
+    clientErrors: 1,
+  },
+  {
+    name: 'identity: the client started, gave no verdict, and the server finished starting: fail at once',
+    kind: 'identity',
+    lines: [IDENTITY_START, DOTS, STARTED],
+    verdict: 'failed',
+    reason:
+      /gave no verdict .*migrationEnable is not "true".*org\.wso2\.carbon\.is\.migration-\*\.jar.*-Dmigrate -Dcomponent=identity/,
+    decision: 'stop',
+  },
+  {
+    name: 'identity: "Waiting for migration client." and nothing else: still pending',
+    kind: 'identity',
+    lines: [...BANNER, line('WARN', IS_CORE, 'Waiting for migration client.')],
+    verdict: 'pending',
+    decision: 'wait',
   },
   {
     name: 'identity: the API-M success line means nothing here',
@@ -322,11 +371,66 @@ const ROWS: Row[] = [
     decision: 'stop',
   },
   {
-    name: 'apim: the client ran but has not finished when the server reports started: keep waiting',
+    // The client runs in a startup observer, which the kernel notifies before it prints that line.
+    name: 'apim: the client ran but gave no verdict when the server reports started: fail at once',
     kind: 'apim',
     lines: [APIM_START, APIM_HOP_START, STARTED],
-    verdict: 'pending',
+    verdict: 'failed',
+    reason:
+      /finished starting but the API-M migration client gave no verdict .*org\.wso2\.carbon\.apimgt\.migrate\.client/,
+    decision: 'stop',
+  },
+  {
+    name: 'apim: an ERROR of a class that is no migrator, in the console layout, fails the run',
+    kind: 'apim',
+    lines: [
+      consoleLine('INFO', AM_CLIENT, `${AM_LOG}Starting API-M migration from 3.1.0 to 3.1.0`),
+      consoleLine(
+        'ERROR',
+        'org.wso2.carbon.apimgt.migration.util.RegistryServiceImpl',
+        `${AM_LOG}Error occurred when getting GenericArtifacts from registry`,
+      ),
+      consoleLine(
+        'ERROR',
+        'org.wso2.carbon.apimgt.migration.util.Utils',
+        'Error while saving the invalid swagger definition',
+      ),
+      consoleLine('INFO', AM_CLIENT, `${AM_LOG}Successfully completed API-M migration from 3.1.0 to 4.2.0`),
+      consoleLine('INFO', CORE, 'WSO2 Carbon started in 41 sec'),
+    ],
+    verdict: 'failed',
+    reason:
+      /logged 2 ERROR lines, although it printed its success line; the first: ".*getting GenericArtifacts from registry"/,
+    decision: 'stop',
+    clientErrors: 2,
+  },
+  {
+    name: "apim: an ERROR after the success line is the server's, a warning",
+    kind: 'apim',
+    lines: [APIM_START, APIM_SUCCESS, line('ERROR', 'org.wso2.carbon.x.TransportListener', 'port in use'), STARTED],
+    verdict: 'succeeded',
+    decision: 'stop',
+    serverErrors: 1,
+  },
+  {
+    name: 'apim: with failOnAnyError, an ERROR outside the client fails the run once the server has started',
+    kind: 'apim',
+    lines: [...BANNER, APIM_START, APIM_SUCCESS, STARTED],
+    options: { failOnAnyError: true },
+    verdict: 'failed',
+    reason:
+      /server logged 1 ERROR line outside the API-M migration client's run, which server\.failOnAnyError does not allow; the first: "Error while reading the throttling config"/,
+    decision: 'stop',
+    serverErrors: 1,
+  },
+  {
+    name: 'apim: with failOnAnyError, the verdict still waits for the server to finish starting',
+    kind: 'apim',
+    lines: [...BANNER, APIM_START, APIM_SUCCESS],
+    options: { failOnAnyError: true },
+    verdict: 'succeeded',
     decision: 'wait',
+    serverErrors: 1,
   },
   // apim-validate
   {
@@ -384,6 +488,44 @@ const ROWS: Row[] = [
     clientErrors: 1,
   },
   {
+    name: 'apim-validate: a step that started and never completed fails at the server start',
+    kind: 'apim-validate',
+    lines: [
+      line('INFO', VALIDATION, 'Running all validator steps.........'),
+      line('INFO', VALIDATION, 'Starting apiAvailabilityValidation for tenant -1234(carbon.super)..........'),
+      line(
+        'INFO',
+        VALIDATION,
+        'Successfully completed apiAvailabilityValidation for tenant -1234(carbon.super)..........',
+      ),
+      line('INFO', VALIDATION, 'Starting apiDefinitionValidation for tenant -1234(carbon.super)..........'),
+      line('INFO', VALIDATION, 'Starting apiDefinitionValidation for tenant 1(tenant.example)..........'),
+      line('INFO', VALIDATION, 'Successfully completed apiDefinitionValidation for tenant 1(tenant.example)..........'),
+      STARTED,
+    ],
+    verdict: 'failed',
+    reason:
+      /did not finish: apiDefinitionValidation for tenant -1234\(carbon\.super\) started and never completed \(1 step open\)/,
+    decision: 'stop',
+  },
+  {
+    name: "apim-validate: an ERROR of the validator's Utils is no finding: it fails the run",
+    kind: 'apim-validate',
+    lines: [
+      line('INFO', VALIDATION, 'Running all validator steps.........'),
+      line(
+        'ERROR',
+        'org.wso2.carbon.apimgt.migration.validator.utils.Utils',
+        'Exception occurred when getting the definition',
+      ),
+      STARTED,
+    ],
+    verdict: 'failed',
+    reason: /logged 1 ERROR line; the first: "Exception occurred when getting the definition"/,
+    decision: 'stop',
+    clientErrors: 1,
+  },
+  {
     name: 'apim-validate: the server started without the validator',
     kind: 'apim-validate',
     lines: [...BANNER, STARTED],
@@ -409,6 +551,25 @@ describe('createLogMatcher: verdicts', () => {
     expect(stopDecision(state)).toBe(row.decision);
     expect(state.clientErrors).toHaveLength(row.clientErrors ?? 0);
     expect(state.harmlessErrors).toHaveLength(row.harmlessErrors ?? 0);
+    const bannerErrors = row.lines.includes(BANNER[2] ?? '') ? 1 : 0;
+    expect(state.serverErrors).toHaveLength(row.serverErrors ?? bannerErrors);
+  });
+
+  it('tells when the identity core waits for the client, until a client line comes', () => {
+    const matcher = createLogMatcher('identity');
+    expect(matcher.push(line('WARN', IS_CORE, 'Waiting for migration client.'))).toEqual([
+      { type: 'waiting-for-client', line: 'Waiting for migration client.' },
+    ]);
+    expect(matcher.state().waitingForClient).toBe(true);
+    matcher.push(IDENTITY_START);
+    expect(matcher.state()).toMatchObject({ waitingForClient: false, clientStarted: true });
+  });
+
+  it('reports an ERROR outside the window as a server error event', () => {
+    const matcher = createLogMatcher('identity');
+    expect(matcher.push(BANNER[2] ?? '')).toEqual([
+      { type: 'server-error', line: 'Error while reading the throttling config' },
+    ]);
   });
 
   it('reports each finding as an event, once, as it arrives', () => {
@@ -542,6 +703,50 @@ describe('createLogMatcher: invalid definitions', () => {
     expect(state.verdict).toBe('succeeded');
     expect(state.reason).toMatch(/6 invalid API definitions/);
     expect(state.clientErrors).toEqual([]);
+  });
+
+  it('parses the unhandled-exception, GraphQL, WSDL and wsdl-file lines as findings about their API', () => {
+    const state = feed('apim-validate', [
+      line('INFO', VALIDATION, 'Running all validator steps.........'),
+      line('INFO', VALIDATION, 'Starting apiDefinitionValidation for tenant -1234(carbon.super)..........'),
+      line('INFO', VALIDATOR, `Validating open API definition of API ${api('Crash', '1.0.0', 'admin')}`),
+      line(
+        'ERROR',
+        VALIDATOR,
+        'An unhandled exception has occurred while validating open API definition for Crash version: 1.0.0 type: HTTP',
+      ),
+      line('INFO', VALIDATOR, `Validating open API definition of API ${api('Shapes', '2.0', 'carol')}`),
+      line('INFO', VALIDATOR, 'Validating graphQL schema definition of Shapes version: 2.0 type: GRAPHQL'),
+      line(
+        'ERROR',
+        VALIDATOR,
+        ' Error while validating graphql api definition for API:Shapes version: 2.0 graphql.schema.idl.errors.SchemaProblem: errors=[]',
+      ),
+      line('INFO', VALIDATOR, `Validating open API definition of API ${api('Soap', '1.0', 'dave')}`),
+      line('INFO', VALIDATOR, 'Validating WSDL of Soap version: 1.0 type: SOAP'),
+      line('ERROR', VALIDATOR, 'Error while validating wsdl file of API:Soap version: 1.0'),
+      line('INFO', VALIDATOR, `Validating open API definition of API ${api('Lost', '3.0', 'erin')}`),
+      line('INFO', VALIDATOR, 'Validating WSDL of Lost version: 3.0 type: SOAP'),
+      line('ERROR', VALIDATOR, 'Error while getting wsdl file'),
+      line(
+        'INFO',
+        VALIDATION,
+        'Successfully completed apiDefinitionValidation for tenant -1234(carbon.super)..........',
+      ),
+      STARTED,
+    ]);
+    expect(state.verdict).toBe('succeeded');
+    expect(state.clientErrors).toEqual([]);
+    expect(
+      state.invalidDefinitions.map(({ name, version, provider, kind }) => [name, version, provider, kind]),
+    ).toEqual([
+      ['Crash', '1.0.0', 'admin', 'OpenAPI'],
+      ['Shapes', '2.0', 'carol', 'GraphQL'],
+      ['Soap', '1.0', 'dave', 'WSDL'],
+      ['Lost', '3.0', 'erin', 'WSDL'],
+    ]);
+    expect(state.invalidDefinitions[1]?.message).toBe('graphql.schema.idl.errors.SchemaProblem: errors=[]');
+    expect(state.invalidDefinitions[3]?.message).toBe('the WSDL file cannot be read from the registry');
   });
 
   it('reads no definitions outside the validation run', () => {

@@ -1,6 +1,7 @@
 /**
  * The edits of WSO2's guide (Step 2) to the identity migration client's `migration-resources/migration-config.yaml`:
- * `currentVersion` and `migrateVersion` get their values, and four migrators leave `versions[]`.
+ * `currentVersion` and `migrateVersion` get their values, `migrationEnable` becomes "true" (the client returns silently
+ * otherwise), and four migrators leave `versions[]`. The target version must have its own entry in `versions[]`.
  *
  * The file is edited as text: yaml finds the nodes and their offsets, and only those spans change, so every
  * comment, blank line, quote and list style elsewhere stays byte for byte. The result is parsed again and
@@ -59,9 +60,15 @@ export function editMigrationConfig(text: string, options: EditMigrationConfigOp
   const migrate = readVersionValue(root, 'migrateVersion', file, lineCounter);
   const editedBefore = current.value === IDENTITY_CURRENT_VERSION && TARGET_VERSIONS.includes(migrate.value);
 
+  const versions = readVersions(root, file, lineCounter);
+  requireTargetEntry(versions, targetVersion, file, lineCounter);
+  // The client returns silently unless migrationEnable reads as true.
+  const enable = readVersionValue(root, 'migrationEnable', file, lineCounter);
+
   const edits: TextEdit[] = [];
   const changes: string[] = [];
   for (const [setting, value] of [
+    [enable, 'true'],
     [current, IDENTITY_CURRENT_VERSION],
     [migrate, targetVersion],
   ] as const) {
@@ -70,7 +77,6 @@ export function editMigrationConfig(text: string, options: EditMigrationConfigOp
     changes.push(`set ${setting.key} from "${setting.value}" to "${value}"`);
   }
 
-  const versions = readVersions(root, file, lineCounter);
   const found = findRemovals(versions);
   const missing = IDENTITY_MIGRATORS_TO_REMOVE.filter((removal) => !found.some((match) => match.removal === removal));
   if (missing.length > 0 && !editedBefore) {
@@ -133,7 +139,7 @@ function rejectMigratedVersion(root: YAMLMap, file: string, lineCounter: LineCou
 }
 
 interface VersionValue {
-  key: 'currentVersion' | 'migrateVersion';
+  key: 'currentVersion' | 'migrateVersion' | 'migrationEnable';
   node: Scalar;
   value: string;
 }
@@ -174,6 +180,24 @@ function replaceScalar(setting: VersionValue, value: string, file: string, lineC
   }
   const quote = setting.node.type === Scalar.QUOTE_DOUBLE ? '"' : setting.node.type === Scalar.QUOTE_SINGLE ? "'" : '';
   return { start: range[0], end: range[1], text: `${quote}${value}${quote}` };
+}
+
+/**
+ * The client walks `versions[]` and stops after the entry whose version equals migrateVersion; with no such entry it
+ * runs to the end of its list and still prints its success line, so the target would silently not be reached.
+ */
+function requireTargetEntry(versions: YAMLSeq, targetVersion: string, file: string, lineCounter: LineCounter): void {
+  const listed = listVersionEntries(versions).map((entry) => entry.version);
+  if (listed.includes(targetVersion)) return;
+  throw new InputError({
+    ...locate(file, lineCounter, versions),
+    message:
+      `versions has no entry with version: "${targetVersion}" (identity.targetVersion); it lists ` +
+      `${listed.length > 0 ? listed.map((version) => `"${version}"`).join(', ') : 'none'}. The identity migration ` +
+      `client stops only at the entry that equals migrateVersion: without one it runs to the end of its list, migrates ` +
+      `to ${listed.at(-1) ?? 'its last version'} only, and still prints its success line. Use a kit whose ` +
+      `migration-config.yaml has a "${targetVersion}" entry, or set identity.targetVersion to a version it lists`,
+  });
 }
 
 function readVersions(root: YAMLMap, file: string, lineCounter: LineCounter): YAMLSeq {
@@ -491,6 +515,10 @@ function checkEditedConfig(input: {
   if (error !== undefined) fail(`the edited text does not parse: ${error.message.split('\n')[0] ?? ''}`);
 
   const expected = before.toJS() as Record<string, unknown>;
+  const actualEnable = (after.toJS() as Record<string, unknown> | null)?.['migrationEnable'];
+  // Written in the quoting it had: "true" stays a string, a plain true is YAML's boolean; both read as true.
+  if (String(actualEnable) !== 'true') fail('`migrationEnable` is not "true"');
+  expected['migrationEnable'] = actualEnable;
   expected['currentVersion'] = IDENTITY_CURRENT_VERSION;
   expected['migrateVersion'] = targetVersion;
   const removedByEntry = new Map<number, Set<number>>();

@@ -209,10 +209,33 @@ describe('editMigrationConfig on migration-config.yaml files', () => {
   });
 
   it('sets only migrateVersion when an edited file is edited for the other target', () => {
-    const result = edit(readFixture('client-like.expected'), '6.1.0');
+    const withEntry = `${readFixture('client-like.expected')}\n - version: "6.1.0"\n   migratorConfigs:\n   - name: "SchemaMigrator"\n     order: 1\n`;
+    const result = edit(withEntry, '6.1.0');
     expect(result.changes).toEqual(['set migrateVersion from "6.0.0" to "6.1.0"']);
+    expect(result.text).toBe(replaceOnce(withEntry, 'migrateVersion: "6.0.0"', 'migrateVersion: "6.1.0"'));
+  });
+
+  it('refuses a target version that versions[] has no entry for, naming what it has', () => {
+    const error = catchInputError(() => edit(readFixture('client-like'), '6.1.0'));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]?.file).toBe(FILE);
+    expect(error.problems[0]?.line).toBeGreaterThan(1);
+    expect(error.message).toMatch(
+      /versions has no entry with version: "6\.1\.0" \(identity\.targetVersion\); it lists .*"6\.0\.0"\./,
+    );
+    expect(error.message).toContain('migrates to 6.0.0 only, and still prints its success line');
+  });
+
+  it.each([
+    ['"false"', '"true"'],
+    ["'no'", "'true'"],
+    ['false', 'true'],
+  ])('sets migrationEnable from %s to %s, in its own quoting', (from, to) => {
+    const input = replaceOnce(readFixture('client-like'), 'migrationEnable: "true"', `migrationEnable: ${from}`);
+    const result = edit(input);
+    expect(result.changes[0]).toBe(`set migrationEnable from "${from.replace(/['"]/g, '')}" to "true"`);
     expect(result.text).toBe(
-      replaceOnce(readFixture('client-like.expected'), 'migrateVersion: "6.0.0"', 'migrateVersion: "6.1.0"'),
+      replaceOnce(readFixture('client-like.expected'), 'migrationEnable: "true"', `migrationEnable: ${to}`),
     );
   });
 
@@ -343,6 +366,7 @@ describe('editMigrationConfig refuses what it cannot do right', () => {
   it('throws, writing nothing, when the re-parsed result is not what was intended', () => {
     // Removing every item of a block list leaves `migratorConfigs:` empty (null), not an empty list.
     const input = [
+      'migrationEnable: "true"',
       'currentVersion: "5.x.x"',
       'migrateVersion: "6.x.x"',
       'versions:',
@@ -403,6 +427,12 @@ describe.runIf(realText !== undefined)('the migration-config.yaml of identity mi
     expectOnlyIntendedLinesChanged(input, result.text);
     // 7 + 7 + 2 lines of the 5.11.0 migrators, 5 of the 6.0.0 one and the blank line that separated it.
     expect(input.split('\n').length - result.text.split('\n').length).toBe(22);
+  });
+
+  it('is refused for 6.1.0: client 1.0.225 has no 6.1.0 entry and would stop at 6.0.0', () => {
+    const error = catchInputError(() => editMigrationConfig(input, { targetVersion: '6.1.0', file: realFile }));
+    expect(error.message).toContain('versions has no entry with version: "6.1.0"');
+    expect(error.message).toContain('"5.11.0", "6.0.0".');
   });
 
   it('is idempotent', () => {

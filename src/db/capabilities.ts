@@ -18,6 +18,14 @@ export interface DbCapabilities {
   placeholders: 'numbered' | 'positional';
   /** Longest identifier (and, on MySQL/MariaDB, `GET_LOCK` name) the server accepts, in characters. */
   maxIdentifierLength: number;
+  /**
+   * How the JDBC driver jars that take this engine's URLs are named, by prefix (`<prefix><version>.jar`); one of them
+   * must be in `<API-M home>/repository/components/lib`. The engine follows the URL's scheme, and each driver takes
+   * only its own: MySQL Connector/J `jdbc:mysql:` (a MariaDB server too), MariaDB Connector/J `jdbc:mariadb:`.
+   */
+  jdbcDriverJars: readonly string[];
+  /** The DBMS as people name it, for messages. */
+  product: string;
 }
 
 const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
@@ -26,6 +34,8 @@ const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
   placeholders: 'numbered',
   // NAMEDATALEN - 1; longer names are truncated by the server.
   maxIdentifierLength: 63,
+  jdbcDriverJars: ['postgresql-'],
+  product: 'PostgreSQL',
 });
 
 const MYSQL: Readonly<DbCapabilities> = Object.freeze({
@@ -33,6 +43,15 @@ const MYSQL: Readonly<DbCapabilities> = Object.freeze({
   stageLock: 'get-lock',
   placeholders: 'positional',
   maxIdentifierLength: 64,
+  // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.
+  jdbcDriverJars: ['mysql-connector-'],
+  product: 'MySQL',
+});
+
+const MARIADB: Readonly<DbCapabilities> = Object.freeze({
+  ...MYSQL,
+  jdbcDriverJars: ['mariadb-java-client-'],
+  product: 'MariaDB',
 });
 
 export function capabilitiesOf(engine: DbEngine): Readonly<DbCapabilities> {
@@ -40,7 +59,8 @@ export function capabilitiesOf(engine: DbEngine): Readonly<DbCapabilities> {
     case 'postgresql':
       return POSTGRESQL;
     case 'mysql':
-    case 'mariadb':
       return MYSQL;
+    case 'mariadb':
+      return MARIADB;
   }
 }

@@ -124,6 +124,11 @@ async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {
   await installStandInLauncher(home);
   await writeStandInConf(home, { slowMs: 15, invalidDefinitions: 1 });
   await mkdir(path.join(home, 'repository', 'components', 'dropins'), { recursive: true });
+  // What preflight looks for; the stand-in server loads no driver.
+  await writeDeep(
+    path.join(home, 'repository', 'components', 'lib', 'postgresql-42.6.0.jar'),
+    'stand-in for the PostgreSQL JDBC driver (a simulation: the stand-in server runs no Java)\n',
+  );
   await mkdir(path.join(home, 'repository', 'logs'), { recursive: true });
   await writeDeep(
     path.join(home, 'repository', 'conf', 'deployment.toml'),

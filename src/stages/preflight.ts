@@ -1,6 +1,7 @@
-import { statfs } from 'node:fs/promises';
+import { readdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/types.js';
+import { capabilitiesOf } from '../db/capabilities.js';
 import { checkClientTools, findClientTools } from '../db/client-tools.js';
 import {
   checkTestedDbms,
@@ -44,6 +45,7 @@ export const preflightStage: StageDefinition = {
       { id: 'databases', title: 'Databases', run: (context) => checkDatabases(context, facts) },
       { id: 'client-tools', title: 'Dump and restore tools', run: (context) => checkTools(context, facts) },
       { id: 'java', title: 'Java', run: checkJavaStep },
+      { id: 'jdbc-drivers', title: 'JDBC drivers', run: checkJdbcDrivers },
       { id: 'store-space', title: 'Room for the backups', run: (context) => checkStoreSpace(context, facts) },
     ];
   },
@@ -225,6 +227,28 @@ async function checkJavaStep(context: StageContext): Promise<StepOutput> {
     ...(deps.platform ? { platform: deps.platform } : {}),
   });
   return reportChecks(context, [checkJava(java)]);
+}
+
+/**
+ * Step 4 of WSO2's "Resource & Artifact Migration": the JDBC driver of each DBMS goes into
+ * `<4.2.0>/repository/components/lib`; without it the server cannot open its datasources.
+ */
+async function checkJdbcDrivers(context: StageContext): Promise<StepOutput> {
+  const lib = path.join(context.config.apimHome, 'repository', 'components', 'lib');
+  const jars = (await readdir(lib).catch(() => [])).filter((name) => name.endsWith('.jar'));
+  const engines = [...new Set(context.config.databases.map((db) => db.engine))];
+  const checks: Check[] = engines.map((engine) => {
+    const { jdbcDriverJars, product } = capabilitiesOf(engine);
+    const found = jars.filter((jar) => jdbcDriverJars.some((prefix) => jar.startsWith(prefix)));
+    const urls = `jdbc:${engine}: URLs`;
+    if (found.length > 0) return { verdict: 'pass', message: `JDBC driver for ${urls} in ${lib}: ${found.join(', ')}` };
+    const wanted = jdbcDriverJars.map((prefix) => `${prefix}*.jar`).join(' or ');
+    return {
+      verdict: 'fail',
+      message: `${lib} has no JDBC driver for ${urls} (${product}'s, ${wanted}): copy the driver jar there, as step 4 of WSO2's "Resource & Artifact Migration" says; without it API-M 4.2.0 cannot open its datasources`,
+    };
+  });
+  return reportChecks(context, checks);
 }
 
 async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {

@@ -129,6 +129,8 @@ export interface ApimHomeOptions {
   deploymentToml?: string | false;
   /** Flags of registry.xml, or false for none. Default: all flags false. */
   registryXml?: RegistryXmlFlags | false;
+  /** Jar names put into repository/components/lib; default {@link DEFAULT_JDBC_DRIVERS}. */
+  jdbcDrivers?: readonly string[];
 }
 
 const KERNEL_BY_APIM_VERSION: Record<string, string> = { '4.2.0': '4.8.1', '3.1.0': '4.6.0' };
@@ -145,6 +147,13 @@ const DEFAULT_DEPLOYMENT_TOML = [
   '',
 ].join('\n');
 
+/** The drivers a test home's repository/components/lib holds unless told otherwise. */
+export const DEFAULT_JDBC_DRIVERS: readonly string[] = [
+  'postgresql-42.6.0.jar',
+  'mysql-connector-j-8.0.33.jar',
+  'mariadb-java-client-3.1.4.jar',
+];
+
 /** Lays out an API-M home in `dir` (created when missing) and returns `dir`. */
 export async function makeApimHome(dir: string, options: ApimHomeOptions): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -152,6 +161,9 @@ export async function makeApimHome(dir: string, options: ApimHomeOptions): Promi
     await writeFileDeep(join(dir, 'bin', launcher), '#!/bin/sh\necho test launcher\n');
   }
   if (options.dropins ?? true) await mkdir(join(dir, 'repository', 'components', 'dropins'), { recursive: true });
+  for (const jar of options.jdbcDrivers ?? DEFAULT_JDBC_DRIVERS) {
+    await writeFileDeep(join(dir, 'repository', 'components', 'lib', jar), 'PK test JDBC driver jar\n');
+  }
   const toml = options.deploymentToml ?? DEFAULT_DEPLOYMENT_TOML;
   if (toml !== false) await writeFileDeep(join(dir, 'repository', 'conf', 'deployment.toml'), toml);
   const registryFlags = options.registryXml ?? ALL_FLAGS_FALSE;

@@ -3,7 +3,7 @@
  * runStageOperation (the code path both entries share) and through runCli with a fake io.
  * Needs `bash scripts/ensure-services.sh` first.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/entry/cli.js';
@@ -167,6 +167,7 @@ describe.each(ENGINES)('preflight on $product', ({ engine, product }) => {
       ['databases', 'succeeded'],
       ['client-tools', 'succeeded'],
       ['java', 'succeeded'],
+      ['jdbc-drivers', 'succeeded'],
       ['store-space', 'succeeded'],
     ]);
     expect(checksOf(result, 'fail')).toEqual([]);
@@ -279,6 +280,17 @@ describe('preflight on PostgreSQL only', () => {
     expect(checksOf(result, 'pass').join('\n')).toContain('off for every kind');
   });
 
+  it('fails without the PostgreSQL JDBC driver in repository/components/lib, naming the folder and the jar', async () => {
+    const setup = await setUp({ engine: 'postgresql' });
+    const lib = path.join(setup.apimHome, 'repository', 'components', 'lib');
+    await rm(path.join(lib, 'postgresql-42.6.0.jar'));
+    await expectFailingPreflight(setup, [
+      new RegExp(
+        `${escape(lib)} has no JDBC driver for jdbc:postgresql: URLs \\(PostgreSQL's, postgresql-\\*\\.jar\\): copy the driver jar there`,
+      ),
+    ]);
+  });
+
   it('fails without a JDK, naming JAVA_HOME and server.javaHome', async () => {
     const setup = await setUp({ engine: 'postgresql' });
     const lines: string[] = [];
@@ -330,6 +342,25 @@ describe('preflight on MariaDB only', () => {
     const { report } = await readReport(setup, run.runId);
     expectFailedChecks(report, [UNTESTED_DBMS, /sql_safe_updates is ON globally/, /a role named "admin" exists both/]);
     expect(run.output).toContain('Failed checks (3):');
+  });
+
+  it.each([
+    { scheme: 'mysql' as const, jar: 'mysql-connector-j-8.0.33.jar', product: 'MySQL', wanted: 'mysql-connector-' },
+    {
+      scheme: 'mariadb' as const,
+      jar: 'mariadb-java-client-3.1.4.jar',
+      product: 'MariaDB',
+      wanted: 'mariadb-java-client-',
+    },
+  ])('fails without the driver that takes jdbc:$scheme: URLs', async ({ scheme, jar, product, wanted }) => {
+    const setup = await setUp({ engine: 'mariadb', mariadbScheme: scheme });
+    const lib = path.join(setup.apimHome, 'repository', 'components', 'lib');
+    await rm(path.join(lib, jar));
+    await expectFailingPreflight(setup, [
+      new RegExp(
+        `${escape(lib)} has no JDBC driver for jdbc:${scheme}: URLs \\(${product}'s, ${wanted}\\*\\.jar\\): copy the driver jar there`,
+      ),
+    ]);
   });
 
   it('passes with a jdbc:mariadb URL as well', async () => {

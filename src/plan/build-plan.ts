@@ -189,10 +189,11 @@ function planRegistryScripts(base: StagePlan, config: ResolvedConfig, facts: Pla
     ...base,
     readOnly: false,
     // The whole physical database is dumped, so the names that share it with shared_db are listed too.
-    backups: physicalDatabases(config.databases).filter((db) => db.names.includes('shared_db')),
+    backups: physicalDatabases(config.databases).filter(isRegistryDatabase),
     indices: REGISTRY_INDICES.map((index) => ({ table: index.table, name: index.name, columns: [...index.columns] })),
     versioningRemoval,
     notes: [
+      `runs on ${registryDatabasesText(config)}`,
       'an index that already exists is left as it is',
       'the versioning removal runs at most once on these databases',
     ],
@@ -272,6 +273,23 @@ function serverRun(stage: ServerStage, config: ResolvedConfig, facts: PlanFacts)
     ...(config.profile ? { profile: config.profile } : {}),
     saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
   });
+}
+
+/** Which databases Step 1 runs on, for people. */
+function registryDatabasesText(config: ResolvedConfig): string {
+  const [shared, ...others] = physicalDatabases(config.databases).filter(isRegistryDatabase);
+  const describe = (db: PhysicalDatabase) => `${db.names.join(' = ')} (${db.engine}, ${db.address})`;
+  const first = shared ? describe(shared) : 'shared_db';
+  if (others.length === 0) return first;
+  return `${first} and ${others.map(describe).join(', ')} when it holds the registry tables (REG_RESOURCE)`;
+}
+
+/**
+ * shared_db holds the registry (and the ledger); `[database.config]` is the config registry's mount, and another
+ * database when configured apart: Step 1 runs on each that holds the REG_ tables.
+ */
+export function isRegistryDatabase(db: { names: readonly DatabaseName[] }): boolean {
+  return db.names.includes('shared_db') || db.names.includes('config');
 }
 
 /** Groups logical databases by where they physically are, so each is backed up once. */

@@ -82,8 +82,9 @@ function renderChanges(changes: StageResult['changes']): string[] {
     const mapping = table['mappingRowsDeleted'] ?? table['mappingRowsToDelete'];
     const entity = table['entityRowsDeleted'] ?? table['entityRowsToDelete'];
     const verb = table['mappingRowsDeleted'] === undefined ? 'would delete' : 'deleted';
+    const database = typeof table['database'] === 'string' ? `${escapeMarkdown(table['database'])}: ` : '';
     lines.push(
-      `- ${escapeMarkdown(String(table['mappingTable']))}: ${verb} ${String(mapping)} rows; ${escapeMarkdown(String(table['entityTable']))}: ${verb} ${String(entity)} orphans`,
+      `- ${database}${escapeMarkdown(String(table['mappingTable']))}: ${verb} ${String(mapping)} rows; ${escapeMarkdown(String(table['entityTable']))}: ${verb} ${String(entity)} orphans`,
     );
   }
   const invalid = records(changes['invalidDefinitions']);

@@ -18,7 +18,7 @@ import { acquireStageLock } from '../db/lock.js';
 import { restoreBackup } from '../db/restore.js';
 import { openSession, type DbSession } from '../db/session.js';
 import { errorMessage, InputError } from '../errors.js';
-import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { groupPhysicalDatabases, isRegistryDatabase } from '../plan/build-plan.js';
 import { withDatabase } from './databases.js';
 import { TOOL_VERSION } from '../version.js';
 import { runStage } from './engine.js';
@@ -59,8 +59,11 @@ export interface GuardState {
 export interface MutatingStageDefinition {
   name: StageName;
   title: string;
-  /** The databases the stage changes, and so backs up first. */
-  touches: 'shared_db' | 'all';
+  /**
+   * The databases the stage changes, and so backs up first: `registry` is every configured database that may hold
+   * the registry tables (shared_db, and config when it is another database).
+   */
+  touches: 'registry' | 'all';
   /** Why this configuration does not run the stage at all (no lock, no backup, no ledger entry). */
   skipReason?(config: ResolvedConfig): string | undefined;
   /** Checks the stage's input files before the lock and the backup; throws InputError (see input-checks.ts). */
@@ -344,7 +347,7 @@ function manifestSha256(artifact: StoredArtifact): string {
 
 export function touchedDatabases(stage: MutatingStageDefinition, config: ResolvedConfig): PhysicalTarget[] {
   const all = groupPhysicalDatabases(config.databases);
-  return stage.touches === 'all' ? all : all.filter((db) => db.names.includes('shared_db'));
+  return stage.touches === 'all' ? all : all.filter(isRegistryDatabase);
 }
 
 /** The stages this configuration skips on purpose: they never count as missing predecessors. */

@@ -184,6 +184,17 @@ describe('buildPlan: backups', () => {
     expect(stageOf(plan, stage).backups).toEqual(expected);
   });
 
+  it('runs Step 1 on a config database of its own too, backs it up, and says so', () => {
+    const config = makeResolvedConfig({
+      databases: [makeTarget('apim_db'), makeTarget('shared_db'), makeTarget('config', { database: 'reg' })],
+    });
+    const stage = stageOf(buildPlan(config, facts()), 'registry-scripts');
+    expect(stage.backups.map((db) => db.names)).toEqual([['shared_db'], ['config']]);
+    expect(stage.notes[0]).toBe(
+      'runs on shared_db (postgresql, db.example:5432/shared_db) and config (postgresql, db.example:5432/reg) when it holds the registry tables (REG_RESOURCE)',
+    );
+  });
+
   it.each([
     {
       title: 'different ports are different databases',

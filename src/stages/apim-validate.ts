@@ -1,10 +1,10 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InvalidDefinition } from '../server/server-runner.js';
 import { isHealthStep } from './apim.js';
 import { checkServerRunInput } from './input-checks.js';
 import { logsDir, serverRunSteps, storeLogsStep } from './server-stage.js';
-import type { StageContext, StageDefinition, StepOutput } from './types.js';
+import type { StageContext, StageDefinition, StepDefinition, StepOutput } from './types.js';
 
 /** Step 3.4 of WSO2's guide: the pre-migration validation. Reads only: no backup. */
 export const apimValidateStage: StageDefinition = {
@@ -12,18 +12,43 @@ export const apimValidateStage: StageDefinition = {
   title: 'API-M pre-migration validation',
   checkInputs: (config, env) => checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' }),
   steps(context) {
-    const invalidFolder = path.join(context.config.apimHome, 'invalid-swagger-definitions');
+    // `-DsaveInvalidDefinition` writes <HOME>/invalid-swagger-definitions/<API UUID>.json, and the folder stays
+    // across runs: what an earlier run left is set aside first, so that this run's folder holds only its own.
+    const invalidFolder = path.join(context.config.apimHome, INVALID_DEFINITIONS_FOLDER);
+    const { runId, attempt } = context.deps.run;
+    const earlierFolder = `${invalidFolder}-before-${runId}-a${attempt}`;
     return [
       ...(context.config.keyManager === 'is' ? [isHealthStep(context)] : []),
+      setAsideStep(context, invalidFolder, earlierFolder),
       ...serverRunSteps(context, {
         stage: 'apim-validate',
         kit: { path: context.config.apim.migrationKit, kind: 'apim' },
         onInvalidDefinitions: judgeInvalidDefinitions,
       }),
-      storeLogsStep(context, 'apim-validate', [invalidFolder]),
+      storeLogsStep(context, 'apim-validate', [earlierFolder, invalidFolder], { removeExtraFolders: !context.dryRun }),
     ];
   },
 };
+
+const INVALID_DEFINITIONS_FOLDER = 'invalid-swagger-definitions';
+
+function setAsideStep(context: StageContext, folder: string, aside: string): StepDefinition {
+  return {
+    id: 'earlier-definitions',
+    title: 'Invalid definitions of earlier runs',
+    async run(): Promise<StepOutput> {
+      const files = await readdir(folder).catch(() => undefined);
+      if (files === undefined) return { outcome: 'skipped', summary: `no ${INVALID_DEFINITIONS_FOLDER} folder` };
+      if (context.dryRun) return { summary: `dry run: would set aside ${files.length} files of an earlier run` };
+      // A rename in the home: nothing is copied, so nothing can be lost on the way.
+      await rename(folder, aside);
+      context.deps.logger.info(
+        `${folder} held ${files.length} files of an earlier run: moved to ${aside}; they go into the logs artifact and are not reported again`,
+      );
+      return { summary: `set aside ${files.length} files of an earlier run` };
+    },
+  };
+}
 
 async function judgeInvalidDefinitions(context: StageContext, found: InvalidDefinition[]): Promise<StepOutput> {
   const { logger } = context.deps;

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
@@ -230,8 +230,17 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
   ];
 }
 
-/** Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs. */
-export function storeLogsStep(context: StageContext, stage: string, extraFolders: string[] = []): StepDefinition {
+/**
+ * Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs, and the files
+ * of `extraFolders`. With `removeExtraFolders`, those folders leave the home once the artifact is stored (not before:
+ * when the upload fails they stay where they are).
+ */
+export function storeLogsStep(
+  context: StageContext,
+  stage: string,
+  extraFolders: string[] = [],
+  options: { removeExtraFolders?: boolean } = {},
+): StepDefinition {
   return {
     id: 'logs',
     title: 'Store the logs',
@@ -254,6 +263,9 @@ export function storeLogsStep(context: StageContext, stage: string, extraFolders
         context.deps.serverState?.logsStored();
       }
       context.outcome.logArtifact = name;
+      if (options.removeExtraFolders) {
+        for (const folder of extraFolders) await rm(folder, { recursive: true, force: true });
+      }
       return { summary: `${name} (${files.length} files)` };
     },
   };

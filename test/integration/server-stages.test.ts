@@ -2,7 +2,7 @@
  * The server stages end to end through the CLI: identity, apim-validate, apim and verify against the stand-in
  * API-M server (src/demo/stand-in-apim) and a seeded PostgreSQL or MariaDB database.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
@@ -10,6 +10,7 @@ import {
   createMigrationSetup,
   prepareServerStages,
   ledgerStates,
+  rewriteConfig,
   runCliIn,
   type MigrationSetup,
   type SetupEngine,
@@ -189,6 +190,36 @@ describe('server stage failures', () => {
       expect(files).toContain('invalid-definitions.json');
       expect(files.some((file) => file.startsWith('invalid-swagger-definitions-'))).toBe(true);
       expect((await dropins(setup)).filter((name) => name.endsWith('.jar'))).toEqual([]);
+      // The saved definitions went into the logs artifact and out of the home.
+      expect((await homeEntries(setup)).filter((name) => name.startsWith('invalid-swagger-definitions'))).toEqual([]);
+    },
+  );
+
+  it(
+    'apim-validate sets aside the saved definitions of an earlier run and does not report them again',
+    { timeout: 120_000 },
+    async () => {
+      setup = await serverSetup('postgresql', { invalidDefinitions: 1 });
+      const earlier = path.join(setup.apimHome, 'invalid-swagger-definitions');
+      await mkdir(earlier, { recursive: true });
+      await writeFile(path.join(earlier, '11111111-2222-4333-8444-555555555555.json'), '{"swagger":"2.0"}\n');
+      await rewriteConfig(setup, {
+        apim: { ...(setup.configObject['apim'] as object), allowInvalidDefinitions: true },
+      });
+
+      const result = await cli(setup, ['run', 'apim-validate']);
+      expect(result.code, result.output).toBe(0);
+      expect(result.output).toContain('held 1 files of an earlier run');
+      expect(result.output).toContain('1 invalid API definition, allowed by apim.allowInvalidDefinitions');
+      const files = await storedFiles(setup, 'apim-migrate-apim-validate-logs-a1');
+      const before = files.filter((file) => file.startsWith('invalid-swagger-definitions-before-'));
+      expect(before).toEqual([expect.stringMatching(/-a1-11111111-2222-4333-8444-555555555555\.json$/)]);
+      const saved = files.filter(
+        (file) =>
+          file.startsWith('invalid-swagger-definitions-') && !file.startsWith('invalid-swagger-definitions-before-'),
+      );
+      expect(saved).toHaveLength(1);
+      expect((await homeEntries(setup)).filter((name) => name.startsWith('invalid-swagger-definitions'))).toEqual([]);
     },
   );
 

@@ -1,44 +1,74 @@
 /**
- * The stand-in API-M server (stand-in-apim/bin/api-manager.sh next to this module, and next to the bundled CLI):
- * a shell script that takes the real launcher's arguments, prints the log lines of the real server and its
- * migration clients, and stays up until it is stopped. The demo runs it, and so do the tests; see the script's
- * header for what it does.
+ * The stand-in API-M server (stand-in-apim/bin next to this module, and next to the bundled CLI): two POSIX sh
+ * scripts, no Java. `api-manager.sh` behaves like WSO2 API Manager 4.2.0's launcher (CARBON_HOME, the JAVA_HOME
+ * checks, --start/--stop/--restart/--version/--test, the loop that runs the JVM as its child and again on exit
+ * status 121); `stand-in-jvm.sh` is the "JVM" it runs: it writes wso2carbon.pid, turns the -D arguments into
+ * properties, prints the log records of the real server and its migration clients in the real console and file
+ * layouts, and stays up until it is stopped. The demo runs it, and so do the tests; the scripts' headers say what
+ * they do, stand-in-jvm.sh's lists the behaviour switches.
  */
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const STAND_IN_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'stand-in-apim', 'bin');
+
 /**
  * The launcher shipped with the package: src/demo/stand-in-apim when running from the sources, dist/cli/stand-in-apim
  * in the bundle (scripts/build.mjs copies the folder next to it).
  */
-export const STAND_IN_LAUNCHER = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  'stand-in-apim',
-  'bin',
-  'api-manager.sh',
-);
+export const STAND_IN_LAUNCHER = path.join(STAND_IN_BIN, 'api-manager.sh');
 
-/** The switches of `<HOME>/stand-in.conf`; see the launcher's header. */
+/** The stand-in's "JVM", which the launcher runs as `sh <CARBON_HOME>/bin/stand-in-jvm.sh <options> Bootstrap ...`. */
+export const STAND_IN_JVM = path.join(STAND_IN_BIN, 'stand-in-jvm.sh');
+
+/** The switches of `<HOME>/stand-in.conf`; see the header of stand-in-jvm.sh. */
 export interface StandInBehaviour {
+  /** The client fails: identity "Migration process was stopped.", API-M "API Migration exception ...", validation "Error while running the pre-migration validation". */
   fail?: boolean;
+  /** A migration-client ERROR, then the client still prints its success line (as the real clients do). */
   errorBeforeSuccess?: boolean;
+  /** API-M: the "SQL script not found at .../migration-4.1.0_to_4.2.0/..." ERROR WSO2's test runs ignore. */
   harmlessError?: boolean;
+  /** An ERROR from a client class whose name has no "Migrat" (DataSourceManager, RegistryServiceImpl, validator Utils); the client carries on. */
+  clientError?: boolean;
+  /** One ERROR of a non-migration component before the client starts, one after its verdict (before "WSO2 Carbon started"). */
+  errorOutsideWindow?: boolean;
+  /** The client starts a step and goes quiet, with no success or failure line; the server goes on to "WSO2 Carbon started". */
+  noVerdict?: boolean;
+  /** The client never finishes; the server never finishes starting. */
   hang?: boolean;
+  /** The JVM crashes (exit 1) before the client's verdict. */
   dieEarly?: boolean;
+  /** The identity jar is in dropins but its bundle stays INSTALLED: "Waiting for migration client." and the start stalls. */
+  bundleInactive?: boolean;
+  /** The JVM restarts itself once (exit 121) before any client line; once per home (marker `<HOME>/stand-in-restarted-once`). */
+  restartOnce?: boolean;
+  /** N invalid APIs in the pre-migration validation, of eight kinds in turn. */
   invalidDefinitions?: number;
+  /** N ms after every log record. */
   slowMs?: number;
+  /** SIGTERM/SIGINT do not stop the server: it must be killed. */
   ignoreTerm?: boolean;
   /** Logs the value of this environment variable, as a server that logs a password would. */
   printEnv?: string;
 }
 
-/** Puts the stand-in launcher into `<home>/bin/api-manager.sh`, executable, and returns its path. */
+/**
+ * Puts the stand-in launcher into `<home>/bin/api-manager.sh` and its JVM into `<home>/bin/stand-in-jvm.sh`, both
+ * executable, and returns the launcher's path.
+ */
 export async function installStandInLauncher(home: string): Promise<string> {
-  const launcher = path.join(home, 'bin', 'api-manager.sh');
-  await mkdir(path.dirname(launcher), { recursive: true });
-  await copyFile(STAND_IN_LAUNCHER, launcher);
-  await chmod(launcher, 0o755);
+  const bin = path.join(home, 'bin');
+  await mkdir(bin, { recursive: true });
+  const launcher = path.join(bin, 'api-manager.sh');
+  for (const [source, target] of [
+    [STAND_IN_LAUNCHER, launcher],
+    [STAND_IN_JVM, path.join(bin, 'stand-in-jvm.sh')],
+  ] as const) {
+    await copyFile(source, target);
+    await chmod(target, 0o755);
+  }
   return launcher;
 }
 
@@ -48,12 +78,20 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.fail && 'fail',
     behaviour.errorBeforeSuccess && 'error-before-success',
     behaviour.harmlessError && 'harmless-error',
+    behaviour.clientError && 'client-error',
+    behaviour.errorOutsideWindow && 'error-outside-window',
+    behaviour.noVerdict && 'no-verdict',
     behaviour.hang && 'hang',
     behaviour.dieEarly && 'die-early',
+    behaviour.bundleInactive && 'bundle-inactive',
+    behaviour.restartOnce && 'restart-once',
     behaviour.ignoreTerm && 'ignore-term',
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
     behaviour.printEnv !== undefined && `print-env=${behaviour.printEnv}`,
   ].filter((line): line is string => typeof line === 'string');
-  await writeFile(path.join(home, 'stand-in.conf'), ['# stand-in behaviour switches', ...lines, ''].join('\n'));
+  await writeFile(
+    path.join(home, 'stand-in.conf'),
+    ['# stand-in behaviour switches (see bin/stand-in-jvm.sh)', ...lines, ''].join('\n'),
+  );
 }

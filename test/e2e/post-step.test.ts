@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { BUNDLES, baseEnv, requireBundles, runNodeScript } from '../helpers/migration-setup.js';
+import { fakeJavaHome } from '../helpers/java.js';
 import { installStandIn } from '../helpers/stand-in.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
@@ -23,6 +24,8 @@ beforeAll(async () => {
   const server = spawn('sh', [path.join(home, 'bin', 'api-manager.sh'), '-Dmigrate', '-DmigrateFromVersion=3.1.0'], {
     detached: true,
     stdio: 'ignore',
+    // The launcher exits 1 without JAVA_HOME, as api-manager.sh does.
+    env: { ...process.env, JAVA_HOME: await fakeJavaHome() },
   });
   server.unref();
   pid = server.pid ?? 0;
@@ -48,7 +51,14 @@ describe('the post step after a cancelled job', () => {
       summary: path.join(dir, 'summary'),
     };
     for (const file of Object.values(files)) await writeFile(file, '');
-    const state = { stage: 'apim', config: 'apim-migration.yml', serverPid: pid, kitInstalledIn: home };
+    // As the main step saves it (action-state.ts): the server's home comes with its pid.
+    const state = {
+      stage: 'apim',
+      config: 'apim-migration.yml',
+      serverPid: pid,
+      serverHome: home,
+      kitInstalledIn: home,
+    };
     const post = await runNodeScript(BUNDLES.post, [], {
       cwd: dir,
       env: baseEnv({

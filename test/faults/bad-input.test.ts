@@ -298,10 +298,11 @@ const CASES: BadInputCase[] = [
   },
   {
     area: 'registry.xml',
-    name: 'a versioning flag that is not true or false',
-    files: (s) => ({ [s.registryXml]: makeRegistryXml({ ...FLAGS, tags: 'maybe' }) }),
+    // Any text but `true` is off, as carbon-kernel reads it (a warning, no error); elements inside a flag are no text.
+    name: 'a versioning flag that holds elements instead of text',
+    files: (s) => ({ [s.registryXml]: makeRegistryXml({ ...FLAGS, tags: '<on/>' }) }),
     names: 'registry.xml',
-    fix: /true or false/,
+    fix: /must hold the text true or false/,
   },
   {
     area: 'registry.xml',

@@ -14,8 +14,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableChecksums } from '../../src/db/table-checksums.js';
 import { expectedAfterRemoval } from '../../src/demo/registry-seed.js';
-import { groupAlive } from '../../src/server/server-runner.js';
+import { groupAlive, processAlive } from '../../src/server/server-runner.js';
 import { blockTable } from '../helpers/blockers.js';
+import { fakeJavaHome } from '../helpers/java.js';
 import {
   cli,
   createFaultCase,
@@ -51,11 +52,18 @@ async function processesMentioning(text: string): Promise<string[]> {
   return found;
 }
 
-function serverPid(setup: MigrationSetup): Promise<number> {
+/**
+ * The process group of the server in the home: wso2carbon.pid names the JVM (the launcher's child, as
+ * carbon-kernel's Main.writePID writes it), whose group is the launcher's.
+ */
+function serverGroup(setup: MigrationSetup): Promise<number> {
   return waitFor('the server to write wso2carbon.pid', async () => {
     const text = await readFile(path.join(setup.apimHome, 'wso2carbon.pid'), 'utf8').catch(() => '');
-    const pid = Number(text.trim());
-    return pid > 0 && groupAlive(pid) ? pid : undefined;
+    const pid = Number.parseInt(text, 10);
+    if (!(pid > 0) || !processAlive(pid)) return undefined;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return group > 0 && groupAlive(group) ? group : undefined;
   });
 }
 
@@ -189,7 +197,7 @@ describe.each([
       const before = await checksums(setup);
       await writeStandInConf(setup.apimHome, { hang: true });
       const run = startCli(made, ['run', 'identity']);
-      const pid = await serverPid(setup);
+      const pid = await serverGroup(setup);
       made.servers.push(pid);
       process.kill(run.pid, 'SIGKILL');
       expect((await run.ended).signal).toBe('SIGKILL');
@@ -218,11 +226,12 @@ describe.each([
       cwd: setup.apimHome,
       detached: true,
       stdio: 'ignore',
+      env: { ...process.env, JAVA_HOME: await fakeJavaHome() },
     });
     const pid = server.pid ?? 0;
     made.servers.push(pid);
     try {
-      await serverPid(setup);
+      await serverGroup(setup);
       const refused = await cli(made, ['run', 'apim-validate']);
       expect(refused.code, refused.stdout + refused.stderr).toBe(1);
       expect(refused.stdout).toMatch(/API-M is running from \S+ \(pid \d+.*\): stop it first/);

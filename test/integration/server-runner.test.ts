@@ -43,6 +43,8 @@ interface Setup {
   stage: ServerStage;
   behaviour?: StandInBehaviour;
   kit?: 'identity' | 'apim' | 'none';
+  /** The identity kit's migration-config.yaml; default the edited one. */
+  identityConfig?: string;
   profile?: 'control-plane';
   saveInvalidDefinitions?: boolean;
   options?: Partial<RunServerOptions>;
@@ -59,7 +61,11 @@ interface Run {
 async function run(setup: Setup): Promise<Run> {
   const home = await temp.make();
   const kit = setup.kit ?? (setup.stage === 'identity' ? 'identity' : 'apim');
-  const standIn = await installStandIn(home, { kit, ...(setup.behaviour ? { behaviour: setup.behaviour } : {}) });
+  const standIn = await installStandIn(home, {
+    kit,
+    ...(setup.behaviour ? { behaviour: setup.behaviour } : {}),
+    ...(setup.identityConfig ? { identityConfig: setup.identityConfig } : {}),
+  });
   const command = buildServerCommand({
     apimHome: home,
     javaHome: await fakeJavaHome(),
@@ -141,7 +147,8 @@ describe('runServer: success', () => {
     expect(result.verdict).toBe('succeeded');
     expect(result.reason).toContain('Successfully completed API-M migration from 3.1.0 to 4.2.0');
     expect(await readStandInArgs(standIn.home)).toEqual([[...APIM_ARGS, '-Dprofile=control-plane'], ['--stop']]);
-    expect(result.exitCode).toBe(143);
+    // api-manager.sh keeps the JVM's status (143 after --stop) in its loop variable and itself ends with 0.
+    expect(result.exitCode).toBe(0);
     expect(result.clientErrors).toEqual([]);
     await expectGroupGone(result.pid);
   });
@@ -166,11 +173,11 @@ describe('runServer: success', () => {
 
     expect(result.verdict).toBe('succeeded');
     expect(result.invalidDefinitions.map((definition) => [definition.kind, definition.name])).toEqual([
-      ['missing', 'InvalidmissingAPI5'],
+      ['missing', 'InvalidmissingAPI4'],
       ['OpenAPI', 'InvalidOpenAPIAPI1'],
       ['GraphQL', 'InvalidGraphQLAPI2'],
       ['WSDL', 'InvalidWSDLAPI3'],
-      ['AsyncAPI', 'InvalidAsyncAPIAPI4'],
+      ['OpenAPI', 'InvalidUnhandledAPI5'],
     ]);
     expect(result.invalidDefinitions.find((definition) => definition.kind === 'GraphQL')).toEqual({
       name: 'InvalidGraphQLAPI2',
@@ -179,8 +186,10 @@ describe('runServer: success', () => {
       kind: 'GraphQL',
       message: "Invalid schema: Unknown type 'Querry'",
     });
+    // The invalid OpenAPI definition, and the one whose validation ended in an unhandled exception.
     expect(await readdir(join(standIn.home, 'invalid-swagger-definitions'))).toEqual([
       '7a1c0de0-0000-4000-8000-000000000001.json',
+      '7a1c0de0-0000-4000-8000-000000000005.json',
     ]);
     expect(await readStandInArgs(standIn.home)).toEqual([
       [...APIM_ARGS, '-DrunPreMigration', '-DsaveInvalidDefinition', '-Dprofile=control-plane'],
@@ -220,26 +229,9 @@ describe('runServer: failure', () => {
   });
 
   it('identity: a kit whose migration-config.yaml still has the migrators API-M must not run fails', async () => {
-    const home = await temp.make();
-    await installStandIn(home, {
-      kit: 'identity',
+    const { result } = await run({
+      stage: 'identity',
       identityConfig: makeIdentityMigrationConfig({ keepRemovedMigrators: true }),
-    });
-    const logger = createRecordingLogger();
-    const result = await runServer({
-      command: buildServerCommand({
-        apimHome: home,
-        javaHome: await fakeJavaHome(),
-        stage: 'identity',
-        platform: 'linux',
-      }),
-      home,
-      kind: 'identity',
-      logFile: join(home, 'console.log'),
-      timeoutMs: 20_000,
-      stopGraceMs: 3_000,
-      logger,
-      onStarted: (pid) => void started.push(pid),
     });
 
     expect(result.verdict).toBe('failed');
@@ -302,8 +294,9 @@ describe('runServer: failure', () => {
     const { result, standIn } = await run({ stage: 'identity', behaviour: { dieEarly: true } });
 
     expect(result.verdict).toBe('failed');
-    expect(result.reason).toMatch(/^the server exited \(exit code 1\) before the identity migration client finished/);
-    expect(result.exitCode).toBe(1);
+    // The JVM died with status 1; the launcher's loop ends and the script exits 0, as api-manager.sh does.
+    expect(result.reason).toMatch(/^the server exited \(exit code 0\) before the identity migration client finished/);
+    expect(result.exitCode).toBe(0);
     expect(result.stop?.outcome).toBe('not-running');
     expect(result.lastLines.at(-2)).toContain('A fatal error has been detected');
     // The crashed server left its pid file; it names no live process, so it goes.
@@ -319,7 +312,8 @@ describe('runServer: failure', () => {
 
     expect(result.verdict).toBe('succeeded');
     expect(result.stop?.outcome).toBe('killed');
-    expect(result.signal).toBe('SIGKILL');
+    // The launcher shell ends on the group's SIGTERM; the JVM that ignores it needs the SIGKILL.
+    expect(result.signal).toBe('SIGTERM');
     await expectGroupGone(result.pid);
     expect(existsSync(standIn.pidFile)).toBe(false);
     expect(result.lastLines.join('\n')).toContain('Shutdown hook triggered, but the server is busy');
@@ -375,11 +369,128 @@ describe('runServer: failure', () => {
   });
 });
 
+describe('runServer: the faithful launcher and the client window', () => {
+  it('runs the home it is given, whatever CARBON_HOME the environment holds, and stops that one', async () => {
+    const other = await temp.make();
+    const otherStandIn = await installStandIn(other, { kit: 'apim' });
+    const { result, standIn } = await run({
+      stage: 'apim',
+      options: { env: { ...process.env, CARBON_HOME: other, JAVA_HOME: '/nonexistent' } },
+    });
+
+    expect(result.verdict).toBe('succeeded');
+    expect(await readStandInArgs(standIn.home)).toEqual([APIM_ARGS, ['--stop']]);
+    expect(existsSync(otherStandIn.argsFile)).toBe(false);
+    expect(result.stop?.outcome).toBe('stopped');
+    await expectGroupGone(result.pid);
+  });
+
+  it.each([
+    { stage: 'identity' as const, logger: 'DataSourceManager', line: 'Error while initializing datasource manager.' },
+    {
+      stage: 'apim' as const,
+      logger: 'RegistryServiceImpl',
+      line: 'Error occurred when getting GenericArtifacts from registry',
+    },
+  ])('$stage: an ERROR of $logger, no migrator, fails the run', async ({ stage, line }) => {
+    const { result } = await run({ stage, behaviour: { clientError: true } });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/logged 1 ERROR line, although it printed its success line/);
+    expect(result.reason).toContain(line);
+    await expectGroupGone(result.pid);
+  });
+
+  it('ERRORs outside the client window are warnings, and fail the run with failOnAnyError', async () => {
+    const warned = await run({ stage: 'identity', behaviour: { errorOutsideWindow: true } });
+    expect(warned.result.verdict).toBe('succeeded');
+    expect(warned.result.serverErrors).toEqual([
+      expect.stringContaining('(stand-in: error-outside-window)'),
+      expect.stringContaining('(stand-in: error-outside-window)'),
+    ]);
+    expect(
+      warned.logger.lines.filter((text) => text.includes("outside the identity migration client's run")),
+    ).toHaveLength(2);
+
+    const failed = await run({
+      stage: 'identity',
+      behaviour: { errorOutsideWindow: true },
+      options: { failOnAnyError: true },
+    });
+    expect(failed.result.verdict).toBe('failed');
+    expect(failed.result.reason).toMatch(
+      /server logged 2 ERROR lines outside the identity migration client's run, which server\.failOnAnyError does not allow/,
+    );
+  });
+
+  it.each(['identity', 'apim', 'apim-validate'] as const)(
+    '%s: no verdict by "WSO2 Carbon started" fails at once, not on the timeout',
+    async (stage) => {
+      const { result } = await run({ stage, behaviour: { noVerdict: true }, options: { timeoutMs: 60_000 } });
+
+      expect(result.verdict).toBe('failed');
+      expect(result.reason).toMatch(/the server finished starting but the .* (gave no verdict|did not finish)/);
+      expect(result.reason).not.toMatch(/timed out/);
+      expect(result.durationMs).toBeLessThan(60_000);
+      await expectGroupGone(result.pid);
+    },
+  );
+
+  it('identity: migrationEnable "false" makes the client return silently: the run fails at the server start', async () => {
+    const { result } = await run({
+      stage: 'identity',
+      identityConfig: makeIdentityMigrationConfig().replace('migrationEnable: "true"', 'migrationEnable: "false"'),
+    });
+
+    expect(result.verdict).toBe('failed');
+    expect(result.reason).toMatch(/gave no verdict .*migrationEnable is not "true"/);
+  });
+
+  it.each([
+    { title: 'the jar is missing', kit: 'none' as const, behaviour: {} },
+    { title: 'the bundle stays INSTALLED', kit: 'identity' as const, behaviour: { bundleInactive: true } },
+  ])(
+    'identity: "Waiting for migration client." with no client after it fails once clientStartMs passed ($title)',
+    async ({ kit, behaviour }) => {
+      const { result, logger } = await run({
+        stage: 'identity',
+        kit,
+        behaviour,
+        options: { clientStartMs: 500, timeoutMs: 60_000 },
+      });
+
+      expect(result.verdict).toBe('failed');
+      expect(result.reason).toMatch(
+        /^the identity core logged "Waiting for migration client\." and no client line followed within 500 ms \(server\.clientStartSeconds\)/,
+      );
+      expect(result.reason).toContain('org.wso2.carbon.is.migration-*.jar');
+      expect(result.reason).toContain('ACTIVE');
+      expect(logger.lines.some((text) => text.includes('waiting for the migration client'))).toBe(true);
+      await expectGroupGone(result.pid);
+    },
+  );
+
+  it('a JVM that exits 121 is started again by the launcher, and the run goes on', async () => {
+    const { result, logFile } = await run({ stage: 'apim', behaviour: { restartOnce: true } });
+
+    expect(result.verdict).toBe('succeeded');
+    const console = await readFile(logFile, 'utf8');
+    expect(console).toContain('Starting a new Carbon instance. Current instance will be shutdown');
+    expect(console.match(/WSO2 Carbon started in/g)).toHaveLength(1);
+    await expectGroupGone(result.pid);
+  });
+});
+
 describe('stopServerGroup', () => {
   it('stops a server it only knows by its process-group id, as the post step does', async () => {
     const home = await temp.make();
     const standIn = await installStandIn(home, { kit: 'apim' });
-    const child = spawn('sh', [standIn.launcher, ...APIM_ARGS], { cwd: home, detached: true, stdio: 'ignore' });
+    const child = spawn('sh', [standIn.launcher, ...APIM_ARGS], {
+      cwd: home,
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, CARBON_HOME: home, JAVA_HOME: await fakeJavaHome() },
+    });
     const pid = child.pid ?? 0;
     started.push(pid);
     child.unref();
@@ -415,58 +526,6 @@ describe('stopServerGroup', () => {
     expect(existsSync(pidFile)).toBe(false);
   });
 });
-
-describe('the stand-in launcher', () => {
-  it('answers --version from bin/version.txt', async () => {
-    const home = await temp.make();
-    const standIn = await installStandIn(home);
-    expect(await capture('sh', [standIn.launcher, '--version'])).toEqual({
-      code: 0,
-      stdout: 'WSO2 API Manager v4.2.0\n',
-    });
-  });
-
-  it('--start runs the server in the background, --stop stops it through wso2carbon.pid', async () => {
-    const home = await temp.make();
-    const standIn = await installStandIn(home);
-    expect((await capture('sh', [standIn.launcher, '--start', '-Dprofile=control-plane'])).code).toBe(0);
-    await waitFor(() => existsSync(standIn.pidFile));
-    const pid = Number((await readFile(standIn.pidFile, 'utf8')).trim());
-    started.push(pid);
-    await waitFor(async () => (await readFile(standIn.carbonLog, 'utf8')).includes('WSO2 Carbon started in'));
-
-    expect((await capture('sh', [standIn.launcher, '--stop'])).code).toBe(0);
-    await waitFor(() => !existsSync(standIn.pidFile));
-    expect(await readFile(standIn.carbonLog, 'utf8')).toContain('Shutdown complete');
-    expect(await readStandInArgs(home)).toEqual([
-      ['--start', '-Dprofile=control-plane'],
-      ['-Dprofile=control-plane'],
-      ['--stop'],
-    ]);
-  });
-
-  it('refuses an unknown switch in stand-in.conf', async () => {
-    const home = await temp.make();
-    const standIn = await installStandIn(home);
-    await writeFile(join(home, 'stand-in.conf'), 'fail\nexplode\n');
-    const { code, stderr } = await capture('sh', [standIn.launcher, '-Dmigrate']);
-    expect(code).toBe(2);
-    expect(stderr).toContain("unknown switch 'explode'");
-  });
-});
-
-async function capture(
-  command: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr?: string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return stderr ? { code, stdout, stderr } : { code, stdout };
-}
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

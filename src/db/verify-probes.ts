@@ -1,10 +1,17 @@
 /**
  * Read-only questions the `verify` stage asks after the migration: does apim_db have the tables of API-M 4.2.0, does
- * shared_db have the registry indices of carbon-kernel 4.8.1. Nothing here changes a database.
+ * shared_db have the registry indices of carbon-kernel 4.8.1, are the identity migration's schema changes there, did
+ * the registry versioning removal leave no rows of older versions. Nothing here changes a database.
  */
 
-import { REGISTRY_INDICES, type RegistryIndex } from '../wso2/registry.js';
-import { findExistingRegistryIndices } from './registry-scripts.js';
+import type { DatabaseName, IdentityTargetVersion, RegistryVersioningFlags } from '../config/types.js';
+import {
+  IDENTITY_MIGRATORS_TO_REMOVE,
+  REGISTRY_INDICES,
+  type RegistryIndex,
+  type VersionedMetadata,
+} from '../wso2/registry.js';
+import { findExistingRegistryIndices, selectVersionedMetadata } from './registry-scripts.js';
 import type { DbSession } from './session.js';
 
 /**
@@ -44,6 +51,11 @@ export const APIM_420_TABLES: readonly string[] = [
   'AM_CORRELATION_PROPERTIES',
 ];
 
+/** Whether the database holds the registry tables (a `[database.config]` of its own may not). */
+export async function holdsRegistryTables(session: DbSession): Promise<boolean> {
+  return (await findMissingTables(session, ['REG_RESOURCE'])).length === 0;
+}
+
 /**
  * The names among `tables` that the database lacks, as given and in the order given (duplicates once). Only base
  * tables count, not views. The lookup follows how WSO2's unquoted SQL finds a table:
@@ -79,4 +91,266 @@ export async function findMissingTables(session: DbSession, tables: readonly str
 export async function findMissingRegistryIndices(session: DbSession): Promise<RegistryIndex[]> {
   const existing = await findExistingRegistryIndices(session);
   return REGISTRY_INDICES.filter((index) => !existing.some((found) => found.index.name === index.name));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The identity migration's schema changes
+
+/** A hop of WSO2's identity migration client (its `VersionMigration` from one version to the next). */
+export type IdentityHop = '5.10.0 -> 5.11.0' | '5.11.0 -> 6.0.0' | '6.0.0 -> 6.1.0';
+
+/**
+ * The client's schema folder whose script makes the change, and so the datasource the script runs on: `identity`
+ * (identity.xml's datasource) and `consent` (consent-mgt-config.xml's) are jdbc/WSO2AM_DB in API-M, i.e. apim_db;
+ * `um` is the user-mgt realm's datasource, shared_db in a normal setup (`[database.user]` when that is configured).
+ */
+export type IdentitySchema = 'identity' | 'consent' | 'um';
+
+interface IdentitySchemaFactBase {
+  table: string;
+  /** Where it lives in a normal API-M setup (one shared_db for the user store and the registry). */
+  database: 'apim_db' | 'shared_db';
+  schema: IdentitySchema;
+  hop: IdentityHop;
+  /** The script's folder: `migration-resources/<version>/dbscripts/<step>/<schema>/` (postgresql.sql, mysql.sql). */
+  version: '5.11.0' | '6.0.0' | '6.1.0';
+  step: string;
+}
+
+/** A table the identity migration creates, or a column it adds to a table (3.1.0 lacks both). */
+export type IdentitySchemaFact = IdentitySchemaFactBase & ({ kind: 'table' } | { kind: 'column'; column: string });
+
+/**
+ * Where the facts come from: wso2-extensions/identity-migration-resources at the Release 1.0.225 commit
+ * 7e7230c743067b60d2e8d73d670380dcd3e7ece4, `components/org.wso2.is.migration/migration-resources/<version>/
+ * dbscripts/<step>/<schema>/postgresql.sql` and `mysql.sql` (the same names in both). 6.1.0 is not in 1.0.225: its
+ * step1/identity script is in the client releases 1.0.226 to 1.0.229 (commit beab776f).
+ */
+export const IDENTITY_MIGRATION_RESOURCES =
+  'wso2-extensions/identity-migration-resources@7e7230c743067b60d2e8d73d670380dcd3e7ece4 (Release 1.0.225), components/org.wso2.is.migration/migration-resources';
+
+/**
+ * Tables and columns that the identity migration 5.10.0 -> 5.11.0 -> 6.0.0 adds with a plain CREATE TABLE or ALTER
+ * TABLE ... ADD in both the PostgreSQL and the MySQL script, so that their absence means the step did not run or was
+ * rolled back. Left out on purpose: IDN_CONFIG_* (5.11.0 step1 skips them when IDN_CONFIG_TYPE exists), indices and
+ * constraints, and the changes of data. A fresh 4.2.0 schema has all of them too: they tell the versions apart only
+ * on a database that started from 3.1.0.
+ */
+export const IDENTITY_SCHEMA_FACTS: readonly IdentitySchemaFact[] = [
+  // 5.10.0 -> 5.11.0
+  fact('apim_db', 'identity', '5.11.0', 'step2', 'IDN_CORS_ORIGIN'),
+  fact('apim_db', 'identity', '5.11.0', 'step3', 'IDN_USER_FUNCTIONALITY_MAPPING'),
+  fact('apim_db', 'identity', '5.11.0', 'step5', 'IDN_REMOTE_FETCH_REVISIONS'),
+  fact('shared_db', 'um', '5.11.0', 'step1', 'UM_HYBRID_GROUP_ROLE'),
+  fact('shared_db', 'um', '5.11.0', 'step6', 'UM_TENANT', 'UM_TENANT_UUID'),
+  // 5.11.0 -> 6.0.0
+  fact('apim_db', 'identity', '6.0.0', 'step2', 'IDN_OAUTH2_USER_CONSENT'),
+  fact('apim_db', 'identity', '6.0.0', 'step5', 'SP_SHARED_APP'),
+  fact('apim_db', 'identity', '6.0.0', 'step6', 'IDN_SECRET'),
+  fact('apim_db', 'identity', '6.0.0', 'step7', 'IDN_OAUTH2_ACCESS_TOKEN', 'CONSENTED_TOKEN'),
+  fact('apim_db', 'identity', '6.0.0', 'step7', 'IDN_FED_AUTH_SESSION_MAPPING', 'TENANT_ID'),
+  fact('apim_db', 'identity', '6.0.0', 'step7', 'IDN_OAUTH2_SCOPE_BINDING', 'ID'),
+  fact('apim_db', 'consent', '6.0.0', 'step3', 'CM_SP_PURPOSE_PII_CAT_ASSOC', 'IS_CONSENTED'),
+  fact('shared_db', 'um', '6.0.0', 'step5', 'UM_TENANT', 'UM_ORG_UUID'),
+  fact('shared_db', 'um', '6.0.0', 'step5', 'UM_ORG'),
+  fact('shared_db', 'um', '6.0.0', 'step5', 'UM_GROUP_UUID_DOMAIN_MAPPER'),
+  fact('shared_db', 'um', '6.0.0', 'step7', 'REG_RESOURCE_PROPERTY', 'ID'),
+];
+
+/** Only with `identity.targetVersion: 6.1.0` (client 1.0.226 to 1.0.229, 6.1.0/dbscripts/step1/identity). */
+export const IDENTITY_610_FACTS: readonly IdentitySchemaFact[] = [
+  fact('apim_db', 'identity', '6.1.0', 'step1', 'SP_SHARED_APP', 'SHARE_WITH_ALL_CHILDREN'),
+];
+
+function fact(
+  database: IdentitySchemaFactBase['database'],
+  schema: IdentitySchema,
+  version: IdentitySchemaFactBase['version'],
+  step: string,
+  table: string,
+  column?: string,
+): IdentitySchemaFact {
+  const hop: IdentityHop =
+    version === '5.11.0' ? '5.10.0 -> 5.11.0' : version === '6.0.0' ? '5.11.0 -> 6.0.0' : '6.0.0 -> 6.1.0';
+  const base = { table, database, schema, hop, version, step };
+  return column === undefined ? { ...base, kind: 'table' } : { ...base, kind: 'column', column };
+}
+
+/** `TABLE` or `TABLE.COLUMN`. */
+export function identityFactName(fact: IdentitySchemaFact): string {
+  return fact.kind === 'column' ? `${fact.table}.${fact.column}` : fact.table;
+}
+
+/** The script that makes the change, relative to {@link IDENTITY_MIGRATION_RESOURCES}. */
+export function identityFactScript(fact: IdentitySchemaFact): string {
+  return `${fact.version}/dbscripts/${fact.step}/${fact.schema}/{postgresql,mysql}.sql`;
+}
+
+/**
+ * The identity stage removes some SchemaMigrators from migration-config.yaml, as WSO2's API-M guide says
+ * ({@link IDENTITY_MIGRATORS_TO_REMOVE}): their changes are never made, and verify must not ask for them. This is
+ * the 6.0.0 step3/consent script, the one that adds CM_SP_PURPOSE_PII_CAT_ASSOC.IS_CONSENTED.
+ */
+export function isRemovedForApim(fact: IdentitySchemaFact): boolean {
+  return IDENTITY_MIGRATORS_TO_REMOVE.some(
+    (removal) =>
+      removal.name === 'SchemaMigrator' &&
+      removal.version === fact.version &&
+      removal.parameters?.['location'] === fact.step &&
+      removal.parameters['schema'] === fact.schema,
+  );
+}
+
+/** The facts verify checks for this target version, in list order: those of the removed migrators left out. */
+export function identityFactsToCheck(targetVersion: IdentityTargetVersion): IdentitySchemaFact[] {
+  return [...IDENTITY_SCHEMA_FACTS, ...(targetVersion === '6.1.0' ? IDENTITY_610_FACTS : [])].filter(
+    (candidate) => !isRemovedForApim(candidate),
+  );
+}
+
+/**
+ * The logical database that holds the fact in this configuration: the identity and consent datasources are apim_db;
+ * the scripts of the `um` schema run on the user-mgt realm's datasource, which is `[database.user]` when that is
+ * configured and shared_db otherwise. REG_RESOURCE_PROPERTY.ID is such a change too: it lands in the realm's
+ * database, which also holds the registry in a normal setup (a separate `[database.config]` does not get it).
+ */
+export function identityFactDatabase(fact: IdentitySchemaFact, configured: readonly DatabaseName[]): DatabaseName {
+  if (fact.schema !== 'um') return 'apim_db';
+  return configured.includes('user') ? 'user' : 'shared_db';
+}
+
+/** A missing fact; for a column, whether its table is missing altogether. */
+export interface MissingIdentityFact {
+  fact: IdentitySchemaFact;
+  tableMissing: boolean;
+}
+
+/** The facts this database lacks, in the order given. Tables and columns are looked up as {@link findMissingTables} and {@link findMissingColumns} do. */
+export async function findMissingIdentityFacts(
+  session: DbSession,
+  facts: readonly IdentitySchemaFact[],
+): Promise<MissingIdentityFact[]> {
+  const missingTables = new Set(await findMissingTables(session, [...new Set(facts.map((entry) => entry.table))]));
+  const columns = facts.flatMap((entry) =>
+    entry.kind === 'column' && !missingTables.has(entry.table) ? [{ table: entry.table, column: entry.column }] : [],
+  );
+  const missingColumns = new Set(
+    (await findMissingColumns(session, columns)).map((entry) => `${entry.table}.${entry.column}`),
+  );
+  const missing: MissingIdentityFact[] = [];
+  for (const entry of facts) {
+    if (missingTables.has(entry.table)) missing.push({ fact: entry, tableMissing: true });
+    else if (entry.kind === 'column' && missingColumns.has(`${entry.table}.${entry.column}`))
+      missing.push({ fact: entry, tableMissing: false });
+  }
+  return missing;
+}
+
+export interface TableColumn {
+  table: string;
+  column: string;
+}
+
+/**
+ * The columns among `columns` that the database lacks, as given and in the order given (duplicates once); a column of
+ * a missing table is missing. Only base tables count, looked up as {@link findMissingTables} does, and the column as
+ * WSO2's unquoted DDL creates it:
+ * - PostgreSQL: the lower-case column of the lower-case table in the current schema (a column created quoted as "ID"
+ *   is not the one unquoted SQL finds, and counts as missing);
+ * - MySQL/MariaDB: the current database, table and column names compared case-insensitively.
+ */
+export async function findMissingColumns(session: DbSession, columns: readonly TableColumn[]): Promise<TableColumn[]> {
+  const key = (table: string, column: string) => `${table.toLowerCase()}.${column.toLowerCase()}`;
+  const wanted = new Map<string, TableColumn>();
+  for (const entry of columns) {
+    const id = key(entry.table, entry.column);
+    if (!wanted.has(id)) wanted.set(id, entry);
+  }
+  if (wanted.size === 0) return [];
+  const tables = [...new Set([...wanted.values()].map((entry) => entry.table.toLowerCase()))];
+  const rows =
+    session.engine === 'postgresql'
+      ? await session.query<{ table_name: string; column_name: string }>(
+          'SELECT t.tablename AS table_name, a.attname AS column_name FROM pg_catalog.pg_tables t ' +
+            'JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname ' +
+            'JOIN pg_catalog.pg_class c ON c.relname = t.tablename AND c.relnamespace = n.oid ' +
+            'JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
+            'WHERE t.schemaname = current_schema() AND t.tablename = ANY($1::text[])',
+          [tables],
+        )
+      : await session.query<{ table_name: string; column_name: string }>(
+          'SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name FROM information_schema.columns c ' +
+            'JOIN information_schema.tables t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME ' +
+            "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' " +
+            `AND LOWER(c.TABLE_NAME) IN (${tables.map(() => '?').join(', ')})`,
+          tables,
+        );
+  // PostgreSQL: exact names (an unquoted name is the lower-case one); MySQL/MariaDB: any case.
+  const present = new Set(
+    rows.map((row) =>
+      session.engine === 'postgresql' ? `${row.table_name}.${row.column_name}` : key(row.table_name, row.column_name),
+    ),
+  );
+  return [...wanted.entries()].filter(([id]) => !present.has(id)).map(([, entry]) => entry);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the registry versioning removal leaves
+
+/** Mapping rows of one table that still refer to an older version of their resource. */
+export interface OldVersionRows {
+  flag: keyof RegistryVersioningFlags;
+  mappingTable: string;
+  rows: number;
+}
+
+/**
+ * For each mapping table whose flag is true (in the order of VERSIONED_METADATA), how many of its rows still refer to
+ * a version of their resource that is not the current one. After the removal there are none: it deletes the rows
+ * whose (REG_VERSION, REG_TENANT_ID) is no REG_RESOURCE row, and gives the others the path and name of theirs. A row
+ * counts when its REG_VERSION is set and
+ * - no REG_RESOURCE row of its tenant has that REG_VERSION (an old version: the versioned registry wrote such rows
+ *   with the version alone, without path or name), or
+ * - the REG_RESOURCE row of its REG_PATH_ID, REG_RESOURCE_NAME (= REG_NAME) and REG_TENANT_ID has another REG_VERSION.
+ * Rows without a REG_VERSION (written with versioning off) are no old versions and never count.
+ *
+ * The tables are named unquoted, as WSO2's SQL and API-M 4.2.0 name them; a table that unquoted SQL does not find is
+ * an error that names it (see {@link findMissingTables}).
+ */
+export async function countOldVersionMappingRows(
+  session: DbSession,
+  flags: RegistryVersioningFlags,
+): Promise<OldVersionRows[]> {
+  const selected = selectVersionedMetadata(flags);
+  if (selected.length === 0) return [];
+  const missing = await findMissingTables(session, ['REG_RESOURCE', ...selected.map((meta) => meta.mappingTable)]);
+  if (missing.length > 0) {
+    throw new Error(
+      `registry table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in ${session.target.name} ` +
+        `(${session.target.database})`,
+    );
+  }
+  const counts: OldVersionRows[] = [];
+  for (const meta of selected) {
+    const rows = await session.query<{ n: number | string | bigint }>(oldVersionRowsSql(meta));
+    counts.push({ flag: meta.flag, mappingTable: meta.mappingTable, rows: Number(rows[0]?.n ?? 0) });
+  }
+  return counts;
+}
+
+/** The same SQL on PostgreSQL and MySQL/MariaDB: plain comparisons, no engine-specific syntax. */
+function oldVersionRowsSql(meta: VersionedMetadata): string {
+  const mapping = plainName(meta.mappingTable);
+  return (
+    `SELECT COUNT(*) AS n FROM ${mapping} m WHERE m.REG_VERSION IS NOT NULL AND (` +
+    'NOT EXISTS (SELECT 1 FROM REG_RESOURCE r WHERE r.REG_VERSION = m.REG_VERSION AND r.REG_TENANT_ID = m.REG_TENANT_ID) ' +
+    'OR EXISTS (SELECT 1 FROM REG_RESOURCE r WHERE r.REG_PATH_ID = m.REG_PATH_ID ' +
+    'AND r.REG_NAME = m.REG_RESOURCE_NAME AND r.REG_TENANT_ID = m.REG_TENANT_ID AND r.REG_VERSION <> m.REG_VERSION))'
+  );
+}
+
+/** The names in VERSIONED_METADATA are plain upper-case identifiers that need no quoting; keep it that way. */
+function plainName(name: string): string {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`internal: unexpected table name ${name}`);
+  return name;
 }

@@ -6,9 +6,15 @@
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeAddress, withSession } from '../db/session.js';
+import { describeAddress, withSession, type DbSession } from '../db/session.js';
 import { tableChecksums, type TableChecksum } from '../db/table-checksums.js';
-import { APIM_420_TABLES } from '../db/verify-probes.js';
+import {
+  APIM_420_TABLES,
+  findMissingIdentityFacts,
+  identityFactName,
+  identityFactsToCheck,
+  type IdentitySchemaFact,
+} from '../db/verify-probes.js';
 import { errorMessage, InputError } from '../errors.js';
 import { createConsoleLogger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
@@ -110,6 +116,7 @@ async function walkThrough(sandbox: Sandbox, base: OperationOptions): Promise<nu
       const expected = expectedAfterRemoval(sandbox.seeded, SANDBOX_FLAGS);
       if (!(await registryMatches(sandbox, expected, 'what the versioning removal must leave', print))) return 1;
     }
+    if (stage === 'identity') await addIdentitySchema(sandbox, print);
     if (stage === 'apim') await addApim420Tables(sandbox, print);
   }
 
@@ -165,6 +172,55 @@ async function addApim420Tables(sandbox: Sandbox, print: (text: string) => void)
   print(
     `The stand-in server changes no data; the demo created the ${APIM_420_TABLES.length} tables the real API-M migration adds (${APIM_420_TABLES.slice(0, 3).join(', ')}, ...), empty, for verify to find.`,
   );
+}
+
+/**
+ * The stand-in server changes no data, where the real identity migration creates tables and adds columns. The demo
+ * makes the ones verify checks for (identity.targetVersion 6.0.0 in the sandbox), empty, in its place.
+ */
+async function addIdentitySchema(sandbox: Sandbox, print: (text: string) => void): Promise<void> {
+  const facts = identityFactsToCheck('6.0.0');
+  await withSession(sandbox.target, (session) => addIdentitySchemaChanges(session, facts));
+  const names = facts.map(identityFactName);
+  print(
+    `The stand-in server changes no data; the demo made the ${facts.length} tables and columns the real identity migration adds that verify checks for (${names.slice(0, 2).join(', ')}, ..., ${names.at(-1) ?? ''}), empty.`,
+  );
+}
+
+/**
+ * Makes the identity schema changes among `facts` that the session's database lacks, as a stand-in for the identity
+ * migration (the demo's, and tests' that run the stand-in server): a missing table is created (empty, unquoted
+ * names, with the facts' columns or an ID column), a missing column is added to its table. Returns what it made, as
+ * `TABLE` and `TABLE.COLUMN`.
+ */
+export async function addIdentitySchemaChanges(
+  session: DbSession,
+  facts: readonly IdentitySchemaFact[],
+): Promise<{ tablesCreated: string[]; columnsAdded: string[] }> {
+  const missing = await findMissingIdentityFacts(session, facts);
+  const tablesCreated: string[] = [];
+  const columnsAdded: string[] = [];
+  const newTables = new Map<string, string[]>();
+  for (const { fact, tableMissing } of missing) {
+    if (!tableMissing) continue;
+    const columns = newTables.get(fact.table) ?? [];
+    if (fact.kind === 'column') columns.push(fact.column);
+    newTables.set(fact.table, columns);
+  }
+  for (const [table, columns] of newTables) {
+    const definitions = columns.length > 0 ? columns.map((column) => `${column} VARCHAR(64)`) : ['ID INTEGER'];
+    await session.query(`CREATE TABLE ${table} (${definitions.join(', ')})`);
+    tablesCreated.push(table);
+  }
+  for (const { fact, tableMissing } of missing) {
+    if (tableMissing || fact.kind !== 'column') continue;
+    await session.query(`ALTER TABLE ${fact.table} ADD COLUMN ${fact.column} VARCHAR(64)`);
+    columnsAdded.push(identityFactName(fact));
+  }
+  for (const { fact, tableMissing } of missing) {
+    if (tableMissing && fact.kind === 'column') columnsAdded.push(identityFactName(fact));
+  }
+  return { tablesCreated, columnsAdded };
 }
 
 async function describeKeptSandbox(sandbox: Sandbox, print: (text: string) => void): Promise<void> {

@@ -11,7 +11,7 @@ import {
 import { REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { isRecord } from '../config/schema.js';
-import { findMissingTables } from '../db/verify-probes.js';
+import { holdsRegistryTables } from '../db/verify-probes.js';
 import { withSession } from '../db/session.js';
 import { checkOldHomeInput } from './input-checks.js';
 import { touchedDatabases, type GuardState, type MutatingStageDefinition, type PhysicalTarget } from './guard.js';
@@ -59,8 +59,7 @@ async function findRegistryDatabases(context: StageContext, found: RegistryDatab
     const key = db.names.includes('shared_db') ? 'shared_db' : 'config';
     const where = `${db.label} (${db.target.host}:${db.target.port}/${db.target.database})`;
     if (key === 'config') {
-      const missing = await withSession(db.target, (session) => findMissingTables(session, ['REG_RESOURCE']));
-      if (missing.length > 0) {
+      if (!(await withSession(db.target, (session) => holdsRegistryTables(session)))) {
         context.deps.logger.info(`${where} has no registry tables (no REG_RESOURCE): Step 1 does not apply there`);
         skipped.push(db.label);
         continue;

@@ -20,7 +20,7 @@ import type { ActionState } from '../../src/entry/action-state.js';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
 import {
-  createApimTables,
+  createMigratedSchema,
   createMigrationSetup,
   prepareServerStages,
   ledgerStates,
@@ -319,7 +319,7 @@ describe.each(ENGINES)('migrate.yml on %s, job by job', (_label, engine) => {
     expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded', 'apim:succeeded']);
 
     // verify: read only.
-    await createApimTables(setup);
+    await createMigratedSchema(setup);
     const verify = await job(setup, run, { stage: 'verify' });
     expectDone(verify);
     expect(verify.main.summary).toContain('## ✅ apim-migrate: Verify succeeded');
@@ -505,7 +505,7 @@ describe.each(ENGINES)('a new run that resumes on %s', (_label, engine) => {
       expect(requests).toContain(`GET /repos/${REPOSITORY}/actions/artifacts/${backup.id}/zip`);
       expect(await checksums(setup, { withLedger: false })).toEqual(beforeApim);
 
-      await createApimTables(setup);
+      await createMigratedSchema(setup);
       expectDone(await job(setup, second, { stage: 'verify' }));
 
       expect(storedArtifactNames(service, second)).toEqual([
@@ -593,7 +593,9 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
           // pipe of a killed main step dies of SIGPIPE, so cancel only once it is silent.
           const log = await readFile(carbonLog, 'utf8').catch(() => '');
           const hop = log.slice(log.lastIndexOf('Starting migration from 3.2.0 to 4.0.0'));
-          return state?.serverPid !== undefined && hop.includes('Migrating the registry artifacts') ? state : undefined;
+          return state?.serverPid !== undefined && hop.includes('Starting AM_DB data migration from 3.2.0 to 4.0.0')
+            ? state
+            : undefined;
         },
         60_000,
       );
@@ -650,7 +652,7 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
       expect(logs.finalized).toBe(true);
       const logFiles = await artifactFiles(logs);
       expect([...logFiles.keys()]).toEqual(expect.arrayContaining(['server-console.log', 'wso2carbon.log']));
-      expect(logFiles.get('server-console.log')?.toString()).toContain('Migrating the registry artifacts');
+      expect(logFiles.get('server-console.log')?.toString()).toContain('Starting AM_DB data migration from 3.2.0 to 4.0.0');
       // The stand-in does not get to remove its pid file (its shutdown hook writes to the pipe of the killed main
       // step), and its shell stays a zombie where PID 1 reaps late: the post step removes the stale file.
       expect(existsSync(pidFile)).toBe(false);

@@ -12,7 +12,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, createFaultCase, NORMAL_SERVER, type FaultCase } from '../helpers/fault-case.js';
-import { createApimTables, PASSWORD_ENV, requireBundles, type ScriptRun } from '../helpers/migration-setup.js';
+import { createMigratedSchema, PASSWORD_ENV, requireBundles, type ScriptRun } from '../helpers/migration-setup.js';
 import { writeStandInConf } from '../helpers/stand-in.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
@@ -91,7 +91,7 @@ describe.each([
         const run = await cli(made, argv);
         runs.push({ argv, run });
         expect(run.code, `${argv.join(' ')}\n${run.stdout}${run.stderr}`).toBe(0);
-        if (argv[1] === 'apim') await createApimTables(made.setup);
+        if (argv[1] === 'apim') await createMigratedSchema(made.setup);
       }
       // A wrong password: the error must not print the password that was tried either.
       const wrong = `Wr0ng-Secret-${engine}-${process.pid}`;

@@ -44,7 +44,8 @@ import {
   type RegistryXmlFlags,
 } from './wso2-fixtures.js';
 import { readLedger } from '../../src/db/ledger.js';
-import { APIM_420_TABLES } from '../../src/db/verify-probes.js';
+import { APIM_420_TABLES, identityFactsToCheck } from '../../src/db/verify-probes.js';
+import { addIdentitySchemaChanges } from '../../src/demo/demo.js';
 import { makeDeploymentToml } from '../../src/demo/sandbox-files.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from '../../src/demo/registry-seed.js';
 import { installStandIn, makeIdentityMigrationConfig, type StandInBehaviour } from './stand-in.js';
@@ -459,6 +460,20 @@ export async function createApimTables(setup: MigrationSetup): Promise<void> {
   const session = await setup.adminSession();
   try {
     for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE ${table} (ID INTEGER)`);
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * What the real migrations leave and the stand-in server does not make, for verify: the API-M 4.2.0 tables and the
+ * identity migration's tables and columns (empty).
+ */
+export async function createMigratedSchema(setup: MigrationSetup): Promise<void> {
+  await createApimTables(setup);
+  const session = await setup.adminSession();
+  try {
+    await addIdentitySchemaChanges(session, identityFactsToCheck('6.0.0'));
   } finally {
     await session.close();
   }

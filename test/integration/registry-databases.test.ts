@@ -108,7 +108,6 @@ describe('registry-scripts on a separate [database.config]', () => {
       'REG_RESOURCE_TAG in config: versioning details were removed by an earlier run; not again',
     );
     expect(await registryChecksums(config)).toEqual(after.config);
-
   });
 
   it('backs up a config database without registry tables and leaves it alone', async () => {

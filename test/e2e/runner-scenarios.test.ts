@@ -652,7 +652,9 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
       expect(logs.finalized).toBe(true);
       const logFiles = await artifactFiles(logs);
       expect([...logFiles.keys()]).toEqual(expect.arrayContaining(['server-console.log', 'wso2carbon.log']));
-      expect(logFiles.get('server-console.log')?.toString()).toContain('Starting AM_DB data migration from 3.2.0 to 4.0.0');
+      expect(logFiles.get('server-console.log')?.toString()).toContain(
+        'Starting AM_DB data migration from 3.2.0 to 4.0.0',
+      );
       // The stand-in does not get to remove its pid file (its shutdown hook writes to the pipe of the killed main
       // step), and its shell stays a zombie where PID 1 reaps late: the post step removes the stale file.
       expect(existsSync(pidFile)).toBe(false);

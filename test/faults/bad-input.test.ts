@@ -336,6 +336,39 @@ const CASES: BadInputCase[] = [
     names: /wso2is-migration-1\.0\.225\.zip/,
     fix: /migration-config\.yaml/,
   },
+  {
+    area: 'migration-config.yaml',
+    // Client 1.0.225 has no 6.1.0 entry: it would stop at 6.0.0 and still print its success line.
+    name: 'no versions[] entry for identity.targetVersion',
+    argv: ['run', 'identity'],
+    files: (s) => ({
+      [s.configFile]: configWith(s, {
+        identity: { ...(s.configObject['identity'] as Record<string, unknown>), targetVersion: '6.1.0' },
+      }),
+    }),
+    names: /wso2is-migration-1\.0\.225\.zip: migration-resources\/migration-config\.yaml/,
+    fix: /versions has no entry with version: "6\.1\.0".*Use a kit whose migration-config\.yaml has a "6\.1\.0" entry/s,
+  },
+  {
+    area: 'java',
+    name: 'JAVA_HOME names no JDK',
+    argv: ['run', 'identity'],
+    env: { JAVA_HOME: '/nonexistent/jdk' },
+    names: 'JAVA_HOME is /nonexistent/jdk',
+    fix: /set server\.javaHome in the config or JAVA_HOME in the environment to a JDK 11 or 17/,
+  },
+  {
+    area: 'config',
+    name: 'identity.uniqueIdUserStore without identity.userStoreManagersMigrated',
+    argv: ['run', 'identity'],
+    files: (s) => ({
+      [s.configFile]: configWith(s, {
+        identity: { ...(s.configObject['identity'] as Record<string, unknown>), uniqueIdUserStore: true },
+      }),
+    }),
+    names: 'identity.userStoreManagersMigrated',
+    fix: /WSO2 Support's guidelines/,
+  },
   // kits
   {
     area: 'kit',

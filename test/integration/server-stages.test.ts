@@ -52,9 +52,19 @@ async function homeEntries(current: MigrationSetup): Promise<string[]> {
 }
 
 async function storedFiles(current: MigrationSetup, artifact: string): Promise<string[]> {
+  return readdir(await artifactDir(current, artifact));
+}
+
+async function artifactDir(current: MigrationSetup, artifact: string): Promise<string> {
   for (const run of await readdir(path.join(current.storeDir, 'runs'))) {
-    const files = await readdir(path.join(current.storeDir, 'runs', run, artifact)).catch(() => undefined);
-    if (files) return files;
+    const dir = path.join(current.storeDir, 'runs', run, artifact);
+    if (
+      await readdir(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      return dir;
   }
   throw new Error(`no artifact ${artifact} in ${current.storeDir}`);
 }
@@ -211,6 +221,43 @@ describe('server stage failures', () => {
       );
       expect(saved).toHaveLength(1);
       expect((await homeEntries(setup)).filter((name) => name.startsWith('invalid-swagger-definitions'))).toEqual([]);
+    },
+  );
+
+  it(
+    'ERRORs outside the client run are warnings in the report, and fail the stage with server.failOnAnyError',
+    { timeout: 180_000 },
+    async () => {
+      setup = await serverSetup('postgresql', { errorOutsideWindow: true });
+      expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+      const warned = await cli(setup, ['run', 'identity']);
+      expect(warned.code, warned.output).toBe(0);
+      const report = JSON.parse(
+        await readFile(path.join(await artifactDir(setup, 'apim-migrate-identity-report-a1'), 'report.json'), 'utf8'),
+      ) as { steps: Array<{ id: string; checks?: Array<{ verdict: string; message: string }> }> };
+      const server = report.steps.find((step) => step.id === 'server');
+      expect(server?.checks).toEqual([
+        {
+          verdict: 'warn',
+          message: expect.stringMatching(
+            /^ERROR of the server outside the migration client's run: .*error-outside-window/,
+          ),
+        },
+        {
+          verdict: 'warn',
+          message: expect.stringMatching(
+            /^ERROR of the server outside the migration client's run: .*error-outside-window/,
+          ),
+        },
+      ]);
+
+      await cli(setup, ['restore', '--stage', 'identity']);
+      await rewriteConfig(setup, { server: { timeoutMinutes: 1, stopGraceSeconds: 5, failOnAnyError: true } });
+      const failed = await cli(setup, ['run', 'identity']);
+      expect(failed.code).toBe(1);
+      expect(failed.output).toMatch(
+        /server logged 2 ERROR lines outside the identity migration client's run, which server\.failOnAnyError does not allow/,
+      );
     },
   );
 

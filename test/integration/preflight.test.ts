@@ -54,6 +54,23 @@ interface CliRun {
   runId: string;
 }
 
+/** Preflight through runStageOperation, as both entries run it, with everything it logged. */
+async function preflightIn(
+  setup: MigrationSetup,
+  env: Record<string, string | undefined>,
+): Promise<{ result: StageResult; lines: string[] }> {
+  const lines: string[] = [];
+  const result = await runStageOperation({
+    stage: 'preflight',
+    dryRun: false,
+    force: false,
+    cwd: setup.dir,
+    env,
+    logger: createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) }),
+  });
+  return { result, lines };
+}
+
 let runCounter = 0;
 
 /** `apim-migrate run preflight` in the setup's folder with a fake io and a run id of its own. */
@@ -266,15 +283,7 @@ describe('preflight on PostgreSQL only', () => {
   });
   it('warns about a versioning flag that is not exactly true, naming the file and line', async () => {
     const setup = await setUp({ engine: 'postgresql', flags: { tags: ' true ' } });
-    const lines: string[] = [];
-    const result = await runStageOperation({
-      stage: 'preflight',
-      dryRun: false,
-      force: false,
-      cwd: setup.dir,
-      env: baseEnv(setup.env),
-      logger: createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) }),
-    });
+    const { result, lines } = await preflightIn(setup, baseEnv(setup.env));
     const warning = checksOf(result, 'warn').find((message) => message.includes('<versioningTags>'));
     expect(warning, lines.join('\n')).toMatch(/registry\.xml:\d+: <versioningTags> is " true ", not exactly true/);
     expect(checksOf(result, 'pass').join('\n')).toContain('off for every kind');
@@ -293,15 +302,8 @@ describe('preflight on PostgreSQL only', () => {
 
   it('fails without a JDK, naming JAVA_HOME and server.javaHome', async () => {
     const setup = await setUp({ engine: 'postgresql' });
-    const lines: string[] = [];
-    const result = await runStageOperation({
-      stage: 'preflight',
-      dryRun: false,
-      force: false,
-      cwd: setup.dir,
-      env: baseEnv({ ...setup.env, JAVA_HOME: undefined, PATH: path.join(setup.dir, 'no-java-here') }),
-      logger: createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) }),
-    });
+    const env = baseEnv({ ...setup.env, JAVA_HOME: undefined, PATH: path.join(setup.dir, 'no-java-here') });
+    const { result } = await preflightIn(setup, env);
     expect(result.status).toBe('failed');
     expect(checksOf(result, 'fail')).toEqual([
       expect.stringMatching(/JAVA_HOME is not set and there is no java on PATH: set server\.javaHome/),

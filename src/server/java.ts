@@ -50,7 +50,8 @@ export async function resolveJavaHome(options: ResolveJavaHomeOptions): Promise<
     if (await isExecutable(java)) return { home, source, java };
     return { problem: `${source} is ${home}, but ${java} is not an executable file: ${HOW_TO_SET}` };
   }
-  const onPath = await findOnPath(binary, options.env['PATH']);
+  // Windows spells it Path; a copied environment keeps the spelling.
+  const onPath = await findOnPath(binary, options.env['PATH'] ?? options.env['Path']);
   if (!onPath) return { problem: `JAVA_HOME is not set and there is no java on PATH: ${HOW_TO_SET}` };
   const real = await realpath(onPath).catch(() => onPath);
   const bin = path.dirname(real);

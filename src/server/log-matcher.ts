@@ -131,6 +131,7 @@ const APIM_FAILURES = [
   /Error occurred while initializing DB Util/,
 ];
 const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
+const APIM_STARTED = /Starting API-M migration from /;
 const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
 // ValidationHandler: `Starting <step> for tenant <id>(<domain>)..........`, then `Successfully completed ...`.
 const VALIDATOR_STEP = /^(Starting|Successfully completed) (\w+) for tenant (\S+?)\.*$/;
@@ -154,6 +155,10 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
     clientFinished: false,
     serverStarted: false,
     waitingForClient: false,
+    /** apim-validate: `Running all validator steps` (or one step) has been seen. */
+    validationStarted: false,
+    /** apim-validate: the API-M client migrated instead (it got no -DrunPreMigration): its start line. */
+    migrationInsteadOfValidation: undefined as string | undefined,
     successLine: undefined as string | undefined,
     failureLines: [] as string[],
     clientErrors: [] as string[],
@@ -318,7 +323,8 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
       return events;
     }
     if (!inWindow() && !(seen.clientStarted === false && isClientLine(record))) {
-      if (isError) {
+      // WSO2's harmless lines are harmless wherever they come; they never count against server.failOnAnyError.
+      if (isError && !harmless.some((pattern) => pattern.test(message))) {
         seen.serverErrors.push(message);
         events.push({ type: 'server-error', line: message });
       }
@@ -331,6 +337,8 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
       events.push({ type: 'client-started', line: message });
     }
     if (kind === 'apim-validate') {
+      if (VALIDATION_STARTED.test(message)) seen.validationStarted = true;
+      if (APIM_STARTED.test(message)) seen.migrationInsteadOfValidation = message;
       noteApi(message);
       noteValidatorStep(message);
     }
@@ -425,11 +433,17 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
   /** The verdict of the client's own lines, when none of them was an ERROR. */
   function clientVerdict(client: string): { verdict: MatcherVerdict; reason: string } {
     if (kind === 'apim-validate') {
-      if (!seen.serverStarted) return { verdict: 'pending', reason: '' };
-      if (!seen.clientStarted) {
+      if (seen.migrationInsteadOfValidation !== undefined) {
         return {
           verdict: 'failed',
-          reason: `the server finished starting but the ${client} never ran: ${NOT_RUN_HINT[kind]}`,
+          reason: `the API-M migration client migrated instead of validating ("${seen.migrationInsteadOfValidation}"): the server did not get -DrunPreMigration; the databases may have changed, so restore them before going on`,
+        };
+      }
+      if (!seen.serverStarted) return { verdict: 'pending', reason: '' };
+      if (!seen.validationStarted) {
+        return {
+          verdict: 'failed',
+          reason: `the server finished starting but the ${client} never ran ("Running all validator steps" never came): ${NOT_RUN_HINT[kind]}`,
         };
       }
       const open = openSteps[0];

@@ -171,6 +171,8 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     pendingLog += `${line}\n`;
     lastLines.push(line);
     if (lastLines.length > LAST_LINES) lastLines.shift();
+    // Once the run is decided, what follows is the stop's doing (shutdown lines): logged, never judged.
+    if (fired) return;
     for (const event of matcher.push(line)) {
       reportEvent(event, kind, logger);
       if (event.type === 'waiting-for-client' && stallTimer === undefined && !fired) {
@@ -487,9 +489,14 @@ function launcherStopCommand(command: ServerCommand): ServerCommand | undefined 
   };
 }
 
-/** The environment a launcher command runs in: `base` with the command's CARBON_HOME and JAVA_HOME over it. */
+/**
+ * The environment a launcher command runs in: `base` with the command's CARBON_HOME and JAVA_HOME over it, and
+ * without JAVACMD, which api-manager.sh would run instead of `$JAVA_HOME/bin/java`.
+ */
 function launcherEnv(command: ServerCommand, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return command.env ? { ...base, ...command.env } : base;
+  if (!command.env) return base;
+  const { JAVACMD: _inherited, ...rest } = base;
+  return { ...rest, ...command.env };
 }
 
 async function runQuietly(

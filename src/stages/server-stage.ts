@@ -17,7 +17,10 @@ import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
-import type { StageContext, StepDefinition, StepOutput } from './types.js';
+import type { Check, StageContext, StepDefinition, StepOutput } from './types.js';
+
+/** How many ERROR lines of the server outside the client's run the report lists one by one. */
+const LISTED_SERVER_ERRORS = 20;
 
 /** Where a server stage gathers what becomes its logs artifact. */
 export function logsDir(context: StageContext): string {
@@ -198,11 +201,19 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome, command),
         });
         deps.serverState?.serverStopped();
-        // ERRORs outside the client's run do not fail it (unless server.failOnAnyError): the report lists them.
-        const checks = result.serverErrors.map((line) => ({
-          verdict: 'warn' as const,
+        // ERRORs outside the client's run do not fail it (unless server.failOnAnyError): the report lists them,
+        // the first ones in full; the console log in the logs artifact has them all.
+        const checks: Check[] = result.serverErrors.slice(0, LISTED_SERVER_ERRORS).map((line) => ({
+          verdict: 'warn',
           message: `ERROR of the server outside the migration client's run: ${line}`,
         }));
+        const unlisted = result.serverErrors.length - LISTED_SERVER_ERRORS;
+        if (unlisted > 0) {
+          checks.push({
+            verdict: 'warn',
+            message: `${unlisted} more ERROR lines of the server outside the migration client's run: see server-console.log in the logs artifact`,
+          });
+        }
         const withChecks = (output: StepOutput): StepOutput => (checks.length > 0 ? { ...output, checks } : output);
         if (result.verdict === 'failed') {
           return withChecks({

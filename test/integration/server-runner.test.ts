@@ -370,12 +370,13 @@ describe('runServer: failure', () => {
 });
 
 describe('runServer: the faithful launcher and the client window', () => {
-  it('runs the home it is given, whatever CARBON_HOME the environment holds, and stops that one', async () => {
+  it('runs the home and the JDK it is given, whatever CARBON_HOME, JAVA_HOME and JAVACMD the environment holds', async () => {
     const other = await temp.make();
     const otherStandIn = await installStandIn(other, { kit: 'apim' });
     const { result, standIn } = await run({
       stage: 'apim',
-      options: { env: { ...process.env, CARBON_HOME: other, JAVA_HOME: '/nonexistent' } },
+      // api-manager.sh would run an inherited JAVACMD instead of $JAVA_HOME/bin/java.
+      options: { env: { ...process.env, CARBON_HOME: other, JAVA_HOME: '/nonexistent', JAVACMD: '/nonexistent/java' } },
     });
 
     expect(result.verdict).toBe('succeeded');

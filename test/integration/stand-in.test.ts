@@ -352,8 +352,6 @@ describe('the launcher', () => {
   it('--test execs the JVM, so the launcher ends with its status (143 after --stop)', async () => {
     const standIn = await home();
     const server = await serve(standIn, ['--test']);
-    // In --test mode "$JAVACMD" -version cannot run: the real launcher warns about the JDK.
-    expect(server.stdout()).toContain(' [ERROR] CARBON is supported only between JDK 11 and JDK 17');
     expect(await pidOf(standIn)).toBe(server.pid);
     expect((await stop(standIn, server)).code).toBe(143);
   });

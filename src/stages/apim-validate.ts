@@ -15,37 +15,61 @@ export const apimValidateStage: StageDefinition = {
     // `-DsaveInvalidDefinition` writes <HOME>/invalid-swagger-definitions/<API UUID>.json, and the folder stays
     // across runs: what an earlier run left is set aside first, so that this run's folder holds only its own.
     const invalidFolder = path.join(context.config.apimHome, INVALID_DEFINITIONS_FOLDER);
-    const { runId, attempt } = context.deps.run;
-    const earlierFolder = `${invalidFolder}-before-${runId}-a${attempt}`;
+    // Filled by the first step with the folders set aside; the logs step stores them and this run's folder.
+    const folders: string[] = [];
     return [
       ...(context.config.keyManager === 'is' ? [isHealthStep(context)] : []),
-      setAsideStep(context, invalidFolder, earlierFolder),
+      setAsideStep(context, invalidFolder, folders),
       ...serverRunSteps(context, {
         stage: 'apim-validate',
         kit: { path: context.config.apim.migrationKit, kind: 'apim' },
         onInvalidDefinitions: judgeInvalidDefinitions,
       }),
-      storeLogsStep(context, 'apim-validate', [earlierFolder, invalidFolder], { removeExtraFolders: !context.dryRun }),
+      storeLogsStep(context, 'apim-validate', folders, { removeExtraFolders: !context.dryRun }),
     ];
   },
 };
 
 const INVALID_DEFINITIONS_FOLDER = 'invalid-swagger-definitions';
+const SET_ASIDE = `${INVALID_DEFINITIONS_FOLDER}-before-`;
 
-function setAsideStep(context: StageContext, folder: string, aside: string): StepDefinition {
+/**
+ * Renames what earlier runs left in the folder to `<folder>-before-<run>-a<attempt>` (a rename in the home: nothing
+ * is copied, so nothing can be lost on the way), and gathers every such folder, also those of runs that were killed
+ * before they stored them, for the logs step.
+ */
+function setAsideStep(context: StageContext, folder: string, folders: string[]): StepDefinition {
   return {
     id: 'earlier-definitions',
     title: 'Invalid definitions of earlier runs',
     async run(): Promise<StepOutput> {
-      const files = await readdir(folder).catch(() => undefined);
-      if (files === undefined) return { outcome: 'skipped', summary: `no ${INVALID_DEFINITIONS_FOLDER} folder` };
-      if (context.dryRun) return { summary: `dry run: would set aside ${files.length} files of an earlier run` };
-      // A rename in the home: nothing is copied, so nothing can be lost on the way.
-      await rename(folder, aside);
-      context.deps.logger.info(
-        `${folder} held ${files.length} files of an earlier run: moved to ${aside}; they go into the logs artifact and are not reported again`,
-      );
-      return { summary: `set aside ${files.length} files of an earlier run` };
+      const home = context.config.apimHome;
+      const entries = await readdir(folder, { withFileTypes: true }).catch(() => undefined);
+      const files = entries?.filter((entry) => entry.isFile());
+      const leftOver = (await readdir(home))
+        .filter((name) => name.startsWith(SET_ASIDE))
+        .map((name) => path.join(home, name));
+      if (context.dryRun) {
+        return { summary: `dry run: would set aside ${files?.length ?? 0} files of an earlier run` };
+      }
+      folders.push(...leftOver);
+      if (files !== undefined) {
+        const { runId, attempt } = context.deps.run;
+        const aside = path.join(home, `${SET_ASIDE}${runId}-a${attempt}`);
+        await rename(folder, aside);
+        folders.push(aside);
+        context.deps.logger.info(
+          `${folder} held ${files.length} files of an earlier run: moved to ${aside}; they go into the logs artifact and are not reported again`,
+        );
+      }
+      for (const earlier of leftOver) {
+        context.deps.logger.info(`${earlier}, set aside by a run that did not store it, goes into the logs artifact`);
+      }
+      folders.push(folder);
+      if (files === undefined && leftOver.length === 0) {
+        return { outcome: 'skipped', summary: `no ${INVALID_DEFINITIONS_FOLDER} folder` };
+      }
+      return { summary: `set aside ${files?.length ?? 0} files of an earlier run` };
     },
   };
 }

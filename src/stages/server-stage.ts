@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
@@ -243,8 +243,9 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
 
 /**
  * Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs, and the files
- * of `extraFolders`. With `removeExtraFolders`, those folders leave the home once the artifact is stored (not before:
- * when the upload fails they stay where they are).
+ * of `extraFolders` (read when the step runs, so an earlier step may add to it). With `removeExtraFolders`, the
+ * files stored leave the home once the artifact is stored (not before: when the upload fails they stay where they
+ * are), and so do their folders when nothing else is in them.
  */
 export function storeLogsStep(
   context: StageContext,
@@ -262,7 +263,8 @@ export function storeLogsStep(
       await mkdir(dir, { recursive: true });
       const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
       await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), secretMasker(context));
-      for (const folder of extraFolders) await copyFolderFlat(folder, dir);
+      const copied: string[] = [];
+      for (const folder of extraFolders) copied.push(...(await copyFolderFlat(folder, dir)));
       const files = (await readdir(dir)).map((name) => path.join(dir, name));
       const name = artifactName(stage, 'logs', context.deps.run.attempt);
       try {
@@ -275,21 +277,29 @@ export function storeLogsStep(
       }
       context.outcome.logArtifact = name;
       if (options.removeExtraFolders) {
-        for (const folder of extraFolders) await rm(folder, { recursive: true, force: true });
+        // Only what was stored goes: a folder with anything else in it (a subfolder) stays.
+        for (const file of copied) await rm(file, { force: true });
+        for (const folder of extraFolders) await rmdir(folder).catch(() => undefined);
       }
       return { summary: `${name} (${files.length} files)` };
     },
   };
 }
 
-/** Copies a folder's files beside the logs as `<folder>-<file>`: artifacts hold one flat list of files. */
-async function copyFolderFlat(folder: string, target: string): Promise<void> {
+/**
+ * Copies a folder's files beside the logs as `<folder>-<file>` (artifacts hold one flat list of files) and returns
+ * the paths it copied from.
+ */
+async function copyFolderFlat(folder: string, target: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  const copied: string[] = [];
   for (const entry of entries) {
-    if (entry.isFile()) {
-      await copyFile(path.join(folder, entry.name), path.join(target, `${path.basename(folder)}-${entry.name}`));
-    }
+    if (!entry.isFile()) continue;
+    const source = path.join(folder, entry.name);
+    await copyFile(source, path.join(target, `${path.basename(folder)}-${entry.name}`));
+    copied.push(source);
   }
+  return copied;
 }
 
 /** The identity kit's migration-config.yaml, edited as WSO2's guide says. */

@@ -204,6 +204,13 @@ describe('server stage failures', () => {
       const earlier = path.join(setup.apimHome, 'invalid-swagger-definitions');
       await mkdir(earlier, { recursive: true });
       await writeFile(path.join(earlier, '11111111-2222-4333-8444-555555555555.json'), '{"swagger":"2.0"}\n');
+      // Left by a run that was killed before it stored the logs.
+      const stranded = path.join(setup.apimHome, 'invalid-swagger-definitions-before-killed-a1');
+      await mkdir(stranded);
+      await writeFile(path.join(stranded, '99999999-2222-4333-8444-555555555555.json'), '{"swagger":"2.0"}\n');
+      // Not the validator's: stays where it is.
+      await mkdir(path.join(earlier, 'notes'));
+      await writeFile(path.join(earlier, 'notes', 'mine.txt'), 'an operator note\n');
       await rewriteConfig(setup, {
         apim: { ...(setup.configObject['apim'] as object), allowInvalidDefinitions: true },
       });
@@ -214,13 +221,24 @@ describe('server stage failures', () => {
       expect(result.output).toContain('1 invalid API definition, allowed by apim.allowInvalidDefinitions');
       const files = await storedFiles(setup, 'apim-migrate-apim-validate-logs-a1');
       const before = files.filter((file) => file.startsWith('invalid-swagger-definitions-before-'));
-      expect(before).toEqual([expect.stringMatching(/-a1-11111111-2222-4333-8444-555555555555\.json$/)]);
+      expect(before.sort()).toEqual([
+        'invalid-swagger-definitions-before-killed-a1-99999999-2222-4333-8444-555555555555.json',
+        expect.stringMatching(
+          /^invalid-swagger-definitions-before-server-test-\d+-a1-11111111-2222-4333-8444-555555555555\.json$/,
+        ),
+      ]);
       const saved = files.filter(
         (file) =>
           file.startsWith('invalid-swagger-definitions-') && !file.startsWith('invalid-swagger-definitions-before-'),
       );
       expect(saved).toHaveLength(1);
-      expect((await homeEntries(setup)).filter((name) => name.startsWith('invalid-swagger-definitions'))).toEqual([]);
+      // What was stored left the home; the folder with the operator's note stays, with only the note.
+      const left = (await homeEntries(setup)).filter((name) => name.startsWith('invalid-swagger-definitions'));
+      expect(left).toEqual([expect.stringMatching(/^invalid-swagger-definitions-before-server-test-\d+-a1$/)]);
+      expect(await readdir(path.join(setup.apimHome, left[0] ?? ''), { recursive: true })).toEqual([
+        'notes',
+        'notes/mine.txt',
+      ]);
     },
   );
 

@@ -21,7 +21,7 @@ import { statementCacheTargets } from './server-stage.js';
 import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
-import { configuredDatabase } from './databases.js';
+import { configuredDatabase, describeDatabase, findRegistryDatabases } from './databases.js';
 import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
 import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
 import type { ServerStateSink, StageContext, StageName, StageResult } from './types.js';
@@ -242,15 +242,30 @@ async function addConfigDiffs(plan: Plan, config: ResolvedConfig): Promise<Plan>
   return result;
 }
 
-/** Adds how many rows the versioning removal would delete; a plan is still a plan when shared_db does not answer. */
+/**
+ * Adds how many rows the versioning removal would delete, in every database that holds the registry (shared_db's in
+ * the stage's table, another's in a note); a plan is still a plan when a database does not answer.
+ */
 async function countRemoval(plan: Plan, config: ResolvedConfig, flags: RegistryVersioningFlags): Promise<Plan> {
-  const shared = config.databases.find((db) => db.name === 'shared_db');
-  if (!shared) return plan;
+  const timeout = { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS };
   try {
-    const counts = await withSession(shared, (session) => countVersioningRemoval(session, flags), {
-      connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS,
-    });
-    return withRemovalCounts(plan, counts);
+    const { databases } = await findRegistryDatabases(config, timeout);
+    let result = plan;
+    for (const db of databases) {
+      const counts = await withSession(db.target, (session) => countVersioningRemoval(session, flags), timeout);
+      if (db.key === 'shared_db') {
+        result = withRemovalCounts(result, counts);
+        continue;
+      }
+      for (const count of counts) {
+        result = withNote(
+          result,
+          'registry-scripts',
+          `in ${describeDatabase(db)}: would delete ${count.mappingRowsToDelete} rows of ${count.mappingTable} and ${count.entityRowsToDelete} of ${count.entityTable}`,
+        );
+      }
+    }
+    return result;
   } catch (error) {
     return withNote(plan, 'registry-scripts', `row counts not available: ${errorMessage(error)}`);
   }

@@ -11,10 +11,10 @@ import {
 import { REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { isRecord } from '../config/schema.js';
-import { holdsRegistryTables } from '../db/verify-probes.js';
 import { withSession } from '../db/session.js';
 import { checkOldHomeInput } from './input-checks.js';
-import { touchedDatabases, type GuardState, type MutatingStageDefinition, type PhysicalTarget } from './guard.js';
+import { describeDatabase, findRegistryDatabases, type RegistryDatabase } from './databases.js';
+import type { GuardState, MutatingStageDefinition } from './guard.js';
 import type { StageContext, StepOutput } from './types.js';
 
 type Flag = keyof RegistryVersioningFlags;
@@ -36,7 +36,7 @@ export const registryScriptsStage: MutatingStageDefinition = {
   steps(context, guard) {
     const databases: RegistryDatabase[] = [];
     return [
-      { id: 'registry-databases', title: 'Registry databases', run: () => findRegistryDatabases(context, databases) },
+      { id: 'registry-databases', title: 'Registry databases', run: () => findDatabases(context, databases) },
       { id: 'indices', title: 'Registry indices', run: () => addIndices(context, databases) },
       {
         id: 'versioning',
@@ -47,28 +47,18 @@ export const registryScriptsStage: MutatingStageDefinition = {
   },
 };
 
-/** A physical database that holds the registry tables; `key` names it in the ledger (shared_db or config). */
-interface RegistryDatabase extends PhysicalTarget {
-  key: 'shared_db' | 'config';
-}
-
-/** shared_db always holds the registry; config does when it is another database that has REG_RESOURCE. */
-async function findRegistryDatabases(context: StageContext, found: RegistryDatabase[]): Promise<StepOutput> {
-  const skipped: string[] = [];
-  for (const db of touchedDatabases(registryScriptsStage, context.config)) {
-    const key = db.names.includes('shared_db') ? 'shared_db' : 'config';
-    const where = `${db.label} (${db.target.host}:${db.target.port}/${db.target.database})`;
-    if (key === 'config') {
-      if (!(await withSession(db.target, (session) => holdsRegistryTables(session)))) {
-        context.deps.logger.info(`${where} has no registry tables (no REG_RESOURCE): Step 1 does not apply there`);
-        skipped.push(db.label);
-        continue;
-      }
-    }
-    found.push({ ...db, key });
+/** The registry databases, found once for the steps after it. */
+async function findDatabases(context: StageContext, found: RegistryDatabase[]): Promise<StepOutput> {
+  const { databases, without } = await findRegistryDatabases(context.config);
+  found.push(...databases);
+  for (const db of without) {
+    context.deps.logger.info(
+      `${describeDatabase(db)} has no registry tables (no REG_RESOURCE): Step 1 does not apply there`,
+    );
   }
-  const names = found.map((db) => db.label).join(', ');
-  return { summary: `${names}${skipped.length > 0 ? `; ${skipped.join(', ')} has no registry tables` : ''}` };
+  const names = databases.map((db) => db.label).join(', ');
+  const skipped = without.map((db) => db.label).join(', ');
+  return { summary: `${names}${skipped ? `; ${skipped} has no registry tables` : ''}` };
 }
 
 /** `NAME` with one registry database, `label: NAME` with several. */

@@ -222,7 +222,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           });
         }
         const invalid = await spec.onInvalidDefinitions?.(context, result.invalidDefinitions);
-        return withChecks(invalid ?? { summary: result.reason });
+        return withChecks(invalid ?? { summary: `${result.reason} (${describeJavaHome(javaHome)})` });
       },
     },
     {

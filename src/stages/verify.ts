@@ -12,7 +12,6 @@ import {
   findMissingIdentityFacts,
   findMissingRegistryIndices,
   findMissingTables,
-  holdsRegistryTables,
   IDENTITY_610_FACTS,
   identityFactDatabase,
   identityFactName,
@@ -20,13 +19,12 @@ import {
   type MissingIdentityFact,
 } from '../db/verify-probes.js';
 import { errorMessage } from '../errors.js';
-import { groupPhysicalDatabases, isRegistryDatabase } from '../plan/build-plan.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';
 import { PG_STATEMENT_CACHE_PARAM, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
 import { parse as parseToml } from 'smol-toml';
 import { reportChecks } from './check-step.js';
-import { configuredDatabase, withDatabase } from './databases.js';
+import { configuredDatabase, describeDatabase, findRegistryDatabases, withDatabase } from './databases.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
 /**
@@ -117,15 +115,23 @@ function userStoreType(text: string): string | undefined {
   return typeof type === 'string' ? type : undefined;
 }
 
+/** Both indices in every database that holds the registry (registry-scripts adds them to each). */
 async function checkRegistryIndices(context: StageContext): Promise<StepOutput> {
-  const missing = await withDatabase(context.config, 'shared_db', (session) => findMissingRegistryIndices(session));
-  const checks: Check[] =
-    missing.length === 0
-      ? [{ verdict: 'pass', message: 'both registry indices of carbon-kernel 4.8.1 exist in shared_db' }]
-      : missing.map((index) => ({
-          verdict: 'fail' as const,
-          message: `registry index ${index.name} on ${index.table} (${index.columns.join(', ')}) is missing in shared_db: run the registry-scripts stage`,
-        }));
+  const { databases } = await findRegistryDatabases(context.config);
+  const checks: Check[] = [];
+  for (const db of databases) {
+    const where = describeDatabase(db);
+    const missing = await withSession(db.target, (session) => findMissingRegistryIndices(session));
+    if (missing.length === 0) {
+      checks.push({ verdict: 'pass', message: `both registry indices of carbon-kernel 4.8.1 exist in ${where}` });
+    }
+    for (const index of missing) {
+      checks.push({
+        verdict: 'fail',
+        message: `registry index ${index.name} on ${index.table} (${index.columns.join(', ')}) is missing in ${where}: run the registry-scripts stage`,
+      });
+    }
+  }
   return reportChecks(context, checks);
 }
 
@@ -235,18 +241,17 @@ async function checkRegistryVersions(context: StageContext): Promise<StepOutput>
     });
   }
   if (on.length === 0) return reportChecks(context, checks);
-  const databases = groupPhysicalDatabases(config.databases).filter(isRegistryDatabase);
+  const { databases, without } = await findRegistryDatabases(config);
+  for (const db of without) {
+    checks.push({
+      verdict: 'pass',
+      message: `${describeDatabase(db)} has no registry tables (no REG_RESOURCE): not checked`,
+    });
+  }
   for (const db of databases) {
-    const where = `${db.label} (${describeAddress(db.target)})`;
+    const where = describeDatabase(db);
     try {
-      const counts = await withSession(db.target, async (session) => {
-        if (!db.names.includes('shared_db') && !(await holdsRegistryTables(session))) return undefined;
-        return countOldVersionMappingRows(session, flags);
-      });
-      if (counts === undefined) {
-        checks.push({ verdict: 'pass', message: `${where} has no registry tables (no REG_RESOURCE): not checked` });
-        continue;
-      }
+      const counts = await withSession(db.target, (session) => countOldVersionMappingRows(session, flags));
       for (const count of counts) {
         const element = VERSIONED_METADATA.find((meta) => meta.flag === count.flag)?.element ?? count.flag;
         checks.push(

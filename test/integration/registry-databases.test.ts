@@ -82,6 +82,11 @@ describe('registry-scripts on a separate [database.config]', () => {
     expect(plan.output).toContain(
       `and config (postgresql, ${config.host}:${config.port}/${config.database}) when it holds the registry tables`,
     );
+    expect(plan.output).toMatch(
+      new RegExp(
+        `in config \\(${config.host}:${config.port}/${config.database}\\): would delete [1-9]\\d* rows of REG_RESOURCE_TAG`,
+      ),
+    );
 
     const run = await cli(current, ['run', 'registry-scripts']);
     expect(run.code, run.output).toBe(0);

@@ -202,7 +202,10 @@ describe.each<SetupEngine>(['postgresql', 'mariadb'])('run verify on %s', (engin
       }
       const old = await verify(setup);
       expect(old.code).toBe(1);
+      // Nothing ran Step 1 there: neither index, and the old versions.
       expect(old.failures).toEqual([
+        expect.stringMatching(/^registry index REG_RESOURCE_TAG_IND_BY_REG_TAG_ID on .* is missing in config \(/),
+        expect.stringMatching(/^registry index REG_RESOURCE_PROPERTY_IND_BY_REG_PROP_ID on .* is missing in config \(/),
         expect.stringMatching(
           new RegExp(
             `^REG_RESOURCE_TAG: ${oldRows(seeded, 'tags')} rows in config \\(127\\.0\\.0\\.1:\\d+/${configDb.target.database}\\) refer to an older version`,

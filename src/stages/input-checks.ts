@@ -5,7 +5,6 @@
  * not fail on them halfway.
  */
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { deploymentTomlPath } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { errorMessage, InputError, type Problem } from '../errors.js';
@@ -14,7 +13,7 @@ import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.j
 import { editDeploymentToml, type EditDeploymentTomlOptions } from '../wso2/deployment-toml-edit.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind } from '../wso2/migration-kit.js';
-import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../db/encryption.js';
@@ -58,7 +57,7 @@ function asConfigError(config: ResolvedConfig, setting: string, check: () => voi
 export async function checkOldHomeInput(config: ResolvedConfig): Promise<void> {
   const problems = failedChecks(checkOldHome(await inspectApimHome(config.oldApimHome)));
   if (problems.length > 0) throw new InputError(problems);
-  await readRegistryVersioningFlags(path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml'));
+  await readRegistryVersioningFlags(registryXmlPath(config.oldApimHome));
 }
 
 /** The 4.2.0 home the server runs from, the migration kit that goes into it, and the JDK it runs on. */

@@ -19,7 +19,7 @@ import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js
 import { checkJava, configuredJavaHome, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
-import { readOldHomeVersioning } from '../wso2/registry-flags.js';
+import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
 import type { Check, StageContext, StageDefinition, StepOutput } from './types.js';
 
@@ -57,7 +57,7 @@ async function checkHomes(context: StageContext): Promise<StepOutput> {
     ...checkNewHome(await inspectApimHome(config.apimHome)),
     ...checkOldHome(await inspectApimHome(config.oldApimHome)),
   ];
-  const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
+  const registryXml = registryXmlPath(config.oldApimHome);
   try {
     const versioning = await readOldHomeVersioning(config.oldApimHome);
     const result = versioning.registry;

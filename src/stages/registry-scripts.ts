@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { RegistryVersioningFlags } from '../config/types.js';
 import type { LedgerEntry } from '../db/ledger.js';
 import {
@@ -9,7 +8,7 @@ import {
   type ExistingRegistryIndex,
 } from '../db/registry-scripts.js';
 import { REGISTRY_INDICES, VERSIONED_METADATA } from '../wso2/registry.js';
-import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { isRecord } from '../config/schema.js';
 import { withSession } from '../db/session.js';
 import { checkOldHomeInput } from './input-checks.js';
@@ -113,7 +112,7 @@ async function removeVersioning(
   databases: readonly RegistryDatabase[],
 ): Promise<StepOutput> {
   const { logger } = context.deps;
-  const registryXml = path.join(context.config.oldApimHome, 'repository', 'conf', 'registry.xml');
+  const registryXml = registryXmlPath(context.config.oldApimHome);
   const { flags } = await readRegistryVersioningFlags(registryXml);
   const removedNow: Partial<Record<RegistryDatabase['key'], Flag[]>> = {};
   const results: Array<Record<string, unknown>> = [];

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Check } from '../check.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
@@ -21,7 +20,7 @@ import {
 import { errorMessage } from '../errors.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';
 import { PG_STATEMENT_CACHE_PARAM, VERSIONED_METADATA } from '../wso2/registry.js';
-import { readRegistryVersioningFlags } from '../wso2/registry-flags.js';
+import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { parse as parseToml } from 'smol-toml';
 import { reportChecks } from './check-step.js';
 import { configuredDatabase, describeDatabase, findRegistryDatabases, withDatabase } from './databases.js';
@@ -229,7 +228,7 @@ async function checkIdentitySchema(context: StageContext): Promise<StepOutput> {
  */
 async function checkRegistryVersions(context: StageContext): Promise<StepOutput> {
   const { config } = context;
-  const registryXml = path.join(config.oldApimHome, 'repository', 'conf', 'registry.xml');
+  const registryXml = registryXmlPath(config.oldApimHome);
   const { flags } = await readRegistryVersioningFlags(registryXml);
   const on = VERSIONED_METADATA.filter((meta) => flags[meta.flag]);
   const off = VERSIONED_METADATA.filter((meta) => !flags[meta.flag]);

@@ -48,6 +48,11 @@ const STATIC_CONFIGURATION = 'staticConfiguration';
 const TEXT_KEY = '#text';
 const metaDataKey = readMetaDataKey();
 
+/** `<oldApimHome>/repository/conf/registry.xml`, which holds the flags the last start of 3.1.0 used. */
+export function registryXmlPath(oldApimHome: string): string {
+  return path.join(oldApimHome, 'repository', 'conf', 'registry.xml');
+}
+
 export async function readRegistryVersioningFlags(file: string): Promise<RegistryFlagsResult> {
   const xmlText = await readRegistryFile(file);
   return parseRegistryVersioningFlags(xmlText, file);
@@ -226,7 +231,7 @@ export interface OldHomeVersioning {
  * deployment.toml only shows what 3.1.0 would render at its next start, so a disagreement is a warning.
  */
 export async function readOldHomeVersioning(oldApimHome: string): Promise<OldHomeVersioning> {
-  const registry = await readRegistryVersioningFlags(path.join(oldApimHome, 'repository', 'conf', 'registry.xml'));
+  const registry = await readRegistryVersioningFlags(registryXmlPath(oldApimHome));
   const warnings = registry.nearMisses.map(
     (miss) =>
       `${registry.file}${miss.line === undefined ? '' : `:${miss.line}`}: <${miss.element}> is ${JSON.stringify(miss.text)}, ` +

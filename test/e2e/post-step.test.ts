@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServerCommand } from '../../src/server/server-command.js';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { BUNDLES, baseEnv, requireBundles, runNodeScript } from '../helpers/migration-setup.js';
 import { fakeJavaHome } from '../helpers/java.js';
-import { installStandIn } from '../helpers/stand-in.js';
+import { installStandIn, readStandInArgs } from '../helpers/stand-in.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
 const temp = createTempDirs('post-step-');
@@ -51,12 +52,20 @@ describe('the post step after a cancelled job', () => {
       summary: path.join(dir, 'summary'),
     };
     for (const file of Object.values(files)) await writeFile(file, '');
-    // As the main step saves it (action-state.ts): the server's home comes with its pid.
+    // As the main step saves it (action-state.ts): the server's home and launcher command come with its pid. The
+    // runner's environment has a CARBON_HOME of another home: the command's own decides which server --stop stops.
+    const serverCommand = buildServerCommand({
+      apimHome: home,
+      javaHome: await fakeJavaHome(),
+      stage: 'apim',
+      platform: 'linux',
+    });
     const state = {
       stage: 'apim',
       config: 'apim-migration.yml',
       serverPid: pid,
       serverHome: home,
+      serverCommand,
       kitInstalledIn: home,
     };
     const post = await runNodeScript(BUNDLES.post, [], {
@@ -67,12 +76,15 @@ describe('the post step after a cancelled job', () => {
         GITHUB_STATE: files.state,
         GITHUB_STEP_SUMMARY: files.summary,
         'STATE_apim-migrate': JSON.stringify(state),
+        CARBON_HOME: path.join(dir, 'wso2am-3.1.0'),
       }),
       timeoutMs: 60_000,
     });
     expect(post.code, post.stdout + post.stderr).toBe(0);
     expect(post.stdout).toContain(`stopping the API-M server (pid ${pid})`);
     expect(groupAlive(pid)).toBe(false);
+    // Stopped through the launcher of this home, not by signals alone.
+    expect((await readStandInArgs(home)).at(-1)).toEqual(['--stop']);
     expect(existsSync(path.join(home, 'wso2carbon.pid'))).toBe(false);
     expect(existsSync(path.join(home, 'migration-resources'))).toBe(false);
     const dropins = await readdir(path.join(home, 'repository', 'components', 'dropins'));

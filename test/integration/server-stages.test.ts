@@ -197,7 +197,7 @@ describe('server stage failures', () => {
   );
 
   it(
-    'apim-validate sets aside the saved definitions of an earlier run and does not report them again',
+    'apim-validate sets aside the saved definitions of earlier runs, stores them, and takes only them out of the home',
     { timeout: 120_000 },
     async () => {
       setup = await serverSetup('postgresql', { invalidDefinitions: 1 });

@@ -48,6 +48,17 @@ export class UnsupportedError extends InputError {
   }
 }
 
+/**
+ * The exit code of a failure, the same for the CLI and the action: an error that carries its own (an InputError,
+ * a DbConnectError for credentials the database refuses: 2; one for a database that does not answer: 1) gives it,
+ * anything else is a failed stage (1).
+ */
+export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof Error && 'exitCode' in error && (error.exitCode === 1 || error.exitCode === 2))
+    return error.exitCode;
+  return 1;
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

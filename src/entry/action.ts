@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, exitCodeOf, InputError } from '../errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
@@ -96,7 +96,7 @@ export async function runAction(env: Record<string, string | undefined> = proces
       .write()
       .catch(() => undefined);
     core.setFailed(errorMessage(error));
-    // As the CLI: 2 says the input or config is wrong, and nothing was changed.
-    if (error instanceof InputError) process.exitCode = 2;
+    // As the CLI: 2 says the input, the config or its secrets are wrong, and nothing was changed.
+    process.exitCode = exitCodeOf(error);
   }
 }

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runDemo } from '../demo/demo.js';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, exitCodeOf, InputError } from '../errors.js';
 import { createConsoleLogger, type Logger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
@@ -234,12 +234,6 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
       );
   }
   return exitCode;
-}
-
-function exitCodeOf(error: unknown): number {
-  if (error instanceof Error && 'exitCode' in error && (error.exitCode === 1 || error.exitCode === 2))
-    return error.exitCode;
-  return 1;
 }
 
 function defaultIo(): CliIo {

@@ -6,10 +6,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGE_NAMES } from '../../src/stages/types.js';
+import { PG_PASSWORD_TEST_ROLE } from '../helpers/databases.js';
 import {
+  baseEnv,
   BUNDLES,
   createMigrationSetup,
   requireBundles,
+  rewriteConfig,
   runNodeScript,
   type MigrationSetup,
   type ScriptRun,
@@ -88,6 +91,49 @@ describe('the action main step (built dist/main/index.js)', () => {
     expectOnlyMasked(GITHUB_TOKEN, run);
     for (const secret of setup.secrets) expectOnlyMasked(secret, run);
     expect(summary).not.toContain(GITHUB_TOKEN);
+  });
+
+  it('exits 2 as the CLI does when the database refuses the configured password, and 1 when it does not answer', async () => {
+    const refused = await createMigrationSetup({
+      engine: 'postgresql',
+      username: PG_PASSWORD_TEST_ROLE.username,
+      password: 'Wr0ng-Secret-action-7c2f',
+    });
+    try {
+      const refusedJob: RunnerJob = { setup: refused, service: artifactService, runId: RUN_ID, temp };
+      const files = await runnerFiles(temp);
+      const action = await runNodeScript(BUNDLES.main, [], {
+        cwd: refused.dir,
+        env: runnerEnv(refusedJob, files, inputEnv({ stage: 'registry-scripts' })),
+      });
+      const cli = await runNodeScript(BUNDLES.cli, ['run', 'registry-scripts'], {
+        cwd: refused.dir,
+        env: baseEnv(refused.env),
+      });
+      expect(cli.code, cli.stdout + cli.stderr).toBe(2);
+      expect(action.code, action.stdout + action.stderr).toBe(2);
+      expect(errorCommands(action.stdout).join('\n')).toMatch(/authentication failed for user apim_migrate_pwtest/);
+
+      // A database that does not answer fails the stage (1) in both.
+      await rewriteConfig(refused, {
+        databases: {
+          apim_db: { url: 'jdbc:postgresql://127.0.0.1:1/none' },
+          shared_db: { url: 'jdbc:postgresql://127.0.0.1:1/none' },
+        },
+      });
+      const unanswered = await runNodeScript(BUNDLES.main, [], {
+        cwd: refused.dir,
+        env: runnerEnv(refusedJob, await runnerFiles(temp), inputEnv({ stage: 'registry-scripts' })),
+      });
+      const unansweredCli = await runNodeScript(BUNDLES.cli, ['run', 'registry-scripts'], {
+        cwd: refused.dir,
+        env: baseEnv(refused.env),
+      });
+      expect(unanswered.code, unanswered.stdout).toBe(1);
+      expect(unansweredCli.code, unansweredCli.stdout + unansweredCli.stderr).toBe(1);
+    } finally {
+      await refused.cleanup();
+    }
   });
 
   it('fails clearly in a run: step, where the runner gives no artifact service token', async () => {

@@ -26,6 +26,12 @@ export interface DbCapabilities {
   jdbcDriverJars: readonly string[];
   /** The DBMS as people name it, for messages. */
   product: string;
+  /**
+   * Whether two database names that differ only in case are two databases. PostgreSQL: yes, the name in a JDBC URL
+   * is taken as written. MySQL/MariaDB follow `lower_case_table_names`, which the server is not asked about here:
+   * taken as no, so that one database is never locked twice.
+   */
+  caseSensitiveDatabaseNames: boolean;
 }
 
 const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
@@ -36,6 +42,7 @@ const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
   maxIdentifierLength: 63,
   jdbcDriverJars: ['postgresql-'],
   product: 'PostgreSQL',
+  caseSensitiveDatabaseNames: true,
 });
 
 const MYSQL: Readonly<DbCapabilities> = Object.freeze({
@@ -46,6 +53,7 @@ const MYSQL: Readonly<DbCapabilities> = Object.freeze({
   // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.
   jdbcDriverJars: ['mysql-connector-'],
   product: 'MySQL',
+  caseSensitiveDatabaseNames: false,
 });
 
 const MARIADB: Readonly<DbCapabilities> = Object.freeze({

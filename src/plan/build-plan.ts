@@ -6,6 +6,7 @@ import {
   REGISTRY_INDICES,
   VERSIONED_METADATA,
 } from '../wso2/registry.js';
+import { capabilitiesOf } from '../db/capabilities.js';
 import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProblem } from '../server/java.js';
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../stages/types.js';
@@ -296,8 +297,11 @@ export function isRegistryDatabase(db: { names: readonly DatabaseName[] }): bool
 export function physicalDatabases(databases: readonly DatabaseTarget[]): PhysicalDatabase[] {
   const byAddress = new Map<string, PhysicalDatabase>();
   for (const db of databases) {
-    const address = `${db.host.includes(':') ? `[${db.host}]` : db.host}:${db.port}/${db.database}`;
-    const key = `${db.engine === 'mariadb' ? 'mysql' : db.engine}://${address.toLowerCase()}`;
+    const host = db.host.includes(':') ? `[${db.host}]` : db.host;
+    const address = `${host}:${db.port}/${db.database}`;
+    // Host names never differ by case; database names do where the server says so.
+    const database = capabilitiesOf(db.engine).caseSensitiveDatabaseNames ? db.database : db.database.toLowerCase();
+    const key = `${db.engine === 'mariadb' ? 'mysql' : db.engine}://${host.toLowerCase()}:${db.port}/${database}`;
     const existing = byAddress.get(key);
     if (existing) existing.names.push(db.name);
     else byAddress.set(key, { names: [db.name], engine: db.engine, address });

@@ -205,6 +205,19 @@ describe('buildPlan: backups', () => {
       names: [['apim_db'], ['shared_db']],
     },
     {
+      title: 'PostgreSQL database names that differ in case are two databases, as the server takes them',
+      dbs: [makeTarget('apim_db', { database: 'Shared' }), makeTarget('shared_db', { database: 'shared' })],
+      names: [['apim_db'], ['shared_db']],
+    },
+    {
+      title: 'host names do not differ by case',
+      dbs: [
+        makeTarget('apim_db', { host: 'DB.example' }),
+        makeTarget('shared_db', { host: 'db.example', database: 'apim_db' }),
+      ],
+      names: [['apim_db', 'shared_db']],
+    },
+    {
       title: 'MySQL and MariaDB URLs of one server are one database',
       dbs: [
         makeTarget('apim_db', { engine: 'mysql', database: 'x' }),

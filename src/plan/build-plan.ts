@@ -147,8 +147,12 @@ function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): 
         checks: [
           'no migration jar in repository/components/dropins and no migration-resources folder',
           'the deployment.toml edits are in place',
-          'the registry indices exist',
+          'the registry indices exist in every database that holds the registry',
           'tables that API-M 4.2.0 has and 3.1.0 lacks exist (AM_REVISION, AM_GATEWAY_ENVIRONMENT, AM_OPERATION_POLICY, ...)',
+          ...(config.keyManager === 'resident'
+            ? ['the tables and columns the identity migration adds exist (IDN_CORS_ORIGIN, SP_SHARED_APP, UM_ORG, ...)']
+            : []),
+          'no registry mapping row of a table whose versioning was on refers to an older version',
         ],
       };
   }
@@ -165,7 +169,8 @@ function preflightChecks(config: ResolvedConfig): string[] {
     ...(engines.has('mysql') || engines.has('mariadb') ? ['MySQL sql_safe_updates is off'] : []),
     'no "admin" role exists both as a PRIMARY (UM_ROLE) and an INTERNAL (UM_HYBRID_ROLE) role',
     'the dump and restore tools are present and new enough for the servers',
-    'Java is present',
+    'a JDK 11 or 17 for the launcher (server.javaHome, JAVA_HOME or the java on PATH)',
+    'repository/components/lib holds the JDBC driver of each database',
     `the store (${config.store.dir}) has room for the backups`,
   ];
 }
@@ -211,6 +216,7 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
   const identity = config.identity;
   const yaml = 'migration-resources/migration-config.yaml of the identity kit';
   const configEdits: ConfigEdit[] = [
+    { file: yaml, change: 'set migrationEnable: "true"' },
     { file: yaml, change: `set currentVersion: "${IDENTITY_CURRENT_VERSION}"` },
     { file: yaml, change: `set migrateVersion: "${identity.targetVersion}"` },
     ...IDENTITY_MIGRATORS_TO_REMOVE.map((migrator) => ({
@@ -238,6 +244,7 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
     configEdits,
     notes: [
       `installs the identity migration kit ${identity.migrationKit} and removes it afterwards, whatever the outcome`,
+      `the kit's versions list must have a "${identity.targetVersion}" entry: the client stops only there`,
     ],
   };
 }

@@ -56,16 +56,6 @@ export function parseJdbcUrl(url: string): JdbcUrl {
   return { engine, host, port, database: parseDatabase(path, engine), params: parseParams(query ?? '') };
 }
 
-/** Builds a JDBC URL from its parts, always with the port. */
-export function formatJdbcUrl(jdbc: JdbcUrl): string {
-  const host = jdbc.host.includes(':') ? `[${jdbc.host}]` : jdbc.host;
-  const query = Object.entries(jdbc.params)
-    .map(([name, value]) => formatParam(name, value))
-    .join('&');
-  const base = `jdbc:${jdbc.engine}://${host}:${jdbc.port}/${encodeURIComponent(jdbc.database)}`;
-  return query === '' ? base : `${base}?${query}`;
-}
-
 /**
  * Returns `url` with the parameter `name` set to `value`, leaving the rest of the text as written.
  * A parameter that is already there gets the new value instead of a second copy.

@@ -7,7 +7,6 @@
 export type PlaceholderResult = { ok: true; value: string } | { ok: false; missingEnv: string[]; secrets: string[] };
 
 const PLACEHOLDER = /\$(env|secret)\{([A-Za-z0-9_.]+)\}/g;
-const SECRET_PLACEHOLDER = /\$secret\{[A-Za-z0-9_.]+\}/;
 
 /**
  * Replaces every `$env{NAME}` by its value in one pass, so a value that itself looks like
@@ -30,19 +29,6 @@ export function resolvePlaceholders(text: string, env: Record<string, string | u
   });
   if (missingEnv.length > 0 || secrets.length > 0) return { ok: false, missingEnv, secrets };
   return { ok: true, value };
-}
-
-export function hasSecretPlaceholder(text: string): boolean {
-  return SECRET_PLACEHOLDER.test(text);
-}
-
-/** The names of the `$env{}` placeholders in `text`, each once, in order. */
-export function listEnvPlaceholders(text: string): string[] {
-  const names: string[] = [];
-  for (const match of text.matchAll(PLACEHOLDER)) {
-    if (match[1] === 'env' && match[2] !== undefined) addOnce(names, match[2]);
-  }
-  return names;
 }
 
 function addOnce(list: string[], item: string): void {

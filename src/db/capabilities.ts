@@ -1,17 +1,11 @@
 /**
- * What each supported DBMS can do, declared once, so that stages decide from data (not from engine names
- * scattered through the code) what they can roll back and how they lock.
+ * What each supported DBMS can do and how it names things, declared once, so that the code decides from data (not
+ * from engine names scattered through it) how to lock, which JDBC driver it needs and how database names compare.
  */
 
 import type { DbEngine } from '../config/types.js';
 
 export interface DbCapabilities {
-  /**
-   * DDL (CREATE/ALTER/DROP, CREATE INDEX) takes part in transactions and rolls back with them. False on
-   * MySQL/MariaDB: every DDL statement commits the open transaction implicitly, before and after itself, so a
-   * stage that changes the schema there can only be undone by restoring its backup.
-   */
-  transactionalDdl: boolean;
   /** How `acquireStageLock` locks: a session-level advisory lock (PostgreSQL) or a named user lock (`GET_LOCK`). */
   stageLock: 'advisory-lock' | 'get-lock';
   /** Statement placeholders of the driver: `$1, $2, ...` (numbered) or `?` (positional). */
@@ -35,7 +29,6 @@ export interface DbCapabilities {
 }
 
 const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
-  transactionalDdl: true,
   stageLock: 'advisory-lock',
   placeholders: 'numbered',
   // NAMEDATALEN - 1; longer names are truncated by the server.
@@ -46,7 +39,6 @@ const POSTGRESQL: Readonly<DbCapabilities> = Object.freeze({
 });
 
 const MYSQL: Readonly<DbCapabilities> = Object.freeze({
-  transactionalDdl: false,
   stageLock: 'get-lock',
   placeholders: 'positional',
   maxIdentifierLength: 64,

@@ -46,13 +46,6 @@ export class ChecksumAccumulator {
   }
 }
 
-/** The checksum of a list of rows of canonical values. */
-export function checksumOfRows(rows: ReadonlyArray<ReadonlyArray<string | null>>): TableChecksum {
-  const accumulator = new ChecksumAccumulator();
-  for (const row of rows) accumulator.add(row);
-  return accumulator.result();
-}
-
 /** `2020-05-01 10:11:12` (or with fractions) → the canonical `2020-05-01 10:11:12.000000`. */
 export function canonicalTimestamp(text: string): string {
   const match = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?$/.exec(text);

@@ -86,10 +86,6 @@ const TITLES: Record<StageName, { title: string; officialStep: string }> = {
   verify: { title: 'Verify', officialStep: 'after migration' },
 };
 
-export function stageTitle(stage: StageName): string {
-  return TITLES[stage].title;
-}
-
 /** From the config and the facts on disk to what every stage would do. Pure. */
 export function buildPlan(config: ResolvedConfig, facts: PlanFacts): Plan {
   return {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  JdbcUrlError,
-  UnsupportedDbmsError,
-  formatJdbcUrl,
-  parseJdbcUrl,
-  withJdbcParam,
-} from '../../src/config/jdbc-url.js';
+import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl, withJdbcParam } from '../../src/config/jdbc-url.js';
 import type { JdbcUrl } from '../../src/config/types.js';
 
 describe('parseJdbcUrl on supported URLs', () => {
@@ -199,20 +193,6 @@ describe('withJdbcParam', () => {
 
   it('refuses a URL it cannot parse', () => {
     expect(() => withJdbcParam('jdbc:h2:mem:x', 'a', 'b')).toThrow(UnsupportedDbmsError);
-  });
-});
-
-describe('formatJdbcUrl', () => {
-  it.each([
-    'jdbc:postgresql://localhost:5432/reg_db?preparedStatementCacheQueries=0',
-    'jdbc:mysql://[2001:db8::5]:3306/apim?useSSL=false&x=a%3Db',
-    'jdbc:mariadb://maria:3306/my%20db',
-  ])('round-trips %s', (url) => {
-    expect(formatJdbcUrl(parseJdbcUrl(url))).toBe(url);
-  });
-
-  it('writes the default port', () => {
-    expect(formatJdbcUrl(parseJdbcUrl('jdbc:postgresql://h/apim'))).toBe('jdbc:postgresql://h:5432/apim');
   });
 });
 

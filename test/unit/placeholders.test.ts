@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasSecretPlaceholder, listEnvPlaceholders, resolvePlaceholders } from '../../src/config/placeholders.js';
+import { resolvePlaceholders } from '../../src/config/placeholders.js';
 
 const ENV = { DB_HOST: 'db.example.com', DB_PORT: '5432', EMPTY: '', 'my.var_2': 'dotted', NESTED: '$env{DB_HOST}' };
 
@@ -29,23 +29,5 @@ describe('resolvePlaceholders', () => {
 
   it('treats a variable set to the empty string as set', () => {
     expect(resolvePlaceholders('$env{EMPTY}', { EMPTY: '' })).toEqual({ ok: true, value: '' });
-  });
-});
-
-describe('hasSecretPlaceholder', () => {
-  it.each([
-    { text: '$secret{alias}', expected: true },
-    { text: 'prefix $secret{a.b_1} suffix', expected: true },
-    { text: '$env{alias}', expected: false },
-    { text: 'secret{alias}', expected: false },
-    { text: '$secret{}', expected: false },
-  ])('$text → $expected', ({ text, expected }) => {
-    expect(hasSecretPlaceholder(text)).toBe(expected);
-  });
-});
-
-describe('listEnvPlaceholders', () => {
-  it('lists each variable once, in order, without secrets', () => {
-    expect(listEnvPlaceholders('$env{B}$secret{s}$env{A}$env{B}')).toEqual(['B', 'A']);
   });
 });

@@ -152,7 +152,7 @@ describe('the action main step (built dist/main/index.js)', () => {
     const main = await runMain(files, { stage: 'preflight' });
     expect(main.code).toBe(1);
     const state = await readFileCommands(files.state);
-    expect(state[STATE_NAME]).toBeDefined();
+    expect(JSON.parse(state[STATE_NAME] ?? 'null')).toEqual({ stage: 'preflight', config: 'apim-migration.yml' });
 
     const postFiles = await runnerFiles(temp);
     const post = await runNodeScript(BUNDLES.post, [], {

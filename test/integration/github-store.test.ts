@@ -117,7 +117,10 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
 
     const held = fake.artifacts().find((artifact) => String(artifact.id) === stored.id);
     expect(held?.finalized).toBe(true);
-    expect(held?.expiresAt).toBeDefined();
+    // retentionDays: 30 becomes the artifact's expiry, 30 days from now.
+    const days = (Date.parse(held?.expiresAt ?? '') - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
     expect(fake.requests().filter((request) => request.startsWith('PUT /blob/')).length).toBeGreaterThanOrEqual(3);
 
     const listed = await store.list();

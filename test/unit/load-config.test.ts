@@ -32,6 +32,21 @@ async function loadError(options: SetupOptions = {}, env: Record<string, string 
   return { setup, error };
 }
 
+/** A config with identity.uniqueIdUserStore: true (on line 6) and `identity` lines after it. */
+function uniqueIdConfig(identityLines: string[]): string {
+  return lines(
+    'apimHome: new-home',
+    'oldApimHome: old-home',
+    'identity:',
+    '  migrationKit: is.zip',
+    '  targetVersion: "6.0.0"',
+    '  uniqueIdUserStore: true',
+    ...identityLines,
+    'apim:',
+    '  migrationKit: am.zip',
+  );
+}
+
 function findProblem(problems: readonly Problem[], text: string): Problem {
   const found = problems.find((problem) => problem.message.includes(text));
   if (!found)
@@ -204,19 +219,8 @@ describe('loadConfig: defaults and paths', () => {
     { title: 'without the acknowledgement', acknowledged: undefined },
     { title: 'with the acknowledgement false', acknowledged: false },
   ])('refuses identity.uniqueIdUserStore $title, naming both keys', async ({ acknowledged }) => {
-    const { error } = await loadError({
-      config: lines(
-        'apimHome: new-home',
-        'oldApimHome: old-home',
-        'identity:',
-        '  migrationKit: is.zip',
-        '  targetVersion: "6.0.0"',
-        '  uniqueIdUserStore: true',
-        ...(acknowledged === undefined ? [] : [`  userStoreManagersMigrated: ${acknowledged}`]),
-        'apim:',
-        '  migrationKit: am.zip',
-      ),
-    });
+    const acknowledgement = acknowledged === undefined ? [] : [`  userStoreManagersMigrated: ${acknowledged}`];
+    const { error } = await loadError({ config: uniqueIdConfig(acknowledgement) });
     const problem = findProblem(error.problems, 'identity.userStoreManagersMigrated: true');
     expect(problem.line).toBe(6);
     expect(problem.message).toContain('identity.uniqueIdUserStore: true');
@@ -224,19 +228,7 @@ describe('loadConfig: defaults and paths', () => {
   });
 
   it('takes identity.uniqueIdUserStore with the acknowledgement', async () => {
-    const { config } = await load({
-      config: lines(
-        'apimHome: new-home',
-        'oldApimHome: old-home',
-        'identity:',
-        '  migrationKit: is.zip',
-        '  targetVersion: "6.0.0"',
-        '  uniqueIdUserStore: true',
-        '  userStoreManagersMigrated: true',
-        'apim:',
-        '  migrationKit: am.zip',
-      ),
-    });
+    const { config } = await load({ config: uniqueIdConfig(['  userStoreManagersMigrated: true']) });
     expect(config.identity).toMatchObject({ uniqueIdUserStore: true, userStoreManagersMigrated: true });
   });
 

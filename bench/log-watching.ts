@@ -84,8 +84,13 @@ const STACK = [
   '\t... 23 more',
 ];
 
-/** A deterministic pool of lines, as a wso2carbon.log of a busy server reads. */
-function linePool(count: number): string[] {
+/**
+ * A deterministic pool of lines, as a wso2carbon.log of a busy server reads. Inside the client's window (from its
+ * first line to its verdict) any ERROR record fails the run, so there the stack traces follow WARN records and the
+ * client's lines are mixed in; before it (`clientWindow: false`) the server's ERROR records come with their stack
+ * traces and the client has not started.
+ */
+function linePool(count: number, clientWindow: boolean): string[] {
   let state = 12345;
   const random = (): number => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
@@ -104,10 +109,14 @@ function linePool(count: number): string[] {
     if (draw < 0.6) lines.push(`${stamp()}  INFO {${pick(LOGGERS)}} - ${pick(MESSAGES)}`);
     else if (draw < 0.7) lines.push(`${stamp()}  WARN {${pick(LOGGERS)}} - ${pick(MESSAGES)}`);
     else if (draw < 0.75) {
-      lines.push(`${stamp()} ERROR {${pick(LOGGERS)}} - Error while retrieving the subscribed APIs of admin`);
+      const record = clientWindow
+        ? ` WARN {${pick(LOGGERS)}} - Retrying the subscribed APIs of admin`
+        : `ERROR {${pick(LOGGERS)}} - Error while retrieving the subscribed APIs of admin`;
+      lines.push(`${stamp()} ${record}`);
       lines.push(...STACK.slice(0, 3 + Math.floor(random() * STACK.length)));
-    } else if (draw < 0.85)
+    } else if (draw < 0.85 && clientWindow)
       lines.push(`${stamp()}  INFO {${random() < 0.5 ? CLIENT : MIGRATOR}} - ${pick(CLIENT_MESSAGES)}`);
+    else if (draw < 0.85) lines.push(`${stamp()}  INFO {${pick(LOGGERS)}} - ${pick(MESSAGES)}`);
     else if (draw < 0.9)
       lines.push(`TID: [-1234] [] ${stamp()}  INFO {${pick(LOGGERS)}} - ${pick(MESSAGES)} {api-gateway}`);
     else if (draw < 0.95)
@@ -123,13 +132,17 @@ const SUCCESS_LINE = `[2024-05-03 11:59:59,001]  INFO {${CLIENT}} - WSO2 API-M M
 const STARTED_LINE =
   '[2024-05-03 11:59:59,950]  INFO {org.wso2.carbon.core.internal.StartupFinalizerServiceComponent} - WSO2 Carbon started in 412 sec';
 
-/** Writes a log of about `bytes` bytes ending in the migration's success and the server's start; returns its lines. */
+/**
+ * Writes a log of about `bytes` bytes: the server's start with its ERROR records, then the client's run, ending in
+ * the migration's success and the server's start; returns its size and lines.
+ */
 function writeLog(file: string, bytes: number): { bytes: number; lines: number } {
-  const pool = linePool(30_000);
+  const boot = linePool(3_000, false);
+  const pool = linePool(30_000, true);
   const block = Buffer.from(`${pool.join('\n')}\n`);
   const fd = openSync(file, 'w');
-  let written = 0;
-  let lines = 0;
+  let written = writeSync(fd, `${boot.join('\n')}\n`);
+  let lines = boot.length;
   try {
     while (written < bytes) {
       written += writeSync(fd, block);
@@ -171,7 +184,7 @@ const [, , timesFile, rate, seconds] = process.argv;
 // --stop signals the pid in wso2carbon.pid, as api-manager.sh --stop does.
 if (process.argv.includes('--stop')) process.kill(Number(readFileSync('wso2carbon.pid', 'utf8')), 'SIGTERM');
 else writeFileSync('wso2carbon.pid', String(process.pid));
-const pool = ${JSON.stringify(linePool(2_000))};
+const pool = ${JSON.stringify(linePool(2_000, true))};
 let next = 0;
 const now = () => performance.timeOrigin + performance.now();
 const batch = Math.max(1, Math.round(Number(rate) / 100));
@@ -367,8 +380,9 @@ function notes(rates: { runner: number; matcher: number; readline: number; cat: 
   const matcherMs = perMb(rates.matcher) - readlineMs;
   const restMs = perMb(rates.runner) - perMb(rates.matcher);
   return [
-    'Log watching: a generated wso2carbon-style log (60% INFO of ten loggers, WARN, ERROR with stack traces, ' +
-      '`TID:`-prefixed lines, long wire DEBUG lines, 10% lines of the API-M migration client, ending in its success ' +
+    "Log watching: a generated wso2carbon-style log (the server's start with ERROR records and their stack " +
+      "traces, then the client's run: 60% INFO of ten loggers, WARN with stack traces, `TID:`-prefixed lines, " +
+      'long wire DEBUG lines, 10% lines of the API-M migration client, ending in its success ' +
       "line and `WSO2 Carbon started`) is fed to the server runner as a server's console output: `runServer` on a " +
       'stand-in that `cat`s the file and stays up, so the figure covers the pipe, readline, the console log file ' +
       'the runner writes, the last-lines buffer, the matcher and the stop decision, until the verdict. The ' +

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseTarget, DbEngine } from '../src/config/types.js';
 import { createRegistrySchema } from '../src/demo/registry-seed.js';
-import { listTables } from '../src/db/backup.js';
+import { listTables } from '../src/db/dialects.js';
 import { openSession, type DbSession } from '../src/db/session.js';
 
 export const BENCH_PREFIX = 'apim_migrate_bench_';

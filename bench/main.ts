@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { errorMessage } from '../src/errors.js';
+import { errorMessage } from '../src/core/errors.js';
 import { releaseFixtures, runBackup, runRestore } from './backup-restore.js';
 import type { BenchContext, BenchSection } from './harness.js';
 import { run as runLogWatching } from './log-watching.js';

@@ -1,4 +1,4 @@
-import { UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../core/errors.js';
 import { GitHubArtifactStore } from './github-store.js';
 import { LocalFolderStore, newLocalRunId } from './local-store.js';
 import type { ArtifactStore, RunIdentity } from './store.js';

@@ -2,8 +2,8 @@ import type { ArtifactClient, FindOptions } from '@actions/artifact';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { errorMessage, InputError, UnsupportedError } from '../errors.js';
-import { sha256File } from './local-store.js';
+import { errorMessage, InputError, UnsupportedError } from '../core/errors.js';
+import { sha256File } from '../core/files.js';
 import {
   ArtifactExistsError,
   ArtifactNotFoundError,

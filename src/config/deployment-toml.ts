@@ -4,8 +4,8 @@
  */
 import { parse, TomlDate, TomlError } from 'smol-toml';
 import type { TomlTable, TomlValue } from 'smol-toml';
-import { InputError } from '../errors.js';
-import type { Problem } from '../errors.js';
+import { InputError } from '../core/errors.js';
+import type { Problem } from '../core/errors.js';
 import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl } from './jdbc-url.js';
 import { resolvePlaceholders } from './placeholders.js';
 import { DATABASE_NAMES } from './types.js';

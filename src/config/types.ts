@@ -1,10 +1,11 @@
 /** The resolved, validated configuration that every stage works from. */
 
-export type DatabaseName = 'apim_db' | 'shared_db' | 'config' | 'user';
-export const DATABASE_NAMES: readonly DatabaseName[] = ['apim_db', 'shared_db', 'config', 'user'];
+export const DATABASE_NAMES = ['apim_db', 'shared_db', 'config', 'user'] as const;
+export type DatabaseName = (typeof DATABASE_NAMES)[number];
 
 /** The database engines apim-migrate can work on. */
-export type DbEngine = 'postgresql' | 'mysql' | 'mariadb';
+export const DB_ENGINES = ['postgresql', 'mysql', 'mariadb'] as const;
+export type DbEngine = (typeof DB_ENGINES)[number];
 
 /** A JDBC URL taken apart. Only the engines apim-migrate supports come out of the parser. */
 export interface JdbcUrl {

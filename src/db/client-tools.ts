@@ -5,7 +5,7 @@
 
 import { getExecOutput } from '@actions/exec';
 import { which } from '@actions/io';
-import type { Check } from '../check.js';
+import type { Check } from '../core/check.js';
 import type { DbEngine } from '../config/types.js';
 import type { DbProduct, ServerInfo } from './probes.js';
 

@@ -8,8 +8,8 @@
  * clock unless the caller passes one. What the rows mean for the next run is decided by `decideStageRun`, a pure function below.
  */
 
-import { TOOL_VERSION } from '../version.js';
-import { capabilitiesOf } from './capabilities.js';
+import { TOOL_VERSION } from '../core/version.js';
+import { dialectOf } from './dialects.js';
 import type { DbSession } from './session.js';
 
 export const LEDGER_TABLE = 'APIM_MIGRATE_LEDGER';
@@ -480,7 +480,7 @@ function toSqlTimestamp(at: Date): string {
 }
 
 function parameter(session: DbSession, index: number): string {
-  return capabilitiesOf(session.engine).placeholders === 'numbered' ? `$${index}` : '?';
+  return dialectOf(session.engine).placeholders === 'numbered' ? `$${index}` : '?';
 }
 
 function placeholders(session: DbSession, count: number): string {

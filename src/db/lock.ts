@@ -17,9 +17,9 @@
 
 import { createHash } from 'node:crypto';
 import type { DatabaseName } from '../config/types.js';
-import { errorMessage } from '../errors.js';
-import { formatDuration } from '../format.js';
-import { capabilitiesOf } from './capabilities.js';
+import { errorMessage } from '../core/errors.js';
+import { formatDuration } from '../core/format.js';
+import { dialectOf } from './dialects.js';
 import { describeAddress, type DbSession } from './session.js';
 
 export interface StageLockOptions {
@@ -95,7 +95,7 @@ export const ADVISORY_LOCK_KEY: bigint =
 
 /** The MySQL/MariaDB `GET_LOCK` name for a database: readable, unique per database, at most 64 characters. */
 export function mysqlLockName(database: string): string {
-  const max = capabilitiesOf('mysql').maxIdentifierLength;
+  const max = dialectOf('mysql').maxIdentifierLength;
   const full = `${LOCK_NAME_PREFIX}${database}`;
   if ([...full].length <= max) return full;
   // A long name keeps its start for people and gains a hash so that two long names stay apart.
@@ -112,14 +112,14 @@ export async function acquireStageLock(session: DbSession, options: StageLockOpt
   const started = Date.now();
   const waitMs = Math.max(0, options.waitMs);
   const acquired =
-    capabilitiesOf(session.engine).stageLock === 'advisory-lock'
+    dialectOf(session.engine).stageLock === 'advisory-lock'
       ? await acquirePostgres(session, options, waitMs)
       : await acquireMysql(session, waitMs);
   if (!acquired) {
     const holder = await findHolder(session).catch(() => undefined);
     throw new StageLockError(session, holder, Date.now() - started);
   }
-  return capabilitiesOf(session.engine).stageLock === 'advisory-lock'
+  return dialectOf(session.engine).stageLock === 'advisory-lock'
     ? releasable(session, `advisory lock ${ADVISORY_LOCK_KEY}`, 'SELECT pg_advisory_unlock($1::bigint) AS released', [
         ADVISORY_LOCK_KEY.toString(),
       ])

@@ -3,9 +3,12 @@
  * which settings, which data would block the migration.
  */
 
+import type { Check } from '../core/check.js';
 import type { DbSession } from './session.js';
+import { dialectOf } from './dialects.js';
 
-export type DbProduct = 'PostgreSQL' | 'MySQL' | 'MariaDB';
+export const DB_PRODUCTS = ['PostgreSQL', 'MySQL', 'MariaDB'] as const;
+export type DbProduct = (typeof DB_PRODUCTS)[number];
 
 export interface ServerInfo {
   product: DbProduct;
@@ -78,6 +81,29 @@ export async function readSqlSafeUpdates(session: DbSession): Promise<boolean> {
   return Number(requireFirst(rows, '@@GLOBAL.sql_safe_updates').value) === 1;
 }
 
+/** Whether the login may do what WSO2's migration needs on its DBMS (see `Dialect.migrationPrivilege`). */
+export async function checkMigrationPrivileges(session: DbSession, label: string): Promise<Check[]> {
+  const user = session.target.username;
+  if (dialectOf(session.engine).family === 'postgresql') {
+    return (await isSuperuser(session))
+      ? [{ verdict: 'pass', message: `${label}: user ${user} is SUPERUSER` }]
+      : [
+          {
+            verdict: 'fail',
+            message: `${label}: user ${user} is not SUPERUSER, which WSO2's migration needs on PostgreSQL: run ALTER ROLE "${user}" SUPERUSER; for the migration window`,
+          },
+        ];
+  }
+  return (await readSqlSafeUpdates(session))
+    ? [
+        {
+          verdict: 'fail',
+          message: `${label}: sql_safe_updates is ON globally, so the migration clients' unkeyed UPDATE and DELETE statements would be rejected: run SET GLOBAL sql_safe_updates = 0; for the migration window`,
+        },
+      ]
+    : [{ verdict: 'pass', message: `${label}: sql_safe_updates is off` }];
+}
+
 const USER_STORE_TABLES = ['um_role', 'um_hybrid_role'] as const;
 
 /**
@@ -91,8 +117,8 @@ export async function findAdminRoleConflicts(session: DbSession): Promise<AdminR
     const names = missing.map((table) => table.toUpperCase()).join(' and ');
     return { checked: false, reason: `${names} not found in ${session.target.database} (not the user store database)` };
   }
-  const role = quoteTable(session, tables.get('um_role') ?? 'um_role');
-  const hybrid = quoteTable(session, tables.get('um_hybrid_role') ?? 'um_hybrid_role');
+  const role = dialectOf(session.engine).quote(tables.get('um_role') ?? 'um_role');
+  const hybrid = dialectOf(session.engine).quote(tables.get('um_hybrid_role') ?? 'um_hybrid_role');
   const rows = await session.query<{ tenant_id: number | string }>(
     `SELECT DISTINCT r.UM_TENANT_ID AS tenant_id FROM ${role} r ` +
       `JOIN ${hybrid} h ON h.UM_TENANT_ID = r.UM_TENANT_ID ` +
@@ -116,10 +142,6 @@ async function findUserStoreTables(session: DbSession): Promise<Map<string, stri
         'WHERE table_schema = DATABASE() AND LOWER(table_name) IN (?, ?)';
   const rows = await session.query<{ name: string }>(sql, [...USER_STORE_TABLES]);
   return new Map(rows.map((row) => [row.name.toLowerCase(), row.name]));
-}
-
-function quoteTable(session: DbSession, name: string): string {
-  return session.engine === 'postgresql' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``;
 }
 
 /** Size of the current database, to tell how long a backup takes and how much disk it needs. */

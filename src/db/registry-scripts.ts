@@ -43,6 +43,7 @@ import { performance } from 'node:perf_hooks';
 import type { RegistryVersioningFlags } from '../config/types.js';
 import { REGISTRY_INDICES, VERSIONED_METADATA, type RegistryIndex, type VersionedMetadata } from '../wso2/registry.js';
 import type { DbSession } from './session.js';
+import { dialectOf } from './dialects.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Step 1a: the missing indices
@@ -401,7 +402,7 @@ async function transientForeignKeyIndex(
     return first === entity || (first === 'reg_tenant_id' && second === entity);
   });
   if (usable) return undefined;
-  const name = quoteIdentifier(session.engine, `apim_migrate_tmp_${mapping.stored.toLowerCase()}_fk`.slice(0, 63));
+  const name = dialectOf(session.engine).quote(`apim_migrate_tmp_${mapping.stored.toLowerCase()}_fk`.slice(0, 63));
   return {
     create: `CREATE INDEX ${name} ON ${mapping.quoted} (${identifier(metadata.entityColumn)}, REG_TENANT_ID)`,
     drop: `DROP INDEX ${name}`,
@@ -479,7 +480,7 @@ async function resolveTables(session: DbSession, names: readonly string[]): Prom
     const natural = session.engine === 'postgresql' ? name.toLowerCase() : name;
     const stored = candidates.includes(natural) ? natural : candidates[0];
     if (stored === undefined) missing.push(name);
-    else resolved.set(name, { stored, quoted: quoteIdentifier(session.engine, stored) });
+    else resolved.set(name, { stored, quoted: dialectOf(session.engine).quote(stored) });
   }
   if (missing.length > 0) {
     const where = session.engine === 'postgresql' ? 'the current schema of' : 'database';
@@ -519,10 +520,6 @@ function requireTable(tables: ReadonlyMap<string, ResolvedTable>, name: string):
 function identifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`internal: unexpected identifier ${name}`);
   return name;
-}
-
-function quoteIdentifier(engine: DbSession['engine'], name: string): string {
-  return engine === 'postgresql' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``;
 }
 
 function sameColumns(actual: readonly string[], expected: readonly string[]): boolean {

@@ -7,7 +7,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import mysql, { type Connection as MysqlConnection, type SslOptions as MysqlSslOptions } from 'mysql2/promise';
 import pg from 'pg';
 import type { DatabaseName, DatabaseTarget, DbEngine } from '../config/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 
 export interface DbSession {
   readonly target: DatabaseTarget;

@@ -15,7 +15,7 @@ import {
   identityFactsToCheck,
   type IdentitySchemaFact,
 } from '../db/verify-probes.js';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { createConsoleLogger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
@@ -27,7 +27,7 @@ import {
   statusOperation,
   type OperationOptions,
 } from '../stages/operations.js';
-import { STAGE_NAMES, type StageResult } from '../stages/types.js';
+import { STAGE_NAMES, type StageResult } from '../core/results.js';
 import { expectedAfterRemoval, REGISTRY_TABLES, type RegistryTable } from './registry-seed.js';
 import { createSandbox, localPostgres, SANDBOX_ENV, SANDBOX_FLAGS, type Sandbox } from './sandbox.js';
 

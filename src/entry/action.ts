@@ -1,11 +1,11 @@
 import * as core from '@actions/core';
-import { errorMessage, exitCodeOf, InputError } from '../errors.js';
+import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
 import { restoreOperation, runStageOperation } from '../stages/operations.js';
 import type { RestoreRequest } from '../stages/restore.js';
-import { isStageName, STAGE_NAMES, type StageName } from '../stages/types.js';
+import { isStageName, STAGE_NAMES, type StageName } from '../core/results.js';
 import { actionStateSink, saveActionState } from './action-state.js';
 
 /** The action's inputs, read once, keyed by their names in action.yml. */

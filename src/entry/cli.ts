@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runDemo } from '../demo/demo.js';
-import { errorMessage, exitCodeOf, InputError } from '../errors.js';
+import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
 import { createConsoleLogger, type Logger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
@@ -13,8 +13,8 @@ import {
   statusOperation,
   type OperationOptions,
 } from '../stages/operations.js';
-import { isStageName, STAGE_NAMES, type StageResult } from '../stages/types.js';
-import { TOOL_VERSION } from '../version.js';
+import { isStageName, STAGE_NAMES, type StageResult } from '../core/results.js';
+import { TOOL_VERSION } from '../core/version.js';
 
 const USAGE = `apim-migrate ${TOOL_VERSION}: the WSO2 API Manager 3.1.0 to 4.2.0 data migration, stage by stage
 

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { copyFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import type { Logger } from '../log/logger.js';
 import { stopServerGroup } from '../server/server-runner.js';

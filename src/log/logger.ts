@@ -81,3 +81,12 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
     setSecret: (value) => masker.add(value),
   };
 }
+
+/** Registers values with the logger and with a masker used for error messages. */
+export function registerSecrets(logger: Logger, masker: SecretMasker, values: readonly string[]): void {
+  for (const value of values) {
+    if (value.length === 0) continue;
+    logger.setSecret(value);
+    masker.add(value);
+  }
+}

@@ -6,10 +6,10 @@ import {
   REGISTRY_INDICES,
   VERSIONED_METADATA,
 } from '../wso2/registry.js';
-import { capabilitiesOf } from '../db/capabilities.js';
+import { dialectOf } from '../db/dialects.js';
 import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProblem } from '../server/java.js';
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
-import { STAGE_NAMES, type StageName } from '../stages/types.js';
+import { STAGE_NAMES, type StageName } from '../core/results.js';
 
 /** What the plan is computed from besides the config: facts read from disk, never from a database. */
 export interface PlanFacts {
@@ -155,14 +155,13 @@ function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): 
 }
 
 function preflightChecks(config: ResolvedConfig): string[] {
-  const engines = new Set(config.databases.map((db) => db.engine));
+  const privileges = new Set(config.databases.map((db) => dialectOf(db.engine).migrationPrivilege));
   return [
     `${config.apimHome} looks like an API-M 4.2.0 home and ${config.oldApimHome} like a 3.1.0 home`,
     `the migration kits hold their jar and migration-resources`,
     `every database answers: ${config.databases.map((db) => db.name).join(', ')}`,
     'the DBMS and its version are on the tested list for API-M 4.2.0',
-    ...(engines.has('postgresql') ? ['the PostgreSQL user is SUPERUSER'] : []),
-    ...(engines.has('mysql') || engines.has('mariadb') ? ['MySQL sql_safe_updates is off'] : []),
+    ...privileges,
     'no "admin" role exists both as a PRIMARY (UM_ROLE) and an INTERNAL (UM_HYBRID_ROLE) role',
     'the dump and restore tools are present and new enough for the servers',
     'a JDK 11 or 17 for the launcher (server.javaHome, JAVA_HOME or the java on PATH)',
@@ -246,9 +245,9 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
 }
 
 function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  const cacheTargets = new Set<DatabaseName>(statementCacheTargets(config));
   const configEdits = config.databases
-    .filter((db) => db.engine === 'postgresql' && (db.name === 'shared_db' || db.name === 'config'))
-    .filter((db) => db.params[PG_STATEMENT_CACHE_PARAM] !== '0')
+    .filter((db) => cacheTargets.has(db.name) && db.params[PG_STATEMENT_CACHE_PARAM] !== '0')
     .map((db) => ({
       file: 'repository/conf/deployment.toml',
       change: `add ${PG_STATEMENT_CACHE_PARAM}=0 to the url of [database.${db.name}]`,
@@ -303,8 +302,8 @@ export function physicalDatabases(databases: readonly DatabaseTarget[]): Physica
     const host = db.host.includes(':') ? `[${db.host}]` : db.host;
     const address = `${host}:${db.port}/${db.database}`;
     // Host names never differ by case; database names do where the server says so.
-    const database = capabilitiesOf(db.engine).caseSensitiveDatabaseNames ? db.database : db.database.toLowerCase();
-    const key = `${db.engine === 'mariadb' ? 'mysql' : db.engine}://${host.toLowerCase()}:${db.port}/${database}`;
+    const database = dialectOf(db.engine).caseSensitiveDatabaseNames ? db.database : db.database.toLowerCase();
+    const key = `${dialectOf(db.engine).family}://${host.toLowerCase()}:${db.port}/${database}`;
     const existing = byAddress.get(key);
     if (existing) existing.names.push(db.name);
     else byAddress.set(key, { names: [db.name], engine: db.engine, address });
@@ -365,4 +364,12 @@ export function withDiff(plan: Plan, stageName: StageName, file: string, diff: s
       stage.stage === stageName ? { ...stage, diffs: [...stage.diffs, { file, diff }] } : stage,
     ),
   };
+}
+
+/** `shared_db` and `config` on PostgreSQL need `preparedStatementCacheQueries=0` before the API-M migration. */
+export function statementCacheTargets(config: ResolvedConfig): Array<'shared_db' | 'config'> {
+  return config.databases
+    .filter((db) => dialectOf(db.engine).disablesStatementCache)
+    .map((db) => db.name)
+    .filter((name): name is 'shared_db' | 'config' => name === 'shared_db' || name === 'config');
 }

@@ -1,4 +1,4 @@
-import type { StageResult } from '../stages/types.js';
+import type { StageResult } from '../core/results.js';
 
 /** The action's outputs of design.md, from a stage result. */
 export interface StageOutputs {

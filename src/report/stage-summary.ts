@@ -1,5 +1,6 @@
-import { formatDuration } from '../format.js';
-import { STAGE_NAMES, type Check, type StageResult, type StepOutcome } from '../stages/types.js';
+import { formatDuration } from '../core/format.js';
+import { STAGE_NAMES, type StageResult, type StepOutcome } from '../core/results.js';
+import { VERDICT_MARK } from '../core/check.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
   succeeded: 'succeeded',
@@ -7,12 +8,6 @@ const OUTCOME_MARK: Record<StepOutcome, string> = {
   skipped: 'skipped',
   'not-run': 'not run',
 };
-
-const VERDICT_MARK: Record<Check['verdict'], string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL' };
-
-export function formatCheck(check: Check): string {
-  return `[${VERDICT_MARK[check.verdict]}] ${check.message}`;
-}
 
 /** The closing lines of a stage in a terminal: each step's outcome, then the verdict. */
 export function renderStageText(result: StageResult): string {

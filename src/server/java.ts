@@ -1,7 +1,7 @@
 import { getExecOutput } from '@actions/exec';
 import { access, constants, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Check } from '../check.js';
+import type { Check } from '../core/check.js';
 
 /** JDKs API-M 4.2.0 is supported on. */
 export const SUPPORTED_JAVA_MAJORS = [11, 17] as const;

@@ -10,8 +10,8 @@ import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { errorMessage } from '../errors.js';
-import { formatDuration } from '../format.js';
+import { errorMessage } from '../core/errors.js';
+import { formatDuration } from '../core/format.js';
 import type { Logger } from '../log/logger.js';
 import {
   createLogMatcher,

@@ -1,9 +1,10 @@
 import { artifactName } from '../artifacts/store.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
 import { runStage } from './engine.js';
 import { backUpDatabases, lockDatabases } from './guard.js';
-import type { StageContext, StageResult, StepOutput } from './types.js';
+import type { StageContext, StepOutput } from './types.js';
+import type { StageResult } from '../core/results.js';
 
 const LABEL = /^[a-z0-9][a-z0-9-]{0,39}$/;
 

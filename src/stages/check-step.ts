@@ -1,5 +1,4 @@
-import type { Check } from '../check.js';
-import { formatCheck } from '../report/stage-summary.js';
+import { formatCheck, type Check } from '../core/check.js';
 import type { StageContext, StepOutput } from './types.js';
 
 /** Prints one verdict line per check, in the order they were made, and sums them up for the step. */

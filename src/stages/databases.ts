@@ -2,7 +2,7 @@ import type { DatabaseName, DatabaseTarget, ResolvedConfig } from '../config/typ
 import { describeAddress, withSession, type DbSession, type OpenSessionOptions } from '../db/session.js';
 import { holdsRegistryTables } from '../db/verify-probes.js';
 import { groupPhysicalDatabases, isRegistryDatabase } from '../plan/build-plan.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 
 /** The configured database of that name; shared_db and apim_db always are, config and user may not be. */
 export function configuredDatabase(config: ResolvedConfig, name: DatabaseName): DatabaseTarget {

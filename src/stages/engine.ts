@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
-import { errorMessage } from '../errors.js';
-import { TOOL_VERSION } from '../version.js';
-import type { StageContext, StageDefinition, StageResult, StageStatus, StepOutput, StepResult } from './types.js';
+import { errorMessage } from '../core/errors.js';
+import { TOOL_VERSION } from '../core/version.js';
+import type { StageContext, StageDefinition, StepOutput } from './types.js';
+import type { StageResult, StageStatus, StepResult } from '../core/results.js';
 
 export const REPORT_FILE = 'report.json';
 

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { artifactName, type StoredArtifact } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget, ResolvedConfig } from '../config/types.js';
-import { createBackup, MANIFEST_FILE, type BackupResult } from '../db/backup.js';
-import type { BackupDecryption, BackupEncryption } from '../db/encryption.js';
+import { createBackup, type BackupResult } from '../backup/create-backup.js';
+import { MANIFEST_FILE } from '../backup/manifest.js';
+import type { BackupDecryption, BackupEncryption } from '../backup/encryption.js';
 import {
   decideStageRun,
   readLedger,
@@ -15,22 +16,15 @@ import {
   type StageRunDecision,
 } from '../db/ledger.js';
 import { acquireStageLock } from '../db/lock.js';
-import { restoreBackup } from '../db/restore.js';
+import { restoreBackup } from '../backup/restore-backup.js';
 import { openSession, type DbSession } from '../db/session.js';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { groupPhysicalDatabases, isRegistryDatabase } from '../plan/build-plan.js';
 import { withDatabase } from './databases.js';
-import { TOOL_VERSION } from '../version.js';
+import { TOOL_VERSION } from '../core/version.js';
 import { runStage } from './engine.js';
-import {
-  MUTATING_STAGES,
-  type StageContext,
-  type StageDefinition,
-  type StageName,
-  type StageResult,
-  type StepDefinition,
-  type StepOutput,
-} from './types.js';
+import { MUTATING_STAGES, type StageName, type StageResult } from '../core/results.js';
+import type { StageContext, StageDefinition, StepDefinition, StepOutput } from './types.js';
 
 /** How long a stage waits for another run's lock on the same databases before it gives up, by default. */
 export const DEFAULT_LOCK_WAIT_SECONDS = 60;

@@ -7,8 +7,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { deploymentTomlPath } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { errorMessage, InputError, type Problem } from '../errors.js';
-import type { Check } from '../check.js';
+import { errorMessage, InputError, type Problem } from '../core/errors.js';
+import type { Check } from '../core/check.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { editDeploymentToml, type EditDeploymentTomlOptions } from '../wso2/deployment-toml-edit.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
@@ -16,9 +16,9 @@ import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind }
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
-import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../db/encryption.js';
+import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
 import { backupDecryption, backupEncryption } from './guard.js';
-import { statementCacheTargets } from './server-stage.js';
+import { statementCacheTargets } from '../plan/build-plan.js';
 
 /** The local store's folder is a folder (or does not exist yet: it is created). */
 export async function checkStoreDirInput(config: ResolvedConfig): Promise<void> {

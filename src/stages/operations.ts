@@ -10,21 +10,22 @@ import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { withSession } from '../db/session.js';
 import { configuredJavaHome, resolveJavaHome } from '../server/java.js';
 import { processAlive } from '../server/server-runner.js';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
 import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { MIGRATION_CONFIG_PATH, readKitText } from '../wso2/migration-kit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
-import { statementCacheTargets } from './server-stage.js';
+import { statementCacheTargets } from '../plan/build-plan.js';
 import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
 import { configuredDatabase, describeDatabase, findRegistryDatabases } from './databases.js';
 import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
 import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
-import type { ServerStateSink, StageContext, StageName, StageResult } from './types.js';
+import type { ServerStateSink, StageContext } from './types.js';
+import type { StageName, StageResult } from '../core/results.js';
 
 /** What every operation is given by its entry (the action or the CLI). */
 export interface OperationOptions {

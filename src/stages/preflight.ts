@@ -1,27 +1,27 @@
 import { readdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/types.js';
-import { capabilitiesOf } from '../db/capabilities.js';
+import { dialectOf } from '../db/dialects.js';
 import { checkClientTools, findClientTools } from '../db/client-tools.js';
 import {
   checkTestedDbms,
   findAdminRoleConflicts,
-  isSuperuser,
+  checkMigrationPrivileges,
   readDatabaseSizeBytes,
   readServerInfo,
-  readSqlSafeUpdates,
   type ServerInfo,
 } from '../db/probes.js';
 import { openSession } from '../db/session.js';
-import { errorMessage } from '../errors.js';
-import { formatBytes } from '../format.js';
+import { errorMessage } from '../core/errors.js';
+import { formatBytes } from '../core/format.js';
 import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
 import { checkJava, configuredJavaHome, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
-import type { Check, StageContext, StageDefinition, StepOutput } from './types.js';
+import type { Check } from '../core/check.js';
+import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
 /** What one step learns and a later one needs: the servers and the sizes of the databases. */
 interface PreflightFacts {
@@ -132,7 +132,7 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
       const tested = checkTestedDbms(server);
       if (!tested.tested)
         checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
-      checks.push(...(await checkPrivileges(session, label, target)));
+      checks.push(...(await checkMigrationPrivileges(session, label)));
       if (userStore && samePhysical(userStore, target)) checks.push(await checkAdminRole(session, label));
       facts.sizes.set(target.name, await readDatabaseSizeBytes(session));
     } catch (error) {
@@ -149,31 +149,6 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
 
 function samePhysical(a: DatabaseTarget, b: DatabaseTarget): boolean {
   return physicalDatabases([a, b]).length === 1;
-}
-
-async function checkPrivileges(
-  session: Awaited<ReturnType<typeof openSession>>,
-  label: string,
-  target: DatabaseTarget,
-): Promise<Check[]> {
-  if (target.engine === 'postgresql') {
-    return (await isSuperuser(session))
-      ? [{ verdict: 'pass', message: `${label}: user ${target.username} is SUPERUSER` }]
-      : [
-          {
-            verdict: 'fail',
-            message: `${label}: user ${target.username} is not SUPERUSER, which WSO2's migration needs on PostgreSQL: run ALTER ROLE "${target.username}" SUPERUSER; for the migration window`,
-          },
-        ];
-  }
-  return (await readSqlSafeUpdates(session))
-    ? [
-        {
-          verdict: 'fail',
-          message: `${label}: sql_safe_updates is ON globally, so the migration clients' unkeyed UPDATE and DELETE statements would be rejected: run SET GLOBAL sql_safe_updates = 0; for the migration window`,
-        },
-      ]
-    : [{ verdict: 'pass', message: `${label}: sql_safe_updates is off` }];
 }
 
 async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, label: string): Promise<Check> {
@@ -238,7 +213,7 @@ async function checkJdbcDrivers(context: StageContext): Promise<StepOutput> {
   const jars = (await readdir(lib).catch(() => [])).filter((name) => name.endsWith('.jar'));
   const engines = [...new Set(context.config.databases.map((db) => db.engine))];
   const checks: Check[] = engines.map((engine) => {
-    const { jdbcDriverJars, product } = capabilitiesOf(engine);
+    const { jdbcDriverJars, product } = dialectOf(engine);
     const found = jars.filter((jar) => jdbcDriverJars.some((prefix) => jar.startsWith(prefix)));
     const urls = `jdbc:${engine}: URLs`;
     if (found.length > 0) return { verdict: 'pass', message: `JDBC driver for ${urls} in ${lib}: ${found.join(', ')}` };

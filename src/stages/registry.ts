@@ -8,7 +8,8 @@ import { verifyStage } from './verify.js';
 import { checkBackupKeyInput } from './input-checks.js';
 import { registryScriptsStage } from './registry-scripts.js';
 import type { ResolvedConfig } from '../config/types.js';
-import type { StageContext, StageDefinition, StageName, StageResult } from './types.js';
+import type { StageContext, StageDefinition } from './types.js';
+import type { StageName, StageResult } from '../core/results.js';
 
 /** A stage that only reads, or one that changes data and so runs inside the guard. */
 type AvailableStage = { reads: StageDefinition } | { changes: MutatingStageDefinition };

@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { readLedger } from '../db/ledger.js';
-import { restoreBackup } from '../db/restore.js';
-import { InputError } from '../errors.js';
+import { restoreBackup } from '../backup/restore-backup.js';
+import { InputError } from '../core/errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
 import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
 import { backupDecryption, lockDatabases } from './guard.js';
-import type { StageContext, StageName, StageResult, StepOutput } from './types.js';
+import type { StageContext, StepOutput } from './types.js';
+import type { StageName, StageResult } from '../core/results.js';
 
 export interface RestoreRequest {
   stage: StageName;

@@ -6,8 +6,8 @@ import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
-import type { ResolvedConfig } from '../config/types.js';
-import { errorMessage } from '../errors.js';
+import { statementCacheTargets } from '../plan/build-plan.js';
+import { errorMessage } from '../core/errors.js';
 import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
 import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
@@ -17,7 +17,8 @@ import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
-import type { Check, StageContext, StepDefinition, StepOutput } from './types.js';
+import type { Check } from '../core/check.js';
+import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
 /** How many ERROR lines of the server outside the client's run the report lists one by one. */
 const LISTED_SERVER_ERRORS = 20;
@@ -85,14 +86,6 @@ export async function editHomeFile(
   await writeFile(file, text);
   for (const change of changes) context.deps.logger.info(`${base}: ${change}`);
   return changes;
-}
-
-/** PostgreSQL `shared_db` and `config` need `preparedStatementCacheQueries=0` before the API-M migration. */
-export function statementCacheTargets(config: ResolvedConfig): Array<'shared_db' | 'config'> {
-  return config.databases
-    .filter((db) => db.engine === 'postgresql')
-    .map((db) => db.name)
-    .filter((name): name is 'shared_db' | 'config' => name === 'shared_db' || name === 'config');
 }
 
 export function deploymentTomlStep(

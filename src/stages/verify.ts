@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { Check } from '../check.js';
+import type { Check } from '../core/check.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
 import { parseJdbcUrl } from '../config/jdbc-url.js';
-import type { DatabaseName } from '../config/types.js';
+import type { DatabaseName, DbEngine } from '../config/types.js';
+import { dialectOf } from '../db/dialects.js';
 import { describeAddress, withSession } from '../db/session.js';
 import {
   APIM_420_TABLES,
@@ -17,7 +18,7 @@ import {
   identityFactsToCheck,
   type MissingIdentityFact,
 } from '../db/verify-probes.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';
 import { PG_STATEMENT_CACHE_PARAM, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
@@ -89,7 +90,7 @@ async function checkDeploymentToml(context: StageContext): Promise<StepOutput> {
 }
 
 function checkStatementCache(name: string, url: string, file: string): Check {
-  let engine: string;
+  let engine: DbEngine;
   let value: string | undefined;
   try {
     const parsed = parseJdbcUrl(url);
@@ -98,7 +99,7 @@ function checkStatementCache(name: string, url: string, file: string): Check {
   } catch (error) {
     return { verdict: 'warn', message: `[database.${name}] url could not be read: ${errorMessage(error)}` };
   }
-  if (engine !== 'postgresql')
+  if (!dialectOf(engine).disablesStatementCache)
     return { verdict: 'pass', message: `[database.${name}] is not PostgreSQL: no URL edit needed` };
   return value === '0'
     ? { verdict: 'pass', message: `[database.${name}] url has ${PG_STATEMENT_CACHE_PARAM}=0` }

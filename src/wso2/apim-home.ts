@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Check } from '../check.js';
+import type { Check } from '../core/check.js';
 
 export type VersionSource = 'bin/version.txt' | 'updates/product.txt' | 'bin/wso2carbon-version.txt';
 

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { TomlDate, TomlError, parse } from 'smol-toml';
 import type { TomlTable, TomlValue } from 'smol-toml';
 import { JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
-import { InputError, UnsupportedError } from '../errors.js';
+import { InputError, UnsupportedError } from '../core/errors.js';
 import { PG_STATEMENT_CACHE_PARAM } from './registry.js';
 import { applyTextEdits } from './text-diff.js';
 import type { TextEdit } from './text-diff.js';

@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { errorMessage, InputError } from '../errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { inspectMigrationKit, type KitInspection, type KitKind } from './migration-kit.js';
 

@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import yauzl from 'yauzl';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 
 export type KitKind = 'identity' | 'apim';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { readStaticConfigurationVersioning } from '../config/deployment-toml.js';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { RegistryVersioningFlags } from '../config/types.js';
-import { InputError, errorMessage } from '../errors.js';
+import { InputError, errorMessage } from '../core/errors.js';
 import { VERSIONED_METADATA } from './registry.js';
 
 export type RegistryFlagName = keyof RegistryVersioningFlags;

@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STAGE_NAMES } from '../../src/stages/types.js';
+import { STAGE_NAMES } from '../../src/core/results.js';
 import { PG_PASSWORD_TEST_ROLE } from '../helpers/databases.js';
 import {
   baseEnv,

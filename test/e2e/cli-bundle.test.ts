@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/plan/build-plan.js';
-import { STAGE_NAMES, type StageResult } from '../../src/stages/types.js';
+import { STAGE_NAMES, type StageResult } from '../../src/core/results.js';
 import {
   baseEnv,
   BUNDLES,

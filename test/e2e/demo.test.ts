@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSession } from '../../src/db/session.js';
-import { STAGE_NAMES } from '../../src/stages/types.js';
+import { STAGE_NAMES } from '../../src/core/results.js';
 import { postgresAdminTarget } from '../helpers/databases.js';
 import { baseEnv, BUNDLES, requireBundles, runNodeScript, type ScriptRun } from '../helpers/migration-setup.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';

@@ -14,7 +14,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags } from '../../src/config/types.js';
-import type { BackupManifest } from '../../src/db/backup.js';
+import type { BackupManifest } from '../../src/backup/manifest.js';
 import { LEDGER_TABLE, readLedger, type LedgerEntry } from '../../src/db/ledger.js';
 import type { ActionState } from '../../src/entry/action-state.js';
 import { groupAlive } from '../../src/server/server-runner.js';

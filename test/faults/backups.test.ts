@@ -7,7 +7,7 @@
 import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackupManifest } from '../../src/db/backup.js';
+import type { BackupManifest } from '../../src/backup/manifest.js';
 import type { TableChecksums } from '../../src/db/table-checksums.js';
 import { allChecksums, cli, createFaultCase, storedArtifacts, type FaultCase } from '../helpers/fault-case.js';
 import { requireBundles, type ScriptRun } from '../helpers/migration-setup.js';

@@ -5,7 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { DatabaseTarget } from '../../src/config/types.js';
-import { listTables } from '../../src/db/backup.js';
+import { listTables } from '../../src/db/dialects.js';
 import { openSession, type DbSession } from '../../src/db/session.js';
 
 /** A value that appears in the data and nowhere else, to look for plaintext in backup files. */

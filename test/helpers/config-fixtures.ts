@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DatabaseName, DatabaseTarget, DbEngine, ResolvedConfig } from '../../src/config/types.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/core/errors.js';
 import { makeApimHome, type RegistryXmlFlags } from './wso2-fixtures.js';
 
 /** Joins lines with `\n`; a trailing newline is added. */

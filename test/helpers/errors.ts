@@ -1,4 +1,4 @@
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/core/errors.js';
 
 /** Runs `run` and returns the InputError it throws; any other outcome fails the test. */
 export function catchInputError(run: () => unknown): InputError {

@@ -11,26 +11,22 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalFolderStore, sha256File } from '../../src/artifacts/local-store.js';
+import { LocalFolderStore } from '../../src/artifacts/local-store.js';
+import { sha256File } from '../../src/core/files.js';
 import type { ArtifactStore } from '../../src/artifacts/store.js';
 import type { DatabaseName, DatabaseTarget, DbEngine } from '../../src/config/types.js';
-import {
-  BackupVerificationError,
-  ClientToolError,
-  createBackup,
-  MANIFEST_FILE,
-  type BackupManifest,
-  type BackupResult,
-} from '../../src/db/backup.js';
+import { BackupVerificationError, createBackup, type BackupResult } from '../../src/backup/create-backup.js';
+import { ClientToolError } from '../../src/db/client-process.js';
+import { MANIFEST_FILE, type BackupManifest } from '../../src/backup/manifest.js';
 import {
   AGE_MAGIC,
   BackupKeyError,
   encryptFile,
   type DecryptionMode,
   type EncryptionMode,
-} from '../../src/db/encryption.js';
-import { BackupRejectedError, RestoreMismatchError, restoreBackup } from '../../src/db/restore.js';
-import { TOOL_VERSION } from '../../src/version.js';
+} from '../../src/backup/encryption.js';
+import { BackupRejectedError, RestoreMismatchError, restoreBackup } from '../../src/backup/restore-backup.js';
+import { TOOL_VERSION } from '../../src/core/version.js';
 import {
   changeFixture,
   databaseChecksums,

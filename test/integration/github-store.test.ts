@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InputError, UnsupportedError } from '../../src/errors.js';
+import { InputError, UnsupportedError } from '../../src/core/errors.js';
 import { ArtifactExistsError, ArtifactNotFoundError } from '../../src/artifacts/store.js';
 import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
 

@@ -10,7 +10,7 @@ import {
   type LedgerEntry,
 } from '../../src/db/ledger.js';
 import { openSession, type DbSession } from '../../src/db/session.js';
-import { TOOL_VERSION } from '../../src/version.js';
+import { TOOL_VERSION } from '../../src/core/version.js';
 import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
 
 type Engine = 'postgresql' | 'mariadb';

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/entry/cli.js';
 import { createConsoleLogger } from '../../src/log/logger.js';
 import { runStageOperation } from '../../src/stages/operations.js';
-import type { Check, StageResult } from '../../src/stages/types.js';
+import type { Check } from '../../src/core/check.js';
+import type { StageResult } from '../../src/core/results.js';
 import { PG_PASSWORD_TEST_ROLE, uniqueName } from '../helpers/databases.js';
 import {
   baseEnv,

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { parseJdbcUrl } from '../../src/config/jdbc-url.js';
-import { UnsupportedError } from '../../src/errors.js';
+import { UnsupportedError } from '../../src/core/errors.js';
 import { editDeploymentToml } from '../../src/wso2/deployment-toml-edit.js';
 import type { EditDeploymentTomlOptions } from '../../src/wso2/deployment-toml-edit.js';
 import { unifiedDiff } from '../../src/wso2/text-diff.js';

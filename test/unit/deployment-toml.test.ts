@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readDeploymentDatabases, resolveDatabases } from '../../src/config/deployment-toml.js';
 import type { DatabaseOverride, DeploymentDatabase, ResolveDatabasesInput } from '../../src/config/deployment-toml.js';
-import type { Problem } from '../../src/errors.js';
+import type { Problem } from '../../src/core/errors.js';
 import { catchInputError } from '../helpers/errors.js';
 
 const TOML_FILE = '/opt/wso2am-4.2.0/repository/conf/deployment.toml';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideStageRun, type LedgerDetails, type LedgerEntry, type LedgerState } from '../../src/db/ledger.js';
-import type { StageName } from '../../src/stages/types.js';
+import type { StageName } from '../../src/core/results.js';
 
 const ORDER: readonly StageName[] = ['registry-scripts', 'identity', 'apim'];
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { DatabaseTarget } from '../../src/config/types.js';
-import type { Problem } from '../../src/errors.js';
+import type { Problem } from '../../src/core/errors.js';
 import {
   MINIMAL_CONFIG,
   PG_TOML_DATABASES,

@@ -4,7 +4,8 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalFolderStore, newLocalRunId, sha256File } from '../../src/artifacts/local-store.js';
+import { LocalFolderStore, newLocalRunId } from '../../src/artifacts/local-store.js';
+import { sha256File } from '../../src/core/files.js';
 import { ArtifactExistsError, ArtifactNotFoundError, artifactName } from '../../src/artifacts/store.js';
 
 let dir: string;

@@ -5,7 +5,7 @@ import { diffArrays } from 'diff';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { IdentityTargetVersion } from '../../src/config/types.js';
-import { UnsupportedError } from '../../src/errors.js';
+import { UnsupportedError } from '../../src/core/errors.js';
 import { editMigrationConfig } from '../../src/wso2/migration-config-edit.js';
 import { IDENTITY_MIGRATORS_TO_REMOVE } from '../../src/wso2/registry.js';
 import { unifiedDiff } from '../../src/wso2/text-diff.js';

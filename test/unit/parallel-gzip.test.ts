@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createParallelGzip } from '../../src/db/backup.js';
+import { createParallelGzip } from '../../src/backup/parallel-gzip.js';
 
 async function compress(input: Buffer, chunkBytes: number, options: { blockBytes?: number; inFlight?: number }) {
   const chunks: Buffer[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RegistryVersioningFlags, ResolvedConfig } from '../../src/config/types.js';
 import { buildPlan, physicalDatabases, type Plan, type PlanFacts, type StagePlan } from '../../src/plan/build-plan.js';
 import { renderPlanText } from '../../src/plan/render-plan.js';
-import type { StageName } from '../../src/stages/types.js';
+import type { StageName } from '../../src/core/results.js';
 import { makeResolvedConfig, makeTarget } from '../helpers/config-fixtures.js';
 
 const JDK = '/usr/lib/jvm/java-17-openjdk-amd64';

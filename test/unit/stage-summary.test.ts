@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderStageMarkdown, renderStageText } from '../../src/report/stage-summary.js';
-import type { StageResult } from '../../src/stages/types.js';
+import type { StageResult } from '../../src/core/results.js';
 
 function result(overrides: Partial<StageResult> = {}): StageResult {
   return {

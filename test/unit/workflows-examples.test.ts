@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { MUTATING_STAGES, STAGE_NAMES } from '../../src/stages/types.js';
+import { MUTATING_STAGES, STAGE_NAMES } from '../../src/core/results.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ACTION = 'your-org/apim-migrate@v1';

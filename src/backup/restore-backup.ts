@@ -1,41 +1,22 @@
 /**
- * Puts databases back to the state of a backup taken by backup.ts. Everything that can be checked
+ * Puts databases back to the state of a backup taken by create-backup.ts. Everything that can be checked
  * without a database is checked first (manifest, sizes, sha256, decryption, the dump's own format),
  * so that a wrong key or a damaged, truncated or foreign file is refused with the databases untouched.
+ * The dialect of each database checks its dump file and runs its restore tool.
  */
 
-import { Buffer } from 'node:buffer';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
-import { z } from 'zod';
-import { sha256File } from '../artifacts/local-store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget } from '../config/types.js';
-import { errorMessage } from '../errors.js';
-import { SecretMasker, type Logger } from '../log/logger.js';
-import {
-  checkFile,
-  ClientToolError,
-  countRows,
-  MANIFEST_FILE,
-  MANIFEST_FORMAT,
-  postgresToolEnv,
-  quoteMysql,
-  quotePg,
-  registerSecrets,
-  requireTool,
-  startTool,
-  superviseTool,
-  withMysqlDefaultsFile,
-  type BackupManifest,
-  type BackupManifestDatabase,
-  type ResolvedTool,
-} from './backup.js';
-import { findClientTools } from './client-tools.js';
+import { errorMessage } from '../core/errors.js';
+import { checkFile, sha256File } from '../core/files.js';
+import { requireTool, type ResolvedTool } from '../db/client-process.js';
+import { findClientTools } from '../db/client-tools.js';
+import { DumpFormatError, type CheckedDump, type Dialect } from '../db/dialect.js';
+import { countRows, dialectOf } from '../db/dialects.js';
+import { describeAddress, openSession } from '../db/session.js';
+import { registerSecrets, SecretMasker, type Logger } from '../log/logger.js';
 import {
   AGE_EXTENSION,
   AgeFormatError,
@@ -46,7 +27,7 @@ import {
   readAgeHeader,
   type DecryptionMode,
 } from './encryption.js';
-import { describeAddress, openSession } from './session.js';
+import { backupManifestSchema, MANIFEST_FILE, type BackupManifest, type BackupManifestDatabase } from './manifest.js';
 
 export interface RestoreOptions {
   artifactName: string;
@@ -95,59 +76,15 @@ export class RestoreMismatchError extends Error {
   }
 }
 
-const databaseName = z.enum(['apim_db', 'shared_db', 'config', 'user']);
-const manifestSchema = z.object({
-  format: z.literal(MANIFEST_FORMAT),
-  stage: z.string(),
-  artifact: z.string(),
-  runId: z.string(),
-  attempt: z.number(),
-  createdAt: z.string(),
-  completedAt: z.string(),
-  toolVersion: z.string(),
-  encryption: z.object({ mode: z.enum(['none', 'passphrase', 'recipient']), recipient: z.string().optional() }),
-  databases: z
-    .array(
-      z.object({
-        names: z.array(databaseName).min(1),
-        engine: z.enum(['postgresql', 'mysql', 'mariadb']),
-        host: z.string(),
-        port: z.number(),
-        database: z.string(),
-        server: z.object({ product: z.enum(['PostgreSQL', 'MySQL', 'MariaDB']), version: z.string() }),
-        dumpTool: z.object({ name: z.string(), version: z.string() }),
-        format: z.enum(['pg-custom', 'sql-gzip']),
-        encrypted: z.boolean(),
-        // A plain file name: the manifest must not point outside the download folder.
-        file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
-        bytes: z.number().int().nonnegative(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        rowCounts: z.record(z.string(), z.number().int().nonnegative()),
-        rowCountSnapshot: z.enum(['dump-snapshot', 'separate-snapshot']),
-        rowCountNote: z.string().optional(),
-        durationMs: z.number(),
-      }),
-    )
-    .min(1),
-});
-
-/**
- * 1 MiB reads and gunzip output chunks instead of Node's 64 KiB / 16 KiB: every chunk is a round trip to zlib's
- * thread, and with the small defaults the full gunzip pass that checks a MySQL dump took 2.5 times as long
- * (see docs/benchmarks.md).
- */
-const STREAM_CHUNK = { highWaterMark: 1024 * 1024 };
-const GUNZIP_CHUNK = { chunkSize: 1024 * 1024 };
-
 interface RestorePlan {
   entry: BackupManifestDatabase;
   target: DatabaseTarget;
+  dialect: Dialect;
   label: string;
   tool: ResolvedTool;
   /** The decrypted, checked dump. */
   plainFile: string;
-  /** PostgreSQL: the relations the archive holds, from `pg_restore --list`. */
-  archiveRelations?: Set<string>;
+  checked: CheckedDump;
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
@@ -184,13 +121,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     try {
       for (const { entry, target } of matches) {
         const label = entry.names.join(' = ');
+        const dialect = dialectOf(target.engine);
         const tools = await findClientTools(target.engine);
-        const tool = requireTool(tools.restore, target.engine);
+        const tool = requireTool(tools.restore, dialect.clientPackage);
         const plainFile = await preparePlainFile(entry, backupDir, plainDir, decryption, backup);
-        const plan: RestorePlan = { entry, target, label, tool, plainFile };
-        if (entry.format === 'pg-custom') plan.archiveRelations = await checkPgArchive(plan, masker, backup);
-        else await checkSqlGzip(plan, backup, { whole: !ledgerChecked });
-        plans.push(plan);
+        const checked = await checkDump(
+          dialect,
+          entry,
+          { file: plainFile, tool, masker, whole: !ledgerChecked },
+          backup,
+        );
+        plans.push({ entry, target, dialect, label, tool, plainFile, checked });
       }
     } catch (error) {
       await filesChecked;
@@ -207,8 +148,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const mismatches: string[] = [];
     for (const plan of plans) {
       await logger.group(`Restoring ${plan.label} into ${describeAddress(plan.target)}`, async () => {
-        if (plan.entry.format === 'pg-custom') await restorePostgres(plan, masker, logger);
-        else await restoreMysql(plan, masker, logger);
+        await plan.dialect.restore({
+          target: plan.target,
+          tool: plan.tool,
+          file: plan.plainFile,
+          checked: plan.checked,
+          label: plan.label,
+          masker,
+          logger,
+        });
         const rowCounts = await countTargetRows(plan.target);
         const differences = compareCounts(plan.entry.rowCounts, rowCounts).map((line) => `${plan.label}: ${line}`);
         mismatches.push(...differences);
@@ -289,7 +237,7 @@ async function readManifest(dir: string, backup: string): Promise<BackupManifest
       { cause: error },
     );
   }
-  const result = manifestSchema.safeParse(parsed);
+  const result = backupManifestSchema.safeParse(parsed);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`);
     throw new BackupRejectedError(
@@ -297,7 +245,7 @@ async function readManifest(dir: string, backup: string): Promise<BackupManifest
         'Nothing was changed; restore from a backup that apim-migrate took.',
     );
   }
-  return result.data as BackupManifest;
+  return result.data;
 }
 
 function matchDatabases(
@@ -324,7 +272,7 @@ function matchDatabases(
       );
       continue;
     }
-    if ((entry.engine === 'postgresql') !== (target.engine === 'postgresql')) {
+    if (dialectOf(entry.engine).family !== dialectOf(target.engine).family) {
       problems.push(`${label} was backed up from ${entry.server.product}, but ${target.name} is now ${target.engine}`);
       continue;
     }
@@ -404,218 +352,31 @@ async function preparePlainFile(
   return plain;
 }
 
-/** Checks the custom-format signature and reads the archive's table of contents. */
-async function checkPgArchive(plan: RestorePlan, masker: SecretMasker, backup: string): Promise<Set<string>> {
-  const head = await readHead(plan.plainFile, 5);
-  if (head.toString('latin1') !== 'PGDMP') {
-    throw new BackupRejectedError(
-      `${plan.entry.file} of ${backup} is not a PostgreSQL custom-format dump (pg_dump -Fc). ` +
-        'Nothing was changed; restore from another backup.',
-    );
-  }
-  const run = startTool(plan.tool, ['--list', plan.plainFile], process.env, 'ignore', masker);
-  let listing = '';
-  try {
-    await superviseTool(run, `reading ${plan.entry.file}`, [
-      collectText(run.child.stdout).then((text) => (listing = text)),
-    ]);
-  } catch (error) {
-    throw new BackupRejectedError(
-      `${plan.entry.file} of ${backup} cannot be read by ${plan.tool.name} (${errorMessage(error)}). ` +
-        'Nothing was changed; restore from another backup, or use a pg_restore at least as new as the pg_dump ' +
-        `that wrote it (${plan.entry.dumpTool.version}).`,
-      { cause: error },
-    );
-  }
-  return parseArchiveRelations(listing);
-}
-
-/** `215; 1259 16390 TABLE public am_api postgres` and the like: the relations the archive creates. */
-export function parseArchiveRelations(listing: string): Set<string> {
-  const relations = new Set<string>();
-  const pattern =
-    /^\d+; \d+ \d+ (TABLE(?! DATA)|VIEW|MATERIALIZED VIEW(?! DATA)|SEQUENCE(?! SET| OWNED BY)) (\S+) (.+) \S+$/;
-  for (const line of listing.split('\n')) {
-    const match = pattern.exec(line.trim());
-    if (match?.[2] && match[3]) relations.add(`${match[2]}.${match[3]}`);
-  }
-  return relations;
-}
-
 /**
- * Checks that the file is a gzip-compressed mysqldump/mariadb-dump file. `whole`: decompresses all of it (gzip checks
- * its CRC and length at the end) and checks that the dump is complete; otherwise only its start is read.
+ * Has the dialect check a decrypted dump: its format must be the dialect's, and the file must read as one. A file
+ * that does not is refused before any database is touched.
  */
-async function checkSqlGzip(plan: RestorePlan, backup: string, options: { whole: boolean }): Promise<void> {
-  const reject = (why: string, cause?: unknown): BackupRejectedError =>
+async function checkDump(
+  dialect: Dialect,
+  entry: BackupManifestDatabase,
+  request: { file: string; tool: ResolvedTool; masker: SecretMasker; whole: boolean },
+  backup: string,
+): Promise<CheckedDump> {
+  const reject = (why: string, advice?: string, cause?: unknown): BackupRejectedError =>
     new BackupRejectedError(
-      `${plan.entry.file} of ${backup} ${why}. Nothing was changed; restore from another backup.`,
+      `${entry.file} of ${backup} ${why}. Nothing was changed; restore from another backup${advice ? `, or ${advice}` : ''}.`,
       cause === undefined ? undefined : { cause },
     );
-  const magic = await readHead(plan.plainFile, 2);
-  if (magic[0] !== 0x1f || magic[1] !== 0x8b) throw reject('is not a gzip file');
-  let head = Buffer.alloc(0);
-  let tail = Buffer.alloc(0);
-  if (options.whole) {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        if (head.length < 4096) head = Buffer.concat([head, chunk.subarray(0, 4096 - head.length)]);
-        tail = Buffer.concat([tail, chunk]).subarray(-512);
-        callback();
-      },
-    });
-    try {
-      await pipeline(createReadStream(plan.plainFile, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), sink);
-    } catch (error) {
-      throw reject(`is damaged or cut short (${errorMessage(error)})`, error);
-    }
-  } else {
-    try {
-      // A sync flush at the end: what the first 64 KiB hold, without an error for the rest that is not read.
-      const start = gunzipSync(await readHead(plan.plainFile, 64 * 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      head = start.subarray(0, 4096);
-    } catch (error) {
-      throw reject(`is damaged (${errorMessage(error)})`, error);
-    }
+  if (entry.format !== dialect.dumpFormat) {
+    throw reject(
+      `is a ${entry.format} dump, which ${dialect.product} does not restore (it takes ${dialect.dumpFormat})`,
+    );
   }
-  if (!/^-- (MySQL|MariaDB) dump/m.test(head.toString('utf8'))) throw reject('is not a mysqldump/mariadb-dump file');
-  if (options.whole && !/-- Dump completed/.test(tail.toString('utf8')))
-    throw reject('is an incomplete dump (no "Dump completed" line)');
-}
-
-async function restorePostgres(plan: RestorePlan, masker: SecretMasker, logger: Logger): Promise<void> {
-  const { target } = plan;
-  // pg_restore --clean drops only what the archive holds: relations created after the backup
-  // (by the stage being rolled back) would survive and could block dropping the backed-up tables.
-  const session = await openSession(target);
   try {
-    const extra = await listExtraRelations(session, plan.archiveRelations ?? new Set());
-    if (extra.length > 0) {
-      logger.info(`${plan.label}: dropping what was created after the backup: ${extra.map((r) => r.key).join(', ')}`);
-      await session.query('BEGIN');
-      for (const relation of extra) await session.query(`DROP ${relation.kind} IF EXISTS ${relation.quoted} CASCADE`);
-      await session.query('COMMIT');
-    }
+    return await dialect.checkDump({ ...request, name: entry.file, dumpToolVersion: entry.dumpTool.version });
   } catch (error) {
-    await session.query('ROLLBACK').catch(() => undefined);
-    throw new Error(
-      `could not drop what was created in ${target.database} after the backup (${errorMessage(error)}); ` +
-        `nothing was changed. Restore as the owner of these objects (the login ${target.username} may lack the right)`,
-      { cause: error },
-    );
-  } finally {
-    await session.close().catch(() => undefined);
-  }
-  const args = [
-    '--clean',
-    '--if-exists',
-    '--no-owner',
-    '--no-password',
-    // All or nothing: a failing restore leaves the database as it was.
-    '--single-transaction',
-    '--exit-on-error',
-    '-h',
-    target.host,
-    '-p',
-    String(target.port),
-    '-U',
-    target.username,
-    '-d',
-    target.database,
-    plan.plainFile,
-  ];
-  const run = startTool(plan.tool, args, postgresToolEnv(target), 'ignore', masker);
-  try {
-    await superviseTool(run, `restoring ${plan.label}`, [collectText(run.child.stdout)]);
-  } catch (error) {
-    if (!(error instanceof ClientToolError)) throw error;
-    throw new ClientToolError(
-      `${error.message}\npg_restore ran in one transaction, so ${target.database} still holds what it held before ` +
-        'the restore (apart from relations created after the backup, which were dropped). Fix the cause and run the restore again.',
-      error.tool,
-      error.stderrTail,
-    );
-  }
-  for (const line of run.stderrTail()) logger.warning(`${plan.tool.name}: ${line}`);
-}
-
-interface ExtraRelation {
-  key: string;
-  kind: 'TABLE' | 'VIEW' | 'MATERIALIZED VIEW' | 'SEQUENCE';
-  quoted: string;
-}
-
-async function listExtraRelations(
-  session: Awaited<ReturnType<typeof openSession>>,
-  archive: Set<string>,
-): Promise<ExtraRelation[]> {
-  const rows = await session.query<{ schema_name: string; relation_name: string; relkind: string }>(
-    `SELECT n.nspname AS schema_name, c.relname AS relation_name, c.relkind::text AS relkind
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname = ANY (current_schemas(false))
-        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                         WHERE d.objid = c.oid AND d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i', 'e'))
-      ORDER BY 1, 2`,
-  );
-  const kinds: Record<string, ExtraRelation['kind']> = {
-    r: 'TABLE',
-    p: 'TABLE',
-    v: 'VIEW',
-    m: 'MATERIALIZED VIEW',
-    S: 'SEQUENCE',
-  };
-  return rows
-    .filter((row) => !archive.has(`${row.schema_name}.${row.relation_name}`))
-    .map((row) => ({
-      key: `${row.schema_name}.${row.relation_name}`,
-      kind: kinds[row.relkind] ?? 'TABLE',
-      quoted: `${quotePg(row.schema_name)}.${quotePg(row.relation_name)}`,
-    }));
-}
-
-async function restoreMysql(plan: RestorePlan, masker: SecretMasker, logger: Logger): Promise<void> {
-  const { target } = plan;
-  const database = quoteMysql(target.database);
-  const session = await openSession(target);
-  try {
-    const [row] = await session.query<{ charset: string; collation: string }>(
-      `SELECT default_character_set_name AS charset, default_collation_name AS collation
-         FROM information_schema.schemata WHERE schema_name = ?`,
-      [target.database],
-    );
-    const charset = row && /^\w+$/.test(row.charset) ? ` CHARACTER SET ${row.charset}` : '';
-    const collation = row && /^\w+$/.test(row.collation) ? ` COLLATE ${row.collation}` : '';
-    logger.info(`${plan.label}: recreating database ${target.database}${charset}${collation}`);
-    await session.query(`DROP DATABASE IF EXISTS ${database}`);
-    await session.query(`CREATE DATABASE ${database}${charset}${collation}`);
-  } finally {
-    await session.close().catch(() => undefined);
-  }
-  try {
-    await withMysqlDefaultsFile(target, plan.tool, async (defaultsFile) => {
-      const args = [
-        `--defaults-extra-file=${defaultsFile}`,
-        '--default-character-set=utf8mb4',
-        // The dump holds binary columns as escaped raw bytes: the client passes them through untouched.
-        '--binary-mode',
-        target.database,
-      ];
-      const run = startTool(plan.tool, args, process.env, 'pipe', masker);
-      const stdin = run.child.stdin;
-      if (!stdin) throw new Error(`${plan.tool.name} was started without stdin`);
-      await superviseTool(run, `restoring ${plan.label}`, [
-        pipeline(createReadStream(plan.plainFile, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), stdin),
-        collectText(run.child.stdout),
-      ]);
-      for (const line of run.stderrTail()) logger.warning(`${plan.tool.name}: ${line}`);
-    });
-  } catch (error) {
-    throw new ClientToolError(
-      `${errorMessage(error)}\nThe database ${target.database} was recreated and is only partly restored. ` +
-        'Do not use it; fix the cause and run the restore again (the backup itself is unchanged).',
-      error instanceof ClientToolError ? error.tool : plan.tool.name,
-      error instanceof ClientToolError ? error.stderrTail : [],
-    );
+    if (error instanceof DumpFormatError) throw reject(error.why, error.advice, error.cause);
+    throw error;
   }
 }
 
@@ -648,26 +409,4 @@ function describeFormat(entry: BackupManifestDatabase, ledgerChecked: boolean): 
   return ledgerChecked
     ? 'gzip-compressed SQL dump, its manifest as the ledger recorded it'
     : 'complete gzip-compressed SQL dump';
-}
-
-async function readHead(file: string, bytes: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Reads a tool's stdout to the end (also to keep it from blocking on a full pipe). */
-async function collectText(stream: Readable, limit = 16 * 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (size < limit) chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,12 +4,12 @@
  * source only as fast as their consumer takes the output, so memory stays flat whatever the dump size.
  */
 
-import { open } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
+import { readHead } from '../core/files.js';
 
 export type EncryptionMode =
   { kind: 'none' } | { kind: 'passphrase'; passphrase: string } | { kind: 'recipient'; recipient: string };
@@ -136,23 +136,16 @@ export async function decryptFile(input: string, output: string, mode: ActiveDec
 
 /** Reads an age file's header; undefined when the file does not start like an age file. */
 export async function readAgeHeader(file: string): Promise<AgeHeaderFacts | undefined> {
-  const handle = await open(file, 'r');
-  try {
-    // Headers of files with one or a few recipients are a few hundred bytes.
-    const buffer = Buffer.alloc(16 * 1024);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    const text = buffer.subarray(0, bytesRead).toString('latin1');
-    if (!text.startsWith(AGE_MAGIC)) return undefined;
-    const stanzaTypes: string[] = [];
-    for (const line of text.slice(AGE_MAGIC.length).split('\n')) {
-      if (line.startsWith('---')) break;
-      const match = /^-> (\S+)/.exec(line);
-      if (match?.[1]) stanzaTypes.push(match[1]);
-    }
-    return { stanzaTypes, passphrase: stanzaTypes.length === 1 && stanzaTypes[0] === 'scrypt' };
-  } finally {
-    await handle.close();
+  // Headers of files with one or a few recipients are a few hundred bytes.
+  const text = (await readHead(file, 16 * 1024)).toString('latin1');
+  if (!text.startsWith(AGE_MAGIC)) return undefined;
+  const stanzaTypes: string[] = [];
+  for (const line of text.slice(AGE_MAGIC.length).split('\n')) {
+    if (line.startsWith('---')) break;
+    const match = /^-> (\S+)/.exec(line);
+    if (match?.[1]) stanzaTypes.push(match[1]);
   }
+  return { stanzaTypes, passphrase: stanzaTypes.length === 1 && stanzaTypes[0] === 'scrypt' };
 }
 
 /** Explains why a key does not fit an age file whose header is known. */

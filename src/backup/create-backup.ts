@@ -1,0 +1,332 @@
+/**
+ * Verified backups of the deployment's databases, as design.md "Artifacts" describes them: one dump file
+ * per physical database (`<db>.pgdump` or `<db>.sql.gz`, plus `.age` when encrypted) and `manifest.json`,
+ * uploaded as one artifact and read back from the store to check every byte before a stage may change data.
+ * The dialect of each database runs its dump tool; this module streams the output through gzip and age into the
+ * file, counts and hashes it, writes the manifest, and hands the artifact to the store.
+ */
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Duplex, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactStore, RunIdentity, StoredArtifact } from '../artifacts/store.js';
+import type { DatabaseName, DatabaseTarget } from '../config/types.js';
+import { errorMessage } from '../core/errors.js';
+import { checkFile } from '../core/files.js';
+import { formatBytes } from '../core/format.js';
+import { requireTool, startTool, superviseTool, type ResolvedTool } from '../db/client-process.js';
+import { findClientTools } from '../db/client-tools.js';
+import type { Dialect, DumpResult } from '../db/dialect.js';
+import { countRows, dialectOf } from '../db/dialects.js';
+import { readServerInfo } from '../db/probes.js';
+import { openSession, type DbSession } from '../db/session.js';
+import { registerSecrets, SecretMasker, type Logger } from '../log/logger.js';
+import {
+  AGE_EXTENSION,
+  checkEncryptionMode,
+  describeEncryption,
+  encryptTransform,
+  type EncryptionMode,
+} from './encryption.js';
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  serializeManifest,
+  type BackupManifest,
+  type BackupManifestDatabase,
+} from './manifest.js';
+import { createParallelGzip } from './parallel-gzip.js';
+
+const DEFAULT_PROGRESS_INTERVAL_MS = 5_000;
+
+export interface BackupDatabase {
+  names: DatabaseName[];
+  target: DatabaseTarget;
+}
+
+export interface CreateBackupOptions {
+  stage: string;
+  artifactName: string;
+  /** One entry per physical database (see groupPhysicalDatabases). */
+  databases: BackupDatabase[];
+  store: ArtifactStore;
+  run: RunIdentity;
+  encryption: EncryptionMode;
+  logger: Logger;
+  /** Where the dump files are written; they stay there after the upload unless the store moved them into place. */
+  workDir: string;
+  retentionDays: number;
+  toolVersion: string;
+  /** How often a progress line is logged while a dump runs. Default 5000. */
+  progressIntervalMs?: number;
+}
+
+export interface BackupResult {
+  artifact: StoredArtifact;
+  manifest: BackupManifest;
+  /**
+   * The artifact's files on this machine (dumps, then manifest.json): in the store's folder when the store keeps
+   * its files here (the local folder store), otherwise in the work dir.
+   */
+  files: string[];
+}
+
+/** The uploaded backup did not come back byte for byte; no stage may rely on it. */
+export class BackupVerificationError extends Error {
+  readonly exitCode = 1;
+
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(message);
+    this.name = 'BackupVerificationError';
+  }
+}
+
+export async function createBackup(options: CreateBackupOptions): Promise<BackupResult> {
+  const { logger } = options;
+  if (options.databases.length === 0) throw new Error('createBackup: no databases to back up');
+  checkEncryptionMode(options.encryption);
+  const masker = new SecretMasker();
+  registerSecrets(
+    logger,
+    masker,
+    options.databases.map((db) => db.target.password),
+  );
+  if (options.encryption.kind === 'passphrase') registerSecrets(logger, masker, [options.encryption.passphrase]);
+
+  await mkdir(options.workDir, { recursive: true });
+  const dir = await mkdtemp(path.join(options.workDir, `${options.artifactName}-`));
+  const createdAt = new Date().toISOString();
+  try {
+    const entries: BackupManifestDatabase[] = [];
+    for (const database of options.databases) {
+      const label = database.names.join(' = ');
+      entries.push(await logger.group(`Backing up ${label}`, () => dumpDatabase(options, database, dir, masker)));
+    }
+    const manifest: BackupManifest = {
+      format: MANIFEST_FORMAT,
+      stage: options.stage,
+      artifact: options.artifactName,
+      runId: options.run.runId,
+      attempt: options.run.attempt,
+      createdAt,
+      completedAt: new Date().toISOString(),
+      toolVersion: options.toolVersion,
+      encryption:
+        options.encryption.kind === 'recipient'
+          ? { mode: 'recipient', recipient: options.encryption.recipient.trim() }
+          : { mode: options.encryption.kind },
+      databases: entries,
+    };
+    // The manifest comes last: a backup without one is, by definition, incomplete.
+    const manifestPath = path.join(dir, MANIFEST_FILE);
+    await writeFile(manifestPath, serializeManifest(manifest), { mode: 0o600 });
+    let files = [...entries.map((entry) => path.join(dir, entry.file)), manifestPath];
+
+    logger.info(`Uploading ${options.artifactName} (${files.length} files) to ${options.store.description}`);
+    // The files were written for the store alone: a store on this machine may move them instead of copying them.
+    const artifact = await options.store.upload(options.artifactName, files, {
+      retentionDays: options.retentionDays,
+      moveFiles: true,
+    });
+    await verifyStoredBackup(options, artifact, manifest);
+    const stored = artifact.localDir;
+    if (stored !== undefined) files = files.map((file) => path.join(stored, path.basename(file)));
+    logger.info(
+      `Backup ${options.artifactName} verified: ${entries.map((e) => `${e.file} ${formatBytes(e.bytes)}`).join(', ')}` +
+        ` (encryption: ${describeEncryption(options.encryption)})`,
+    );
+    return { artifact, manifest, files };
+  } catch (error) {
+    // Partial dumps are of no use to anyone and may hold plaintext data.
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Reads the stored artifact back and checks every file against the manifest: in place when the store keeps its
+ * files on this machine (the local folder store), otherwise downloaded into a scratch folder.
+ */
+async function verifyStoredBackup(
+  options: CreateBackupOptions,
+  artifact: StoredArtifact,
+  manifest: BackupManifest,
+): Promise<void> {
+  if (artifact.localDir) return checkStoredBackup(options, artifact, manifest, artifact.localDir);
+  const scratch = await mkdtemp(path.join(options.workDir, `verify-${options.artifactName}-`));
+  try {
+    await options.store.download(artifact.name, scratch, { runId: artifact.runId });
+    await checkStoredBackup(options, artifact, manifest, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function checkStoredBackup(
+  options: CreateBackupOptions,
+  artifact: StoredArtifact,
+  manifest: BackupManifest,
+  dir: string,
+): Promise<void> {
+  const problems: string[] = [];
+  const storedManifest = await readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+  if (storedManifest === undefined) problems.push(`${MANIFEST_FILE} is missing`);
+  else if (storedManifest !== serializeManifest(manifest)) problems.push(`${MANIFEST_FILE} differs`);
+  for (const entry of manifest.databases) {
+    const problem = await checkFile(path.join(dir, entry.file), entry.bytes, entry.sha256);
+    if (problem) problems.push(`${entry.file}: ${problem}`);
+  }
+  if (problems.length > 0) {
+    throw new BackupVerificationError(
+      `backup ${artifact.name} did not come back intact from ${options.store.description}: ${problems.join('; ')}. ` +
+        'No data was changed; check the store (disk space, network) and run the stage again',
+      problems,
+    );
+  }
+}
+
+async function dumpDatabase(
+  options: CreateBackupOptions,
+  database: BackupDatabase,
+  dir: string,
+  masker: SecretMasker,
+): Promise<BackupManifestDatabase> {
+  const { target } = database;
+  const dialect = dialectOf(target.engine);
+  const first = database.names[0] ?? target.name;
+  const tools = await findClientTools(target.engine);
+  const tool = requireTool(tools.dump, dialect.clientPackage);
+  const started = Date.now();
+  const session = await openSession(target);
+  try {
+    const server = await readServerInfo(session);
+    const encrypted = options.encryption.kind !== 'none';
+    const file = `${first}${dialect.dumpExtension}${encrypted ? AGE_EXTENSION : ''}`;
+    const output = path.join(dir, file);
+    const stream: DumpStream = { options, label: database.names.join(' = '), dialect, session, tool, output, masker };
+    const result = await dialect.dump({
+      session,
+      target,
+      tool,
+      server,
+      run: (args, env) => runDump(stream, args, env),
+    });
+    const entry: BackupManifestDatabase = {
+      names: [...database.names],
+      engine: target.engine,
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      server: { product: server.product, version: server.version },
+      dumpTool: { name: tool.name, version: tool.versionText ?? 'unknown' },
+      format: dialect.dumpFormat,
+      encrypted,
+      file,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      rowCounts: result.rowCounts,
+      rowCountSnapshot: dialect.rowCountSnapshot,
+      ...(dialect.rowCountNote === undefined ? {} : { rowCountNote: dialect.rowCountNote }),
+      durationMs: Date.now() - started,
+    };
+    const tables = Object.keys(result.rowCounts).length;
+    const rows = Object.values(result.rowCounts).reduce((sum, count) => sum + count, 0);
+    options.logger.info(
+      `${stream.label}: ${file} ${formatBytes(result.bytes)}, ${tables} tables, ${rows} rows, ` +
+        `${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    return entry;
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+}
+
+/** Where one database's dump goes, and what runDump needs on the way. */
+interface DumpStream {
+  options: CreateBackupOptions;
+  label: string;
+  dialect: Dialect;
+  session: DbSession;
+  tool: ResolvedTool;
+  output: string;
+  masker: SecretMasker;
+}
+
+/**
+ * Runs the dump tool into the output file (gzip as the dialect asks, age as the config asks), counting rows in the
+ * dump's session at the same time.
+ */
+async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessEnv): Promise<DumpResult> {
+  const { options, session, tool, output, masker, label } = context;
+  // The raw bytes are only counted, for the progress lines: hashing them too would cost a second sha256 pass
+  // over every byte of the dump, and only the written file's digest goes into the manifest.
+  const raw = createMeter({ hash: false });
+  const written = createMeter();
+  const stages: Array<NodeJS.ReadWriteStream> = [raw.stream];
+  if (context.dialect.compressDump) stages.push(createParallelGzip());
+  if (options.encryption.kind !== 'none') stages.push(Duplex.from(encryptTransform(options.encryption)));
+  stages.push(written.stream);
+
+  const started = Date.now();
+  const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+  const timer = setInterval(() => {
+    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+    options.logger.info(
+      `${label}: ${formatBytes(raw.bytes)} from ${tool.name} (${formatBytes(raw.bytes / seconds)}/s), ` +
+        `${formatBytes(written.bytes)} written`,
+    );
+  }, interval);
+  timer.unref();
+
+  let rowCounts: Record<string, number> = {};
+  const run = startTool(tool, args, env, 'ignore', masker);
+  try {
+    await superviseTool(run, `dumping ${label}`, [
+      pipeline([run.child.stdout, ...stages, createWriteStream(output, { mode: 0o600 })]).catch((error: unknown) => {
+        throw new Error(`writing the dump of ${label} to ${output} failed: ${errorMessage(error)}`, { cause: error });
+      }),
+      countRows(session).then((counts) => {
+        rowCounts = counts;
+      }),
+    ]);
+  } finally {
+    clearInterval(timer);
+  }
+  for (const line of run.stderrTail()) options.logger.warning(`${tool.name}: ${line}`);
+  return { bytes: written.bytes, sha256: written.digest(), rowCounts };
+}
+
+interface Meter {
+  stream: Transform;
+  readonly bytes: number;
+  digest(): string;
+}
+
+/** A pass-through that counts and (unless told not to) hashes the bytes that flow through it. */
+function createMeter(options: { hash?: boolean } = {}): Meter {
+  const hash = options.hash === false ? undefined : createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash?.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return {
+    stream,
+    get bytes() {
+      return bytes;
+    },
+    digest: () => {
+      if (!hash) throw new Error('this meter only counts bytes');
+      return hash.digest('hex');
+    },
+  };
+}

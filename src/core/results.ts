@@ -1,0 +1,50 @@
+import type { Check } from './check.js';
+
+/** The stages, their results and their steps' outcomes: the words every layer uses. */
+export const STAGE_NAMES = ['preflight', 'registry-scripts', 'identity', 'apim-validate', 'apim', 'verify'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** What the engine runs: the stages, and the operations beside them that store a report too. */
+export type OperationName = StageName | 'restore' | 'backup';
+
+/** The stages that change data, in pipeline order; each needs the ones before it. */
+export const MUTATING_STAGES = ['registry-scripts', 'identity', 'apim'] as const satisfies readonly StageName[];
+
+export function isStageName(value: string): value is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+export type StepOutcome = 'succeeded' | 'failed' | 'skipped' | 'not-run';
+export type StageStatus = 'succeeded' | 'skipped' | 'failed';
+
+export interface StepResult {
+  id: string;
+  title: string;
+  outcome: StepOutcome;
+  durationMs: number;
+  /** One line on what the step did or why it failed. */
+  summary?: string;
+  checks?: Check[];
+}
+
+export interface StageResult {
+  stage: OperationName;
+  status: StageStatus;
+  dryRun: boolean;
+  runId: string;
+  attempt: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  steps: StepResult[];
+  /** The verdict line of the stage. */
+  summary: string;
+  toolVersion: string;
+  backupArtifact?: string;
+  logArtifact?: string;
+  reportArtifact?: string;
+  /** Path of the JSON report on this machine. */
+  reportPath?: string;
+  invalidDefinitions?: number;
+  changes?: Record<string, unknown>;
+}

@@ -1,0 +1,142 @@
+/**
+ * One dialect per DBMS family, behind one interface: what the engine can do and how it names things, how it quotes
+ * identifiers, what its catalog holds, and how its client tools dump and restore a database. The rest of the code
+ * asks the dialect instead of comparing engine names.
+ */
+
+import type { DatabaseTarget } from '../config/types.js';
+import type { Logger, SecretMasker } from '../log/logger.js';
+import type { ResolvedTool } from './client-process.js';
+import type { ServerInfo } from './probes.js';
+import type { DbSession } from './session.js';
+
+/** How a dump file is written: PostgreSQL's custom archive (`pg_dump -Fc`), or SQL text compressed with gzip. */
+export const DUMP_FORMATS = ['pg-custom', 'sql-gzip'] as const;
+export type DumpFormat = (typeof DUMP_FORMATS)[number];
+
+/** A base table of the session's current schema(s). */
+export interface TableRef {
+  /** The key in manifests: `schema.table` on PostgreSQL, `table` on MySQL/MariaDB. */
+  key: string;
+  /** Quoted for use in SQL. */
+  quoted: string;
+}
+
+/** What a dump of one database produced. */
+export interface DumpResult {
+  bytes: number;
+  sha256: string;
+  /** Rows of every table, counted beside the dump (see `Dialect.rowCountSnapshot`). */
+  rowCounts: Record<string, number>;
+}
+
+export interface DumpRequest {
+  /** A session of its own on the database, for the snapshot the dump and the counts share where the engine can. */
+  session: DbSession;
+  target: DatabaseTarget;
+  tool: ResolvedTool;
+  server: ServerInfo;
+  /**
+   * Starts the dump tool with these arguments and environment, streams its output into the backup file and counts
+   * the rows of every table in `session` meanwhile. Nothing secret may be in `args`.
+   */
+  run(args: string[], env: NodeJS.ProcessEnv): Promise<DumpResult>;
+}
+
+/** What checking a dump file found out, for its restore. */
+export interface CheckedDump {
+  /** PostgreSQL: the relations the archive creates (`schema.name`), from `pg_restore --list`. */
+  relations?: ReadonlySet<string>;
+}
+
+export interface DumpCheckRequest {
+  /** The decrypted dump. */
+  file: string;
+  /** Its name in the backup, for messages. */
+  name: string;
+  tool: ResolvedTool;
+  masker: SecretMasker;
+  /** Read all of it, not only its start: when nothing else vouches for its last byte. */
+  whole: boolean;
+  /** The version of the tool that wrote it, for the advice when this tool cannot read it. */
+  dumpToolVersion: string;
+}
+
+export interface RestoreRequest {
+  target: DatabaseTarget;
+  tool: ResolvedTool;
+  /** The decrypted, checked dump. */
+  file: string;
+  checked: CheckedDump;
+  /** The configured names of the database, for messages: `apim_db = shared_db`. */
+  label: string;
+  masker: SecretMasker;
+  logger: Logger;
+}
+
+/** The dump file is not what its manifest says: `why` completes "<file> of <backup> ...". Nothing was changed. */
+export class DumpFormatError extends Error {
+  constructor(
+    readonly why: string,
+    /** What to do besides restoring another backup. */
+    readonly advice?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(why, options);
+    this.name = 'DumpFormatError';
+  }
+}
+
+export interface Dialect {
+  /** The DBMS family; MySQL and MariaDB share a dialect and differ only in the data below. */
+  readonly family: 'postgresql' | 'mysql';
+  /** The DBMS as people name it, for messages. */
+  readonly product: string;
+  /** How `acquireStageLock` locks: a session-level advisory lock (PostgreSQL) or a named user lock (`GET_LOCK`). */
+  readonly stageLock: 'advisory-lock' | 'get-lock';
+  /** Statement placeholders of the driver: `$1, $2, ...` (numbered) or `?` (positional). */
+  readonly placeholders: 'numbered' | 'positional';
+  /** Longest identifier (and, on MySQL/MariaDB, `GET_LOCK` name) the server accepts, in characters. */
+  readonly maxIdentifierLength: number;
+  /**
+   * How the JDBC driver jars that take this engine's URLs are named, by prefix (`<prefix><version>.jar`); one of them
+   * must be in `<API-M home>/repository/components/lib`. The engine follows the URL's scheme, and each driver takes
+   * only its own: MySQL Connector/J `jdbc:mysql:` (a MariaDB server too), MariaDB Connector/J `jdbc:mariadb:`.
+   */
+  readonly jdbcDriverJars: readonly string[];
+  /**
+   * Whether two database names that differ only in case are two databases. PostgreSQL: yes, the name in a JDBC URL
+   * is taken as written. MySQL/MariaDB follow `lower_case_table_names`, which the server is not asked about here:
+   * taken as no, so that one database is never locked twice.
+   */
+  readonly caseSensitiveDatabaseNames: boolean;
+  /** What WSO2's migration needs of the login, as the plan lists it (preflight checks it, db/probes.ts). */
+  readonly migrationPrivilege: string;
+  /**
+   * API-M 4.2.0 needs the driver's prepared-statement cache off in the URLs of `shared_db` and `config`
+   * (PgJDBC's `preparedStatementCacheQueries=0`, wso2-facts.md); MySQL's drivers need nothing.
+   */
+  readonly disablesStatementCache: boolean;
+  /** The Debian package that brings the client tools. */
+  readonly clientPackage: string;
+
+  /** An identifier quoted for SQL. */
+  quote(identifier: string): string;
+  /** The base tables of the current schema(s): search_path on PostgreSQL, the current database on MySQL. */
+  listTables(session: DbSession): Promise<TableRef[]>;
+
+  /** How the dump file is written, and the file name's ending (before `.age`). */
+  readonly dumpFormat: DumpFormat;
+  readonly dumpExtension: string;
+  /** The tool writes SQL text, which the backup compresses with gzip on its way to the file. */
+  readonly compressDump: boolean;
+  /** `dump-snapshot`: counted inside the snapshot the dump used. `separate-snapshot`: see `rowCountNote`. */
+  readonly rowCountSnapshot: 'dump-snapshot' | 'separate-snapshot';
+  /** What the counts mean when they come from a snapshot of their own. */
+  readonly rowCountNote?: string;
+  dump(request: DumpRequest): Promise<DumpResult>;
+  /** Checks that a decrypted file is a complete dump this dialect restores; throws DumpFormatError when not. */
+  checkDump(request: DumpCheckRequest): Promise<CheckedDump>;
+  /** Puts the database back to the dump's state. */
+  restore(request: RestoreRequest): Promise<void>;
+}

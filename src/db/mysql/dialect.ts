@@ -1,0 +1,273 @@
+/**
+ * MySQL and MariaDB: quoting, the catalog, and mysqldump / mariadb-dump and the mysql client with the login in a
+ * 0600 defaults file that is removed as soon as the tool has exited, never on a command line.
+ */
+
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
+import type { DatabaseTarget } from '../../config/types.js';
+import { errorMessage } from '../../core/errors.js';
+import { readHead } from '../../core/files.js';
+import { ClientToolError, collectText, startTool, superviseTool, type ResolvedTool } from '../client-process.js';
+import type { ClientTool } from '../client-tools.js';
+import {
+  DumpFormatError,
+  type CheckedDump,
+  type Dialect,
+  type DumpCheckRequest,
+  type DumpRequest,
+  type DumpResult,
+  type RestoreRequest,
+  type TableRef,
+} from '../dialect.js';
+import type { DbProduct, ServerInfo } from '../probes.js';
+import { mapMysqlSsl, openSession, type DbSession } from '../session.js';
+
+/** What the counts of a MySQL/MariaDB backup mean, written into its manifest. */
+export const MYSQL_COUNT_NOTE =
+  'Row counts were taken in a separate consistent-snapshot transaction beside the dump: mysqldump/mariadb-dump ' +
+  'cannot share its snapshot. They describe the dump exactly only if nothing wrote to the database while it ran, ' +
+  'so the API-M server must have been down (no writer) during the backup.';
+
+/**
+ * 1 MiB reads and gunzip output chunks instead of Node's 64 KiB / 16 KiB: every chunk is a round trip to zlib's
+ * thread, and with the small defaults the full gunzip pass that checks a MySQL dump took 2.5 times as long
+ * (see docs/benchmarks.md).
+ */
+const STREAM_CHUNK = { highWaterMark: 1024 * 1024 };
+const GUNZIP_CHUNK = { chunkSize: 1024 * 1024 };
+
+function quote(identifier: string): string {
+  return `\`${identifier.replace(/`/g, '``')}\``;
+}
+
+async function listTables(session: DbSession): Promise<TableRef[]> {
+  const rows = await session.query<{ table_name: string }>(
+    `SELECT table_name AS table_name FROM information_schema.tables
+      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+  );
+  return rows.map((row) => ({ key: row.table_name, quoted: quote(row.table_name) }));
+}
+
+async function dump(request: DumpRequest): Promise<DumpResult> {
+  const { session, target, tool } = request;
+  await session.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  await session.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+  try {
+    return await withMysqlDefaultsFile(target, tool, async (defaultsFile) => {
+      const args = [
+        // Must come first: the tools only accept it as their first argument.
+        `--defaults-extra-file=${defaultsFile}`,
+        '--single-transaction',
+        '--routines',
+        '--triggers',
+        // No --hex-blob: hex text doubles what must be compressed, the slowest part of the backup. Binary columns
+        // come out as escaped raw bytes, and the restore reads them back with mysql --binary-mode, byte for byte.
+        '--no-tablespaces',
+        '--default-character-set=utf8mb4',
+        ...flavorDumpArgs(tool, request.server),
+        // One database, without CREATE DATABASE/USE: the restore recreates it under the configured name.
+        target.database,
+      ];
+      return request.run(args, process.env);
+    });
+  } finally {
+    await session.query('COMMIT').catch(() => undefined);
+  }
+}
+
+function flavorDumpArgs(tool: ResolvedTool, server: ServerInfo): string[] {
+  const version = tool.version;
+  if (version?.flavor !== 'MySQL') return [];
+  // Oracle's mysqldump: GTID_PURGED lines break a restore into a server with its own GTID history,
+  // and MySQL 8's tool asks MariaDB for column statistics that MariaDB does not have.
+  const args = ['--set-gtid-purged=OFF'];
+  if (version.major >= 8 && server.product === 'MariaDB') args.push('--column-statistics=0');
+  return args;
+}
+
+/**
+ * Checks that the file is a gzip-compressed mysqldump/mariadb-dump file. `whole`: decompresses all of it (gzip checks
+ * its CRC and length at the end) and checks that the dump is complete; otherwise only its start is read.
+ */
+async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
+  const magic = await readHead(request.file, 2);
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) throw new DumpFormatError('is not a gzip file');
+  let head = Buffer.alloc(0);
+  let tail = Buffer.alloc(0);
+  if (request.whole) {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        if (head.length < 4096) head = Buffer.concat([head, chunk.subarray(0, 4096 - head.length)]);
+        tail = Buffer.concat([tail, chunk]).subarray(-512);
+        callback();
+      },
+    });
+    try {
+      await pipeline(createReadStream(request.file, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), sink);
+    } catch (error) {
+      throw new DumpFormatError(`is damaged or cut short (${errorMessage(error)})`, undefined, { cause: error });
+    }
+  } else {
+    try {
+      // A sync flush at the end: what the first 64 KiB hold, without an error for the rest that is not read.
+      const start = gunzipSync(await readHead(request.file, 64 * 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      head = start.subarray(0, 4096);
+    } catch (error) {
+      throw new DumpFormatError(`is damaged (${errorMessage(error)})`, undefined, { cause: error });
+    }
+  }
+  if (!/^-- (MySQL|MariaDB) dump/m.test(head.toString('utf8'))) {
+    throw new DumpFormatError('is not a mysqldump/mariadb-dump file');
+  }
+  if (request.whole && !/-- Dump completed/.test(tail.toString('utf8'))) {
+    throw new DumpFormatError('is an incomplete dump (no "Dump completed" line)');
+  }
+  return {};
+}
+
+async function restore(request: RestoreRequest): Promise<void> {
+  const { target, tool, logger } = request;
+  const database = quote(target.database);
+  const session = await openSession(target);
+  try {
+    const [row] = await session.query<{ charset: string; collation: string }>(
+      `SELECT default_character_set_name AS charset, default_collation_name AS collation
+         FROM information_schema.schemata WHERE schema_name = ?`,
+      [target.database],
+    );
+    const charset = row && /^\w+$/.test(row.charset) ? ` CHARACTER SET ${row.charset}` : '';
+    const collation = row && /^\w+$/.test(row.collation) ? ` COLLATE ${row.collation}` : '';
+    logger.info(`${request.label}: recreating database ${target.database}${charset}${collation}`);
+    await session.query(`DROP DATABASE IF EXISTS ${database}`);
+    await session.query(`CREATE DATABASE ${database}${charset}${collation}`);
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+  try {
+    await withMysqlDefaultsFile(target, tool, async (defaultsFile) => {
+      const args = [
+        `--defaults-extra-file=${defaultsFile}`,
+        '--default-character-set=utf8mb4',
+        // The dump holds binary columns as escaped raw bytes: the client passes them through untouched.
+        '--binary-mode',
+        target.database,
+      ];
+      const run = startTool(tool, args, process.env, 'pipe', request.masker);
+      const stdin = run.child.stdin;
+      if (!stdin) throw new Error(`${tool.name} was started without stdin`);
+      await superviseTool(run, `restoring ${request.label}`, [
+        pipeline(createReadStream(request.file, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), stdin),
+        collectText(run.child.stdout),
+      ]);
+      for (const line of run.stderrTail()) logger.warning(`${tool.name}: ${line}`);
+    });
+  } catch (error) {
+    throw new ClientToolError(
+      `${errorMessage(error)}\nThe database ${target.database} was recreated and is only partly restored. ` +
+        'Do not use it; fix the cause and run the restore again (the backup itself is unchanged).',
+      error instanceof ClientToolError ? error.tool : tool.name,
+      error instanceof ClientToolError ? error.stderrTail : [],
+    );
+  }
+}
+
+/**
+ * Writes a 0600 client defaults file with the login of `target` into a private temporary folder,
+ * runs `work` with its path and removes it again, whatever happens.
+ */
+export async function withMysqlDefaultsFile<T>(
+  target: DatabaseTarget,
+  tool: ClientTool,
+  work: (file: string) => Promise<T>,
+): Promise<T> {
+  // mkdtemp creates the folder 0700: nobody else can even list it. The pid in its name lets the next run remove it
+  // if this one is killed before it can (src/stages/operations.ts).
+  const dir = await mkdtemp(path.join(os.tmpdir(), `apim-migrate-mysql-${process.pid}-`));
+  try {
+    const file = path.join(dir, 'client.cnf');
+    await writeFile(file, mysqlDefaultsFileContent(target, tool), { mode: 0o600, flag: 'wx' });
+    return await work(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function mysqlDefaultsFileContent(target: DatabaseTarget, tool: ClientTool): string {
+  const lines = [
+    '# Written by apim-migrate for one dump or restore, removed right after.',
+    '[client]',
+    `user=${quoteOptionValue(target.username)}`,
+    ...(target.password.length > 0 ? [`password=${quoteOptionValue(target.password)}`] : []),
+    `host=${quoteOptionValue(target.host)}`,
+    `port=${target.port}`,
+    // JDBC always uses TCP; "localhost" would otherwise mean the Unix socket.
+    'protocol=TCP',
+    ...sslOptions(target.params, tool.version?.flavor ?? 'MariaDB'),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Option files take quoted values with backslash escapes (both MySQL's and MariaDB's parsers). */
+function quoteOptionValue(value: string): string {
+  const escaped = value
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+  return `"${escaped}"`;
+}
+
+function sslOptions(params: Record<string, string>, flavor: DbProduct): string[] {
+  const ssl = mapMysqlSsl(params);
+  const mode = lookupParam(params, 'sslMode')?.toUpperCase();
+  const off = mode === 'DISABLED' || lookupParam(params, 'useSSL')?.toLowerCase() === 'false';
+  if (flavor === 'MySQL') {
+    if (!ssl) return off ? ['ssl-mode=DISABLED'] : [];
+    if (ssl.verifyIdentity) return ['ssl-mode=VERIFY_IDENTITY'];
+    return [ssl.rejectUnauthorized ? 'ssl-mode=VERIFY_CA' : 'ssl-mode=REQUIRED'];
+  }
+  if (!ssl) return off ? ['skip-ssl'] : [];
+  return ['ssl', ssl.rejectUnauthorized ? 'ssl-verify-server-cert' : 'skip-ssl-verify-server-cert'];
+}
+
+function lookupParam(params: Record<string, string>, name: string): string | undefined {
+  const key = Object.keys(params).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : params[key];
+}
+
+export const MYSQL: Readonly<Dialect> = Object.freeze({
+  family: 'mysql',
+  product: 'MySQL',
+  stageLock: 'get-lock',
+  placeholders: 'positional',
+  maxIdentifierLength: 64,
+  // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.
+  jdbcDriverJars: ['mysql-connector-'],
+  caseSensitiveDatabaseNames: false,
+  migrationPrivilege: 'MySQL sql_safe_updates is off',
+  disablesStatementCache: false,
+  clientPackage: 'mariadb-client (or default-mysql-client)',
+  quote,
+  listTables,
+  dumpFormat: 'sql-gzip',
+  dumpExtension: '.sql.gz',
+  compressDump: true,
+  rowCountSnapshot: 'separate-snapshot',
+  rowCountNote: MYSQL_COUNT_NOTE,
+  dump,
+  checkDump,
+  restore,
+});
+
+export const MARIADB: Readonly<Dialect> = Object.freeze({
+  ...MYSQL,
+  jdbcDriverJars: ['mariadb-java-client-'],
+  product: 'MariaDB',
+});

@@ -1,0 +1,232 @@
+/**
+ * PostgreSQL: quoting, the catalog, and `pg_dump -Fc` / `pg_restore` with the password in `PGPASSWORD`, never on
+ * a command line.
+ */
+
+import type { DatabaseTarget } from '../../config/types.js';
+import { errorMessage } from '../../core/errors.js';
+import { readHead } from '../../core/files.js';
+import { ClientToolError, collectText, startTool, superviseTool } from '../client-process.js';
+import {
+  DumpFormatError,
+  type CheckedDump,
+  type Dialect,
+  type DumpCheckRequest,
+  type DumpRequest,
+  type DumpResult,
+  type RestoreRequest,
+  type TableRef,
+} from '../dialect.js';
+import { openSession, type DbSession } from '../session.js';
+
+function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+async function listTables(session: DbSession): Promise<TableRef[]> {
+  const rows = await session.query<{ schema_name: string; table_name: string }>(
+    `SELECT n.nspname AS schema_name, c.relname AS table_name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
+      ORDER BY 1, 2`,
+  );
+  return rows.map((row) => ({
+    key: `${row.schema_name}.${row.table_name}`,
+    quoted: `${quote(row.schema_name)}.${quote(row.table_name)}`,
+  }));
+}
+
+async function dump(request: DumpRequest): Promise<DumpResult> {
+  const { session, target } = request;
+  // The counts and pg_dump see the same snapshot: exported here, imported by pg_dump.
+  await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const [row] = await session.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
+    if (!row) throw new Error('pg_export_snapshot() returned nothing');
+    const args = ['-Fc', `--snapshot=${row.snapshot}`, ...connectionArgs(target)];
+    // The transaction stays open until pg_dump exits, so that the snapshot stays valid.
+    const result = await request.run(args, postgresToolEnv(target));
+    await session.query('COMMIT');
+    return result;
+  } catch (error) {
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Checks the custom-format signature and reads the archive's table of contents. */
+async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
+  const head = await readHead(request.file, 5);
+  if (head.toString('latin1') !== 'PGDMP')
+    throw new DumpFormatError('is not a PostgreSQL custom-format dump (pg_dump -Fc)');
+  const run = startTool(request.tool, ['--list', request.file], process.env, 'ignore', request.masker);
+  let listing = '';
+  try {
+    await superviseTool(run, `reading ${request.name}`, [
+      collectText(run.child.stdout).then((text) => (listing = text)),
+    ]);
+  } catch (error) {
+    throw new DumpFormatError(
+      `cannot be read by ${request.tool.name} (${errorMessage(error)})`,
+      `use a pg_restore at least as new as the pg_dump that wrote it (${request.dumpToolVersion})`,
+      { cause: error },
+    );
+  }
+  return { relations: parseArchiveRelations(listing) };
+}
+
+/** `215; 1259 16390 TABLE public am_api postgres` and the like: the relations the archive creates. */
+export function parseArchiveRelations(listing: string): Set<string> {
+  const relations = new Set<string>();
+  const pattern =
+    /^\d+; \d+ \d+ (TABLE(?! DATA)|VIEW|MATERIALIZED VIEW(?! DATA)|SEQUENCE(?! SET| OWNED BY)) (\S+) (.+) \S+$/;
+  for (const line of listing.split('\n')) {
+    const match = pattern.exec(line.trim());
+    if (match?.[2] && match[3]) relations.add(`${match[2]}.${match[3]}`);
+  }
+  return relations;
+}
+
+async function restore(request: RestoreRequest): Promise<void> {
+  const { target, logger } = request;
+  // pg_restore --clean drops only what the archive holds: relations created after the backup
+  // (by the stage being rolled back) would survive and could block dropping the backed-up tables.
+  const session = await openSession(target);
+  try {
+    const extra = await listExtraRelations(session, request.checked.relations ?? new Set());
+    if (extra.length > 0) {
+      logger.info(
+        `${request.label}: dropping what was created after the backup: ${extra.map((r) => r.key).join(', ')}`,
+      );
+      await session.query('BEGIN');
+      for (const relation of extra) await session.query(`DROP ${relation.kind} IF EXISTS ${relation.quoted} CASCADE`);
+      await session.query('COMMIT');
+    }
+  } catch (error) {
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw new Error(
+      `could not drop what was created in ${target.database} after the backup (${errorMessage(error)}); ` +
+        `nothing was changed. Restore as the owner of these objects (the login ${target.username} may lack the right)`,
+      { cause: error },
+    );
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+  const args = [
+    '--clean',
+    '--if-exists',
+    '--no-owner',
+    // All or nothing: a failing restore leaves the database as it was.
+    '--single-transaction',
+    '--exit-on-error',
+    ...connectionArgs(target),
+    request.file,
+  ];
+  const run = startTool(request.tool, args, postgresToolEnv(target), 'ignore', request.masker);
+  try {
+    await superviseTool(run, `restoring ${request.label}`, [collectText(run.child.stdout)]);
+  } catch (error) {
+    if (!(error instanceof ClientToolError)) throw error;
+    throw new ClientToolError(
+      `${error.message}\npg_restore ran in one transaction, so ${target.database} still holds what it held before ` +
+        'the restore (apart from relations created after the backup, which were dropped). Fix the cause and run the restore again.',
+      error.tool,
+      error.stderrTail,
+    );
+  }
+  for (const line of run.stderrTail()) logger.warning(`${request.tool.name}: ${line}`);
+}
+
+interface ExtraRelation {
+  key: string;
+  kind: 'TABLE' | 'VIEW' | 'MATERIALIZED VIEW' | 'SEQUENCE';
+  quoted: string;
+}
+
+async function listExtraRelations(session: DbSession, archive: ReadonlySet<string>): Promise<ExtraRelation[]> {
+  const rows = await session.query<{ schema_name: string; relation_name: string; relkind: string }>(
+    `SELECT n.nspname AS schema_name, c.relname AS relation_name, c.relkind::text AS relkind
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname = ANY (current_schemas(false))
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                         WHERE d.objid = c.oid AND d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i', 'e'))
+      ORDER BY 1, 2`,
+  );
+  const kinds: Record<string, ExtraRelation['kind']> = {
+    r: 'TABLE',
+    p: 'TABLE',
+    v: 'VIEW',
+    m: 'MATERIALIZED VIEW',
+    S: 'SEQUENCE',
+  };
+  return rows
+    .filter((row) => !archive.has(`${row.schema_name}.${row.relation_name}`))
+    .map((row) => ({
+      key: `${row.schema_name}.${row.relation_name}`,
+      kind: kinds[row.relkind] ?? 'TABLE',
+      quoted: `${quote(row.schema_name)}.${quote(row.relation_name)}`,
+    }));
+}
+
+/** Where a client tool connects; the password goes in its environment (postgresToolEnv), never here. */
+function connectionArgs(target: DatabaseTarget): string[] {
+  return ['--no-password', '-h', target.host, '-p', String(target.port), '-U', target.username, '-d', target.database];
+}
+
+/** The environment of a PostgreSQL client tool: the password in PGPASSWORD, TLS as the JDBC URL asks. */
+export function postgresToolEnv(target: DatabaseTarget): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGSERVICE', 'PGOPTIONS']) delete env[name];
+  if (target.password.length > 0) env['PGPASSWORD'] = target.password;
+  env['PGCONNECT_TIMEOUT'] ??= '10';
+  const sslmode = postgresSslMode(target.params);
+  if (sslmode) env['PGSSLMODE'] = sslmode;
+  const files: Array<[string, string]> = [
+    ['sslrootcert', 'PGSSLROOTCERT'],
+    ['sslcert', 'PGSSLCERT'],
+    ['sslkey', 'PGSSLKEY'],
+  ];
+  for (const [param, variable] of files) {
+    const value = lookupParam(target.params, param);
+    if (value) env[variable] = value;
+  }
+  return env;
+}
+
+/** pgJDBC's sslmode carries over to libpq; its bare `ssl=true` means verify-full. */
+function postgresSslMode(params: Record<string, string>): string | undefined {
+  const mode = lookupParam(params, 'sslmode')?.toLowerCase();
+  if (mode && ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(mode)) return mode;
+  const ssl = lookupParam(params, 'ssl')?.toLowerCase();
+  if (ssl === 'true') return 'verify-full';
+  if (ssl === 'false') return 'disable';
+  return undefined;
+}
+
+function lookupParam(params: Record<string, string>, name: string): string | undefined {
+  const key = Object.keys(params).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : params[key];
+}
+
+export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
+  family: 'postgresql',
+  product: 'PostgreSQL',
+  stageLock: 'advisory-lock',
+  placeholders: 'numbered',
+  // NAMEDATALEN - 1; longer names are truncated by the server.
+  maxIdentifierLength: 63,
+  jdbcDriverJars: ['postgresql-'],
+  caseSensitiveDatabaseNames: true,
+  migrationPrivilege: 'the PostgreSQL user is SUPERUSER',
+  disablesStatementCache: true,
+  clientPackage: 'postgresql-client',
+  quote,
+  listTables,
+  dumpFormat: 'pg-custom',
+  dumpExtension: '.pgdump',
+  compressDump: false,
+  rowCountSnapshot: 'dump-snapshot',
+  dump,
+  checkDump,
+  restore,
+});

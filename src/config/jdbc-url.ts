@@ -57,6 +57,20 @@ export function parseJdbcUrl(url: string): JdbcUrl {
 }
 
 /**
+ * The value of URL parameter `name` as the engine's JDBC driver reads it, or undefined when the driver would not see
+ * it. PgJDBC keeps parameters in a java.util.Properties and reads them by their exact name, so
+ * `PreparedStatementCacheQueries=0` is not `preparedStatementCacheQueries`; MySQL Connector/J matches every property
+ * apim-migrate reads (`sslMode`, `useSSL`, ...) by its exact name too. MariaDB Connector/J matches option names in any
+ * case from 3.0.10 (its 2.7 line matched them exactly). Sources: docs/wso2-compatibility.md, "JDBC URL parameters".
+ */
+export function jdbcParam(url: Pick<JdbcUrl, 'engine' | 'params'>, name: string): string | undefined {
+  if (url.engine !== 'mariadb') return Object.hasOwn(url.params, name) ? url.params[name] : undefined;
+  const wanted = name.toLowerCase();
+  const key = Object.keys(url.params).find((candidate) => candidate.toLowerCase() === wanted);
+  return key === undefined ? undefined : url.params[key];
+}
+
+/**
  * Returns `url` with the parameter `name` set to `value`, leaving the rest of the text as written.
  * A parameter that is already there gets the new value instead of a second copy.
  */

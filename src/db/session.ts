@@ -7,6 +7,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import mysql, { type Connection as MysqlConnection, type SslOptions as MysqlSslOptions } from 'mysql2/promise';
 import pg from 'pg';
 import type { DatabaseName, DatabaseTarget, DbEngine } from '../config/types.js';
+import { jdbcParam } from '../config/jdbc-url.js';
 import { errorMessage } from '../core/errors.js';
 
 export interface DbSession {
@@ -73,7 +74,7 @@ export function describeAddress(target: Pick<DatabaseTarget, 'host' | 'port' | '
 }
 
 async function openPostgresSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
-  const searchPath = target.params['currentSchema'];
+  const searchPath = jdbcParam(target, 'currentSchema');
   const client = new pg.Client({
     host: target.host,
     port: target.port,
@@ -81,7 +82,7 @@ async function openPostgresSession(target: DatabaseTarget, timeoutMs: number): P
     user: target.username,
     password: target.password,
     connectionTimeoutMillis: timeoutMs,
-    ssl: mapPostgresSsl(target.params),
+    ssl: mapPostgresSsl(target),
     // JDBC's currentSchema decides which schema unqualified WSO2 table names resolve to.
     ...(searchPath ? { options: `-c search_path=${escapeStartupOption(searchPath)}` } : {}),
   });
@@ -107,7 +108,7 @@ async function openPostgresSession(target: DatabaseTarget, timeoutMs: number): P
 }
 
 async function openMysqlSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
-  const ssl = mapMysqlSsl(target.params);
+  const ssl = mapMysqlSsl(target);
   let connection: MysqlConnection;
   try {
     connection = await mysql.createConnection({
@@ -138,38 +139,31 @@ async function openMysqlSession(target: DatabaseTarget, timeoutMs: number): Prom
 }
 
 /** pgJDBC: `ssl=true` or `sslmode=require|verify-ca|verify-full`; only the verify modes check the certificate. */
-export function mapPostgresSsl(params: Record<string, string>): false | TlsOptions {
-  const mode = lookupParam(params, 'sslmode')?.toLowerCase();
+export function mapPostgresSsl(target: Pick<DatabaseTarget, 'engine' | 'params'>): false | TlsOptions {
+  const mode = jdbcParam(target, 'sslmode')?.toLowerCase();
   if (mode === 'verify-full') return { rejectUnauthorized: true };
   // verify-ca trusts the chain but not the host name, as libpq does.
   if (mode === 'verify-ca') return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
   if (mode === 'require') return { rejectUnauthorized: false };
   if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
   // pgJDBC's bare ssl=true means verify-full.
-  return isTrue(lookupParam(params, 'ssl')) ? { rejectUnauthorized: true } : false;
+  return isTrue(jdbcParam(target, 'ssl')) ? { rejectUnauthorized: true } : false;
 }
 
 /**
  * Connector/J: `sslMode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY`, or the older `useSSL`/`requireSSL` with
  * `verifyServerCertificate`. mysql2 checks the chain with rejectUnauthorized and the host with verifyIdentity.
  */
-export function mapMysqlSsl(params: Record<string, string>): MysqlSslOptions | undefined {
-  const mode = lookupParam(params, 'sslMode')?.toUpperCase();
+export function mapMysqlSsl(target: Pick<DatabaseTarget, 'engine' | 'params'>): MysqlSslOptions | undefined {
+  const mode = jdbcParam(target, 'sslMode')?.toUpperCase();
   if (mode === 'VERIFY_IDENTITY') return { rejectUnauthorized: true, verifyIdentity: true };
   if (mode === 'VERIFY_CA') return { rejectUnauthorized: true };
   if (mode === 'REQUIRED') return { rejectUnauthorized: false };
   if (mode === 'DISABLED' || mode === 'PREFERRED') return undefined;
-  if (isTrue(lookupParam(params, 'useSSL')) || isTrue(lookupParam(params, 'requireSSL'))) {
-    return { rejectUnauthorized: isTrue(lookupParam(params, 'verifyServerCertificate')) };
+  if (isTrue(jdbcParam(target, 'useSSL')) || isTrue(jdbcParam(target, 'requireSSL'))) {
+    return { rejectUnauthorized: isTrue(jdbcParam(target, 'verifyServerCertificate')) };
   }
   return undefined;
-}
-
-/** JDBC parameter names are matched case-insensitively by both drivers. */
-function lookupParam(params: Record<string, string>, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  const key = Object.keys(params).find((candidate) => candidate.toLowerCase() === wanted);
-  return key === undefined ? undefined : params[key];
 }
 
 function isTrue(value: string | undefined): boolean {

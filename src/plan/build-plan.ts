@@ -1,4 +1,5 @@
 import type { DatabaseName, DatabaseTarget, RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
+import { jdbcParam } from '../config/jdbc-url.js';
 import {
   PG_STATEMENT_CACHE_PARAM,
   IDENTITY_CURRENT_VERSION,
@@ -247,7 +248,7 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
 function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
   const cacheTargets = new Set<DatabaseName>(statementCacheTargets(config));
   const configEdits = config.databases
-    .filter((db) => cacheTargets.has(db.name) && db.params[PG_STATEMENT_CACHE_PARAM] !== '0')
+    .filter((db) => cacheTargets.has(db.name) && jdbcParam(db, PG_STATEMENT_CACHE_PARAM) !== '0')
     .map((db) => ({
       file: 'repository/conf/deployment.toml',
       change: `add ${PG_STATEMENT_CACHE_PARAM}=0 to the url of [database.${db.name}]`,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Check } from '../core/check.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
-import { parseJdbcUrl } from '../config/jdbc-url.js';
+import { jdbcParam, parseJdbcUrl } from '../config/jdbc-url.js';
 import type { DatabaseName, DbEngine } from '../config/types.js';
 import { dialectOf } from '../db/dialects.js';
 import { describeAddress, withSession } from '../db/session.js';
@@ -95,7 +95,7 @@ function checkStatementCache(name: string, url: string, file: string): Check {
   try {
     const parsed = parseJdbcUrl(url);
     engine = parsed.engine;
-    value = parsed.params[PG_STATEMENT_CACHE_PARAM];
+    value = jdbcParam(parsed, PG_STATEMENT_CACHE_PARAM);
   } catch (error) {
     return { verdict: 'warn', message: `[database.${name}] url could not be read: ${errorMessage(error)}` };
   }

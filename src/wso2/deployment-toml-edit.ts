@@ -10,7 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { TomlDate, TomlError, parse } from 'smol-toml';
 import type { TomlTable, TomlValue } from 'smol-toml';
-import { JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
+import { jdbcParam, JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
 import { InputError, UnsupportedError } from '../core/errors.js';
 import { PG_STATEMENT_CACHE_PARAM } from './registry.js';
 import { applyTextEdits } from './text-diff.js';
@@ -162,7 +162,7 @@ function setUrlParam(
   let sanitized = url;
   for (const [placeholder, token] of standIns) sanitized = sanitized.split(placeholder).join(token);
   try {
-    const previous = parseJdbcUrl(sanitized).params[PG_STATEMENT_CACHE_PARAM];
+    const previous = jdbcParam(parseJdbcUrl(sanitized), PG_STATEMENT_CACHE_PARAM);
     let updated = withJdbcParam(sanitized, PG_STATEMENT_CACHE_PARAM, STATEMENT_CACHE_VALUE);
     let restoredPrevious = previous;
     for (const [placeholder, token] of standIns) {

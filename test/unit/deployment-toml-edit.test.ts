@@ -112,6 +112,15 @@ describe('editDeploymentToml on deployment.toml files', () => {
     expect(once.match(/preparedStatementCacheQueries/g)).toHaveLength(2);
   });
 
+  it('adds the parameter beside one in another case, which PgJDBC does not read', () => {
+    const text = readFixture('postgres').replace("/config_db'", "/config_db?PreparedStatementCacheQueries=0'");
+    const result = edit(text, { addStatementCacheParam: ['config'], userStoreUniqueId: false });
+    expect(result.changes).toEqual(['added preparedStatementCacheQueries=0 to the url of [database.config]']);
+    expect(lines(result.text)).toContain(
+      "url = 'jdbc:postgresql://$env{CONFIG_DB_HOST}:$env{CONFIG_DB_PORT}/config_db?PreparedStatementCacheQueries=0&preparedStatementCacheQueries=0'",
+    );
+  });
+
   it('touches only the databases it is asked for', () => {
     const result = edit(readFixture('postgres'), { addStatementCacheParam: ['config'], userStoreUniqueId: false });
     expect(result.changes).toEqual(['added preparedStatementCacheQueries=0 to the url of [database.config]']);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl, withJdbcParam } from '../../src/config/jdbc-url.js';
+import {
+  JdbcUrlError,
+  UnsupportedDbmsError,
+  jdbcParam,
+  parseJdbcUrl,
+  withJdbcParam,
+} from '../../src/config/jdbc-url.js';
 import type { JdbcUrl } from '../../src/config/types.js';
 
 describe('parseJdbcUrl on supported URLs', () => {
@@ -148,6 +154,27 @@ describe('parseJdbcUrl on malformed URLs', () => {
   it('does not repeat a password parameter with a broken escape', () => {
     const error = catchError(() => parseJdbcUrl('jdbc:postgresql://h/apim?password=s3cr%t'));
     expect(error.message).not.toContain('s3cr');
+  });
+});
+
+describe('jdbcParam, as each driver reads parameter names', () => {
+  it.each([
+    // PgJDBC reads java.util.Properties by the exact name.
+    ['jdbc:postgresql://h/db?preparedStatementCacheQueries=0', 'preparedStatementCacheQueries', '0'],
+    ['jdbc:postgresql://h/db?PreparedStatementCacheQueries=0', 'preparedStatementCacheQueries', undefined],
+    ['jdbc:postgresql://h/db?SSLMODE=require', 'sslmode', undefined],
+    // MySQL Connector/J: sslMode, useSSL and the like are case-sensitive property keys.
+    ['jdbc:mysql://h/db?useSSL=true', 'useSSL', 'true'],
+    ['jdbc:mysql://h/db?usessl=true', 'useSSL', undefined],
+    // MariaDB Connector/J matches option names in any case from 3.0.10.
+    ['jdbc:mariadb://h/db?SSLMODE=verify-full', 'sslMode', 'verify-full'],
+    ['jdbc:mariadb://h/db', 'sslMode', undefined],
+  ])('%s: %s is %s', (url, name, value) => {
+    expect(jdbcParam(parseJdbcUrl(url), name)).toBe(value);
+  });
+
+  it('does not take a property of Object for a parameter', () => {
+    expect(jdbcParam(parseJdbcUrl('jdbc:postgresql://h/db'), 'constructor')).toBeUndefined();
   });
 });
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
+import { jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { errorMessage } from '../../core/errors.js';
 import { readHead } from '../../core/files.js';
@@ -208,7 +209,7 @@ export function mysqlDefaultsFileContent(target: DatabaseTarget, tool: ClientToo
     `port=${target.port}`,
     // JDBC always uses TCP; "localhost" would otherwise mean the Unix socket.
     'protocol=TCP',
-    ...sslOptions(target.params, tool.version?.flavor ?? 'MariaDB'),
+    ...sslOptions(target, tool.version?.flavor ?? 'MariaDB'),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -224,10 +225,10 @@ function quoteOptionValue(value: string): string {
   return `"${escaped}"`;
 }
 
-function sslOptions(params: Record<string, string>, flavor: DbProduct): string[] {
-  const ssl = mapMysqlSsl(params);
-  const mode = lookupParam(params, 'sslMode')?.toUpperCase();
-  const off = mode === 'DISABLED' || lookupParam(params, 'useSSL')?.toLowerCase() === 'false';
+function sslOptions(target: DatabaseTarget, flavor: DbProduct): string[] {
+  const ssl = mapMysqlSsl(target);
+  const mode = jdbcParam(target, 'sslMode')?.toUpperCase();
+  const off = mode === 'DISABLED' || jdbcParam(target, 'useSSL')?.toLowerCase() === 'false';
   if (flavor === 'MySQL') {
     if (!ssl) return off ? ['ssl-mode=DISABLED'] : [];
     if (ssl.verifyIdentity) return ['ssl-mode=VERIFY_IDENTITY'];
@@ -235,11 +236,6 @@ function sslOptions(params: Record<string, string>, flavor: DbProduct): string[]
   }
   if (!ssl) return off ? ['skip-ssl'] : [];
   return ['ssl', ssl.rejectUnauthorized ? 'ssl-verify-server-cert' : 'skip-ssl-verify-server-cert'];
-}
-
-function lookupParam(params: Record<string, string>, name: string): string | undefined {
-  const key = Object.keys(params).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : params[key];
 }
 
 export const MYSQL: Readonly<Dialect> = Object.freeze({

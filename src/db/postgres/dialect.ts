@@ -3,6 +3,7 @@
  * a command line.
  */
 
+import { jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { errorMessage } from '../../core/errors.js';
 import { readHead } from '../../core/files.js';
@@ -179,7 +180,7 @@ export function postgresToolEnv(target: DatabaseTarget): NodeJS.ProcessEnv {
   for (const name of ['PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGSERVICE', 'PGOPTIONS']) delete env[name];
   if (target.password.length > 0) env['PGPASSWORD'] = target.password;
   env['PGCONNECT_TIMEOUT'] ??= '10';
-  const sslmode = postgresSslMode(target.params);
+  const sslmode = postgresSslMode(target);
   if (sslmode) env['PGSSLMODE'] = sslmode;
   const files: Array<[string, string]> = [
     ['sslrootcert', 'PGSSLROOTCERT'],
@@ -187,25 +188,20 @@ export function postgresToolEnv(target: DatabaseTarget): NodeJS.ProcessEnv {
     ['sslkey', 'PGSSLKEY'],
   ];
   for (const [param, variable] of files) {
-    const value = lookupParam(target.params, param);
+    const value = jdbcParam(target, param);
     if (value) env[variable] = value;
   }
   return env;
 }
 
 /** pgJDBC's sslmode carries over to libpq; its bare `ssl=true` means verify-full. */
-function postgresSslMode(params: Record<string, string>): string | undefined {
-  const mode = lookupParam(params, 'sslmode')?.toLowerCase();
+function postgresSslMode(target: DatabaseTarget): string | undefined {
+  const mode = jdbcParam(target, 'sslmode')?.toLowerCase();
   if (mode && ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(mode)) return mode;
-  const ssl = lookupParam(params, 'ssl')?.toLowerCase();
+  const ssl = jdbcParam(target, 'ssl')?.toLowerCase();
   if (ssl === 'true') return 'verify-full';
   if (ssl === 'false') return 'disable';
   return undefined;
-}
-
-function lookupParam(params: Record<string, string>, name: string): string | undefined {
-  const key = Object.keys(params).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : params[key];
 }
 
 export const POSTGRESQL: Readonly<Dialect> = Object.freeze({

@@ -17,10 +17,6 @@ export type EncryptionMode =
 export type DecryptionMode =
   { kind: 'none' } | { kind: 'passphrase'; passphrase: string } | { kind: 'identity'; identity: string };
 
-/** Names the stages use for the same modes. */
-export type BackupEncryption = EncryptionMode;
-export type BackupDecryption = DecryptionMode;
-
 export type ActiveEncryptionMode = Exclude<EncryptionMode, { kind: 'none' }>;
 export type ActiveDecryptionMode = Exclude<DecryptionMode, { kind: 'none' }>;
 

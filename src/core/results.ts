@@ -39,6 +39,12 @@ export interface StageResult {
   steps: StepResult[];
   /** The verdict line of the stage. */
   summary: string;
+  /**
+   * What the process exits with for this result, in the CLI and the action alike: 0 when it succeeded or was
+   * skipped; 2 when it failed because the input, the config or its secrets are wrong (a step failed with such an
+   * error, e.g. a database refused the configured credentials); 1 for any other failure.
+   */
+  exitCode: 0 | 1 | 2;
   toolVersion: string;
   backupArtifact?: string;
   logArtifact?: string;

@@ -87,8 +87,11 @@ export async function runAction(env: Record<string, string | undefined> = proces
         : await runStageOperation({ ...base, stage: inputs.stage, force: inputs.force });
     for (const [name, value] of Object.entries(stageOutputs(result))) core.setOutput(name, value);
     await core.summary.addRaw(renderStageMarkdown(result)).write();
-    if (result.status === 'failed') core.setFailed(result.summary);
-    else core.info(result.summary);
+    if (result.status === 'failed') {
+      core.setFailed(result.summary);
+      // As the CLI: 2 says the input, the config or its secrets are wrong, 1 that the stage failed.
+      process.exitCode = result.exitCode;
+    } else core.info(result.summary);
   } catch (error) {
     core.setOutput('status', 'failed');
     await core.summary

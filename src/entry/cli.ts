@@ -181,7 +181,7 @@ async function dispatch(
 function printResult(result: StageResult, json: boolean, io: CliIo, logger: Logger): number {
   if (json) io.out(JSON.stringify(result, null, 2));
   else logger.info(renderStageText(result));
-  return result.status === 'failed' ? 1 : 0;
+  return result.exitCode;
 }
 
 function expectPositionals(command: string, rest: string[], count: number): void {

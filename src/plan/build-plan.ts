@@ -312,10 +312,16 @@ export function physicalDatabases(databases: readonly DatabaseTarget[]): Physica
   return [...byAddress.values()];
 }
 
+/** One physical database: the configured names it serves, the target to connect to, and a label naming them. */
+export interface PhysicalTarget {
+  names: DatabaseName[];
+  /** `apim_db = shared_db` */
+  label: string;
+  target: DatabaseTarget;
+}
+
 /** Each physical database once, with the target to connect to and a label naming all its logical names. */
-export function groupPhysicalDatabases(
-  databases: readonly DatabaseTarget[],
-): Array<{ names: DatabaseName[]; label: string; target: DatabaseTarget }> {
+export function groupPhysicalDatabases(databases: readonly DatabaseTarget[]): PhysicalTarget[] {
   return physicalDatabases(databases).map((physical) => {
     const target = databases.find((db) => db.name === physical.names[0]);
     if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);

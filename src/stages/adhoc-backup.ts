@@ -2,7 +2,8 @@ import { artifactName } from '../artifacts/store.js';
 import { InputError } from '../core/errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
 import { runStage } from './engine.js';
-import { backUpDatabases, lockDatabases } from './guard.js';
+import { backUpDatabases } from './safety-steps.js';
+import { lockSteps } from './locks.js';
 import type { StageContext, StepOutput } from './types.js';
 import type { StageResult } from '../core/results.js';
 
@@ -27,27 +28,25 @@ export function adhocBackupName(label: string | undefined, attempt: number): str
 export async function backupAllDatabases(label: string | undefined, context: StageContext): Promise<StageResult> {
   const name = adhocBackupName(label, context.deps.run.attempt);
   const touched = groupPhysicalDatabases(context.config.databases);
+  const locks = lockSteps(touched, context, 'ad-hoc backup');
   return runStage(
     {
       name: 'backup',
       title: 'Ad-hoc backup',
       steps: () => [
+        locks.lock,
         {
           id: 'backup',
           title: 'Back up',
           async run(): Promise<StepOutput> {
-            const locks = await lockDatabases(touched, context, 'ad-hoc backup');
-            try {
-              const backup = await backUpDatabases(context, 'adhoc', name, touched);
-              context.outcome.backupArtifact = backup.artifact.name;
-              return {
-                summary: `${backup.artifact.name} stored and verified (${touched.map((db) => db.label).join(', ')})`,
-              };
-            } finally {
-              await locks.release();
-            }
+            const backup = await backUpDatabases(context, 'adhoc', name, touched);
+            context.outcome.backupArtifact = backup.artifact.name;
+            return {
+              summary: `${backup.artifact.name} stored and verified (${touched.map((db) => db.label).join(', ')})`,
+            };
           },
         },
+        locks.release,
       ],
     },
     context,

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, exitCodeOf } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 import type { StageResult, StageStatus, StepResult } from '../core/results.js';
@@ -18,9 +18,12 @@ export async function runStage(definition: StageDefinition, context: StageContex
   const clock = context.deps.clock ?? Date.now;
   const started = clock();
   const steps: StepResult[] = [];
+  const housekeeping = new Set<StepResult>();
   let failed = false;
+  let exitCode: 1 | 2 = 1;
+  const queue = [...definition.steps(context)];
 
-  for (const step of definition.steps(context)) {
+  for (let step = queue.shift(); step !== undefined; step = queue.shift()) {
     if (failed && !definition.runAllSteps && !step.alwaysRun) {
       steps.push({ id: step.id, title: step.title, outcome: 'not-run', durationMs: 0 });
       continue;
@@ -28,21 +31,27 @@ export async function runStage(definition: StageDefinition, context: StageContex
     const stepStarted = clock();
     const failure = steps.find((entry) => entry.outcome === 'failed');
     const progress = { failed, ...(failure ? { failure: `${failure.title}: ${failure.summary ?? 'failed'}` } : {}) };
-    const output = await logger.group(step.title, async () => {
+    const current = step;
+    const output = await logger.group(current.title, async () => {
       try {
-        return (await step.run(context, progress)) ?? {};
+        return (await current.run(context, progress)) ?? {};
       } catch (error) {
-        logger.error(`${step.title}: ${errorMessage(error)}`);
+        logger.error(`${current.title}: ${errorMessage(error)}`);
+        if (!failed && exitCodeOf(error) === 2) exitCode = 2;
         return { outcome: 'failed', summary: errorMessage(error) } satisfies StepOutput;
       }
     });
-    const result = stepResult(step.id, step.title, output, clock() - stepStarted);
+    const result = stepResult(current.id, current.title, output, clock() - stepStarted);
     if (result.outcome === 'failed') failed = true;
+    if (current.housekeeping) housekeeping.add(result);
     steps.push(result);
+    queue.unshift(...(output.next ?? []));
   }
 
   const finished = clock();
-  const status = stageStatus(steps);
+  // A housekeeping step counts for the verdict only when it failed.
+  const counted = steps.filter((step) => !housekeeping.has(step) || step.outcome === 'failed');
+  const status = stageStatus(counted);
   const result: StageResult = {
     stage: definition.name,
     status,
@@ -53,7 +62,8 @@ export async function runStage(definition: StageDefinition, context: StageContex
     finishedAt: new Date(finished).toISOString(),
     durationMs: finished - started,
     steps,
-    summary: verdictLine(definition.title, status, steps),
+    summary: verdictLine(definition.title, status, counted),
+    exitCode: status === 'failed' ? exitCode : 0,
     toolVersion: TOOL_VERSION,
     ...context.outcome,
   };
@@ -106,6 +116,7 @@ async function storeReport(result: StageResult, context: StageContext): Promise<
       ...result,
       reportPath: localPath,
       status: 'failed',
+      exitCode: result.status === 'failed' ? result.exitCode : 1,
       summary: `${result.summary}; the report could not be stored`,
     };
   }

@@ -17,7 +17,7 @@ import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-f
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
-import { backupDecryption, backupEncryption } from './guard.js';
+import { backupDecryption, backupEncryption } from './backup-keys.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 
 /** The local store's folder is a folder (or does not exist yet: it is created). */

@@ -24,6 +24,7 @@ import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
 import { configuredDatabase, describeDatabase, findRegistryDatabases } from './databases.js';
 import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
 import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
+import { DEFAULT_LOCK_WAIT_MS } from './locks.js';
 import type { ServerStateSink, StageContext } from './types.js';
 import type { StageName, StageResult } from '../core/results.js';
 
@@ -105,6 +106,7 @@ async function withStageContext(
   // Before the run's folder, the lock or a backup: bad input changes nothing.
   if (!isGitHubActions(options.env)) await checkStoreDirInput(config);
   await checks.checkInputs?.(config);
+  const lockWaitMs = readLockWaitMs(options.env);
   const run = await resolveRunIdentity(options.env, config.store.dir);
   const store = createStore({
     env: options.env,
@@ -124,6 +126,7 @@ async function withStageContext(
         store,
         run,
         env: options.env,
+        lockWaitMs,
         platform: options.platform ?? process.platform,
         ...(options.serverState ? { serverState: options.serverState } : {}),
       },
@@ -140,6 +143,19 @@ async function withStageContext(
     // A run that stored nothing (refused, or failed before its first artifact) leaves no folder behind.
     if (store.kind === 'local') await removeEmptyRunFolder(config.store.dir, run.runId);
   }
+}
+
+const LOCK_WAIT_ENV = 'APIM_MIGRATE_LOCK_WAIT_SECONDS';
+
+/** How long to wait for another run's lock, from APIM_MIGRATE_LOCK_WAIT_SECONDS (default 60 s). */
+function readLockWaitMs(env: Record<string, string | undefined>): number {
+  const text = env[LOCK_WAIT_ENV];
+  if (text === undefined || text === '') return DEFAULT_LOCK_WAIT_MS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new InputError({ message: `${LOCK_WAIT_ENV} must be a number of seconds (0 or more), not "${text}"` });
+  }
+  return seconds * 1000;
 }
 
 /**

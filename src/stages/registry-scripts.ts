@@ -13,7 +13,8 @@ import { isRecord } from '../config/schema.js';
 import { withSession } from '../db/session.js';
 import { checkOldHomeInput } from './input-checks.js';
 import { describeDatabase, findRegistryDatabases, type RegistryDatabase } from './databases.js';
-import type { GuardState, MutatingStageDefinition } from './guard.js';
+import type { GuardState } from './ledger-steps.js';
+import type { MutatingStageDefinition } from './guard.js';
 import type { StageContext, StepOutput } from './types.js';
 
 type Flag = keyof RegistryVersioningFlags;

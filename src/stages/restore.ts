@@ -6,7 +6,8 @@ import { InputError } from '../core/errors.js';
 import { groupPhysicalDatabases } from '../plan/build-plan.js';
 import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
-import { backupDecryption, lockDatabases } from './guard.js';
+import { backupDecryption } from './backup-keys.js';
+import { lockSteps } from './locks.js';
 import type { StageContext, StepOutput } from './types.js';
 import type { StageName, StageResult } from '../core/results.js';
 
@@ -44,35 +45,44 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
   const backup = await findBackup(request, context);
   context.outcome.backupArtifact = backup.name;
   const touched = groupPhysicalDatabases(context.config.databases);
+  const title = `Restore ${backup.name} of run ${backup.runId}`;
+  if (context.dryRun) {
+    const summary = `dry run: would restore ${backup.name} of run ${backup.runId}`;
+    return runStage(
+      {
+        name: 'restore',
+        title: `Restore of ${request.stage}`,
+        steps: () => [{ id: 'restore', title, run: async () => ({ summary }) }],
+      },
+      context,
+    );
+  }
+  const locks = lockSteps(touched, context, `restore of ${request.stage}`);
   return runStage(
     {
       name: 'restore',
       title: `Restore of ${request.stage}`,
       steps: () => [
+        locks.lock,
         {
           id: 'restore',
-          title: `Restore ${backup.name} of run ${backup.runId}`,
+          title,
           async run(): Promise<StepOutput> {
-            if (context.dryRun) return { summary: `dry run: would restore ${backup.name} of run ${backup.runId}` };
-            const locks = await lockDatabases(touched, context, `restore of ${request.stage}`);
-            try {
-              const result = await restoreBackup({
-                artifactName: backup.name,
-                runId: backup.runId,
-                store: context.deps.store,
-                decryption: backupDecryption(context.config, context.deps.env),
-                databases: context.config.databases,
-                logger: context.deps.logger,
-                workDir: path.join(context.workDir, 'restore'),
-                ...(backup.manifestSha256 ? { manifestSha256: backup.manifestSha256 } : {}),
-              });
-              const names = result.restored.map((db) => db.names.join(' = ')).join(', ');
-              return { summary: `restored ${names}; every table's row count matches the manifest` };
-            } finally {
-              await locks.release();
-            }
+            const result = await restoreBackup({
+              artifactName: backup.name,
+              runId: backup.runId,
+              store: context.deps.store,
+              decryption: backupDecryption(context.config, context.deps.env),
+              databases: context.config.databases,
+              logger: context.deps.logger,
+              workDir: path.join(context.workDir, 'restore'),
+              ...(backup.manifestSha256 ? { manifestSha256: backup.manifestSha256 } : {}),
+            });
+            const names = result.restored.map((db) => db.names.join(' = ')).join(', ');
+            return { summary: `restored ${names}; every table's row count matches the manifest` };
           },
         },
+        locks.release,
       ],
     },
     context,

@@ -10,6 +10,8 @@ export interface StepOutput {
   outcome?: 'succeeded' | 'failed' | 'skipped';
   summary?: string;
   checks?: Check[];
+  /** Steps this one decided on, run right after it (before the steps that were listed after it). */
+  next?: StepDefinition[];
 }
 
 /** Where a stage says what it left in the API-M home, so that the action's post step can clean up after a cancel. */
@@ -45,6 +47,8 @@ export interface StageDeps {
   /** Environment for secrets the config names. */
   env: Record<string, string | undefined>;
   clock?: () => number;
+  /** How long a stage waits for another run's lock on its databases (APIM_MIGRATE_LOCK_WAIT_SECONDS); 60 s if unset. */
+  lockWaitMs?: number;
   platform?: NodeJS.Platform;
   serverState?: ServerStateSink;
 }
@@ -81,6 +85,11 @@ export interface StepDefinition {
   title: string;
   /** Runs even after an earlier step failed: recording the outcome, releasing what was taken. */
   alwaysRun?: boolean;
+  /**
+   * Takes or gives back what the other steps need (the stage's locks): it does not say whether the stage did
+   * anything, so a stage whose other steps were all skipped is skipped.
+   */
+  housekeeping?: boolean;
   run(context: StageContext, progress: StepProgress): Promise<StepOutput | void>;
 }
 

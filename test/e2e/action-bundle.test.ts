@@ -113,6 +113,15 @@ describe('the action main step (built dist/main/index.js)', () => {
       expect(cli.code, cli.stdout + cli.stderr).toBe(2);
       expect(action.code, action.stdout + action.stderr).toBe(2);
       expect(errorCommands(action.stdout).join('\n')).toMatch(/authentication failed for user apim_migrate_pwtest/);
+      // The lock is a step of the stage: its failure still gives a summary, the outputs and a stored report.
+      const summary = await readFile(files.summary, 'utf8');
+      expect(summary).toContain('## ❌ apim-migrate: Registry scripts failed in Lock the databases');
+      expect(summary).toMatch(
+        /\| Lock the databases \| FAILED \|[^\n]*authentication failed for user apim\\_migrate\\_pwtest/,
+      );
+      const outputs = await readFileCommands(files.output);
+      expect(outputs).toMatchObject({ status: 'failed', 'backup-artifact': '' });
+      expect(outputs['report']).toMatch(/report\.json$/);
 
       // A database that does not answer fails the stage (1) in both.
       await rewriteConfig(refused, {

@@ -55,8 +55,10 @@ describe.each([
         await block.waiter(90_000);
         const artifactsBefore = await storedArtifacts(setup);
         second = await cli(made, ['run', 'registry-scripts'], { APIM_MIGRATE_LOCK_WAIT_SECONDS: '2' });
-        // Nothing of the second run was stored.
-        expect(await storedArtifacts(setup)).toEqual(artifactsBefore);
+        // The second run stored its report (the failed lock step is in it) and nothing else: no backup.
+        const added = (await storedArtifacts(setup)).filter((name) => !artifactsBefore.includes(name));
+        expect(added).toEqual([expect.stringMatching(/^[^/]+\/apim-migrate-registry-scripts-report-a1$/)]);
+        expect(artifactsBefore.some((name) => name.startsWith(added[0]?.split('/')[0] ?? '-'))).toBe(false);
         expect(await ledgerStates(setup)).toEqual(['registry-scripts:started']);
         await block.release();
         first = await running.ended;

@@ -28,6 +28,11 @@ function step(id: string, behaviour: StepOutput | Error | undefined): StepDefini
   };
 }
 
+/** An error that carries exit code 2, as InputError and a refused database login do. */
+function inputError(): Error {
+  return Object.assign(new Error('the password is wrong'), { exitCode: 2 });
+}
+
 function stage(steps: StepDefinition[], runAllSteps = false): StageDefinition {
   return { name: 'preflight', title: 'Preflight', runAllSteps, steps: () => steps };
 }
@@ -108,6 +113,49 @@ describe('runStage', () => {
     const result = await runStage(stage(steps, runAll), ctx);
     expect(result.status).toBe(status);
     expect(result.steps.map((entry) => entry.outcome)).toEqual(outcomes);
+  });
+
+  it('runs the steps a step decides on right after it, before the steps listed after it', async () => {
+    const { ctx } = context();
+    const decide: StepDefinition = {
+      id: 'decide',
+      title: 'Decide',
+      run: async () => ({ summary: 'run x and y', next: [step('x', undefined), step('y', undefined)] }),
+    };
+    const result = await runStage(stage([decide, step('last', undefined)]), ctx);
+    expect(result.steps.map((entry) => entry.id)).toEqual(['decide', 'x', 'y', 'last']);
+  });
+
+  it('skips a stage whose only work was skipped, whatever its housekeeping steps did, and says why', async () => {
+    const { ctx } = context();
+    const lock = { ...step('lock', { summary: 'locked' }), housekeeping: true };
+    const unlock = { ...step('unlock', { summary: 'released' }), housekeeping: true, alwaysRun: true };
+    const result = await runStage(
+      stage([lock, step('ledger', { outcome: 'skipped', summary: 'done already' }), unlock]),
+      ctx,
+    );
+    expect(result.status).toBe('skipped');
+    expect(result.summary).toBe('Preflight skipped: done already');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('fails a stage whose housekeeping step failed, naming it', async () => {
+    const { ctx } = context();
+    const lock = { ...step('lock', new Error('lock wait over')), housekeeping: true };
+    const result = await runStage(stage([lock, step('work', undefined)]), ctx);
+    expect(result.status).toBe('failed');
+    expect(result.summary).toBe('Preflight failed in Step lock');
+    expect(result.exitCode).toBe(1);
+  });
+
+  it.each([
+    { name: 'a first failure with exit code 2 gives 2', first: inputError(), then: new Error('later'), code: 2 },
+    { name: 'a first failure without one gives 1', first: new Error('boom'), then: inputError(), code: 1 },
+    { name: 'a failed check first gives 1', first: { outcome: 'failed' as const }, then: inputError(), code: 1 },
+  ])('$name', async ({ first, then, code }) => {
+    const { ctx } = context();
+    const result = await runStage(stage([step('a', first), step('b', then)], true), ctx);
+    expect(result.exitCode).toBe(code);
   });
 
   it('runs an alwaysRun step after a failure and tells it that an earlier step failed', async () => {

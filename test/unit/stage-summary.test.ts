@@ -17,6 +17,7 @@ function result(overrides: Partial<StageResult> = {}): StageResult {
       { id: 'indices', title: 'Registry indices', outcome: 'succeeded', durationMs: 1000 },
     ],
     summary: 'Registry scripts succeeded',
+    exitCode: 0,
     toolVersion: '0.1.0',
     backupArtifact: 'apim-migrate-registry-scripts-backup-a2',
     reportArtifact: 'apim-migrate-registry-scripts-report-a2',

@@ -52,5 +52,34 @@ export interface StageResult {
   /** Path of the JSON report on this machine. */
   reportPath?: string;
   invalidDefinitions?: number;
-  changes?: Record<string, unknown>;
+  changes?: StageChanges;
+}
+
+/** What a stage changed (in a dry run: would change), for the report and the job summary; one shape per stage. */
+export type StageChanges = RegistryScriptsChanges | ApimValidateChanges;
+
+export interface RegistryScriptsChanges {
+  stage: 'registry-scripts';
+  /** The indices added (`REG_RESOURCE_TAG_IND_BY_REG_TAG_ID`, prefixed `<database>: ` when there are several). */
+  indicesAdded?: string[];
+  /** In a dry run: the indices that would be added. */
+  indicesToAdd?: string[];
+  versioningRemoval?: VersioningRemovalChange[];
+}
+
+/** One kind of versioned metadata: the rows deleted, or in a dry run the rows that would be. */
+export type VersioningRemovalChange = {
+  /** The database, when the stage changes several. */
+  database?: string;
+  mappingTable: string;
+  entityTable: string;
+} & (
+  | { mappingRowsDeleted: number; entityRowsDeleted: number }
+  | { mappingRowsToDelete: number; entityRowsToDelete: number }
+);
+
+export interface ApimValidateChanges {
+  stage: 'apim-validate';
+  /** The API definitions the validator found invalid. */
+  invalidDefinitions: Array<{ name: string; version: string; provider: string; kind: string; message: string }>;
 }

@@ -1,5 +1,12 @@
 import { formatDuration } from '../core/format.js';
-import { STAGE_NAMES, type StageResult, type StepOutcome } from '../core/results.js';
+import {
+  STAGE_NAMES,
+  type ApimValidateChanges,
+  type RegistryScriptsChanges,
+  type StageChanges,
+  type StageResult,
+  type StepOutcome,
+} from '../core/results.js';
 import { VERDICT_MARK } from '../core/check.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
@@ -65,39 +72,39 @@ export function renderStageMarkdown(result: StageResult): string {
 }
 
 /** What the stage changed, from the facts its steps recorded. */
-function renderChanges(changes: StageResult['changes']): string[] {
+function renderChanges(changes: StageChanges | undefined): string[] {
   if (!changes) return [];
-  const lines: string[] = [];
-  const names = (value: unknown) => (Array.isArray(value) ? value.filter((item) => typeof item === 'string') : []);
-  const added = names(changes['indicesAdded']);
-  if (added.length > 0) lines.push(`- Indices added: ${added.map((name) => `\`${name}\``).join(', ')}`);
-  const toAdd = names(changes['indicesToAdd']);
-  if (toAdd.length > 0) lines.push(`- Indices that would be added: ${toAdd.map((name) => `\`${name}\``).join(', ')}`);
-  for (const table of records(changes['versioningRemoval'])) {
-    const mapping = table['mappingRowsDeleted'] ?? table['mappingRowsToDelete'];
-    const entity = table['entityRowsDeleted'] ?? table['entityRowsToDelete'];
-    const verb = table['mappingRowsDeleted'] === undefined ? 'would delete' : 'deleted';
-    const database = typeof table['database'] === 'string' ? `${escapeMarkdown(table['database'])}: ` : '';
-    lines.push(
-      `- ${database}${escapeMarkdown(String(table['mappingTable']))}: ${verb} ${String(mapping)} rows; ${escapeMarkdown(String(table['entityTable']))}: ${verb} ${String(entity)} orphans`,
-    );
-  }
-  const invalid = records(changes['invalidDefinitions']);
-  if (invalid.length > 0) {
-    lines.push('', '| API | Version | Provider | Definition | Message |', '| --- | --- | --- | --- | --- |');
-    for (const api of invalid) {
-      lines.push(
-        `| ${escapeCell(String(api['name']))} | ${escapeCell(String(api['version']))} | ${escapeCell(String(api['provider']))} | ${escapeCell(String(api['kind']))} | ${escapeCell(String(api['message']))} |`,
-      );
-    }
-  }
+  const lines = changes.stage === 'registry-scripts' ? registryChangeLines(changes) : validationLines(changes);
   return lines.length > 0 ? ['', '### What changed', '', ...lines] : [];
 }
 
-function records(value: unknown): Array<Record<string, unknown>> {
-  return Array.isArray(value)
-    ? value.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null)
-    : [];
+function registryChangeLines(changes: RegistryScriptsChanges): string[] {
+  const lines: string[] = [];
+  const code = (names: readonly string[]) => names.map((name) => `\`${name}\``).join(', ');
+  if (changes.indicesAdded?.length) lines.push(`- Indices added: ${code(changes.indicesAdded)}`);
+  if (changes.indicesToAdd?.length) lines.push(`- Indices that would be added: ${code(changes.indicesToAdd)}`);
+  for (const table of changes.versioningRemoval ?? []) {
+    const [verb, mapping, entity] =
+      'mappingRowsDeleted' in table
+        ? ['deleted', table.mappingRowsDeleted, table.entityRowsDeleted]
+        : ['would delete', table.mappingRowsToDelete, table.entityRowsToDelete];
+    const database = table.database === undefined ? '' : `${escapeMarkdown(table.database)}: `;
+    lines.push(
+      `- ${database}${escapeMarkdown(table.mappingTable)}: ${verb} ${mapping} rows; ${escapeMarkdown(table.entityTable)}: ${verb} ${entity} orphans`,
+    );
+  }
+  return lines;
+}
+
+function validationLines(changes: ApimValidateChanges): string[] {
+  if (changes.invalidDefinitions.length === 0) return [];
+  const lines = ['', '| API | Version | Provider | Definition | Message |', '| --- | --- | --- | --- | --- |'];
+  for (const api of changes.invalidDefinitions) {
+    lines.push(
+      `| ${escapeCell(api.name)} | ${escapeCell(api.version)} | ${escapeCell(api.provider)} | ${escapeCell(api.kind)} | ${escapeCell(api.message)} |`,
+    );
+  }
+  return lines;
 }
 
 /** The pipeline as a Mermaid flowchart (GitHub renders it), with this stage marked by its outcome. */

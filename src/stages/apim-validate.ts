@@ -77,7 +77,7 @@ function setAsideStep(context: StageContext, folder: string, folders: string[]):
 async function judgeInvalidDefinitions(context: StageContext, found: InvalidDefinition[]): Promise<StepOutput> {
   const { logger } = context.deps;
   context.outcome.invalidDefinitions = found.length;
-  context.outcome.changes = { ...context.outcome.changes, invalidDefinitions: found };
+  context.outcome.changes = { stage: 'apim-validate', invalidDefinitions: found };
   await writeFile(path.join(logsDir(context), 'invalid-definitions.json'), `${JSON.stringify(found, null, 2)}\n`);
   if (found.length === 0) return { summary: 'every API definition is valid' };
   for (const api of found) {

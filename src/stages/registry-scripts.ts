@@ -1,3 +1,4 @@
+import type { RegistryScriptsChanges, VersioningRemovalChange } from '../core/results.js';
 import type { RegistryVersioningFlags } from '../config/types.js';
 import type { LedgerEntry } from '../db/ledger.js';
 import {
@@ -91,11 +92,20 @@ async function addIndices(context: StageContext, databases: readonly RegistryDat
   }
   const total = REGISTRY_INDICES.length * databases.length;
   if (context.dryRun) {
-    context.outcome.changes = { ...context.outcome.changes, indicesToAdd: added };
+    registryChanges(context).indicesToAdd = added;
     return { summary: `dry run: would add ${added.length} of ${total} indices` };
   }
-  context.outcome.changes = { ...context.outcome.changes, indicesAdded: added };
+  registryChanges(context).indicesAdded = added;
   return { summary: `added ${added.length}, ${existed} existed already` };
+}
+
+/** This stage's record of what it changed, made on first use. */
+function registryChanges(context: StageContext): RegistryScriptsChanges {
+  const changes = context.outcome.changes;
+  if (changes?.stage === 'registry-scripts') return changes;
+  const fresh: RegistryScriptsChanges = { stage: 'registry-scripts' };
+  context.outcome.changes = fresh;
+  return fresh;
 }
 
 function logExisting(context: StageContext, entry: ExistingRegistryIndex, on: string): void {
@@ -116,7 +126,7 @@ async function removeVersioning(
   const registryXml = registryXmlPath(context.config.oldApimHome);
   const { flags } = await readRegistryVersioningFlags(registryXml);
   const removedNow: Partial<Record<RegistryDatabase['key'], Flag[]>> = {};
-  const results: Array<Record<string, unknown>> = [];
+  const results: VersioningRemovalChange[] = [];
   const cleaned: string[] = [];
   for (const db of databases) {
     const on = databases.length > 1 ? ` in ${db.label}` : '';
@@ -154,7 +164,7 @@ async function removeVersioning(
     cleaned.push(`${flagsToClean.join(', ')}${on}`);
   }
   if (cleaned.length === 0) return { outcome: 'skipped', summary: 'no table needs its versioning details removed' };
-  context.outcome.changes = { ...context.outcome.changes, versioningRemoval: results };
+  registryChanges(context).versioningRemoval = results;
   if (context.dryRun) return { summary: `dry run: counted the rows of ${cleaned.join('; ')}` };
   guard.details[VERSIONING_REMOVED_KEY] = removedNow;
   return { summary: `removed versioning details of ${cleaned.join('; ')}` };

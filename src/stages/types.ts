@@ -1,5 +1,5 @@
 import type { Check } from '../core/check.js';
-import type { OperationName } from '../core/results.js';
+import type { OperationName, StageChanges } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -58,8 +58,8 @@ export interface StageOutcome {
   backupArtifact?: string;
   logArtifact?: string;
   invalidDefinitions?: number;
-  /** What changed, by kind, for the report and the job summary (indices added, rows deleted per table, ...). */
-  changes?: Record<string, unknown>;
+  /** What changed, for the report and the job summary (indices added, rows deleted per table, ...). */
+  changes?: StageChanges;
 }
 
 export interface StageContext {

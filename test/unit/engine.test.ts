@@ -183,7 +183,10 @@ describe('runStage', () => {
       title: 'Back up',
       async run(stepContext) {
         stepContext.outcome.backupArtifact = 'apim-migrate-registry-scripts-backup-a2';
-        stepContext.outcome.changes = { indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'] };
+        stepContext.outcome.changes = {
+          stage: 'registry-scripts',
+          indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'],
+        };
       },
     };
     const result = await runStage(stage([recordBackup]), ctx);
@@ -193,7 +196,7 @@ describe('runStage', () => {
       backupArtifact: string;
     };
     expect(report.backupArtifact).toBe('apim-migrate-registry-scripts-backup-a2');
-    expect(report.changes).toEqual({ indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'] });
+    expect(report.changes).toEqual({ stage: 'registry-scripts', indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'] });
   });
 
   it('runs each step in its own group and times it with the clock', async () => {

@@ -37,6 +37,7 @@ describe('renderStageMarkdown', () => {
     const markdown = renderStageMarkdown(
       result({
         changes: {
+          stage: 'registry-scripts',
           indicesAdded: ['REG_RESOURCE_TAG_IND_BY_REG_TAG_ID'],
           versioningRemoval: [
             {
@@ -59,6 +60,7 @@ describe('renderStageMarkdown', () => {
       result({
         dryRun: true,
         changes: {
+          stage: 'registry-scripts',
           indicesToAdd: ['REG_RESOURCE_PROPERTY_IND_BY_REG_PROP_ID'],
           versioningRemoval: [
             {
@@ -82,6 +84,7 @@ describe('renderStageMarkdown', () => {
         status: 'failed',
         backupArtifact: undefined,
         changes: {
+          stage: 'apim-validate',
           invalidDefinitions: [
             {
               name: 'PizzaShack',

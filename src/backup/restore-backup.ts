@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget } from '../config/types.js';
+import type { BackupDatabase } from './create-backup.js';
 import { errorMessage } from '../core/errors.js';
 import { checkFile, sha256File } from '../core/files.js';
 import { requireTool, type ResolvedTool } from '../db/client-process.js';
@@ -35,8 +36,11 @@ export interface RestoreOptions {
   runId?: string;
   store: ArtifactStore;
   decryption: DecryptionMode;
-  /** The configured databases; each database of the backup is matched to one of them by name. */
-  databases: DatabaseTarget[];
+  /**
+   * The configured databases, one entry per physical database (see physicalDatabases); each database of the backup
+   * is matched to the entry that holds its names.
+   */
+  databases: readonly BackupDatabase[];
   logger: Logger;
   /** Where the backup is downloaded and decrypted; the plaintext is removed before this returns. */
   workDir: string;
@@ -94,7 +98,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   registerSecrets(
     logger,
     masker,
-    options.databases.map((db) => db.password),
+    options.databases.map((db) => db.target.password),
   );
   if (decryption.kind === 'passphrase') registerSecrets(logger, masker, [decryption.passphrase]);
   if (decryption.kind === 'identity') registerSecrets(logger, masker, [decryption.identity.trim()]);
@@ -250,25 +254,29 @@ async function readManifest(dir: string, backup: string): Promise<BackupManifest
 
 function matchDatabases(
   manifest: BackupManifest,
-  databases: readonly DatabaseTarget[],
+  databases: readonly BackupDatabase[],
   backup: string,
 ): Array<{ entry: BackupManifestDatabase; target: DatabaseTarget }> {
   const problems: string[] = [];
   const matches: Array<{ entry: BackupManifestDatabase; target: DatabaseTarget }> = [];
   for (const entry of manifest.databases) {
-    const targets = entry.names
-      .map((name) => databases.find((db) => db.name === name))
-      .filter((db): db is DatabaseTarget => db !== undefined);
-    const target = targets[0];
+    const groups = [
+      ...new Set(
+        entry.names
+          .map((name) => databases.find((db) => db.names.includes(name)))
+          .filter((db): db is BackupDatabase => db !== undefined),
+      ),
+    ];
+    const target = groups[0]?.target;
     const label = entry.names.join(' = ');
     if (!target) {
       problems.push(`the backup holds ${label}, which is not among the configured databases`);
       continue;
     }
-    const places = new Set(targets.map((db) => `${db.host}:${db.port}/${db.database}`));
-    if (places.size > 1) {
+    if (groups.length > 1) {
+      const places = groups.map((db) => `${db.target.host}:${db.target.port}/${db.target.database}`);
       problems.push(
-        `the backup holds ${label} as one database, but the config now points them at different databases (${[...places].join(', ')})`,
+        `the backup holds ${label} as one database, but the config now points them at different databases (${places.join(', ')})`,
       );
       continue;
     }

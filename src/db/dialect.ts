@@ -124,6 +124,12 @@ export interface Dialect {
   quote(identifier: string): string;
   /** The base tables of the current schema(s): search_path on PostgreSQL, the current database on MySQL. */
   listTables(session: DbSession): Promise<TableRef[]>;
+  /**
+   * What the server says identifies it, whatever address reached it: PostgreSQL's `system_identifier`, MySQL's
+   * `@@server_uuid`, MariaDB's host name, port and data directory (it has no server UUID). Two sessions with the
+   * same identity are on one server, so `localhost` and `127.0.0.1` name the same databases.
+   */
+  serverIdentity(session: DbSession): Promise<string>;
 
   /** How the dump file is written, and the file name's ending (before `.age`). */
   readonly dumpFormat: DumpFormat;

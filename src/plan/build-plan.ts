@@ -12,7 +12,7 @@ import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProble
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../core/results.js';
 
-/** What the plan is computed from besides the config: facts read from disk, never from a database. */
+/** What the plan is computed from besides the config: facts read from disk, and what the servers say they are. */
 export interface PlanFacts {
   registryFlags: RegistryVersioningFlags;
   /** Flags whose registry.xml element was absent (taken as false, carbon-kernel's default). */
@@ -20,7 +20,12 @@ export interface PlanFacts {
   platform: NodeJS.Platform;
   /** The JDK the launcher would get as JAVA_HOME, or why there is none. */
   javaHome: JavaHome | JavaHomeProblem;
+  /** What each database's server says identifies it, for the databases that answered (see physicalDatabases). */
+  servers?: ServerIdentities;
 }
+
+/** The identity of the server behind each configured database, where it answered (Dialect.serverIdentity). */
+export type ServerIdentities = ReadonlyMap<DatabaseName, string>;
 
 /** One physical database: several logical names may point at it (shared_db and config often do). */
 export interface PhysicalDatabase {
@@ -28,6 +33,8 @@ export interface PhysicalDatabase {
   engine: DatabaseTarget['engine'];
   /** host:port/database, for people. */
   address: string;
+  /** Other addresses the config reaches the same database by (the server said it is one). */
+  sameAs?: string[];
 }
 
 export interface IndexAction {
@@ -191,11 +198,11 @@ function planRegistryScripts(base: StagePlan, config: ResolvedConfig, facts: Pla
     ...base,
     readOnly: false,
     // The whole physical database is dumped, so the names that share it with shared_db are listed too.
-    backups: physicalDatabases(config.databases).filter(isRegistryDatabase),
+    backups: physicalDatabases(config.databases, facts.servers).filter(isRegistryDatabase),
     indices: REGISTRY_INDICES.map((index) => ({ table: index.table, name: index.name, columns: [...index.columns] })),
     versioningRemoval,
     notes: [
-      `runs on ${registryDatabasesText(config)}`,
+      `runs on ${registryDatabasesText(config, facts)}`,
       'an index that already exists is left as it is',
       'the versioning removal runs at most once on these databases',
     ],
@@ -235,7 +242,7 @@ function planIdentity(base: StagePlan, config: ResolvedConfig, facts: PlanFacts)
   return {
     ...base,
     readOnly: false,
-    backups: physicalDatabases(config.databases),
+    backups: physicalDatabases(config.databases, facts.servers),
     serverRun: serverRun('identity', config, facts),
     configEdits,
     notes: [
@@ -261,7 +268,7 @@ function planApim(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): St
   return {
     ...base,
     readOnly: false,
-    backups: physicalDatabases(config.databases),
+    backups: physicalDatabases(config.databases, facts.servers),
     serverRun: serverRun('apim', config, facts),
     configEdits,
     notes,
@@ -280,12 +287,11 @@ function serverRun(stage: ServerStage, config: ResolvedConfig, facts: PlanFacts)
 }
 
 /** Which databases Step 1 runs on, for people. */
-function registryDatabasesText(config: ResolvedConfig): string {
-  const [shared, ...others] = physicalDatabases(config.databases).filter(isRegistryDatabase);
-  const describe = (db: PhysicalDatabase) => `${db.names.join(' = ')} (${db.engine}, ${db.address})`;
-  const first = shared ? describe(shared) : 'shared_db';
+function registryDatabasesText(config: ResolvedConfig, facts: PlanFacts): string {
+  const [shared, ...others] = physicalDatabases(config.databases, facts.servers).filter(isRegistryDatabase);
+  const first = shared ? describePhysicalDatabase(shared) : 'shared_db';
   if (others.length === 0) return first;
-  return `${first} and ${others.map(describe).join(', ')} when it holds the registry tables (REG_RESOURCE)`;
+  return `${first} and ${others.map(describePhysicalDatabase).join(', ')} when it holds the registry tables (REG_RESOURCE)`;
 }
 
 /**
@@ -296,20 +302,40 @@ export function isRegistryDatabase(db: { names: readonly DatabaseName[] }): bool
   return db.names.includes('shared_db') || db.names.includes('config');
 }
 
-/** Groups logical databases by where they physically are, so each is backed up once. */
-export function physicalDatabases(databases: readonly DatabaseTarget[]): PhysicalDatabase[] {
-  const byAddress = new Map<string, PhysicalDatabase>();
+/**
+ * Groups logical databases by where they physically are, so each is backed up and locked once. Two databases are
+ * one when their servers are one and their names are the same as the server compares names: the server is the one
+ * its identity names (`servers`, from the server itself), or, for a database that did not answer, its address.
+ */
+export function physicalDatabases(
+  databases: readonly DatabaseTarget[],
+  servers: ServerIdentities = new Map(),
+): PhysicalDatabase[] {
+  const byKey = new Map<string, PhysicalDatabase>();
   for (const db of databases) {
+    const dialect = dialectOf(db.engine);
     const host = db.host.includes(':') ? `[${db.host}]` : db.host;
     const address = `${host}:${db.port}/${db.database}`;
     // Host names never differ by case; database names do where the server says so.
-    const database = dialectOf(db.engine).caseSensitiveDatabaseNames ? db.database : db.database.toLowerCase();
-    const key = `${dialectOf(db.engine).family}://${host.toLowerCase()}:${db.port}/${database}`;
-    const existing = byAddress.get(key);
-    if (existing) existing.names.push(db.name);
-    else byAddress.set(key, { names: [db.name], engine: db.engine, address });
+    const database = dialect.caseSensitiveDatabaseNames ? db.database : db.database.toLowerCase();
+    const identity = servers.get(db.name);
+    const server = identity === undefined ? `${host.toLowerCase()}:${db.port}` : `server ${identity}`;
+    const key = `${dialect.family}://${server}/${database}`;
+    const existing = byKey.get(key);
+    if (!existing) byKey.set(key, { names: [db.name], engine: db.engine, address });
+    else {
+      existing.names.push(db.name);
+      const seen = [existing.address, ...(existing.sameAs ?? [])].map((known) => known.toLowerCase());
+      if (!seen.includes(address.toLowerCase())) existing.sameAs = [...(existing.sameAs ?? []), address];
+    }
   }
-  return [...byAddress.values()];
+  return [...byKey.values()];
+}
+
+/** A physical database as people read it: `apim_db = shared_db (postgresql, db:5432/apim, also reached as ...)`. */
+export function describePhysicalDatabase(db: PhysicalDatabase): string {
+  const also = db.sameAs?.length ? `, also reached as ${db.sameAs.join(', ')}` : '';
+  return `${db.names.join(' = ')} (${db.engine}, ${db.address}${also})`;
 }
 
 /** One physical database: the configured names it serves, the target to connect to, and a label naming them. */
@@ -321,8 +347,11 @@ export interface PhysicalTarget {
 }
 
 /** Each physical database once, with the target to connect to and a label naming all its logical names. */
-export function groupPhysicalDatabases(databases: readonly DatabaseTarget[]): PhysicalTarget[] {
-  return physicalDatabases(databases).map((physical) => {
+export function groupPhysicalDatabases(
+  databases: readonly DatabaseTarget[],
+  servers?: ServerIdentities,
+): PhysicalTarget[] {
+  return physicalDatabases(databases, servers).map((physical) => {
     const target = databases.find((db) => db.name === physical.names[0]);
     if (!target) throw new Error(`no database named ${physical.names[0] ?? ''}`);
     return { names: physical.names, label: physical.names.join(' = '), target };

@@ -1,4 +1,4 @@
-import type { Plan, StagePlan } from './build-plan.js';
+import { describePhysicalDatabase, type Plan, type StagePlan } from './build-plan.js';
 
 /** The plan as an operator reads it in a terminal or a log. */
 export function renderPlanText(plan: Plan): string {
@@ -18,7 +18,7 @@ function renderStage(stage: StagePlan, number: number): string[] {
     item(`skipped: ${stage.skipped}`);
     return lines;
   }
-  for (const db of stage.backups) item(`back up ${db.names.join(' = ')} (${db.engine}, ${db.address}) first`);
+  for (const db of stage.backups) item(`back up ${describePhysicalDatabase(db)} first`);
   for (const index of stage.indices)
     item(`add index ${index.name} on ${index.table} (${index.columns.join(', ')}) unless it exists`);
   for (const action of stage.versioningRemoval) {

@@ -1,6 +1,6 @@
 import { artifactName } from '../artifacts/store.js';
 import { InputError } from '../core/errors.js';
-import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { physicalTargets, targetsOnce } from './databases.js';
 import { runStage } from './engine.js';
 import { backUpDatabases } from './safety-steps.js';
 import { lockSteps } from './locks.js';
@@ -27,7 +27,7 @@ export function adhocBackupName(label: string | undefined, attempt: number): str
 /** An ad-hoc, verified backup of every configured database, outside the stages. */
 export async function backupAllDatabases(label: string | undefined, context: StageContext): Promise<StageResult> {
   const name = adhocBackupName(label, context.deps.run.attempt);
-  const touched = groupPhysicalDatabases(context.config.databases);
+  const touched = targetsOnce(() => physicalTargets(context.config));
   const locks = lockSteps(touched, context, 'ad-hoc backup');
   return runStage(
     {
@@ -39,10 +39,11 @@ export async function backupAllDatabases(label: string | undefined, context: Sta
           id: 'backup',
           title: 'Back up',
           async run(): Promise<StepOutput> {
-            const backup = await backUpDatabases(context, 'adhoc', name, touched);
+            const databases = await touched();
+            const backup = await backUpDatabases(context, 'adhoc', name, databases);
             context.outcome.backupArtifact = backup.artifact.name;
             return {
-              summary: `${backup.artifact.name} stored and verified (${touched.map((db) => db.label).join(', ')})`,
+              summary: `${backup.artifact.name} stored and verified (${databases.map((db) => db.label).join(', ')})`,
             };
           },
         },

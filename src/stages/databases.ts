@@ -1,7 +1,13 @@
 import type { DatabaseName, DatabaseTarget, ResolvedConfig } from '../config/types.js';
 import { describeAddress, withSession, type DbSession, type OpenSessionOptions } from '../db/session.js';
 import { holdsRegistryTables } from '../db/verify-probes.js';
-import { groupPhysicalDatabases, isRegistryDatabase } from '../plan/build-plan.js';
+import { dialectOf } from '../db/dialects.js';
+import {
+  groupPhysicalDatabases,
+  isRegistryDatabase,
+  type PhysicalTarget,
+  type ServerIdentities,
+} from '../plan/build-plan.js';
 import { InputError } from '../core/errors.js';
 
 /** The configured database of that name; shared_db and apim_db always are, config and user may not be. */
@@ -18,6 +24,46 @@ export function withDatabase<T>(
   work: (session: DbSession) => Promise<T>,
 ): Promise<T> {
   return withSession(configuredDatabase(config, name), work);
+}
+
+/** How long identifying a server may wait for it to answer before the address has to do. */
+const IDENTIFY_TIMEOUT_MS = 5_000;
+
+/**
+ * Asks the server behind each configured database who it is (Dialect.serverIdentity). A database that does not
+ * answer, or whose server will not say, is left out: it is then grouped by its address, and whatever connects to it
+ * next reports why it cannot.
+ */
+export async function identifyServers(
+  config: ResolvedConfig,
+  options: OpenSessionOptions = { connectTimeoutMs: IDENTIFY_TIMEOUT_MS },
+): Promise<ServerIdentities> {
+  const identities = new Map<DatabaseName, string>();
+  await Promise.all(
+    config.databases.map(async (db) => {
+      const identity = await withSession(db, (session) => dialectOf(db.engine).serverIdentity(session), options).catch(
+        () => undefined,
+      );
+      if (identity !== undefined) identities.set(db.name, identity);
+    }),
+  );
+  return identities;
+}
+
+/** Each physical database of the config once, as its servers say (see physicalDatabases). */
+export async function physicalTargets(config: ResolvedConfig): Promise<PhysicalTarget[]> {
+  return groupPhysicalDatabases(config.databases, await identifyServers(config));
+}
+
+/**
+ * The physical databases an operation works on, found once, when a step first asks: finding them asks the servers,
+ * so it belongs in a step (whose failure the stage reports), not before the stage.
+ */
+export type TargetsOnce = () => Promise<readonly PhysicalTarget[]>;
+
+export function targetsOnce(find: () => Promise<readonly PhysicalTarget[]>): TargetsOnce {
+  let found: Promise<readonly PhysicalTarget[]> | undefined;
+  return () => (found ??= find());
 }
 
 /** A physical database that holds the registry tables; `key` names it in the ledger (shared_db or config). */
@@ -39,7 +85,7 @@ export async function findRegistryDatabases(
 ): Promise<{ databases: RegistryDatabase[]; without: RegistryDatabase[] }> {
   const databases: RegistryDatabase[] = [];
   const without: RegistryDatabase[] = [];
-  for (const db of groupPhysicalDatabases(config.databases).filter(isRegistryDatabase)) {
+  for (const db of (await physicalTargets(config)).filter(isRegistryDatabase)) {
     const found: RegistryDatabase = { ...db, key: db.names.includes('shared_db') ? 'shared_db' : 'config' };
     const holds =
       found.key === 'shared_db' || (await withSession(db.target, (session) => holdsRegistryTables(session), options));

@@ -8,7 +8,8 @@
 import type { ResolvedConfig } from '../config/types.js';
 import type { StageName, StageResult } from '../core/results.js';
 import type { StageRunDecision } from '../db/ledger.js';
-import { groupPhysicalDatabases, isRegistryDatabase, type PhysicalTarget } from '../plan/build-plan.js';
+import { isRegistryDatabase, type PhysicalTarget } from '../plan/build-plan.js';
+import { physicalTargets, targetsOnce } from './databases.js';
 import { runStage } from './engine.js';
 import { decideStep, previewStep, recordStep, type GuardState } from './ledger-steps.js';
 import { lockSteps } from './locks.js';
@@ -43,7 +44,7 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
       context,
     );
   }
-  const touched = touchedDatabases(stage, context.config);
+  const touched = targetsOnce(() => touchedDatabases(stage, context.config));
   const locks = lockSteps(touched, context, stage.name);
   const decided = (decision: StageRunDecision): StepDefinition[] => [
     decision.kind === 'resume-failed'
@@ -58,8 +59,8 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
   );
 }
 
-function touchedDatabases(stage: MutatingStageDefinition, config: ResolvedConfig): PhysicalTarget[] {
-  const all = groupPhysicalDatabases(config.databases);
+async function touchedDatabases(stage: MutatingStageDefinition, config: ResolvedConfig): Promise<PhysicalTarget[]> {
+  const all = await physicalTargets(config);
   return stage.touches === 'all' ? all : all.filter(isRegistryDatabase);
 }
 

@@ -7,6 +7,7 @@ import { errorMessage } from '../core/errors.js';
 import { acquireStageLock } from '../db/lock.js';
 import { openSession, type DbSession } from '../db/session.js';
 import type { PhysicalTarget } from '../plan/build-plan.js';
+import type { TargetsOnce } from './databases.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
 /** How long a stage waits for another run's lock on the same databases before it gives up, by default. */
@@ -20,17 +21,19 @@ interface HeldLock {
 
 /** The step that takes the locks of `touched` and the step that gives them back, for `operation` (in messages). */
 export function lockSteps(
-  touched: readonly PhysicalTarget[],
+  targets: TargetsOnce,
   context: StageContext,
   operation: string,
 ): { lock: StepDefinition; release: StepDefinition } {
   const held: HeldLock[] = [];
+  let touched: readonly PhysicalTarget[] = [];
   const lock: StepDefinition = {
     id: 'lock',
     title: 'Lock the databases',
     housekeeping: true,
     async run(): Promise<StepOutput> {
       try {
+        touched = await targets();
         for (const db of touched) held.push(await lockDatabase(db, context, operation));
       } catch (error) {
         await releaseAll(held, context);

@@ -1,6 +1,5 @@
 import { readdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import type { DatabaseTarget } from '../config/types.js';
 import { dialectOf } from '../db/dialects.js';
 import { checkClientTools, findClientTools } from '../db/client-tools.js';
 import {
@@ -14,17 +13,20 @@ import {
 import { openSession } from '../db/session.js';
 import { errorMessage } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';
-import { groupPhysicalDatabases, physicalDatabases } from '../plan/build-plan.js';
+import type { PhysicalTarget } from '../plan/build-plan.js';
 import { checkJava, configuredJavaHome, findJava } from '../server/java.js';
 import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.js';
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
+import { physicalTargets } from './databases.js';
 import type { Check } from '../core/check.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
 /** What one step learns and a later one needs: the servers and the sizes of the databases. */
 interface PreflightFacts {
+  /** The physical databases, as their servers say (found by the database checks). */
+  physical: PhysicalTarget[];
   servers: Map<string, ServerInfo>;
   sizes: Map<string, number>;
 }
@@ -38,7 +40,7 @@ export const preflightStage: StageDefinition = {
   title: 'Preflight',
   runAllSteps: true,
   steps() {
-    const facts: PreflightFacts = { servers: new Map(), sizes: new Map() };
+    const facts: PreflightFacts = { physical: [], servers: new Map(), sizes: new Map() };
     return [
       { id: 'homes', title: 'API-M homes', run: checkHomes },
       { id: 'kits', title: 'Migration kits', run: checkKits },
@@ -114,7 +116,8 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
   const checks: Check[] = [];
   const userStore =
     config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
-  for (const { label, target } of groupPhysicalDatabases(config.databases)) {
+  facts.physical = await physicalTargets(config);
+  for (const { label, names, target } of facts.physical) {
     let session;
     try {
       session = await openSession(target);
@@ -133,7 +136,7 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
       if (!tested.tested)
         checks.push({ verdict: config.strictDbmsCheck ? 'fail' : 'warn', message: `${label}: ${tested.message}` });
       checks.push(...(await checkMigrationPrivileges(session, label)));
-      if (userStore && samePhysical(userStore, target)) checks.push(await checkAdminRole(session, label));
+      if (userStore && names.includes(userStore.name)) checks.push(await checkAdminRole(session, label));
       facts.sizes.set(target.name, await readDatabaseSizeBytes(session));
     } catch (error) {
       checks.push({
@@ -145,10 +148,6 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
     }
   }
   return reportChecks(context, checks);
-}
-
-function samePhysical(a: DatabaseTarget, b: DatabaseTarget): boolean {
-  return physicalDatabases([a, b]).length === 1;
 }
 
 async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, label: string): Promise<Check> {
@@ -167,7 +166,7 @@ async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, 
 
 async function checkTools(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const checks: Check[] = [];
-  for (const { label, target } of groupPhysicalDatabases(context.config.databases)) {
+  for (const { label, target } of facts.physical) {
     const server = facts.servers.get(target.name);
     const tools = await findClientTools(target.engine);
     if (server) {
@@ -228,7 +227,7 @@ async function checkJdbcDrivers(context: StageContext): Promise<StepOutput> {
 
 async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const { config } = context;
-  const databases = groupPhysicalDatabases(config.databases);
+  const databases = facts.physical;
   const unmeasured = databases.filter(({ target }) => !facts.sizes.has(target.name)).map(({ label }) => label);
   const needed = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
   const where = await nearestExistingFolder(config.store.dir);

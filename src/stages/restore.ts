@@ -3,7 +3,7 @@ import { artifactName } from '../artifacts/store.js';
 import { readLedger } from '../db/ledger.js';
 import { restoreBackup } from '../backup/restore-backup.js';
 import { InputError } from '../core/errors.js';
-import { groupPhysicalDatabases } from '../plan/build-plan.js';
+import { physicalTargets, targetsOnce } from './databases.js';
 import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
 import { backupDecryption } from './backup-keys.js';
@@ -44,7 +44,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
   // A backup that cannot be found is a wrong request (exit code 2), found before anything runs.
   const backup = await findBackup(request, context);
   context.outcome.backupArtifact = backup.name;
-  const touched = groupPhysicalDatabases(context.config.databases);
+  const touched = targetsOnce(() => physicalTargets(context.config));
   const title = `Restore ${backup.name} of run ${backup.runId}`;
   if (context.dryRun) {
     const summary = `dry run: would restore ${backup.name} of run ${backup.runId}`;
@@ -73,7 +73,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
               runId: backup.runId,
               store: context.deps.store,
               decryption: backupDecryption(context.config, context.deps.env),
-              databases: context.config.databases,
+              databases: await touched(),
               logger: context.deps.logger,
               workDir: path.join(context.workDir, 'restore'),
               ...(backup.manifestSha256 ? { manifestSha256: backup.manifestSha256 } : {}),

@@ -14,6 +14,7 @@ import { TOOL_VERSION } from '../core/version.js';
 import type { LedgerEntryWithBackup } from '../db/ledger.js';
 import type { PhysicalTarget } from '../plan/build-plan.js';
 import { backupDecryption, backupEncryption } from './backup-keys.js';
+import type { TargetsOnce } from './databases.js';
 import { recordAttemptStarted, type GuardState } from './ledger-steps.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
@@ -21,12 +22,13 @@ export function backupStep(
   stage: StageName,
   context: StageContext,
   guard: GuardState,
-  touched: readonly PhysicalTarget[],
+  targets: TargetsOnce,
 ): StepDefinition {
   return {
     id: 'backup',
     title: 'Back up',
     async run(): Promise<StepOutput> {
+      const touched = await targets();
       const name = artifactName(stage, 'backup', context.deps.run.attempt);
       const backup = await backUpDatabases(context, stage, name, touched);
       context.outcome.backupArtifact = backup.artifact.name;
@@ -48,12 +50,13 @@ export function restoreStep(
   from: LedgerEntryWithBackup,
   context: StageContext,
   guard: GuardState,
-  touched: readonly PhysicalTarget[],
+  targets: TargetsOnce,
 ): StepDefinition {
   return {
     id: 'restore',
     title: 'Restore the backup of the failed attempt',
     async run(): Promise<StepOutput> {
+      const touched = await targets();
       const { deps, config } = context;
       deps.logger.info(
         `${stage} failed earlier (run ${from.runId}, attempt ${from.attempt}): restoring ${from.backupName} of run ${from.backupRunId} before running it again, without a new backup`,
@@ -63,7 +66,7 @@ export function restoreStep(
         runId: from.backupRunId,
         store: deps.store,
         decryption: backupDecryption(config, deps.env),
-        databases: touched.map(({ target }) => target),
+        databases: touched,
         logger: deps.logger,
         workDir: path.join(context.workDir, 'restore'),
         manifestSha256: from.backupSha256,

@@ -113,10 +113,6 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     if (baseDir) await rm(baseDir, { recursive: true, force: true });
   });
 
-  function configured(target: DatabaseTarget = scratch.target): DatabaseTarget[] {
-    return NAMES.map((name) => ({ ...target, name }));
-  }
-
   function nextName(label: string): string {
     counter += 1;
     return `apim-migrate-${label}-backup-a${counter}`;
@@ -158,7 +154,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       runId,
       store,
       decryption,
-      databases: configured(),
+      databases: [{ names: NAMES, target: scratch.target }],
       logger,
       workDir: path.join(baseDir, 'work'),
       ...extra,
@@ -579,7 +575,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
           runId,
           store,
           decryption: { kind: 'none' },
-          databases: NAMES.map((name) => ({ ...target, name })),
+          databases: [{ names: NAMES, target }],
           logger,
           workDir: path.join(baseDir, 'work'),
         });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { RegistryVersioningFlags, ResolvedConfig } from '../../src/config/types.js';
-import { buildPlan, physicalDatabases, type Plan, type PlanFacts, type StagePlan } from '../../src/plan/build-plan.js';
+import type { DatabaseName, RegistryVersioningFlags, ResolvedConfig } from '../../src/config/types.js';
+import {
+  buildPlan,
+  describePhysicalDatabase,
+  physicalDatabases,
+  type Plan,
+  type PlanFacts,
+  type StagePlan,
+} from '../../src/plan/build-plan.js';
 import { renderPlanText } from '../../src/plan/render-plan.js';
 import type { StageName } from '../../src/core/results.js';
 import { makeResolvedConfig, makeTarget } from '../helpers/config-fixtures.js';
@@ -240,6 +247,59 @@ describe('buildPlan: backups', () => {
     },
   ])('physicalDatabases: $title', ({ dbs, names }) => {
     expect(physicalDatabases(dbs).map((db) => db.names)).toEqual(names);
+  });
+
+  it.each([
+    {
+      title: 'localhost and 127.0.0.1 are one database when the server says it is one',
+      servers: { apim_db: 'pg-7715', shared_db: 'pg-7715' },
+      names: [['apim_db', 'shared_db']],
+      sameAs: [['127.0.0.1:5432/wso2']],
+    },
+    {
+      title: 'two addresses of two servers stay two databases',
+      servers: { apim_db: 'pg-7715', shared_db: 'pg-9001' },
+      names: [['apim_db'], ['shared_db']],
+      sameAs: [undefined, undefined],
+    },
+    {
+      title: 'a database whose server did not answer is grouped by its address',
+      servers: { apim_db: 'pg-7715' },
+      names: [['apim_db'], ['shared_db']],
+      sameAs: [undefined, undefined],
+    },
+  ])('physicalDatabases with server identities: $title', ({ servers, names, sameAs }) => {
+    const dbs = [
+      makeTarget('apim_db', { host: 'localhost', database: 'wso2' }),
+      makeTarget('shared_db', { host: '127.0.0.1', database: 'wso2' }),
+    ];
+    const grouped = physicalDatabases(dbs, new Map(Object.entries(servers) as Array<[DatabaseName, string]>));
+    expect(grouped.map((db) => db.names)).toEqual(names);
+    expect(grouped.map((db) => db.sameAs)).toEqual(sameAs);
+  });
+
+  it('the same server with two database names is two databases', () => {
+    const dbs = [makeTarget('apim_db', { database: 'apim' }), makeTarget('shared_db', { database: 'shared' })];
+    const servers = new Map<DatabaseName, string>([
+      ['apim_db', 'pg-7715'],
+      ['shared_db', 'pg-7715'],
+    ]);
+    expect(physicalDatabases(dbs, servers).map((db) => db.names)).toEqual([['apim_db'], ['shared_db']]);
+  });
+
+  it('names every address of a database in the plan', () => {
+    const dbs = [
+      makeTarget('apim_db', { host: 'localhost', database: 'wso2' }),
+      makeTarget('shared_db', { host: '127.0.0.1', database: 'wso2' }),
+    ];
+    const servers = new Map<DatabaseName, string>([
+      ['apim_db', 'pg-7715'],
+      ['shared_db', 'pg-7715'],
+    ]);
+    const [db] = physicalDatabases(dbs, servers);
+    expect(db && describePhysicalDatabase(db)).toBe(
+      'apim_db = shared_db (postgresql, localhost:5432/wso2, also reached as 127.0.0.1:5432/wso2)',
+    );
   });
 });
 

@@ -55,6 +55,16 @@ async function listTables(session: DbSession): Promise<TableRef[]> {
   return rows.map((row) => ({ key: row.table_name, quoted: quote(row.table_name) }));
 }
 
+async function serverIdentity(session: DbSession): Promise<string> {
+  const [info] = await session.query<{ version: string }>('SELECT VERSION() AS version');
+  const sql = /mariadb/i.test(info?.version ?? '')
+    ? "SELECT CONCAT(@@hostname, ':', @@port, ':', @@datadir) AS id"
+    : 'SELECT @@server_uuid AS id';
+  const [row] = await session.query<{ id: string | null }>(sql);
+  if (!row?.id) throw new Error('the server gave no identity');
+  return row.id;
+}
+
 async function dump(request: DumpRequest): Promise<DumpResult> {
   const { session, target, tool } = request;
   await session.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
@@ -252,6 +262,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   clientPackage: 'mariadb-client (or default-mysql-client)',
   quote,
   listTables,
+  serverIdentity,
   dumpFormat: 'sql-gzip',
   dumpExtension: '.sql.gz',
   compressDump: true,

@@ -37,6 +37,12 @@ async function listTables(session: DbSession): Promise<TableRef[]> {
   }));
 }
 
+async function serverIdentity(session: DbSession): Promise<string> {
+  const [row] = await session.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+  if (!row?.id) throw new Error('pg_control_system() returned no system_identifier');
+  return row.id;
+}
+
 async function dump(request: DumpRequest): Promise<DumpResult> {
   const { session, target } = request;
   // The counts and pg_dump see the same snapshot: exported here, imported by pg_dump.
@@ -218,6 +224,7 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   clientPackage: 'postgresql-client',
   quote,
   listTables,
+  serverIdentity,
   dumpFormat: 'pg-custom',
   dumpExtension: '.pgdump',
   compressDump: false,

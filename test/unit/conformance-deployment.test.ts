@@ -1,15 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { readDeploymentDatabases, resolveDatabases } from '../../src/config/deployment-toml.js';
+import { describeConformance } from '../helpers/wso2-conformance.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const file = path.resolve(repoRoot, '../shared/fixtures/wso2/deployment-4.2.0.toml');
-const dir = path.dirname(file);
-
-describe.runIf(existsSync(dir))('the stock WSO2 API-M 4.2.0 deployment.toml', () => {
-  const readFixture = () => readDeploymentDatabases(readFileSync(file, 'utf8'), file);
+describeConformance('the stock WSO2 API-M 4.2.0 deployment.toml', 'deployment-4.2.0.toml', (file, text) => {
+  const readFixture = () => readDeploymentDatabases(text, file);
 
   it('holds apim_db and shared_db at their header lines', () => {
     const databases = readFixture();

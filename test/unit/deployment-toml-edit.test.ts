@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
@@ -9,6 +9,7 @@ import { editDeploymentToml } from '../../src/wso2/deployment-toml-edit.js';
 import type { EditDeploymentTomlOptions } from '../../src/wso2/deployment-toml-edit.js';
 import { unifiedDiff } from '../../src/wso2/text-diff.js';
 import { catchInputError } from '../helpers/errors.js';
+import { describeConformance } from '../helpers/wso2-conformance.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = path.join(repoRoot, 'test/fixtures/wso2-edits');
@@ -288,13 +289,7 @@ describe('editDeploymentToml on deployment.toml files', () => {
   });
 });
 
-const realFile = path.resolve(repoRoot, '../shared/fixtures/wso2/deployment-4.2.0.toml');
-// Read here, not in the suite: vitest runs the body of a skipped suite too, to list its tests.
-const realText = existsSync(realFile) ? readFileSync(realFile, 'utf8') : undefined;
-
-describe.runIf(realText !== undefined)('the stock deployment.toml of API-M 4.2.0', () => {
-  if (realText === undefined) return;
-  const stock = realText;
+describeConformance('the stock deployment.toml of API-M 4.2.0', 'deployment-4.2.0.toml', (realFile, stock) => {
   /** The stock file with its H2 databases moved to PostgreSQL, as an operator would have it. */
   const onPostgres = replaceOnce(
     replaceOnce(

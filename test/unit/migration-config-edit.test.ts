@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { diffArrays } from 'diff';
@@ -10,6 +10,7 @@ import { editMigrationConfig } from '../../src/wso2/migration-config-edit.js';
 import { IDENTITY_MIGRATORS_TO_REMOVE } from '../../src/wso2/registry.js';
 import { unifiedDiff } from '../../src/wso2/text-diff.js';
 import { catchInputError } from '../helpers/errors.js';
+import { describeConformance } from '../helpers/wso2-conformance.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = path.join(repoRoot, 'test/fixtures/wso2-edits');
@@ -386,59 +387,57 @@ describe('editMigrationConfig refuses what it cannot do right', () => {
   });
 });
 
-const realFile = path.resolve(repoRoot, '../shared/fixtures/wso2/is-migration-config-6.0.0.yaml');
-// Read here, not in the suite: vitest runs the body of a skipped suite too, to list its tests.
-const realText = existsSync(realFile) ? readFileSync(realFile, 'utf8') : undefined;
+describeConformance(
+  'the migration-config.yaml of identity migration client 1.0.225',
+  'is-migration-config-6.0.0.yaml',
+  (realFile, input) => {
+    const result = editMigrationConfig(input, { targetVersion: '6.0.0', file: realFile });
+    const commentLines = (text: string) => text.split('\n').filter((line) => line.trimStart().startsWith('#'));
 
-describe.runIf(realText !== undefined)('the migration-config.yaml of identity migration client 1.0.225', () => {
-  if (realText === undefined) return;
-  const input = realText;
-  const result = editMigrationConfig(input, { targetVersion: '6.0.0', file: realFile });
-  const commentLines = (text: string) => text.split('\n').filter((line) => line.trimStart().startsWith('#'));
-
-  it('loses the four migrators, and gets the two versions', () => {
-    const after = parse(result.text) as Record<string, unknown>;
-    expect(after['currentVersion']).toBe('5.10.0');
-    expect(after['migrateVersion']).toBe('6.0.0');
-    expect(listMigrators(result.text).filter(isTarget)).toEqual([]);
-    expect(result.changes).toHaveLength(6);
-  });
-
-  it('keeps every other migrator and every other top-level value', () => {
-    const before = parse(input) as Record<string, unknown>;
-    const after = parse(result.text) as Record<string, unknown>;
-    expect(Object.keys(after)).toEqual(Object.keys(before));
-    for (const key of Object.keys(before).filter(
-      (key) => !['currentVersion', 'migrateVersion', 'versions'].includes(key),
-    )) {
-      expect(after[key]).toEqual(before[key]);
-    }
-    const migrators = listMigrators(input);
-    expect(migrators.filter(isTarget)).toHaveLength(4);
-    expect(listMigrators(result.text)).toEqual(migrators.filter((migrator) => !isTarget(migrator)));
-  });
-
-  it('keeps every comment line (none is inside a removed item), in order', () => {
-    expect(commentLines(input).length).toBeGreaterThan(20);
-    expect(commentLines(result.text)).toEqual(commentLines(input));
-  });
-
-  it('changes only the two values and the lines of the removed migrators', () => {
-    expectOnlyIntendedLinesChanged(input, result.text);
-    // 7 + 7 + 2 lines of the 5.11.0 migrators, 5 of the 6.0.0 one and the blank line that separated it.
-    expect(input.split('\n').length - result.text.split('\n').length).toBe(22);
-  });
-
-  it('is refused for 6.1.0: client 1.0.225 has no 6.1.0 entry and would stop at 6.0.0', () => {
-    const error = catchInputError(() => editMigrationConfig(input, { targetVersion: '6.1.0', file: realFile }));
-    expect(error.message).toContain('versions has no entry with version: "6.1.0"');
-    expect(error.message).toContain('"5.11.0", "6.0.0".');
-  });
-
-  it('is idempotent', () => {
-    expect(editMigrationConfig(result.text, { targetVersion: '6.0.0', file: realFile })).toEqual({
-      text: result.text,
-      changes: [],
+    it('loses the four migrators, and gets the two versions', () => {
+      const after = parse(result.text) as Record<string, unknown>;
+      expect(after['currentVersion']).toBe('5.10.0');
+      expect(after['migrateVersion']).toBe('6.0.0');
+      expect(listMigrators(result.text).filter(isTarget)).toEqual([]);
+      expect(result.changes).toHaveLength(6);
     });
-  });
-});
+
+    it('keeps every other migrator and every other top-level value', () => {
+      const before = parse(input) as Record<string, unknown>;
+      const after = parse(result.text) as Record<string, unknown>;
+      expect(Object.keys(after)).toEqual(Object.keys(before));
+      for (const key of Object.keys(before).filter(
+        (key) => !['currentVersion', 'migrateVersion', 'versions'].includes(key),
+      )) {
+        expect(after[key]).toEqual(before[key]);
+      }
+      const migrators = listMigrators(input);
+      expect(migrators.filter(isTarget)).toHaveLength(4);
+      expect(listMigrators(result.text)).toEqual(migrators.filter((migrator) => !isTarget(migrator)));
+    });
+
+    it('keeps every comment line (none is inside a removed item), in order', () => {
+      expect(commentLines(input).length).toBeGreaterThan(20);
+      expect(commentLines(result.text)).toEqual(commentLines(input));
+    });
+
+    it('changes only the two values and the lines of the removed migrators', () => {
+      expectOnlyIntendedLinesChanged(input, result.text);
+      // 7 + 7 + 2 lines of the 5.11.0 migrators, 5 of the 6.0.0 one and the blank line that separated it.
+      expect(input.split('\n').length - result.text.split('\n').length).toBe(22);
+    });
+
+    it('is refused for 6.1.0: client 1.0.225 has no 6.1.0 entry and would stop at 6.0.0', () => {
+      const error = catchInputError(() => editMigrationConfig(input, { targetVersion: '6.1.0', file: realFile }));
+      expect(error.message).toContain('versions has no entry with version: "6.1.0"');
+      expect(error.message).toContain('"5.11.0", "6.0.0".');
+    });
+
+    it('is idempotent', () => {
+      expect(editMigrationConfig(result.text, { targetVersion: '6.0.0', file: realFile })).toEqual({
+        text: result.text,
+        changes: [],
+      });
+    });
+  },
+);

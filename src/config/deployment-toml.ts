@@ -2,12 +2,19 @@
  * The `[database.*]` tables of WSO2's deployment.toml, and how they combine with the
  * `databases:` overrides of apim-migrate's own config into connectable targets.
  */
-import { parse, TomlDate, TomlError } from 'smol-toml';
-import type { TomlTable, TomlValue } from 'smol-toml';
 import { InputError } from '../core/errors.js';
 import type { Problem } from '../core/errors.js';
 import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl } from './jdbc-url.js';
 import { resolvePlaceholders } from './placeholders.js';
+import {
+  describeTomlType,
+  isTable,
+  lineOf,
+  readTomlDocument,
+  type TomlDocument,
+  type TomlTable,
+  type TomlValue,
+} from './toml-document.js';
 import { DATABASE_NAMES } from './types.js';
 import type { DatabaseName, DatabaseTarget, DbEngine, JdbcUrl } from './types.js';
 
@@ -59,14 +66,13 @@ const REQUIRED_DATABASES: readonly DatabaseName[] = ['apim_db', 'shared_db'];
 // Reading deployment.toml
 
 export function readDeploymentDatabases(tomlText: string, file: string): DeploymentDatabase[] {
-  const document = parseToml(tomlText, file);
-  const keyLines = indexTomlKeyLines(tomlText);
-  const section = document['database'];
+  const document = readTomlDocument(tomlText, file);
+  const section = document.data['database'];
   if (section === undefined) return [];
   if (!isTable(section)) {
     throw new InputError({
       file,
-      line: findKeyLine(keyLines, ['database']),
+      line: lineOf(document, ['database']),
       message: '`database` must be a table: write the databases as [database.apim_db] and [database.shared_db]',
     });
   }
@@ -75,49 +81,26 @@ export function readDeploymentDatabases(tomlText: string, file: string): Deploym
   for (const name of DATABASE_NAMES) {
     const entry = section[name];
     if (entry === undefined) continue;
-    const line = findKeyLine(keyLines, ['database', name]);
+    const line = lineOf(document, ['database', name]);
     if (!isTable(entry)) {
       problems.push({ file, line, message: `\`database.${name}\` must be a table: write it as [database.${name}]` });
       continue;
     }
-    databases.push(readDatabaseTable({ name, table: entry, line, file, keyLines, problems }));
+    databases.push(readDatabaseTable({ name, table: entry, line, document, problems }));
   }
   if (problems.length > 0) throw new InputError(problems);
   return databases;
-}
-
-function parseToml(tomlText: string, file: string): TomlTable {
-  try {
-    return parse(tomlText);
-  } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
-    throw new InputError(
-      {
-        file,
-        line: error.line,
-        column: error.column,
-        message: `${describeTomlError(error)}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
-      },
-      { cause: error },
-    );
-  }
-}
-
-/** smol-toml appends a code excerpt after a blank line; the location is reported separately. */
-function describeTomlError(error: TomlError): string {
-  const headline = error.message.split('\n\n')[0] ?? error.message;
-  return headline.replace(/^Invalid TOML document:\s*/, 'invalid TOML: ');
 }
 
 function readDatabaseTable(input: {
   name: DatabaseName;
   table: TomlTable;
   line: number | undefined;
-  file: string;
-  keyLines: KeyLine[];
+  document: TomlDocument;
   problems: Problem[];
 }): DeploymentDatabase {
-  const { name, table, line, file, keyLines, problems } = input;
+  const { name, table, line, document, problems } = input;
+  const { file } = document;
   const database: DeploymentDatabase = { name };
   if (line !== undefined) database.line = line;
   for (const field of FIELDS) {
@@ -129,117 +112,11 @@ function readDatabaseTable(input: {
     }
     problems.push({
       file,
-      line: findKeyLine(keyLines, ['database', name, field]) ?? line,
+      line: lineOf(document, ['database', name, field]) ?? line,
       message: `\`${field}\` in [database.${name}] must be a string in quotes, not ${describeTomlType(value)}: write ${field} = "..."`,
     });
   }
   return database;
-}
-
-function isTable(value: TomlValue): value is TomlTable {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
-}
-
-function describeTomlType(value: TomlValue): string {
-  if (typeof value === 'bigint') return 'an integer';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
-  if (typeof value === 'boolean') return 'a boolean';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof TomlDate) return 'a date';
-  return 'a table';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Finding the line of a key in the TOML text (smol-toml does not report positions of values)
-
-interface KeyLine {
-  path: string[];
-  line: number;
-}
-
-/** Every table header and key assignment with its full dotted path and 1-based line. */
-function indexTomlKeyLines(tomlText: string): KeyLine[] {
-  const entries: KeyLine[] = [];
-  let table: string[] = [];
-  let openMultilineString: string | undefined;
-  tomlText.split(/\r?\n/).forEach((raw, index) => {
-    const line = index + 1;
-    if (openMultilineString !== undefined) {
-      if (raw.includes(openMultilineString)) openMultilineString = undefined;
-      return;
-    }
-    const text = raw.trim();
-    const header = parseTableHeader(text);
-    if (header !== undefined) {
-      table = header;
-      entries.push({ path: header, line });
-      return;
-    }
-    const assignment = parseKeyPath(text);
-    if (assignment === undefined || !assignment.rest.startsWith('=')) return;
-    entries.push({ path: [...table, ...assignment.path], line });
-    openMultilineString = findUnclosedMultilineString(assignment.rest.slice(1).trim());
-  });
-  return entries;
-}
-
-function parseTableHeader(text: string): string[] | undefined {
-  if (!text.startsWith('[')) return undefined;
-  const opening = text.startsWith('[[') ? 2 : 1;
-  const parsed = parseKeyPath(text.slice(opening));
-  if (parsed === undefined || !parsed.rest.startsWith(']')) return undefined;
-  return parsed.path;
-}
-
-function findUnclosedMultilineString(value: string): string | undefined {
-  for (const delimiter of ['"""', "'''"]) {
-    if (value.startsWith(delimiter) && value.split(delimiter).length === 2) return delimiter;
-  }
-  return undefined;
-}
-
-function parseKeyPath(text: string): { path: string[]; rest: string } | undefined {
-  const path: string[] = [];
-  let position = 0;
-  for (;;) {
-    position = skipBlanks(text, position);
-    const key = readKey(text, position);
-    if (key === undefined) return undefined;
-    path.push(key.value);
-    position = skipBlanks(text, key.end);
-    if (text[position] !== '.') return { path, rest: text.slice(position) };
-    position += 1;
-  }
-}
-
-function readKey(text: string, start: number): { value: string; end: number } | undefined {
-  const quote = text[start];
-  if (quote === '"' || quote === "'") {
-    const end = findClosingQuote(text, start + 1, quote);
-    if (end === -1) return undefined;
-    const inner = text.slice(start + 1, end);
-    return { value: quote === '"' ? inner.replace(/\\(.)/g, '$1') : inner, end: end + 1 };
-  }
-  const bare = /^[A-Za-z0-9_-]+/.exec(text.slice(start))?.[0];
-  return bare === undefined ? undefined : { value: bare, end: start + bare.length };
-}
-
-function findClosingQuote(text: string, from: number, quote: string): number {
-  for (let position = from; position < text.length; position += 1) {
-    if (quote === '"' && text[position] === '\\') position += 1;
-    else if (text[position] === quote) return position;
-  }
-  return -1;
-}
-
-function skipBlanks(text: string, position: number): number {
-  let next = position;
-  while (text[next] === ' ' || text[next] === '\t') next += 1;
-  return next;
-}
-
-function findKeyLine(entries: KeyLine[], prefix: string[]): number | undefined {
-  return entries.find((entry) => prefix.every((key, index) => entry.path[index] === key))?.line;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -550,16 +427,15 @@ export function readStaticConfigurationVersioning(
   file: string,
   kinds: readonly string[],
 ): Record<string, StaticConfigurationKey> {
-  const document = parseToml(tomlText, file);
-  const keyLines = indexTomlKeyLines(tomlText);
-  const section = document['static_configuration'];
+  const document = readTomlDocument(tomlText, file);
+  const section = document.data['static_configuration'];
   const found: Record<string, StaticConfigurationKey> = {};
   if (section === undefined || !isTable(section)) return found;
   for (const kind of kinds) {
     const entry = section[`versioning_${kind}`];
     const value = entry !== undefined && isTable(entry) ? entry['enable'] : undefined;
     if (value === undefined) continue;
-    const line = findKeyLine(keyLines, ['static_configuration', `versioning_${kind}`, 'enable']);
+    const line = lineOf(document, ['static_configuration', `versioning_${kind}`, 'enable']);
     found[kind] = { value, ...(line === undefined ? {} : { line }) };
   }
   return found;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Check } from '../core/check.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { readDeploymentDatabases } from '../config/deployment-toml.js';
+import { getPath, readTomlDocument } from '../config/toml-document.js';
 import { jdbcParam, parseJdbcUrl } from '../config/jdbc-url.js';
 import type { DatabaseName, DbEngine } from '../config/types.js';
 import { dialectOf } from '../db/dialects.js';
@@ -22,7 +23,6 @@ import { errorMessage } from '../core/errors.js';
 import { findInstalledMigrationArtifacts } from '../wso2/kit-install.js';
 import { PG_STATEMENT_CACHE_PARAM, VERSIONED_METADATA } from '../wso2/registry.js';
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
-import { parse as parseToml } from 'smol-toml';
 import { reportChecks } from './check-step.js';
 import { configuredDatabase, describeDatabase, findRegistryDatabases, withDatabase } from './databases.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
@@ -76,13 +76,13 @@ async function checkDeploymentToml(context: StageContext): Promise<StepOutput> {
     checks.push(checkStatementCache(name, url, file));
   }
   if (config.identity?.uniqueIdUserStore) {
-    const type = userStoreType(text);
+    const type = getPath(readTomlDocument(text, file).data, ['user_store', 'type']);
     checks.push(
       type === 'database_unique_id'
         ? { verdict: 'pass', message: '[user_store] type = "database_unique_id"' }
         : {
             verdict: 'fail',
-            message: `[user_store] type is ${type === undefined ? 'not set' : `"${type}"`} in ${file}, but identity.uniqueIdUserStore is true: set type = "database_unique_id"`,
+            message: `[user_store] type is ${typeof type === 'string' ? `"${type}"` : 'not set'} in ${file}, but identity.uniqueIdUserStore is true: set type = "database_unique_id"`,
           },
     );
   }
@@ -107,12 +107,6 @@ function checkStatementCache(name: string, url: string, file: string): Check {
         verdict: 'fail',
         message: `[database.${name}] url in ${file} lacks ${PG_STATEMENT_CACHE_PARAM}=0, which API-M 4.2.0 needs on PostgreSQL`,
       };
-}
-
-function userStoreType(text: string): string | undefined {
-  const parsed = parseToml(text) as { user_store?: { type?: unknown } };
-  const type = parsed.user_store?.type;
-  return typeof type === 'string' ? type : undefined;
 }
 
 /** Both indices in every database that holds the registry (registry-scripts adds them to each). */

@@ -3,14 +3,23 @@
  * on PostgreSQL, `preparedStatementCacheQueries=0` in the JDBC URLs of `[database.shared_db]` and
  * `[database.config]`; after the identity step with `uniqueIdUserStore`, `[user_store] type = "database_unique_id"`.
  *
- * The file is edited as text, so that comments and layout stay; a small scanner finds where each value is
- * written. The result is parsed again with smol-toml and must differ from the original in exactly the intended
- * values.
+ * The file is edited as text, so that comments and layout stay; the one deployment.toml reader
+ * (config/toml-document.ts) says where each value is written. The result is parsed again and must differ from the
+ * original in exactly the intended values.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { TomlDate, TomlError, parse } from 'smol-toml';
-import type { TomlTable, TomlValue } from 'smol-toml';
 import { jdbcParam, JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
+import {
+  findValue,
+  getPath,
+  isTable,
+  parseTomlText,
+  readTomlDocument,
+  requireLayout,
+  type TomlLayout,
+  type TomlTable,
+  type ValueSpan,
+} from '../config/toml-document.js';
 import { InputError, UnsupportedError } from '../core/errors.js';
 import { PG_STATEMENT_CACHE_PARAM } from './registry.js';
 import { applyTextEdits } from './text-diff.js';
@@ -41,8 +50,9 @@ const STATEMENT_CACHE_VALUE = '0';
 
 export function editDeploymentToml(text: string, options: EditDeploymentTomlOptions): EditDeploymentTomlResult {
   const { file } = options;
-  const before = parseToml(text, file);
-  const layout = scanLayout(text, file);
+  const document = readTomlDocument(text, file);
+  const before = document.data;
+  const layout = requireLayout(document);
   const edits: TextEdit[] = [];
   const changes: string[] = [];
   const notes: string[] = [];
@@ -266,24 +276,6 @@ function encodeBasicString(content: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing and checking
 
-function parseToml(text: string, file: string): TomlTable {
-  try {
-    return parse(text);
-  } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
-    const headline = (error.message.split('\n\n')[0] ?? error.message).replace(/^Invalid TOML document:\s*/, '');
-    throw new InputError(
-      {
-        file,
-        line: error.line,
-        column: error.column,
-        message: `invalid TOML: ${headline}: fix the TOML syntax at this place (WSO2 would not start with this file either)`,
-      },
-      { cause: error },
-    );
-  }
-}
-
 function checkEditedToml(input: {
   before: TomlTable;
   edited: string;
@@ -300,19 +292,13 @@ function checkEditedToml(input: {
   };
   let after: TomlTable;
   try {
-    after = parse(edited);
+    after = parseTomlText(edited, file);
   } catch (error) {
     return fail(`the edited text does not parse: ${(error as Error).message.split('\n')[0] ?? ''}`);
   }
   // `before` is this function's own parse result, so it can take the intended values.
   for (const { path, value } of expected) setPath(before, path, value);
   if (!isDeepStrictEqual(after, before)) fail('the parsed result differs from the intended one');
-}
-
-function getPath(table: TomlTable, path: readonly string[]): TomlValue | undefined {
-  let value: TomlValue | undefined = table;
-  for (const key of path) value = value !== undefined && isTable(value) ? value[key] : undefined;
-  return value;
 }
 
 function setPath(table: TomlTable, path: readonly string[], value: string): void {
@@ -326,268 +312,4 @@ function setPath(table: TomlTable, path: readonly string[], value: string): void
     current = child;
   }
   current[path.at(-1) as string] = value;
-}
-
-function isTable(value: TomlValue): value is TomlTable {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Where things are written: a scanner of TOML's structure (the text is known to be valid TOML by now)
-
-interface TableHeader {
-  path: string[];
-  array: boolean;
-  /** Offset after the header line's line break (or the end of the text). */
-  end: number;
-}
-
-interface ValueSpan {
-  /** The full key path, table included. */
-  path: string[];
-  start: number;
-  end: number;
-  kind: 'basic' | 'literal' | 'multiline' | 'other';
-  /** 1-based line of the value. */
-  line: number;
-}
-
-interface TomlLayout {
-  eol: '\n' | '\r\n';
-  tables: TableHeader[];
-  values: ValueSpan[];
-}
-
-function findValue(layout: TomlLayout, path: readonly string[]): ValueSpan | undefined {
-  return layout.values.find((value) => isDeepStrictEqual(value.path, path));
-}
-
-function scanLayout(text: string, file: string): TomlLayout {
-  try {
-    return new TomlScanner(text).scan();
-  } catch (error) {
-    throw new UnsupportedError(
-      `apim-migrate could not follow the layout of this file (${(error as Error).message}); nothing was changed`,
-      file,
-    );
-  }
-}
-
-class TomlScanner {
-  private position = 0;
-
-  constructor(private readonly text: string) {}
-
-  scan(): TomlLayout {
-    const newline = this.text.indexOf('\n');
-    const layout: TomlLayout = {
-      eol: newline > 0 && this.text[newline - 1] === '\r' ? '\r\n' : '\n',
-      tables: [],
-      values: [],
-    };
-    let table: string[] = [];
-    while (this.position < this.text.length) {
-      this.skipSpaces();
-      if (this.atLineEnd()) {
-        this.endLine();
-        continue;
-      }
-      if (this.peek() === '[') {
-        const array = this.text.startsWith('[[', this.position);
-        this.position += array ? 2 : 1;
-        const path = this.readKeyPath();
-        this.expect(array ? ']]' : ']');
-        this.endLine();
-        layout.tables.push({ path, array, end: this.position });
-        table = path;
-        continue;
-      }
-      const key = this.readKeyPath();
-      this.expect('=');
-      this.skipSpaces();
-      const value = this.readValue();
-      layout.values.push({ path: [...table, ...key], ...value, line: this.lineOf(value.start) });
-      this.endLine();
-    }
-    return layout;
-  }
-
-  private peek(offset = 0): string | undefined {
-    return this.text[this.position + offset];
-  }
-
-  private lineOf(offset: number): number {
-    return this.text.slice(0, offset).split('\n').length;
-  }
-
-  private fail(what: string): never {
-    throw new Error(`${what} at line ${this.lineOf(this.position)}`);
-  }
-
-  private expect(token: string): void {
-    this.skipSpaces();
-    if (!this.text.startsWith(token, this.position)) this.fail(`expected "${token}"`);
-    this.position += token.length;
-  }
-
-  private skipSpaces(): void {
-    while (this.peek() === ' ' || this.peek() === '\t') this.position += 1;
-  }
-
-  /** Spaces, comments and line breaks, as allowed inside arrays. */
-  private skipBlankSpace(): void {
-    for (;;) {
-      this.skipSpaces();
-      if (this.peek() === '#') this.skipComment();
-      else if (this.peek() === '\n') this.position += 1;
-      else if (this.peek() === '\r' && this.peek(1) === '\n') this.position += 2;
-      else return;
-    }
-  }
-
-  private skipComment(): void {
-    while (this.position < this.text.length && this.peek() !== '\n' && !this.atCrLf()) this.position += 1;
-  }
-
-  private atCrLf(): boolean {
-    return this.peek() === '\r' && this.peek(1) === '\n';
-  }
-
-  private atLineEnd(): boolean {
-    return this.position >= this.text.length || this.peek() === '\n' || this.peek() === '#' || this.atCrLf();
-  }
-
-  /** Expects the rest of the line to be blank or a comment, and moves past its line break. */
-  private endLine(): void {
-    this.skipSpaces();
-    if (this.peek() === '#') this.skipComment();
-    if (this.position >= this.text.length) return;
-    if (this.peek() === '\n') this.position += 1;
-    else if (this.atCrLf()) this.position += 2;
-    else this.fail('unexpected text after a value');
-  }
-
-  private readKeyPath(): string[] {
-    const path: string[] = [];
-    for (;;) {
-      this.skipSpaces();
-      path.push(this.readKey());
-      this.skipSpaces();
-      if (this.peek() !== '.') return path;
-      this.position += 1;
-    }
-  }
-
-  private readKey(): string {
-    const quote = this.peek();
-    if (quote === '"' || quote === "'") {
-      const { start, end } = this.readQuoted(quote);
-      const inner = this.text.slice(start + 1, end - 1);
-      return quote === '"' ? decodeBasicEscapes(inner) : inner;
-    }
-    const bare = /^[A-Za-z0-9_-]+/.exec(this.text.slice(this.position, this.position + 256))?.[0];
-    if (bare === undefined) this.fail('expected a key');
-    this.position += bare.length;
-    return bare;
-  }
-
-  private readQuoted(quote: string): { start: number; end: number } {
-    const start = this.position;
-    this.position += 1;
-    while (this.position < this.text.length) {
-      const char = this.peek();
-      if (char === '\n') break;
-      if (quote === '"' && char === '\\') this.position += 2;
-      else if (char === quote) {
-        this.position += 1;
-        return { start, end: this.position };
-      } else this.position += 1;
-    }
-    return this.fail('unclosed string');
-  }
-
-  private readMultiline(delimiter: string): void {
-    this.position += 3;
-    while (this.position < this.text.length) {
-      if (delimiter === '"""' && this.peek() === '\\') this.position += 2;
-      else if (this.text.startsWith(delimiter, this.position)) {
-        this.position += 3;
-        // Up to two quotes right before the closing delimiter belong to the string.
-        for (let extra = 0; extra < 2 && this.peek() === delimiter[0]; extra += 1) this.position += 1;
-        return;
-      } else this.position += 1;
-    }
-    this.fail('unclosed multi-line string');
-  }
-
-  private readValue(): { start: number; end: number; kind: ValueSpan['kind'] } {
-    const start = this.position;
-    const char = this.peek();
-    if (this.text.startsWith('"""', start) || this.text.startsWith("'''", start)) {
-      this.readMultiline(this.text.slice(start, start + 3));
-      return { start, end: this.position, kind: 'multiline' };
-    }
-    if (char === '"' || char === "'") {
-      this.readQuoted(char);
-      return { start, end: this.position, kind: char === '"' ? 'basic' : 'literal' };
-    }
-    if (char === '[') this.readArray();
-    else if (char === '{') this.readInlineTable();
-    else this.readBareValue();
-    return { start, end: this.position, kind: 'other' };
-  }
-
-  private readArray(): void {
-    this.position += 1;
-    for (;;) {
-      this.skipBlankSpace();
-      if (this.peek() === ']') break;
-      this.readValue();
-      this.skipBlankSpace();
-      if (this.peek() === ',') this.position += 1;
-      else if (this.peek() !== ']') this.fail('expected "," or "]" in an array');
-    }
-    this.position += 1;
-  }
-
-  private readInlineTable(): void {
-    this.position += 1;
-    for (;;) {
-      this.skipBlankSpace();
-      if (this.peek() === '}') break;
-      this.readKeyPath();
-      this.expect('=');
-      this.skipSpaces();
-      this.readValue();
-      this.skipBlankSpace();
-      if (this.peek() === ',') this.position += 1;
-      else if (this.peek() !== '}') this.fail('expected "," or "}" in an inline table');
-    }
-    this.position += 1;
-  }
-
-  /** Numbers, booleans, dates and times; a date and a time may be separated by one space. */
-  private readBareValue(): void {
-    const rest = this.text.slice(this.position, this.position + 256);
-    const token = /^(\d{4}-\d{2}-\d{2} \d{2}:[^\s,\]}#]*|[^\s,\]}#]+)/.exec(rest)?.[0];
-    if (token === undefined) this.fail('expected a value');
-    this.position += token.length;
-  }
-}
-
-const ESCAPES: Record<string, string> = {
-  b: '\b',
-  t: '\t',
-  n: '\n',
-  f: '\f',
-  r: '\r',
-  e: '\u001b',
-  '"': '"',
-  '\\': '\\',
-};
-
-function decodeBasicEscapes(inner: string): string {
-  return inner.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)/g, (_, escape: string) =>
-    escape.length > 1 ? String.fromCodePoint(parseInt(escape.slice(1), 16)) : (ESCAPES[escape] ?? escape),
-  );
 }

@@ -32,6 +32,8 @@ const RESTRICTED_LIBRARIES: Readonly<Record<string, readonly string[]>> = {
   mysql2: ['db'],
   '@actions/artifact': ['artifacts'],
   '@actions/core': ['entries', 'log'],
+  // One deployment.toml reader: config/toml-document.ts.
+  'smol-toml': ['config'],
 };
 
 /** The folder a file of src/ belongs to; the one-line entries and entry/ are `entries`. */

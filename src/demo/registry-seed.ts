@@ -12,9 +12,15 @@
 
 import type { RegistryVersioningFlags } from '../config/types.js';
 import type { VersioningRemovalCount } from '../db/registry-scripts.js';
-import type { DbEngine } from '../config/types.js';
+import { dialectOf } from '../db/dialects.js';
 import type { DbSession } from '../db/session.js';
 import { VERSIONED_METADATA } from '../wso2/registry.js';
+import {
+  registrySchemaStatements,
+  registrySequences,
+  registryTableColumns,
+  type ColumnType,
+} from './registry-schema.js';
 import {
   canonicalBytes,
   canonicalTimestamp,
@@ -44,98 +50,8 @@ export const REGISTRY_TABLES = [
 ] as const;
 export type RegistryTable = (typeof REGISTRY_TABLES)[number];
 
-/** Column types as far as the checksums care: integer, string, timestamp, bytes. */
-type ColumnType = 'i' | 's' | 't' | 'b';
-
-const TABLE_COLUMNS: Record<RegistryTable, ReadonlyArray<readonly [string, ColumnType]>> = {
-  REG_PATH: [
-    ['REG_PATH_ID', 'i'],
-    ['REG_PATH_VALUE', 's'],
-    ['REG_PATH_PARENT_ID', 'i'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_CONTENT: [
-    ['REG_CONTENT_ID', 'i'],
-    ['REG_CONTENT_DATA', 'b'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_CONTENT_HISTORY: [
-    ['REG_CONTENT_ID', 'i'],
-    ['REG_CONTENT_DATA', 'b'],
-    ['REG_DELETED', 'i'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_RESOURCE: [
-    ['REG_PATH_ID', 'i'],
-    ['REG_NAME', 's'],
-    ['REG_VERSION', 'i'],
-    ['REG_MEDIA_TYPE', 's'],
-    ['REG_CREATOR', 's'],
-    ['REG_CREATED_TIME', 't'],
-    ['REG_LAST_UPDATOR', 's'],
-    ['REG_LAST_UPDATED_TIME', 't'],
-    ['REG_DESCRIPTION', 's'],
-    ['REG_CONTENT_ID', 'i'],
-    ['REG_TENANT_ID', 'i'],
-    ['REG_UUID', 's'],
-  ],
-  REG_RESOURCE_HISTORY: [
-    ['REG_PATH_ID', 'i'],
-    ['REG_NAME', 's'],
-    ['REG_VERSION', 'i'],
-    ['REG_MEDIA_TYPE', 's'],
-    ['REG_CREATOR', 's'],
-    ['REG_CREATED_TIME', 't'],
-    ['REG_LAST_UPDATOR', 's'],
-    ['REG_LAST_UPDATED_TIME', 't'],
-    ['REG_DESCRIPTION', 's'],
-    ['REG_CONTENT_ID', 'i'],
-    ['REG_DELETED', 'i'],
-    ['REG_TENANT_ID', 'i'],
-    ['REG_UUID', 's'],
-  ],
-  REG_TAG: [
-    ['REG_ID', 'i'],
-    ['REG_TAG_NAME', 's'],
-    ['REG_USER_ID', 's'],
-    ['REG_TAGGED_TIME', 't'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_COMMENT: [
-    ['REG_ID', 'i'],
-    ['REG_COMMENT_TEXT', 's'],
-    ['REG_USER_ID', 's'],
-    ['REG_COMMENTED_TIME', 't'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_RATING: [
-    ['REG_ID', 'i'],
-    ['REG_RATING', 'i'],
-    ['REG_USER_ID', 's'],
-    ['REG_RATED_TIME', 't'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_PROPERTY: [
-    ['REG_ID', 'i'],
-    ['REG_NAME', 's'],
-    ['REG_VALUE', 's'],
-    ['REG_TENANT_ID', 'i'],
-  ],
-  REG_RESOURCE_TAG: mappingColumns('REG_TAG_ID'),
-  REG_RESOURCE_COMMENT: mappingColumns('REG_COMMENT_ID'),
-  REG_RESOURCE_RATING: mappingColumns('REG_RATING_ID'),
-  REG_RESOURCE_PROPERTY: mappingColumns('REG_PROPERTY_ID'),
-};
-
-function mappingColumns(entityColumn: string): ReadonlyArray<readonly [string, ColumnType]> {
-  return [
-    [entityColumn, 'i'],
-    ['REG_VERSION', 'i'],
-    ['REG_PATH_ID', 'i'],
-    ['REG_RESOURCE_NAME', 's'],
-    ['REG_TENANT_ID', 'i'],
-  ];
-}
+/** Each table's columns in order, with the type the checksums read them as (from the one schema description). */
+const TABLE_COLUMNS = registryTableColumns() as Record<RegistryTable, ReadonlyArray<readonly [string, ColumnType]>>;
 
 const KIND_TABLES: Record<MetadataKind, { entity: RegistryTable; mapping: RegistryTable }> = {
   tags: { entity: 'REG_TAG', mapping: 'REG_RESOURCE_TAG' },
@@ -153,257 +69,7 @@ export function kindTables(kind: MetadataKind): { entity: RegistryTable; mapping
 
 /** Creates the registry tables, foreign keys and indices of carbon-kernel 4.6.0 (without the two that 4.2.0 adds). */
 export async function createRegistrySchema(session: DbSession): Promise<void> {
-  for (const statement of registrySchemaStatements(session.engine)) await session.query(statement);
-}
-
-/** The DDL, as in WSO2's postgresql.sql / mysql.sql of kernel 4.6.0 (unquoted names). */
-export function registrySchemaStatements(engine: DbEngine): string[] {
-  return engine === 'postgresql' ? postgresSchema() : mysqlSchema();
-}
-
-function postgresSchema(): string[] {
-  const mapping = (table: string, idColumn: string, entity: string, fkName: string): string[] => [
-    `CREATE TABLE ${table} (
-            ${idColumn}          INTEGER NOT NULL,
-            REG_VERSION             INTEGER,
-            REG_PATH_ID             INTEGER,
-            REG_RESOURCE_NAME       VARCHAR(256),
-            REG_TENANT_ID INTEGER DEFAULT 0
-)`,
-    `ALTER TABLE ${table} ADD CONSTRAINT ${table}_FK_BY_PATH_ID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)`,
-    `ALTER TABLE ${table} ADD CONSTRAINT ${fkName} FOREIGN KEY (${idColumn}, REG_TENANT_ID) REFERENCES ${entity} (REG_ID, REG_TENANT_ID)`,
-    `CREATE INDEX ${table}_IND_BY_PATH_ID_AND_RESOURCE_NAME ON ${table}(REG_PATH_ID, REG_RESOURCE_NAME, REG_TENANT_ID)`,
-    `CREATE INDEX ${table}_IND_BY_VERSION ON ${table}(REG_VERSION, REG_TENANT_ID)`,
-  ];
-  return [
-    'CREATE SEQUENCE REG_PATH_PK_SEQ',
-    `CREATE TABLE REG_PATH(
-             REG_PATH_ID INTEGER DEFAULT NEXTVAL('REG_PATH_PK_SEQ'),
-             REG_PATH_VALUE VARCHAR(2000) NOT NULL,
-             REG_PATH_PARENT_ID INTEGER,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_PATH PRIMARY KEY(REG_PATH_ID, REG_TENANT_ID)
-)`,
-    'CREATE INDEX REG_PATH_IND_BY_PATH_VALUE ON REG_PATH(REG_PATH_VALUE, REG_TENANT_ID)',
-    'CREATE INDEX REG_PATH_IND_BY_PATH_PARENT_ID ON REG_PATH(REG_PATH_PARENT_ID, REG_TENANT_ID)',
-    'CREATE SEQUENCE REG_CONTENT_PK_SEQ',
-    `CREATE TABLE REG_CONTENT (
-             REG_CONTENT_ID INTEGER DEFAULT NEXTVAL('REG_CONTENT_PK_SEQ'),
-             REG_CONTENT_DATA BYTEA,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_CONTENT PRIMARY KEY(REG_CONTENT_ID, REG_TENANT_ID)
-)`,
-    `CREATE TABLE REG_CONTENT_HISTORY (
-             REG_CONTENT_ID INTEGER NOT NULL,
-             REG_CONTENT_DATA BYTEA,
-             REG_DELETED   SMALLINT,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_CONTENT_HISTORY PRIMARY KEY(REG_CONTENT_ID, REG_TENANT_ID)
-)`,
-    'CREATE SEQUENCE REG_RESOURCE_PK_SEQ',
-    `CREATE TABLE REG_RESOURCE (
-            REG_PATH_ID         INTEGER NOT NULL,
-            REG_NAME            VARCHAR(256),
-            REG_VERSION         INTEGER DEFAULT NEXTVAL('REG_RESOURCE_PK_SEQ'),
-            REG_MEDIA_TYPE      VARCHAR(500),
-            REG_CREATOR         VARCHAR(31) NOT NULL,
-            REG_CREATED_TIME    TIMESTAMP NOT NULL,
-            REG_LAST_UPDATOR    VARCHAR(31),
-            REG_LAST_UPDATED_TIME    TIMESTAMP NOT NULL,
-            REG_DESCRIPTION     VARCHAR(1000),
-            REG_CONTENT_ID      INTEGER,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            REG_UUID VARCHAR(100) NOT NULL,
-            CONSTRAINT PK_REG_RESOURCE PRIMARY KEY(REG_VERSION, REG_TENANT_ID)
-)`,
-    'ALTER TABLE REG_RESOURCE ADD CONSTRAINT REG_RESOURCE_FK_BY_PATH_ID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)',
-    'ALTER TABLE REG_RESOURCE ADD CONSTRAINT REG_RESOURCE_FK_BY_CONTENT_ID FOREIGN KEY (REG_CONTENT_ID, REG_TENANT_ID) REFERENCES REG_CONTENT (REG_CONTENT_ID, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_NAME ON REG_RESOURCE(REG_NAME, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_PATH_ID_NAME ON REG_RESOURCE(REG_PATH_ID, REG_NAME, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_UUID ON REG_RESOURCE(REG_UUID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_TENANT ON REG_RESOURCE(REG_TENANT_ID, REG_UUID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_TYPE ON REG_RESOURCE(REG_TENANT_ID, REG_MEDIA_TYPE)',
-    `CREATE TABLE REG_RESOURCE_HISTORY (
-            REG_PATH_ID         INTEGER NOT NULL,
-            REG_NAME            VARCHAR(256),
-            REG_VERSION         INTEGER NOT NULL,
-            REG_MEDIA_TYPE      VARCHAR(500),
-            REG_CREATOR         VARCHAR(31) NOT NULL,
-            REG_CREATED_TIME    TIMESTAMP NOT NULL,
-            REG_LAST_UPDATOR    VARCHAR(31),
-            REG_LAST_UPDATED_TIME    TIMESTAMP NOT NULL,
-            REG_DESCRIPTION     VARCHAR(1000),
-            REG_CONTENT_ID      INTEGER,
-            REG_DELETED         SMALLINT,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            REG_UUID VARCHAR(100) NOT NULL,
-            CONSTRAINT PK_REG_RESOURCE_HISTORY PRIMARY KEY(REG_VERSION, REG_TENANT_ID)
-)`,
-    'ALTER TABLE REG_RESOURCE_HISTORY ADD CONSTRAINT REG_RESOURCE_HIST_FK_BY_PATHID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)',
-    'ALTER TABLE REG_RESOURCE_HISTORY ADD CONSTRAINT REG_RESOURCE_HIST_FK_BY_CONTENT_ID FOREIGN KEY (REG_CONTENT_ID, REG_TENANT_ID) REFERENCES REG_CONTENT_HISTORY (REG_CONTENT_ID, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_HISTORY_IND_BY_NAME ON REG_RESOURCE_HISTORY(REG_NAME, REG_TENANT_ID)',
-    // Sic: WSO2's script puts this index on REG_RESOURCE.
-    'CREATE INDEX REG_RESOURCE_HISTORY_IND_BY_PATH_ID_NAME ON REG_RESOURCE(REG_PATH_ID, REG_NAME, REG_TENANT_ID)',
-    'CREATE SEQUENCE REG_COMMENT_PK_SEQ',
-    `CREATE TABLE REG_COMMENT (
-            REG_ID        INTEGER DEFAULT NEXTVAL('REG_COMMENT_PK_SEQ'),
-            REG_COMMENT_TEXT      VARCHAR(500) NOT NULL,
-            REG_USER_ID           VARCHAR(31) NOT NULL,
-            REG_COMMENTED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_COMMENT PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)`,
-    ...mapping('REG_RESOURCE_COMMENT', 'REG_COMMENT_ID', 'REG_COMMENT', 'REG_RESOURCE_COMMENT_FK_BY_COMMENT_ID'),
-    'CREATE SEQUENCE REG_RATING_PK_SEQ',
-    `CREATE TABLE REG_RATING (
-            REG_ID     INTEGER DEFAULT NEXTVAL('REG_RATING_PK_SEQ'),
-            REG_RATING        INTEGER NOT NULL,
-            REG_USER_ID       VARCHAR(31) NOT NULL,
-            REG_RATED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_RATING PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)`,
-    ...mapping('REG_RESOURCE_RATING', 'REG_RATING_ID', 'REG_RATING', 'REG_RESOURCE_RATING_FK_BY_RATING_ID'),
-    'CREATE SEQUENCE REG_TAG_PK_SEQ',
-    `CREATE TABLE REG_TAG (
-            REG_ID         INTEGER DEFAULT NEXTVAL('REG_TAG_PK_SEQ'),
-            REG_TAG_NAME       VARCHAR(500) NOT NULL,
-            REG_USER_ID        VARCHAR(31) NOT NULL,
-            REG_TAGGED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_TAG PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)`,
-    ...mapping('REG_RESOURCE_TAG', 'REG_TAG_ID', 'REG_TAG', 'REG_RESOURCE_TAG_FK_BY_TAG_ID'),
-    'CREATE SEQUENCE REG_PROPERTY_PK_SEQ',
-    `CREATE TABLE REG_PROPERTY (
-            REG_ID         INTEGER DEFAULT NEXTVAL('REG_PROPERTY_PK_SEQ'),
-            REG_NAME       VARCHAR(100) NOT NULL,
-            REG_VALUE        VARCHAR(1000),
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_PROPERTY PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)`,
-    // Sic: WSO2 names the property foreign key ..._FK_BY_TAG_ID.
-    ...mapping('REG_RESOURCE_PROPERTY', 'REG_PROPERTY_ID', 'REG_PROPERTY', 'REG_RESOURCE_PROPERTY_FK_BY_TAG_ID'),
-  ];
-}
-
-function mysqlSchema(): string[] {
-  const mapping = (table: string, idColumn: string, entity: string, fkName: string): string[] => [
-    `CREATE TABLE IF NOT EXISTS ${table} (
-            ${idColumn}          INTEGER NOT NULL,
-            REG_VERSION             INTEGER,
-            REG_PATH_ID             INTEGER,
-            REG_RESOURCE_NAME       VARCHAR(256),
-            REG_TENANT_ID INTEGER DEFAULT 0
-)ENGINE INNODB`,
-    `ALTER TABLE ${table} ADD CONSTRAINT ${table}_FK_BY_PATH_ID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)`,
-    `ALTER TABLE ${table} ADD CONSTRAINT ${fkName} FOREIGN KEY (${idColumn}, REG_TENANT_ID) REFERENCES ${entity} (REG_ID, REG_TENANT_ID)`,
-    `CREATE INDEX ${table}_IND_BY_PATH_ID_AND_RESOURCE_NAME USING HASH ON ${table}(REG_PATH_ID, REG_RESOURCE_NAME, REG_TENANT_ID)`,
-    `CREATE INDEX ${table}_IND_BY_VERSION USING HASH ON ${table}(REG_VERSION, REG_TENANT_ID)`,
-  ];
-  return [
-    `CREATE TABLE IF NOT EXISTS REG_PATH(
-             REG_PATH_ID INTEGER NOT NULL AUTO_INCREMENT,
-             REG_PATH_VALUE VARCHAR(750) NOT NULL,
-             REG_PATH_PARENT_ID INTEGER,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_PATH PRIMARY KEY(REG_PATH_ID, REG_TENANT_ID),
-             CONSTRAINT UNIQUE_REG_PATH_TENANT_ID UNIQUE (REG_PATH_VALUE,REG_TENANT_ID)
-)ENGINE INNODB`,
-    'CREATE INDEX REG_PATH_IND_BY_PATH_PARENT_ID USING HASH ON REG_PATH(REG_PATH_PARENT_ID, REG_TENANT_ID)',
-    `CREATE TABLE IF NOT EXISTS REG_CONTENT (
-             REG_CONTENT_ID INTEGER NOT NULL AUTO_INCREMENT,
-             REG_CONTENT_DATA LONGBLOB,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_CONTENT PRIMARY KEY(REG_CONTENT_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    `CREATE TABLE IF NOT EXISTS REG_CONTENT_HISTORY (
-             REG_CONTENT_ID INTEGER NOT NULL,
-             REG_CONTENT_DATA LONGBLOB,
-             REG_DELETED   SMALLINT,
-             REG_TENANT_ID INTEGER DEFAULT 0,
-             CONSTRAINT PK_REG_CONTENT_HISTORY PRIMARY KEY(REG_CONTENT_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    `CREATE TABLE IF NOT EXISTS REG_RESOURCE (
-            REG_PATH_ID         INTEGER NOT NULL,
-            REG_NAME            VARCHAR(256),
-            REG_VERSION         INTEGER NOT NULL AUTO_INCREMENT,
-            REG_MEDIA_TYPE      VARCHAR(500),
-            REG_CREATOR         VARCHAR(31) NOT NULL,
-            REG_CREATED_TIME    TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            REG_LAST_UPDATOR    VARCHAR(31),
-            REG_LAST_UPDATED_TIME    TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            REG_DESCRIPTION     VARCHAR(1000),
-            REG_CONTENT_ID      INTEGER,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            REG_UUID VARCHAR(100) NOT NULL,
-            CONSTRAINT PK_REG_RESOURCE PRIMARY KEY(REG_VERSION, REG_TENANT_ID)
-)ENGINE INNODB`,
-    'ALTER TABLE REG_RESOURCE ADD CONSTRAINT REG_RESOURCE_FK_BY_PATH_ID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)',
-    'ALTER TABLE REG_RESOURCE ADD CONSTRAINT REG_RESOURCE_FK_BY_CONTENT_ID FOREIGN KEY (REG_CONTENT_ID, REG_TENANT_ID) REFERENCES REG_CONTENT (REG_CONTENT_ID, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_NAME USING HASH ON REG_RESOURCE(REG_NAME, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_PATH_ID_NAME USING HASH ON REG_RESOURCE(REG_PATH_ID, REG_NAME, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_UUID USING HASH ON REG_RESOURCE(REG_UUID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_TENAN USING HASH ON REG_RESOURCE(REG_TENANT_ID, REG_UUID)',
-    'CREATE INDEX REG_RESOURCE_IND_BY_TYPE USING HASH ON REG_RESOURCE(REG_TENANT_ID, REG_MEDIA_TYPE)',
-    `CREATE TABLE IF NOT EXISTS REG_RESOURCE_HISTORY (
-            REG_PATH_ID         INTEGER NOT NULL,
-            REG_NAME            VARCHAR(256),
-            REG_VERSION         INTEGER NOT NULL,
-            REG_MEDIA_TYPE      VARCHAR(500),
-            REG_CREATOR         VARCHAR(31) NOT NULL,
-            REG_CREATED_TIME    TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            REG_LAST_UPDATOR    VARCHAR(31),
-            REG_LAST_UPDATED_TIME    TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            REG_DESCRIPTION     VARCHAR(1000),
-            REG_CONTENT_ID      INTEGER,
-            REG_DELETED         SMALLINT,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            REG_UUID VARCHAR(100) NOT NULL,
-            CONSTRAINT PK_REG_RESOURCE_HISTORY PRIMARY KEY(REG_VERSION, REG_TENANT_ID)
-)ENGINE INNODB`,
-    'ALTER TABLE REG_RESOURCE_HISTORY ADD CONSTRAINT REG_RESOURCE_HIST_FK_BY_PATHID FOREIGN KEY (REG_PATH_ID, REG_TENANT_ID) REFERENCES REG_PATH (REG_PATH_ID, REG_TENANT_ID)',
-    'ALTER TABLE REG_RESOURCE_HISTORY ADD CONSTRAINT REG_RESOURCE_HIST_FK_BY_CONTENT_ID FOREIGN KEY (REG_CONTENT_ID, REG_TENANT_ID) REFERENCES REG_CONTENT_HISTORY (REG_CONTENT_ID, REG_TENANT_ID)',
-    'CREATE INDEX REG_RESOURCE_HISTORY_IND_BY_NAME USING HASH ON REG_RESOURCE_HISTORY(REG_NAME, REG_TENANT_ID)',
-    // Sic: WSO2's script puts this index on REG_RESOURCE.
-    'CREATE INDEX REG_RESOURCE_HISTORY_IND_BY_PATH_ID_NAME USING HASH ON REG_RESOURCE(REG_PATH_ID, REG_NAME, REG_TENANT_ID)',
-    `CREATE TABLE IF NOT EXISTS REG_COMMENT (
-            REG_ID        INTEGER NOT NULL AUTO_INCREMENT,
-            REG_COMMENT_TEXT      VARCHAR(500) NOT NULL,
-            REG_USER_ID           VARCHAR(31) NOT NULL,
-            REG_COMMENTED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_COMMENT PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    ...mapping('REG_RESOURCE_COMMENT', 'REG_COMMENT_ID', 'REG_COMMENT', 'REG_RESOURCE_COMMENT_FK_BY_COMMENT_ID'),
-    `CREATE TABLE IF NOT EXISTS REG_RATING (
-            REG_ID     INTEGER NOT NULL AUTO_INCREMENT,
-            REG_RATING        INTEGER NOT NULL,
-            REG_USER_ID       VARCHAR(31) NOT NULL,
-            REG_RATED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_RATING PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    ...mapping('REG_RESOURCE_RATING', 'REG_RATING_ID', 'REG_RATING', 'REG_RESOURCE_RATING_FK_BY_RATING_ID'),
-    `CREATE TABLE IF NOT EXISTS REG_TAG (
-            REG_ID         INTEGER NOT NULL AUTO_INCREMENT,
-            REG_TAG_NAME       VARCHAR(500) NOT NULL,
-            REG_USER_ID        VARCHAR(31) NOT NULL,
-            REG_TAGGED_TIME    TIMESTAMP NOT NULL,
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_TAG PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    ...mapping('REG_RESOURCE_TAG', 'REG_TAG_ID', 'REG_TAG', 'REG_RESOURCE_TAG_FK_BY_TAG_ID'),
-    `CREATE TABLE IF NOT EXISTS REG_PROPERTY (
-            REG_ID         INTEGER NOT NULL AUTO_INCREMENT,
-            REG_NAME       VARCHAR(100) NOT NULL,
-            REG_VALUE        VARCHAR(1000),
-            REG_TENANT_ID INTEGER DEFAULT 0,
-            CONSTRAINT PK_REG_PROPERTY PRIMARY KEY(REG_ID, REG_TENANT_ID)
-)ENGINE INNODB`,
-    // Sic: WSO2 names the property foreign key ..._FK_BY_TAG_ID.
-    ...mapping('REG_RESOURCE_PROPERTY', 'REG_PROPERTY_ID', 'REG_PROPERTY', 'REG_RESOURCE_PROPERTY_FK_BY_TAG_ID'),
-  ];
+  for (const statement of registrySchemaStatements(dialectOf(session.engine))) await session.query(statement);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -546,19 +212,21 @@ export async function seedRegistry(session: DbSession, options: RegistrySeedOpti
       await writer.write(generator.drain());
     }
   });
-  if (session.engine === 'postgresql') {
+  if (dialectOf(session.engine).family === 'postgresql') {
     // Explicit ids leave the sequences behind; move them on, as the registry's own inserts would have.
-    const sequences: Record<string, number> = {
-      REG_PATH_PK_SEQ: generator.nextPathId,
-      REG_CONTENT_PK_SEQ: generator.nextContentId,
-      REG_RESOURCE_PK_SEQ: generator.nextVersion,
-      REG_TAG_PK_SEQ: generator.kinds.tags.nextId,
-      REG_COMMENT_PK_SEQ: generator.kinds.comments.nextId,
-      REG_RATING_PK_SEQ: generator.kinds.ratings.nextId,
-      REG_PROPERTY_PK_SEQ: generator.kinds.properties.nextId,
+    const next: Record<string, number> = {
+      REG_PATH: generator.nextPathId,
+      REG_CONTENT: generator.nextContentId,
+      REG_RESOURCE: generator.nextVersion,
+      REG_TAG: generator.kinds.tags.nextId,
+      REG_COMMENT: generator.kinds.comments.nextId,
+      REG_RATING: generator.kinds.ratings.nextId,
+      REG_PROPERTY: generator.kinds.properties.nextId,
     };
-    for (const [sequence, next] of Object.entries(sequences)) {
-      await session.query(`SELECT setval('${sequence.toLowerCase()}', $1, false)`, [next]);
+    for (const [table, sequence] of Object.entries(registrySequences())) {
+      const value = next[table];
+      if (value === undefined) throw new Error(`internal: no next id for the sequence of ${table}`);
+      await session.query(`SELECT setval('${sequence.toLowerCase()}', $1, false)`, [value]);
     }
   }
   return generator.result(performance.now() - started);
@@ -572,8 +240,8 @@ class BatchWriter {
   ) {}
 
   async write(rows: Map<RegistryTable, Row[]>): Promise<void> {
-    const pg = this.session.engine === 'postgresql';
-    await this.session.query(pg ? 'BEGIN' : 'START TRANSACTION');
+    const numbered = dialectOf(this.session.engine).placeholders === 'numbered';
+    await this.session.query('START TRANSACTION');
     try {
       for (const table of REGISTRY_TABLES) {
         const tableRows = rows.get(table) ?? [];
@@ -585,7 +253,7 @@ class BatchWriter {
           const tuples = batch.map((row) => {
             const marks = row.map((value) => {
               params.push(value);
-              return pg ? `$${params.length}` : '?';
+              return numbered ? `$${params.length}` : '?';
             });
             return `(${marks.join(', ')})`;
           });

@@ -82,7 +82,9 @@ async function run(setup: Setup): Promise<Run> {
     home,
     kind: setup.stage,
     logFile,
-    timeoutMs: 20_000,
+    // Generous too: on a loaded machine (the whole suite at once) the stand-in's shell prints slowly, and a run cut
+    // off by this timeout fails for the wrong reason.
+    timeoutMs: 40_000,
     // Generous: a stop that works takes a fraction of it, and a loaded machine must not turn --stop into SIGTERM.
     stopGraceMs: 10_000,
     logger,

@@ -5,6 +5,7 @@ import { dialectOf } from '../db/dialects.js';
 import {
   groupPhysicalDatabases,
   isRegistryDatabase,
+  physicalDatabases,
   type PhysicalTarget,
   type ServerIdentities,
 } from '../plan/build-plan.js';
@@ -50,9 +51,31 @@ export async function identifyServers(
   return identities;
 }
 
+/**
+ * The server identities that could merge two configured databases: only databases of one DBMS family and one
+ * database name, written with two addresses, are asked about (for the others the address already decides).
+ */
+export async function serverIdentities(
+  config: ResolvedConfig,
+  options: OpenSessionOptions = { connectTimeoutMs: IDENTIFY_TIMEOUT_MS },
+): Promise<ServerIdentities> {
+  const byName = new Map<string, DatabaseName[][]>();
+  for (const db of physicalDatabases(config.databases)) {
+    const target = config.databases.find((candidate) => candidate.name === db.names[0]);
+    if (!target) continue;
+    const dialect = dialectOf(target.engine);
+    const name = dialect.caseSensitiveDatabaseNames ? target.database : target.database.toLowerCase();
+    const key = `${dialect.family}/${name}`;
+    byName.set(key, [...(byName.get(key) ?? []), db.names]);
+  }
+  const ambiguous = new Set([...byName.values()].filter((groups) => groups.length > 1).flat(2));
+  if (ambiguous.size === 0) return new Map();
+  return identifyServers({ ...config, databases: config.databases.filter((db) => ambiguous.has(db.name)) }, options);
+}
+
 /** Each physical database of the config once, as its servers say (see physicalDatabases). */
 export async function physicalTargets(config: ResolvedConfig): Promise<PhysicalTarget[]> {
-  return groupPhysicalDatabases(config.databases, await identifyServers(config));
+  return groupPhysicalDatabases(config.databases, await serverIdentities(config));
 }
 
 /**

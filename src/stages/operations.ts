@@ -21,7 +21,7 @@ import { statementCacheTargets } from '../plan/build-plan.js';
 import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
-import { configuredDatabase, describeDatabase, findRegistryDatabases, identifyServers } from './databases.js';
+import { configuredDatabase, describeDatabase, findRegistryDatabases, serverIdentities } from './databases.js';
 import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
 import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
 import { DEFAULT_LOCK_WAIT_MS } from './locks.js';
@@ -202,7 +202,7 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     platform,
     javaHome: await resolveJavaHome({ env: options.env, platform, ...configuredJavaHome(config) }),
     // Which configured databases are one: the servers say it where they answer.
-    servers: await identifyServers(config, { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS }),
+    servers: await serverIdentities(config, { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS }),
   });
   const withWarnings = versioning.warnings.reduce(
     (current, warning) => withNote(current, 'registry-scripts', `WARNING: ${warning}`),

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../../src/config/types.js';
-import { identifyServers, physicalTargets } from '../../src/stages/databases.js';
+import { identifyServers, physicalTargets, serverIdentities } from '../../src/stages/databases.js';
 import { makeResolvedConfig } from '../helpers/config-fixtures.js';
 import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
 
@@ -49,6 +49,19 @@ describe.each([
       databases: [at(scratch.target, 'apim_db', 'localhost'), at(other.target, 'shared_db', '127.0.0.1')],
     });
     expect((await physicalTargets(config)).map((db) => db.label)).toEqual(['apim_db', 'shared_db']);
+  });
+
+  it('asks no server when the addresses already decide: other database names, or one address', async () => {
+    const unreachable = { ...at(scratch.target, 'shared_db', '127.0.0.1'), port: 1 };
+    const config = makeResolvedConfig({
+      databases: [
+        { ...unreachable, name: 'apim_db', database: 'apim' },
+        { ...unreachable, database: 'shared' },
+        { ...unreachable, name: 'config', database: 'shared' },
+      ],
+    });
+    expect(await serverIdentities(config)).toEqual(new Map());
+    expect((await physicalTargets(config)).map((db) => db.label)).toEqual(['apim_db', 'shared_db = config']);
   });
 
   it('groups a database that does not answer by its address', async () => {

@@ -87,13 +87,56 @@ export class DumpFormatError extends Error {
   }
 }
 
+export interface StageLockOptions {
+  /** How long to wait for a run that holds the lock; 0 tries once. */
+  waitMs: number;
+  /** PostgreSQL: how often to try again while waiting (default 1000 ms). MySQL/MariaDB wait inside GET_LOCK. */
+  pollMs?: number;
+  /**
+   * Who takes the lock, e.g. "registry-scripts run 123 attempt 1". On PostgreSQL it becomes the session's
+   * application_name, so that a run that finds the lock taken can name the holder.
+   */
+  holder: string;
+}
+
+/** The session that holds the lock, as far as the server tells this login. */
+export interface LockHolder {
+  /** PostgreSQL backend pid, or MySQL/MariaDB connection id. */
+  connectionId: number;
+  /** PostgreSQL: application_name, which apim-migrate sets to `apim-migrate: <holder>`. */
+  applicationName?: string;
+  user?: string;
+  /** Client address (PostgreSQL client_addr; MySQL host:port). */
+  client?: string;
+  /** PostgreSQL: when the holder connected (UTC, ISO 8601). */
+  connectedAt?: string;
+  /** MySQL/MariaDB: seconds the holder's connection has been in its current state. */
+  secondsInState?: number;
+}
+
+/** How a DBMS takes, gives back and explains the stage lock of db/lock.ts. */
+export interface StageLockMechanism {
+  /** The lock as a log names it: `advisory lock 123`, `GET_LOCK('apim-migrate:wso2')`. */
+  describe(session: DbSession): string;
+  /** Tries to take the lock, waiting up to `options.waitMs`; false when another session still holds it. */
+  acquire(session: DbSession, options: StageLockOptions): Promise<boolean>;
+  /** Gives it back; false when this session no longer held it. */
+  release(session: DbSession): Promise<boolean>;
+  /** The session that holds it, as far as the server tells this login. */
+  findHolder(session: DbSession): Promise<LockHolder | undefined>;
+  /** How the server names a connection: `backend pid 123`, `connection 123`. */
+  connectionLabel(id: number): string;
+  /** The statement that ends a connection, for the advice about one left behind. */
+  endConnection(id: number | undefined): string;
+}
+
 export interface Dialect {
   /** The DBMS family; MySQL and MariaDB share a dialect and differ only in the data below. */
   readonly family: 'postgresql' | 'mysql';
   /** The DBMS as people name it, for messages. */
   readonly product: string;
   /** How `acquireStageLock` locks: a session-level advisory lock (PostgreSQL) or a named user lock (`GET_LOCK`). */
-  readonly stageLock: 'advisory-lock' | 'get-lock';
+  readonly stageLock: StageLockMechanism;
   /** Statement placeholders of the driver: `$1, $2, ...` (numbered) or `?` (positional). */
   readonly placeholders: 'numbered' | 'positional';
   /** Longest identifier (and, on MySQL/MariaDB, `GET_LOCK` name) the server accepts, in characters. */

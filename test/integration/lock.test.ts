@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireStageLock, mysqlLockName, StageLockError } from '../../src/db/lock.js';
+import { acquireStageLock, StageLockError } from '../../src/db/lock.js';
+import { mysqlLockName } from '../../src/db/mysql/lock.js';
 import { describeAddress, openSession, type DbSession } from '../../src/db/session.js';
 import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
 

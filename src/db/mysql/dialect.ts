@@ -28,6 +28,7 @@ import {
 } from '../dialect.js';
 import type { DbProduct, ServerInfo } from '../probes.js';
 import { mapMysqlSsl, openSession, type DbSession } from '../session.js';
+import { MYSQL_STAGE_LOCK } from './lock.js';
 
 /** What the counts of a MySQL/MariaDB backup mean, written into its manifest. */
 export const MYSQL_COUNT_NOTE =
@@ -251,7 +252,7 @@ function sslOptions(target: DatabaseTarget, flavor: DbProduct): string[] {
 export const MYSQL: Readonly<Dialect> = Object.freeze({
   family: 'mysql',
   product: 'MySQL',
-  stageLock: 'get-lock',
+  stageLock: MYSQL_STAGE_LOCK,
   placeholders: 'positional',
   maxIdentifierLength: 64,
   // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.

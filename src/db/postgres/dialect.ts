@@ -19,6 +19,7 @@ import {
   type TableRef,
 } from '../dialect.js';
 import { openSession, type DbSession } from '../session.js';
+import { POSTGRES_STAGE_LOCK } from './lock.js';
 
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -213,7 +214,7 @@ function postgresSslMode(target: DatabaseTarget): string | undefined {
 export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   family: 'postgresql',
   product: 'PostgreSQL',
-  stageLock: 'advisory-lock',
+  stageLock: POSTGRES_STAGE_LOCK,
   placeholders: 'numbered',
   // NAMEDATALEN - 1; longer names are truncated by the server.
   maxIdentifierLength: 63,

@@ -137,8 +137,6 @@ export interface Dialect {
   readonly product: string;
   /** How `acquireStageLock` locks: a session-level advisory lock (PostgreSQL) or a named user lock (`GET_LOCK`). */
   readonly stageLock: StageLockMechanism;
-  /** Statement placeholders of the driver: `$1, $2, ...` (numbered) or `?` (positional). */
-  readonly placeholders: 'numbered' | 'positional';
   /** Longest identifier (and, on MySQL/MariaDB, `GET_LOCK` name) the server accepts, in characters. */
   readonly maxIdentifierLength: number;
   /**
@@ -165,6 +163,18 @@ export interface Dialect {
 
   /** An identifier quoted for SQL. */
   quote(identifier: string): string;
+  /** The driver's placeholder for the `index`th parameter (1-based): `$1` or `?`. */
+  placeholder(index: number): string;
+  /** An expression for the current time in UTC, as a zone-less timestamp. */
+  readonly nowUtcSql: string;
+  /** An expression that formats a zone-less UTC timestamp column as ISO 8601 text with milliseconds and `Z`. */
+  utcIsoText(column: string): string;
+  /** The column types of apim-migrate's own tables: an identity, a zone-less UTC timestamp, long text. */
+  readonly ownTableTypes: { identity: string; utcTimestamp: string; longText: string; tableOptions: string };
+  /** Runs an INSERT into a table with an identity column `ID` and gives back the new row's id. */
+  insertReturningId(session: DbSession, insert: string, values: readonly unknown[]): Promise<number>;
+  /** The column names of a table of the current schema, as the catalog gives them; empty when there is none. */
+  tableColumns(session: DbSession, table: string): Promise<string[]>;
   /** The base tables of the current schema(s): search_path on PostgreSQL, the current database on MySQL. */
   listTables(session: DbSession): Promise<TableRef[]>;
   /**

@@ -240,7 +240,7 @@ class BatchWriter {
   ) {}
 
   async write(rows: Map<RegistryTable, Row[]>): Promise<void> {
-    const numbered = dialectOf(this.session.engine).placeholders === 'numbered';
+    const dialect = dialectOf(this.session.engine);
     await this.session.query('START TRANSACTION');
     try {
       for (const table of REGISTRY_TABLES) {
@@ -253,7 +253,7 @@ class BatchWriter {
           const tuples = batch.map((row) => {
             const marks = row.map((value) => {
               params.push(value);
-              return numbered ? `$${params.length}` : '?';
+              return dialect.placeholder(params.length);
             });
             return `(${marks.join(', ')})`;
           });

@@ -56,6 +56,22 @@ async function listTables(session: DbSession): Promise<TableRef[]> {
   return rows.map((row) => ({ key: row.table_name, quoted: quote(row.table_name) }));
 }
 
+async function insertReturningId(session: DbSession, insert: string, values: readonly unknown[]): Promise<number> {
+  await session.query(insert, values);
+  // LAST_INSERT_ID() belongs to the connection, so no other writer can change it in between.
+  const [row] = await session.query<{ id: number | string }>('SELECT LAST_INSERT_ID() AS id');
+  if (!row) throw new Error('LAST_INSERT_ID() returned nothing');
+  return Number(row.id);
+}
+
+async function tableColumns(session: DbSession, table: string): Promise<string[]> {
+  const rows = await session.query<{ name: string }>(
+    'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?',
+    [table],
+  );
+  return rows.map((row) => String(row.name));
+}
+
 async function serverIdentity(session: DbSession): Promise<string> {
   const [info] = await session.query<{ version: string }>('SELECT VERSION() AS version');
   const sql = /mariadb/i.test(info?.version ?? '')
@@ -253,7 +269,6 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   family: 'mysql',
   product: 'MySQL',
   stageLock: MYSQL_STAGE_LOCK,
-  placeholders: 'positional',
   maxIdentifierLength: 64,
   // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.
   jdbcDriverJars: ['mysql-connector-'],
@@ -262,6 +277,18 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   disablesStatementCache: false,
   clientPackage: 'mariadb-client (or default-mysql-client)',
   quote,
+  placeholder: () => '?',
+  nowUtcSql: 'UTC_TIMESTAMP(3)',
+  utcIsoText: (column: string) => `CONCAT(SUBSTRING(DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:%s.%f'), 1, 23), 'Z')`,
+  // DATETIME, not TIMESTAMP: MySQL's TIMESTAMP type would convert with the session's time zone.
+  ownTableTypes: {
+    identity: 'INTEGER NOT NULL AUTO_INCREMENT',
+    utcTimestamp: 'DATETIME(3)',
+    longText: 'MEDIUMTEXT',
+    tableOptions: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+  },
+  insertReturningId,
+  tableColumns,
   listTables,
   serverIdentity,
   dumpFormat: 'sql-gzip',

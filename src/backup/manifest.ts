@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DATABASE_NAMES, DB_ENGINES } from '../config/types.js';
 import { DUMP_FORMATS } from '../db/dialect.js';
-import { DB_PRODUCTS } from '../db/probes.js';
+import { DB_PRODUCTS } from '../db/server-info.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 'apim-migrate-backup/1';

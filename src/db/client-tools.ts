@@ -7,7 +7,7 @@ import { getExecOutput } from '@actions/exec';
 import { which } from '@actions/io';
 import type { Check } from '../core/check.js';
 import type { DbEngine } from '../config/types.js';
-import type { DbProduct, ServerInfo } from './probes.js';
+import type { DbProduct, ServerInfo } from './server-info.js';
 
 export type ToolRole = 'dump' | 'restore';
 

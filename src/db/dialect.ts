@@ -7,7 +7,7 @@
 import type { DatabaseTarget } from '../config/types.js';
 import type { Logger, SecretMasker } from '../log/logger.js';
 import type { ResolvedTool } from './client-process.js';
-import type { ServerInfo } from './probes.js';
+import type { ServerInfo } from './server-info.js';
 import type { DbSession } from './session.js';
 
 /** How a dump file is written: PostgreSQL's custom archive (`pg_dump -Fc`), or SQL text compressed with gzip. */
@@ -72,6 +72,24 @@ export interface RestoreRequest {
   label: string;
   masker: SecretMasker;
   logger: Logger;
+}
+
+/**
+ * For each name asked for, the stored table of that name in any case; where several spellings exist, the one
+ * `natural` gives (how an unquoted name is stored) wins. Names without a table are left out.
+ */
+export function pickStoredNames(
+  names: readonly string[],
+  stored: readonly string[],
+  natural: (name: string) => string,
+): Map<string, string> {
+  const picked = new Map<string, string>();
+  for (const name of names) {
+    const candidates = stored.filter((table) => table.toLowerCase() === name.toLowerCase());
+    const chosen = candidates.includes(natural(name)) ? natural(name) : candidates[0];
+    if (chosen !== undefined) picked.set(name, chosen);
+  }
+  return picked;
 }
 
 /** The dump file is not what its manifest says: `why` completes "<file> of <backup> ...". Nothing was changed. */
@@ -175,6 +193,19 @@ export interface Dialect {
   insertReturningId(session: DbSession, insert: string, values: readonly unknown[]): Promise<number>;
   /** The column names of a table of the current schema, as the catalog gives them; empty when there is none. */
   tableColumns(session: DbSession, table: string): Promise<string[]>;
+  /**
+   * The tables of the current schema with these names in any case, by the name asked for, as stored. Where two
+   * spellings exist, the one an unquoted name resolves to wins (lower case on PostgreSQL, as written on MySQL).
+   */
+  storedTableNames(session: DbSession, names: readonly string[]): Promise<Map<string, string>>;
+  /** Where the tables are, for messages: `the current schema of` / `database`, followed by the database name. */
+  readonly tablesLive: string;
+  /** The product and version of the server, as it reports them (a MySQL URL may reach a MariaDB server). */
+  readServerInfo(session: DbSession): Promise<ServerInfo>;
+  /** A query whose one row's `size` is the bytes of the current database (tables and indices). */
+  readonly databaseSizeSql: string;
+  /** Runs `work` with the session reading and writing timestamps in UTC, and puts the session back after. */
+  inUtc<T>(session: DbSession, work: () => Promise<T>): Promise<T>;
   /** The base tables of the current schema(s): search_path on PostgreSQL, the current database on MySQL. */
   listTables(session: DbSession): Promise<TableRef[]>;
   /**

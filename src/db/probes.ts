@@ -4,19 +4,9 @@
  */
 
 import type { Check } from '../core/check.js';
+import type { ServerInfo } from './server-info.js';
 import type { DbSession } from './session.js';
 import { dialectOf } from './dialects.js';
-
-export const DB_PRODUCTS = ['PostgreSQL', 'MySQL', 'MariaDB'] as const;
-export type DbProduct = (typeof DB_PRODUCTS)[number];
-
-export interface ServerInfo {
-  product: DbProduct;
-  /** Numeric part only, e.g. `15.20` or `10.11.19`. */
-  version: string;
-  major: number;
-  minor: number;
-}
 
 export interface TestedDbmsVerdict {
   tested: boolean;
@@ -26,23 +16,8 @@ export interface TestedDbmsVerdict {
 export type AdminRoleConflicts =
   { checked: false; reason: string } | { checked: true; conflicts: Array<{ tenantId: number }> };
 
-export async function readServerInfo(session: DbSession): Promise<ServerInfo> {
-  if (session.engine === 'postgresql') {
-    const rows = await session.query<{ server_version: string }>('SHOW server_version');
-    return parseServerVersion('PostgreSQL', requireFirst(rows, 'SHOW server_version').server_version);
-  }
-  const rows = await session.query<{ version: string }>('SELECT VERSION() AS version');
-  const text = requireFirst(rows, 'SELECT VERSION()').version;
-  // A MySQL-engine target may well be a MariaDB server; only VERSION() tells.
-  return parseServerVersion(/mariadb/i.test(text) ? 'MariaDB' : 'MySQL', text);
-}
-
-/** `15.20 (Debian ...)`, `10.11.19-MariaDB-0+deb12u1`, `8.0.36`, `9.6.24`, `16beta1`. */
-export function parseServerVersion(product: DbProduct, text: string): ServerInfo {
-  const match = /(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text);
-  if (!match) throw new Error(`cannot read a ${product} version from "${text}"`);
-  const version = [match[1], match[2], match[3]].filter((part) => part !== undefined).join('.');
-  return { product, version, major: Number(match[1]), minor: Number(match[2] ?? 0) };
+export function readServerInfo(session: DbSession): Promise<ServerInfo> {
+  return dialectOf(session.engine).readServerInfo(session);
 }
 
 /** The DBMSs API-M 4.2.0 was tested with (wso2-facts.md "Databases"): MySQL 5.7 and 8, PostgreSQL 10. */
@@ -134,25 +109,13 @@ export async function findAdminRoleConflicts(session: DbSession): Promise<AdminR
  * privilege on: such tables exist, and reading them must fail as "permission denied", not pass as absent.
  */
 async function findUserStoreTables(session: DbSession): Promise<Map<string, string>> {
-  const sql =
-    session.engine === 'postgresql'
-      ? 'SELECT tablename AS name FROM pg_catalog.pg_tables ' +
-        'WHERE schemaname = current_schema() AND tablename IN ($1, $2)'
-      : 'SELECT table_name AS name FROM information_schema.tables ' +
-        'WHERE table_schema = DATABASE() AND LOWER(table_name) IN (?, ?)';
-  const rows = await session.query<{ name: string }>(sql, [...USER_STORE_TABLES]);
-  return new Map(rows.map((row) => [row.name.toLowerCase(), row.name]));
+  return dialectOf(session.engine).storedTableNames(session, USER_STORE_TABLES);
 }
 
 /** Size of the current database, to tell how long a backup takes and how much disk it needs. */
 export async function readDatabaseSizeBytes(session: DbSession): Promise<number> {
-  const sql =
-    session.engine === 'postgresql'
-      ? 'SELECT pg_database_size(current_database()) AS size'
-      : 'SELECT COALESCE(SUM(data_length + index_length), 0) AS size ' +
-        'FROM information_schema.tables WHERE table_schema = DATABASE()';
   // Both drivers return 64-bit sums as strings.
-  const rows = await session.query<{ size: number | string }>(sql);
+  const rows = await session.query<{ size: number | string }>(dialectOf(session.engine).databaseSizeSql);
   return Number(requireFirst(rows, 'database size').size);
 }
 

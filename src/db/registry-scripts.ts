@@ -458,32 +458,18 @@ interface ResolvedTable {
  * is an error that names it.
  */
 async function resolveTables(session: DbSession, names: readonly string[]): Promise<Map<string, ResolvedTable>> {
+  const dialect = dialectOf(session.engine);
   const wanted = [...new Set(names)];
-  const lower = wanted.map((name) => name.toLowerCase());
-  const rows =
-    session.engine === 'postgresql'
-      ? await session.query<{ name: string }>(
-          'SELECT tablename AS name FROM pg_catalog.pg_tables ' +
-            'WHERE schemaname = current_schema() AND lower(tablename) = ANY($1::text[])',
-          [lower],
-        )
-      : await session.query<{ name: string }>(
-          'SELECT TABLE_NAME AS name FROM information_schema.tables ' +
-            `WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
-          lower,
-        );
+  const stored = await dialect.storedTableNames(session, wanted);
   const resolved = new Map<string, ResolvedTable>();
   const missing: string[] = [];
   for (const name of wanted) {
-    const candidates = rows.map((row) => row.name).filter((stored) => stored.toLowerCase() === name.toLowerCase());
-    // Prefer the spelling an unquoted name resolves to: lower case on PostgreSQL, as written on MySQL.
-    const natural = session.engine === 'postgresql' ? name.toLowerCase() : name;
-    const stored = candidates.includes(natural) ? natural : candidates[0];
-    if (stored === undefined) missing.push(name);
-    else resolved.set(name, { stored, quoted: dialectOf(session.engine).quote(stored) });
+    const table = stored.get(name);
+    if (table === undefined) missing.push(name);
+    else resolved.set(name, { stored: table, quoted: dialect.quote(table) });
   }
   if (missing.length > 0) {
-    const where = session.engine === 'postgresql' ? 'the current schema of' : 'database';
+    const where = dialect.tablesLive;
     throw new Error(
       `registry table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in ${where} ` +
         `${session.target.database} (${session.target.name}); is this the registry (shared_db) database?`,

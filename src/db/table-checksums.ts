@@ -16,6 +16,7 @@
 
 import { createHash } from 'node:crypto';
 import type { DbSession } from './session.js';
+import { dialectOf } from './dialects.js';
 
 export interface TableChecksum {
   rows: number;
@@ -160,14 +161,7 @@ function mysqlValue(column: string, dataType: string): string {
   return `COALESCE(CONCAT(_binary'v', CAST(CONVERT(${text} USING utf8mb4) AS BINARY)), _binary'n')`;
 }
 
-/** MySQL/MariaDB TIMESTAMP values depend on the session time zone: read and write them in UTC. */
-export async function withUtcTimeZone<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
-  if (session.engine === 'postgresql') return work();
-  const [row] = await session.query<{ zone: string }>('SELECT @@SESSION.time_zone AS zone');
-  await session.query("SET SESSION time_zone = '+00:00'");
-  try {
-    return await work();
-  } finally {
-    await session.query('SET SESSION time_zone = ?', [row?.zone ?? 'SYSTEM']);
-  }
+/** Timestamps read and written in UTC (MySQL/MariaDB TIMESTAMP values depend on the session time zone). */
+export function withUtcTimeZone<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
+  return dialectOf(session.engine).inUtc(session, work);
 }

@@ -8,8 +8,8 @@ import {
   checkMigrationPrivileges,
   readDatabaseSizeBytes,
   readServerInfo,
-  type ServerInfo,
 } from '../db/probes.js';
+import type { ServerInfo } from '../db/server-info.js';
 import { openSession } from '../db/session.js';
 import { errorMessage } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';

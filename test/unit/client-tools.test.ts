@@ -7,7 +7,7 @@ import {
   type ClientTools,
   type ToolVersion,
 } from '../../src/db/client-tools.js';
-import type { ServerInfo } from '../../src/db/probes.js';
+import type { ServerInfo } from '../../src/db/server-info.js';
 
 describe('parseToolVersion', () => {
   it.each<[string, ToolVersion | undefined]>([

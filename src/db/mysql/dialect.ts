@@ -18,6 +18,7 @@ import { ClientToolError, collectText, startTool, superviseTool, type ResolvedTo
 import type { ClientTool } from '../client-tools.js';
 import {
   DumpFormatError,
+  pickStoredNames,
   type CheckedDump,
   type Dialect,
   type DumpCheckRequest,
@@ -26,7 +27,7 @@ import {
   type RestoreRequest,
   type TableRef,
 } from '../dialect.js';
-import type { DbProduct, ServerInfo } from '../probes.js';
+import { parseServerVersion, type DbProduct, type ServerInfo } from '../server-info.js';
 import { mapMysqlSsl, openSession, type DbSession } from '../session.js';
 import { MYSQL_STAGE_LOCK } from './lock.js';
 
@@ -70,6 +71,38 @@ async function tableColumns(session: DbSession, table: string): Promise<string[]
     [table],
   );
   return rows.map((row) => String(row.name));
+}
+
+async function storedTableNames(session: DbSession, names: readonly string[]): Promise<Map<string, string>> {
+  const lower = names.map((name) => name.toLowerCase());
+  const rows = await session.query<{ name: string }>(
+    'SELECT TABLE_NAME AS name FROM information_schema.tables ' +
+      `WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
+    lower,
+  );
+  return pickStoredNames(
+    names,
+    rows.map((row) => row.name),
+    (name) => name,
+  );
+}
+
+async function readServerInfo(session: DbSession): Promise<ServerInfo> {
+  const [row] = await session.query<{ version: string }>('SELECT VERSION() AS version');
+  if (!row) throw new Error('SELECT VERSION() returned no row');
+  // A MySQL URL may well reach a MariaDB server; only VERSION() tells.
+  return parseServerVersion(/mariadb/i.test(row.version) ? 'MariaDB' : 'MySQL', row.version);
+}
+
+/** MySQL/MariaDB TIMESTAMP values depend on the session time zone: read and write them in UTC. */
+async function inUtc<T>(session: DbSession, work: () => Promise<T>): Promise<T> {
+  const [row] = await session.query<{ zone: string }>('SELECT @@SESSION.time_zone AS zone');
+  await session.query("SET SESSION time_zone = '+00:00'");
+  try {
+    return await work();
+  } finally {
+    await session.query('SET SESSION time_zone = ?', [row?.zone ?? 'SYSTEM']);
+  }
 }
 
 async function serverIdentity(session: DbSession): Promise<string> {
@@ -289,6 +322,12 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   },
   insertReturningId,
   tableColumns,
+  storedTableNames,
+  tablesLive: 'database',
+  readServerInfo,
+  databaseSizeSql:
+    'SELECT COALESCE(SUM(data_length + index_length), 0) AS size FROM information_schema.tables WHERE table_schema = DATABASE()',
+  inUtc,
   listTables,
   serverIdentity,
   dumpFormat: 'sql-gzip',

@@ -20,6 +20,8 @@ import {
 } from '../dialect.js';
 import { openSession, type DbSession } from '../session.js';
 import { POSTGRES_STAGE_LOCK } from './lock.js';
+import { parseServerVersion, type ServerInfo } from '../server-info.js';
+import { pickStoredNames } from '../dialect.js';
 
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -51,6 +53,26 @@ async function tableColumns(session: DbSession, table: string): Promise<string[]
     [table.toLowerCase()],
   );
   return rows.map((row) => String(row.name));
+}
+
+async function storedTableNames(session: DbSession, names: readonly string[]): Promise<Map<string, string>> {
+  // The catalog, not information_schema, which hides the tables this login has no privilege on: such a table
+  // exists, and reading it must fail as "permission denied", not pass as absent.
+  const rows = await session.query<{ name: string }>(
+    'SELECT tablename AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND lower(tablename) = ANY($1::text[])',
+    [names.map((name) => name.toLowerCase())],
+  );
+  return pickStoredNames(
+    names,
+    rows.map((row) => row.name),
+    (name) => name.toLowerCase(),
+  );
+}
+
+async function readServerInfo(session: DbSession): Promise<ServerInfo> {
+  const [row] = await session.query<{ server_version: string }>('SHOW server_version');
+  if (!row) throw new Error('SHOW server_version returned no row');
+  return parseServerVersion('PostgreSQL', row.server_version);
 }
 
 async function serverIdentity(session: DbSession): Promise<string> {
@@ -249,6 +271,12 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   },
   insertReturningId,
   tableColumns,
+  storedTableNames,
+  tablesLive: 'the current schema of',
+  readServerInfo,
+  databaseSizeSql: 'SELECT pg_database_size(current_database()) AS size',
+  // Timestamps without a zone are read and written as they are.
+  inUtc: <T>(_session: DbSession, work: () => Promise<T>) => work(),
   listTables,
   serverIdentity,
   dumpFormat: 'pg-custom',

@@ -8,6 +8,7 @@ import { which } from '@actions/io';
 import type { Check } from '../core/check.js';
 import type { DbEngine } from '../config/types.js';
 import type { DbProduct, ServerInfo } from './server-info.js';
+import { dialectOf } from './dialects.js';
 
 export type ToolRole = 'dump' | 'restore';
 
@@ -46,13 +47,6 @@ export interface FindClientToolsOptions {
   locate?: LocateExecutable;
 }
 
-/** Candidates in order of preference: a server's own client first. */
-function candidateNames(engine: DbEngine, role: ToolRole): string[] {
-  if (engine === 'postgresql') return role === 'dump' ? ['pg_dump'] : ['pg_restore'];
-  if (engine === 'mysql') return role === 'dump' ? ['mysqldump', 'mariadb-dump'] : ['mysql', 'mariadb'];
-  return role === 'dump' ? ['mariadb-dump', 'mysqldump'] : ['mariadb', 'mysql'];
-}
-
 export async function findClientTools(engine: DbEngine, options: FindClientToolsOptions = {}): Promise<ClientTools> {
   const runVersion = options.runVersion ?? runVersionCommand;
   const locate = options.locate ?? locateOnPath;
@@ -69,7 +63,7 @@ async function findTool(
   locate: LocateExecutable,
   runVersion: RunVersion,
 ): Promise<ClientTool> {
-  const names = candidateNames(engine, role);
+  const names = dialectOf(engine).clientToolNames[role];
   for (const name of names) {
     const path = await locate(name);
     if (path === undefined) continue;

@@ -176,6 +176,8 @@ export interface Dialect {
    * (PgJDBC's `preparedStatementCacheQueries=0`, wso2-facts.md); MySQL's drivers need nothing.
    */
   readonly disablesStatementCache: boolean;
+  /** The dump and restore tools' names, in order of preference (a server's own client first). */
+  readonly clientToolNames: Readonly<Record<'dump' | 'restore', readonly string[]>>;
   /** The Debian package that brings the client tools. */
   readonly clientPackage: string;
 

@@ -308,6 +308,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   caseSensitiveDatabaseNames: false,
   migrationPrivilege: 'MySQL sql_safe_updates is off',
   disablesStatementCache: false,
+  clientToolNames: { dump: ['mysqldump', 'mariadb-dump'], restore: ['mysql', 'mariadb'] },
   clientPackage: 'mariadb-client (or default-mysql-client)',
   quote,
   placeholder: () => '?',
@@ -342,6 +343,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
 
 export const MARIADB: Readonly<Dialect> = Object.freeze({
   ...MYSQL,
+  clientToolNames: { dump: ['mariadb-dump', 'mysqldump'], restore: ['mariadb', 'mysql'] },
   jdbcDriverJars: ['mariadb-java-client-'],
   product: 'MariaDB',
 });

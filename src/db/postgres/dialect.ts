@@ -258,6 +258,7 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   caseSensitiveDatabaseNames: true,
   migrationPrivilege: 'the PostgreSQL user is SUPERUSER',
   disablesStatementCache: true,
+  clientToolNames: { dump: ['pg_dump'], restore: ['pg_restore'] },
   clientPackage: 'postgresql-client',
   quote,
   placeholder: (index: number) => `$${index}`,

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../core/errors.js';
 import type { Problem } from '../core/errors.js';
-import { JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl } from './jdbc-url.js';
+import { isEngineOfFamily, JdbcUrlError, UnsupportedDbmsError, parseJdbcUrl } from './jdbc-url.js';
 import { resolvePlaceholders } from './placeholders.js';
 import {
   describeTomlType,
@@ -296,7 +296,7 @@ function determineJdbcUrl(
     report(context, url.origin, `the url of \`${url.origin.label}\` cannot be used: ${parsed.message}`);
     return undefined;
   }
-  if (type !== undefined && verdict?.kind === 'engine' && !isEngineOfType(parsed.engine, verdict.engine)) {
+  if (type !== undefined && verdict?.kind === 'engine' && !isEngineOfFamily(parsed.engine, verdict.engine)) {
     reportContradiction(context, type, url, ENGINE_NAMES[parsed.engine]);
     return undefined;
   }
@@ -305,11 +305,6 @@ function determineJdbcUrl(
 
 function judgeType(type: string): TypeVerdict {
   return WSO2_TYPES[type.trim().toLowerCase()] ?? { kind: 'unknown' };
-}
-
-function isEngineOfType(engine: DbEngine, typeEngine: 'postgresql' | 'mysql'): boolean {
-  // WSO2 has no MariaDB type: MariaDB runs with type = "mysql".
-  return typeEngine === 'mysql' ? engine === 'mysql' || engine === 'mariadb' : engine === typeEngine;
 }
 
 function parseUrl(url: string): JdbcUrl | JdbcUrlError {

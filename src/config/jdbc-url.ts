@@ -57,6 +57,14 @@ export function parseJdbcUrl(url: string): JdbcUrl {
 }
 
 /**
+ * Whether an engine is of a DBMS family: a `jdbc:mariadb:` URL is of the MySQL family (WSO2 has no MariaDB type:
+ * MariaDB runs with type = "mysql").
+ */
+export function isEngineOfFamily(engine: DbEngine, family: 'postgresql' | 'mysql'): boolean {
+  return family === 'mysql' ? engine === 'mysql' || engine === 'mariadb' : engine === family;
+}
+
+/**
  * The value of URL parameter `name` as the engine's JDBC driver reads it, or undefined when the driver would not see
  * it. PgJDBC keeps parameters in a java.util.Properties and reads them by their exact name, so
  * `PreparedStatementCacheQueries=0` is not `preparedStatementCacheQueries`; MySQL Connector/J matches every property

@@ -243,6 +243,22 @@ export function registrySequences(): Record<string, string> {
   ) as Record<string, string>;
 }
 
+/**
+ * After rows with explicit ids, the statements that move each table's generated-id counter to `next[table]`:
+ * PostgreSQL's sequences stay behind explicit ids, MySQL's AUTO_INCREMENT follows them by itself.
+ */
+export function registryIdCounterStatements(
+  dialect: Pick<Dialect, 'family' | 'placeholder'>,
+  next: Readonly<Record<string, number>>,
+): Array<{ sql: string; params: unknown[] }> {
+  if (dialect.family === 'mysql') return [];
+  return Object.entries(registrySequences()).map(([table, sequence]) => {
+    const value = next[table];
+    if (value === undefined) throw new Error(`internal: no next id for the sequence of ${table}`);
+    return { sql: `SELECT setval('${sequence.toLowerCase()}', ${dialect.placeholder(1)}, false)`, params: [value] };
+  });
+}
+
 /** The DDL of WSO2's script for the dialect's DBMS. */
 export function registrySchemaStatements(dialect: Pick<Dialect, 'family'>): string[] {
   const mysql = dialect.family === 'mysql';

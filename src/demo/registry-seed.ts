@@ -16,8 +16,8 @@ import { dialectOf } from '../db/dialects.js';
 import type { DbSession } from '../db/session.js';
 import { VERSIONED_METADATA } from '../wso2/registry.js';
 import {
+  registryIdCounterStatements,
   registrySchemaStatements,
-  registrySequences,
   registryTableColumns,
   type ColumnType,
 } from './registry-schema.js';
@@ -212,22 +212,18 @@ export async function seedRegistry(session: DbSession, options: RegistrySeedOpti
       await writer.write(generator.drain());
     }
   });
-  if (dialectOf(session.engine).family === 'postgresql') {
-    // Explicit ids leave the sequences behind; move them on, as the registry's own inserts would have.
-    const next: Record<string, number> = {
-      REG_PATH: generator.nextPathId,
-      REG_CONTENT: generator.nextContentId,
-      REG_RESOURCE: generator.nextVersion,
-      REG_TAG: generator.kinds.tags.nextId,
-      REG_COMMENT: generator.kinds.comments.nextId,
-      REG_RATING: generator.kinds.ratings.nextId,
-      REG_PROPERTY: generator.kinds.properties.nextId,
-    };
-    for (const [table, sequence] of Object.entries(registrySequences())) {
-      const value = next[table];
-      if (value === undefined) throw new Error(`internal: no next id for the sequence of ${table}`);
-      await session.query(`SELECT setval('${sequence.toLowerCase()}', $1, false)`, [value]);
-    }
+  // Explicit ids leave PostgreSQL's sequences behind; move them on, as the registry's own inserts would have.
+  const next: Record<string, number> = {
+    REG_PATH: generator.nextPathId,
+    REG_CONTENT: generator.nextContentId,
+    REG_RESOURCE: generator.nextVersion,
+    REG_TAG: generator.kinds.tags.nextId,
+    REG_COMMENT: generator.kinds.comments.nextId,
+    REG_RATING: generator.kinds.ratings.nextId,
+    REG_PROPERTY: generator.kinds.properties.nextId,
+  };
+  for (const statement of registryIdCounterStatements(dialectOf(session.engine), next)) {
+    await session.query(statement.sql, statement.params);
   }
   return generator.result(performance.now() - started);
 }

@@ -14,6 +14,13 @@ import type { DbSession } from './session.js';
 export const DUMP_FORMATS = ['pg-custom', 'sql-gzip'] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
 
+/** One key column of an index, as the catalog gives it (`column` is null for an expression). */
+export interface IndexColumn {
+  index: string;
+  table: string;
+  column: string | null;
+}
+
 /** A base table of the session's current schema(s). */
 export interface TableRef {
   /** The key in manifests: `schema.table` on PostgreSQL, `table` on MySQL/MariaDB. */
@@ -200,6 +207,20 @@ export interface Dialect {
    * spellings exist, the one an unquoted name resolves to wins (lower case on PostgreSQL, as written on MySQL).
    */
   storedTableNames(session: DbSession, names: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * The base tables among `names` that unquoted SQL finds (by its name in lower case), as stored: on PostgreSQL
+   * the lower-case name in the current schema (a table created quoted as "AM_REVISION" is not found), on
+   * MySQL/MariaDB the current database's tables in any case.
+   */
+  tablesUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<string[]>;
+  /** The columns of those tables that unquoted SQL finds, as `table.column` in lower case. */
+  columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]>;
+  /**
+   * The key columns, in order, of the indices of the current schema with these names in any case. Index names are
+   * unique per schema on PostgreSQL and per table on MySQL/MariaDB (`indexNamesPer`).
+   */
+  indexColumns(session: DbSession, names: readonly string[]): Promise<IndexColumn[]>;
+  readonly indexNamesPer: 'schema' | 'table';
   /** Where the tables are, for messages: `the current schema of` / `database`, followed by the database name. */
   readonly tablesLive: string;
   /** The product and version of the server, as it reports them (a MySQL URL may reach a MariaDB server). */

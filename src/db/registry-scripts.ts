@@ -74,53 +74,32 @@ export interface RegistryIndexOutcome {
  * of the current database on the index's own table (index names are unique per table there).
  */
 export async function findExistingRegistryIndices(session: DbSession): Promise<ExistingRegistryIndex[]> {
-  const names = REGISTRY_INDICES.map((index) => index.name.toLowerCase());
-  const rows =
-    session.engine === 'postgresql'
-      ? await session.query<IndexColumnRow>(
-          // pg_indexes lists the indices of the schema; pg_index gives their key columns in order.
-          'SELECT ix.indexname AS index_name, ix.tablename AS table_name, a.attname AS column_name ' +
-            'FROM pg_catalog.pg_indexes ix ' +
-            'JOIN pg_catalog.pg_namespace n ON n.nspname = ix.schemaname ' +
-            'JOIN pg_catalog.pg_class ic ON ic.relname = ix.indexname AND ic.relnamespace = n.oid ' +
-            'JOIN pg_catalog.pg_index x ON x.indexrelid = ic.oid ' +
-            'CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ' +
-            'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ' +
-            'WHERE ix.schemaname = current_schema() AND lower(ix.indexname) = ANY($1::text[]) ' +
-            'AND k.ord <= x.indnkeyatts ' +
-            'ORDER BY ix.indexname, k.ord',
-          [names],
-        )
-      : await session.query<IndexColumnRow>(
-          'SELECT INDEX_NAME AS index_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name ' +
-            'FROM information_schema.statistics ' +
-            `WHERE TABLE_SCHEMA = DATABASE() AND LOWER(INDEX_NAME) IN (${names.map(() => '?').join(', ')}) ` +
-            'ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX',
-          names,
-        );
+  const dialect = dialectOf(session.engine);
+  const rows = await dialect.indexColumns(
+    session,
+    REGISTRY_INDICES.map((index) => index.name),
+  );
 
   const found: ExistingRegistryIndex[] = [];
   for (const index of REGISTRY_INDICES) {
     const mine = rows.filter(
       (row) =>
-        row.index_name.toLowerCase() === index.name.toLowerCase() &&
-        (session.engine === 'postgresql' || row.table_name.toLowerCase() === index.table.toLowerCase()),
+        row.index.toLowerCase() === index.name.toLowerCase() &&
+        (dialect.indexNamesPer === 'schema' || row.table.toLowerCase() === index.table.toLowerCase()),
     );
     const first = mine[0];
     if (first === undefined) continue;
     // On PostgreSQL two spellings ("REG_X" quoted and reg_x) may coexist; report the one on the right table first.
-    const preferred = mine.find((row) => row.table_name.toLowerCase() === index.table.toLowerCase()) ?? first;
-    const same = mine.filter(
-      (row) => row.index_name === preferred.index_name && row.table_name === preferred.table_name,
-    );
-    const columns = same.map((row) => row.column_name ?? '(expression)');
+    const preferred = mine.find((row) => row.table.toLowerCase() === index.table.toLowerCase()) ?? first;
+    const same = mine.filter((row) => row.index === preferred.index && row.table === preferred.table);
+    const columns = same.map((row) => row.column ?? '(expression)');
     found.push({
       index,
-      storedName: preferred.index_name,
-      table: preferred.table_name,
+      storedName: preferred.index,
+      table: preferred.table,
       columns,
       matchesDefinition:
-        preferred.table_name.toLowerCase() === index.table.toLowerCase() && sameColumns(columns, index.columns),
+        preferred.table.toLowerCase() === index.table.toLowerCase() && sameColumns(columns, index.columns),
     });
   }
   return found;
@@ -513,10 +492,4 @@ function sameColumns(actual: readonly string[], expected: readonly string[]): bo
     actual.length === expected.length &&
     actual.every((column, position) => column.toLowerCase() === expected[position]?.toLowerCase())
   );
-}
-
-interface IndexColumnRow {
-  index_name: string;
-  table_name: string;
-  column_name: string | null;
 }

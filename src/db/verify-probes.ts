@@ -13,6 +13,7 @@ import {
 } from '../wso2/registry.js';
 import { findExistingRegistryIndices, selectVersionedMetadata } from './registry-scripts.js';
 import type { DbSession } from './session.js';
+import { dialectOf } from './dialects.js';
 
 /**
  * Tables that API-M 4.2.0's apim_db has and 3.1.0's lacks: those that WSO2's API-M migration scripts for the hops
@@ -66,21 +67,8 @@ export async function holdsRegistryTables(session: DbSession): Promise<boolean> 
 export async function findMissingTables(session: DbSession, tables: readonly string[]): Promise<string[]> {
   const wanted = [...new Set(tables)];
   if (wanted.length === 0) return [];
-  const lower = [...new Set(wanted.map((name) => name.toLowerCase()))];
-  const rows =
-    session.engine === 'postgresql'
-      ? await session.query<{ name: string }>(
-          'SELECT tablename AS name FROM pg_catalog.pg_tables ' +
-            'WHERE schemaname = current_schema() AND tablename = ANY($1::text[])',
-          [lower],
-        )
-      : await session.query<{ name: string }>(
-          'SELECT TABLE_NAME AS name FROM information_schema.tables ' +
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' " +
-            `AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
-          lower,
-        );
-  const present = new Set(rows.map((row) => row.name.toLowerCase()));
+  const found = await dialectOf(session.engine).tablesUnquotedSqlFinds(session, wanted);
+  const present = new Set(found.map((name) => name.toLowerCase()));
   return wanted.filter((name) => !present.has(name.toLowerCase()));
 }
 
@@ -267,30 +255,8 @@ export async function findMissingColumns(session: DbSession, columns: readonly T
     if (!wanted.has(id)) wanted.set(id, entry);
   }
   if (wanted.size === 0) return [];
-  const tables = [...new Set([...wanted.values()].map((entry) => entry.table.toLowerCase()))];
-  const rows =
-    session.engine === 'postgresql'
-      ? await session.query<{ table_name: string; column_name: string }>(
-          'SELECT t.tablename AS table_name, a.attname AS column_name FROM pg_catalog.pg_tables t ' +
-            'JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname ' +
-            'JOIN pg_catalog.pg_class c ON c.relname = t.tablename AND c.relnamespace = n.oid ' +
-            'JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
-            'WHERE t.schemaname = current_schema() AND t.tablename = ANY($1::text[])',
-          [tables],
-        )
-      : await session.query<{ table_name: string; column_name: string }>(
-          'SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name FROM information_schema.columns c ' +
-            'JOIN information_schema.tables t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME ' +
-            "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' " +
-            `AND LOWER(c.TABLE_NAME) IN (${tables.map(() => '?').join(', ')})`,
-          tables,
-        );
-  // PostgreSQL: exact names (an unquoted name is the lower-case one); MySQL/MariaDB: any case.
-  const present = new Set(
-    rows.map((row) =>
-      session.engine === 'postgresql' ? `${row.table_name}.${row.column_name}` : key(row.table_name, row.column_name),
-    ),
-  );
+  const tables = [...new Set([...wanted.values()].map((entry) => entry.table))];
+  const present = new Set(await dialectOf(session.engine).columnsUnquotedSqlFinds(session, tables));
   return [...wanted.entries()].filter(([id]) => !present.has(id)).map(([, entry]) => entry);
 }
 

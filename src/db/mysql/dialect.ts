@@ -24,6 +24,7 @@ import {
   type DumpCheckRequest,
   type DumpRequest,
   type DumpResult,
+  type IndexColumn,
   type RestoreRequest,
   type TableRef,
 } from '../dialect.js';
@@ -85,6 +86,42 @@ async function storedTableNames(session: DbSession, names: readonly string[]): P
     rows.map((row) => row.name),
     (name) => name,
   );
+}
+
+async function tablesUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<string[]> {
+  const lower = [...new Set(names.map((name) => name.toLowerCase()))];
+  const rows = await session.query<{ name: string }>(
+    'SELECT TABLE_NAME AS name FROM information_schema.tables ' +
+      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' " +
+      `AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
+    lower,
+  );
+  return rows.map((row) => row.name);
+}
+
+async function columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]> {
+  const lower = [...new Set(tables.map((table) => table.toLowerCase()))];
+  const rows = await session.query<{ table_name: string; column_name: string }>(
+    'SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name FROM information_schema.columns c ' +
+      'JOIN information_schema.tables t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME ' +
+      "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' " +
+      `AND LOWER(c.TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
+    lower,
+  );
+  // Any case: MySQL/MariaDB find columns whatever case they were created in.
+  return rows.map((row) => `${row.table_name}.${row.column_name}`.toLowerCase());
+}
+
+async function indexColumns(session: DbSession, names: readonly string[]): Promise<IndexColumn[]> {
+  const lower = names.map((name) => name.toLowerCase());
+  const rows = await session.query<{ index_name: string; table_name: string; column_name: string | null }>(
+    'SELECT INDEX_NAME AS index_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name ' +
+      'FROM information_schema.statistics ' +
+      `WHERE TABLE_SCHEMA = DATABASE() AND LOWER(INDEX_NAME) IN (${lower.map(() => '?').join(', ')}) ` +
+      'ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX',
+    lower,
+  );
+  return rows.map((row) => ({ index: row.index_name, table: row.table_name, column: row.column_name }));
 }
 
 async function readServerInfo(session: DbSession): Promise<ServerInfo> {
@@ -324,6 +361,10 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   insertReturningId,
   tableColumns,
   storedTableNames,
+  tablesUnquotedSqlFinds,
+  columnsUnquotedSqlFinds,
+  indexColumns,
+  indexNamesPer: 'table',
   tablesLive: 'database',
   readServerInfo,
   databaseSizeSql:

@@ -15,6 +15,7 @@ import {
   type DumpCheckRequest,
   type DumpRequest,
   type DumpResult,
+  type IndexColumn,
   type RestoreRequest,
   type TableRef,
 } from '../dialect.js';
@@ -67,6 +68,45 @@ async function storedTableNames(session: DbSession, names: readonly string[]): P
     rows.map((row) => row.name),
     (name) => name.toLowerCase(),
   );
+}
+
+async function tablesUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<string[]> {
+  const rows = await session.query<{ name: string }>(
+    'SELECT tablename AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1::text[])',
+    [[...new Set(names.map((name) => name.toLowerCase()))]],
+  );
+  return rows.map((row) => row.name);
+}
+
+async function columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]> {
+  const rows = await session.query<{ table_name: string; column_name: string }>(
+    'SELECT t.tablename AS table_name, a.attname AS column_name FROM pg_catalog.pg_tables t ' +
+      'JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname ' +
+      'JOIN pg_catalog.pg_class c ON c.relname = t.tablename AND c.relnamespace = n.oid ' +
+      'JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
+      'WHERE t.schemaname = current_schema() AND t.tablename = ANY($1::text[])',
+    [[...new Set(tables.map((table) => table.toLowerCase()))]],
+  );
+  // Exact names: a column created quoted in upper case is not the one unquoted SQL finds.
+  return rows.map((row) => `${row.table_name}.${row.column_name}`);
+}
+
+async function indexColumns(session: DbSession, names: readonly string[]): Promise<IndexColumn[]> {
+  // pg_indexes lists the indices of the schema; pg_index gives their key columns in order.
+  const rows = await session.query<{ index_name: string; table_name: string; column_name: string | null }>(
+    'SELECT ix.indexname AS index_name, ix.tablename AS table_name, a.attname AS column_name ' +
+      'FROM pg_catalog.pg_indexes ix ' +
+      'JOIN pg_catalog.pg_namespace n ON n.nspname = ix.schemaname ' +
+      'JOIN pg_catalog.pg_class ic ON ic.relname = ix.indexname AND ic.relnamespace = n.oid ' +
+      'JOIN pg_catalog.pg_index x ON x.indexrelid = ic.oid ' +
+      'CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ' +
+      'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ' +
+      'WHERE ix.schemaname = current_schema() AND lower(ix.indexname) = ANY($1::text[]) ' +
+      'AND k.ord <= x.indnkeyatts ' +
+      'ORDER BY ix.indexname, k.ord',
+    [names.map((name) => name.toLowerCase())],
+  );
+  return rows.map((row) => ({ index: row.index_name, table: row.table_name, column: row.column_name }));
 }
 
 async function readServerInfo(session: DbSession): Promise<ServerInfo> {
@@ -273,6 +313,10 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   insertReturningId,
   tableColumns,
   storedTableNames,
+  tablesUnquotedSqlFinds,
+  columnsUnquotedSqlFinds,
+  indexColumns,
+  indexNamesPer: 'schema',
   tablesLive: 'the current schema of',
   readServerInfo,
   databaseSizeSql: 'SELECT pg_database_size(current_database()) AS size',

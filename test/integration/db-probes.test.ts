@@ -7,7 +7,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../../src/config/types.js';
 import { checkClientTools, findClientTools } from '../../src/db/client-tools.js';
-import { checkTestedDbms, findAdminRoleConflicts, isSuperuser, readDatabaseSizeBytes, readServerInfo, readSqlSafeUpdates } from '../../src/db/probes.js';
+import {
+  checkTestedDbms,
+  findAdminRoleConflicts,
+  isSuperuser,
+  readDatabaseSizeBytes,
+  readServerInfo,
+  readSqlSafeUpdates,
+} from '../../src/db/probes.js';
 import { DbConnectError, openSession, type DbSession } from '../../src/db/session.js';
 import {
   createMariadbUser,

@@ -78,6 +78,11 @@ export function jdbcParam(url: Pick<JdbcUrl, 'engine' | 'params'>, name: string)
   return key === undefined ? undefined : url.params[key];
 }
 
+/** A JDBC boolean parameter that is on: `true`, `1` or `yes`, in any case. */
+export function isJdbcTrue(value: string | undefined): boolean {
+  return value !== undefined && ['true', '1', 'yes'].includes(value.toLowerCase());
+}
+
 /**
  * Returns `url` with the parameter `name` set to `value`, leaving the rest of the text as written.
  * A parameter that is already there gets the new value instead of a second copy.

@@ -1,14 +1,12 @@
 /**
- * One open connection to one logical database of the deployment, over `pg` or `mysql2`.
- * Only `src/db/` talks to the drivers; everything else goes through a DbSession.
+ * One open connection to one logical database of the deployment, over `pg` (postgres/session.ts) or `mysql2`
+ * (mysql/session.ts). Only `src/db/` talks to the drivers; everything else goes through a DbSession.
  */
 
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import mysql, { type Connection as MysqlConnection, type SslOptions as MysqlSslOptions } from 'mysql2/promise';
-import pg from 'pg';
 import type { DatabaseName, DatabaseTarget, DbEngine } from '../config/types.js';
-import { jdbcParam } from '../config/jdbc-url.js';
 import { errorMessage } from '../core/errors.js';
+import { openMysqlSession } from './mysql/session.js';
+import { openPostgresSession } from './postgres/session.js';
 
 export interface DbSession {
   readonly target: DatabaseTarget;
@@ -71,108 +69,6 @@ export async function openSession(target: DatabaseTarget, options: OpenSessionOp
 
 export function describeAddress(target: Pick<DatabaseTarget, 'host' | 'port' | 'database'>): string {
   return `${target.host}:${target.port}/${target.database}`;
-}
-
-async function openPostgresSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
-  const searchPath = jdbcParam(target, 'currentSchema');
-  const client = new pg.Client({
-    host: target.host,
-    port: target.port,
-    database: target.database,
-    user: target.username,
-    password: target.password,
-    connectionTimeoutMillis: timeoutMs,
-    ssl: mapPostgresSsl(target),
-    // JDBC's currentSchema decides which schema unqualified WSO2 table names resolve to.
-    ...(searchPath ? { options: `-c search_path=${escapeStartupOption(searchPath)}` } : {}),
-  });
-  // A server that drops an idle connection must not crash the process; the next query reports it.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw toConnectError(target, error);
-  }
-  return {
-    target,
-    engine: target.engine,
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
-      const result = await client.query(sql, params ? [...params] : undefined);
-      return (result.rows ?? []) as T[];
-    },
-    async close(): Promise<void> {
-      await client.end();
-    },
-  };
-}
-
-async function openMysqlSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
-  const ssl = mapMysqlSsl(target);
-  let connection: MysqlConnection;
-  try {
-    connection = await mysql.createConnection({
-      host: target.host,
-      port: target.port,
-      database: target.database,
-      user: target.username,
-      password: target.password,
-      connectTimeout: timeoutMs,
-      ...(ssl ? { ssl } : {}),
-    });
-  } catch (error) {
-    throw toConnectError(target, error);
-  }
-  connection.on('error', () => undefined);
-  return {
-    target,
-    engine: target.engine,
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
-      const [rows] = await connection.query(sql, params ? [...params] : []);
-      // DDL and DML answer with a result header, not rows.
-      return Array.isArray(rows) ? (rows as T[]) : [];
-    },
-    async close(): Promise<void> {
-      await connection.end();
-    },
-  };
-}
-
-/** pgJDBC: `ssl=true` or `sslmode=require|verify-ca|verify-full`; only the verify modes check the certificate. */
-export function mapPostgresSsl(target: Pick<DatabaseTarget, 'engine' | 'params'>): false | TlsOptions {
-  const mode = jdbcParam(target, 'sslmode')?.toLowerCase();
-  if (mode === 'verify-full') return { rejectUnauthorized: true };
-  // verify-ca trusts the chain but not the host name, as libpq does.
-  if (mode === 'verify-ca') return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
-  if (mode === 'require') return { rejectUnauthorized: false };
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
-  // pgJDBC's bare ssl=true means verify-full.
-  return isTrue(jdbcParam(target, 'ssl')) ? { rejectUnauthorized: true } : false;
-}
-
-/**
- * Connector/J: `sslMode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY`, or the older `useSSL`/`requireSSL` with
- * `verifyServerCertificate`. mysql2 checks the chain with rejectUnauthorized and the host with verifyIdentity.
- */
-export function mapMysqlSsl(target: Pick<DatabaseTarget, 'engine' | 'params'>): MysqlSslOptions | undefined {
-  const mode = jdbcParam(target, 'sslMode')?.toUpperCase();
-  if (mode === 'VERIFY_IDENTITY') return { rejectUnauthorized: true, verifyIdentity: true };
-  if (mode === 'VERIFY_CA') return { rejectUnauthorized: true };
-  if (mode === 'REQUIRED') return { rejectUnauthorized: false };
-  if (mode === 'DISABLED' || mode === 'PREFERRED') return undefined;
-  if (isTrue(jdbcParam(target, 'useSSL')) || isTrue(jdbcParam(target, 'requireSSL'))) {
-    return { rejectUnauthorized: isTrue(jdbcParam(target, 'verifyServerCertificate')) };
-  }
-  return undefined;
-}
-
-function isTrue(value: string | undefined): boolean {
-  return value !== undefined && ['true', '1', 'yes'].includes(value.toLowerCase());
-}
-
-/** libpq startup options split on spaces; a backslash keeps a space or backslash literal. */
-function escapeStartupOption(value: string): string {
-  return value.replace(/([\\ ])/g, '\\$1');
 }
 
 function isConfigFailure(failure: DbConnectFailure): boolean {
@@ -239,7 +135,8 @@ function describeFailure(target: DatabaseTarget, failure: DbConnectFailure, fact
   }
 }
 
-function toConnectError(target: DatabaseTarget, error: unknown): DbConnectError {
+/** A driver's connection error as a DbConnectError that says what to check, without the password. */
+export function toConnectError(target: DatabaseTarget, error: unknown): DbConnectError {
   const facts = collectErrorFacts(error);
   const failure = classifyFailure(facts);
   const detail = redactPassword(describeFailure(target, failure, facts), target.password);

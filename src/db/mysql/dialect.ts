@@ -29,7 +29,8 @@ import {
   type TableRef,
 } from '../dialect.js';
 import { parseServerVersion, type DbProduct, type ServerInfo } from '../server-info.js';
-import { mapMysqlSsl, openSession, type DbSession } from '../session.js';
+import { openSession, type DbSession } from '../session.js';
+import { mapMysqlSsl } from './session.js';
 import { MYSQL_STAGE_LOCK } from './lock.js';
 
 /** What the counts of a MySQL/MariaDB backup mean, written into its manifest. */

@@ -389,3 +389,27 @@ function readBody(request: http.IncomingMessage): Promise<Buffer> {
 
 /** The short name the brief uses: `start()` → `{ url, token(runId), close(), artifacts() }`. */
 export const start = startFakeArtifactService;
+
+/** The variables through which a job reaches the artifact service and GitHub's API, as the runner sets them. */
+export const ARTIFACT_JOB_ENV = [
+  'ACTIONS_RUNTIME_TOKEN',
+  'ACTIONS_RESULTS_URL',
+  'GITHUB_SERVER_URL',
+  'GITHUB_REPOSITORY',
+  'GITHUB_RUN_ID',
+  'GITHUB_RUN_ATTEMPT',
+  'GITHUB_API_URL',
+] as const;
+
+/**
+ * Points the real `@actions/artifact` client in this process at the fake as job `attempt` of `runId` of
+ * `repository`, the way the runner's environment does (the client reads it when it runs).
+ */
+export function enterFakeJob(fake: FakeArtifactService, runId: string, attempt = 1, repository = 'acme/apim'): void {
+  process.env['ACTIONS_RUNTIME_TOKEN'] = fake.token(runId, attempt);
+  process.env['ACTIONS_RESULTS_URL'] = `${fake.url}/`;
+  process.env['GITHUB_SERVER_URL'] = 'https://github.com';
+  process.env['GITHUB_REPOSITORY'] = repository;
+  process.env['GITHUB_RUN_ID'] = runId;
+  process.env['GITHUB_RUN_ATTEMPT'] = String(attempt);
+}

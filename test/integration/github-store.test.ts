@@ -7,19 +7,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, UnsupportedError } from '../../src/core/errors.js';
 import { ArtifactExistsError, ArtifactNotFoundError } from '../../src/artifacts/store.js';
-import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
+import {
+  ARTIFACT_JOB_ENV,
+  enterFakeJob,
+  startFakeArtifactService,
+  type FakeArtifactService,
+} from '../helpers/fake-artifact-service.js';
 
 type StoreModule = typeof import('../../src/artifacts/github-store.js');
-
-const ENV_KEYS = [
-  'ACTIONS_RUNTIME_TOKEN',
-  'ACTIONS_RESULTS_URL',
-  'GITHUB_SERVER_URL',
-  'GITHUB_REPOSITORY',
-  'GITHUB_RUN_ID',
-  'GITHUB_RUN_ATTEMPT',
-  'GITHUB_API_URL',
-] as const;
 
 const REPOSITORY = { owner: 'acme', repo: 'apim' };
 const READ_TOKEN = 'ghs_fake_read_token';
@@ -37,12 +32,7 @@ function sha256(data: Buffer): string {
 
 /** Points the real client at the fake as job `attempt` of `runId`, the way the runner's environment does. */
 function enterJob(runId: string, attempt = 1): void {
-  process.env['ACTIONS_RUNTIME_TOKEN'] = fake.token(runId, attempt);
-  process.env['ACTIONS_RESULTS_URL'] = `${fake.url}/`;
-  process.env['GITHUB_SERVER_URL'] = 'https://github.com';
-  process.env['GITHUB_REPOSITORY'] = `${REPOSITORY.owner}/${REPOSITORY.repo}`;
-  process.env['GITHUB_RUN_ID'] = runId;
-  process.env['GITHUB_RUN_ATTEMPT'] = String(attempt);
+  enterFakeJob(fake, runId, attempt, `${REPOSITORY.owner}/${REPOSITORY.repo}`);
 }
 
 function newRun(): string {
@@ -51,7 +41,7 @@ function newRun(): string {
 }
 
 beforeAll(async () => {
-  saved = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+  saved = Object.fromEntries(ARTIFACT_JOB_ENV.map((key) => [key, process.env[key]]));
   fake = await startFakeArtifactService({ readToken: READ_TOKEN, repository: 'acme/apim' });
   // @actions/github reads GITHUB_API_URL once, when it is first imported: set it before the store is loaded.
   process.env['GITHUB_API_URL'] = fake.url;
@@ -61,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake.close();
-  for (const key of ENV_KEYS) {
+  for (const key of ARTIFACT_JOB_ENV) {
     if (saved[key] === undefined) delete process.env[key];
     else process.env[key] = saved[key];
   }
@@ -69,13 +59,13 @@ afterAll(async () => {
 
 let perTest: Record<string, string | undefined>;
 beforeEach(async () => {
-  perTest = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+  perTest = Object.fromEntries(ARTIFACT_JOB_ENV.map((key) => [key, process.env[key]]));
   fake.configure({ conflictOnReusedName: true, notFoundForEarlierAttempts: false });
   work = await mkdtemp(path.join(os.tmpdir(), 'github-store-test-'));
 });
 
 afterEach(async () => {
-  for (const key of ENV_KEYS) {
+  for (const key of ARTIFACT_JOB_ENV) {
     if (perTest[key] === undefined) delete process.env[key];
     else process.env[key] = perTest[key];
   }

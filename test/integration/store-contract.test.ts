@@ -10,18 +10,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../src/artifacts/local-store.js';
 import { ArtifactExistsError, ArtifactNotFoundError, type ArtifactStore } from '../../src/artifacts/store.js';
-import { startFakeArtifactService, type FakeArtifactService } from '../helpers/fake-artifact-service.js';
+import {
+  ARTIFACT_JOB_ENV,
+  enterFakeJob,
+  startFakeArtifactService,
+  type FakeArtifactService,
+} from '../helpers/fake-artifact-service.js';
 import { createMemoryStore, type MemoryBucket } from '../helpers/fakes.js';
 
-const ENV_KEYS = [
-  'ACTIONS_RUNTIME_TOKEN',
-  'ACTIONS_RESULTS_URL',
-  'GITHUB_SERVER_URL',
-  'GITHUB_REPOSITORY',
-  'GITHUB_RUN_ID',
-  'GITHUB_RUN_ATTEMPT',
-  'GITHUB_API_URL',
-] as const;
 const READ_TOKEN = 'ghs_contract_read_token';
 
 let fake: FakeArtifactService;
@@ -31,7 +27,7 @@ let work: string;
 let nextRun = 7000;
 
 beforeAll(async () => {
-  saved = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+  saved = Object.fromEntries(ARTIFACT_JOB_ENV.map((key) => [key, process.env[key]]));
   fake = await startFakeArtifactService({ readToken: READ_TOKEN, repository: 'acme/apim' });
   // @actions/github reads GITHUB_API_URL once, when it is first imported: set it before the store is loaded.
   process.env['GITHUB_API_URL'] = fake.url;
@@ -40,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake.close();
-  for (const key of ENV_KEYS) {
+  for (const key of ARTIFACT_JOB_ENV) {
     if (saved[key] === undefined) delete process.env[key];
     else process.env[key] = saved[key];
   }
@@ -76,12 +72,7 @@ const KINDS: StoreKind[] = [
     begin: () => undefined,
     open: (runId) => {
       // The runner gives each job its run's token; the client reads it from the environment.
-      process.env['ACTIONS_RUNTIME_TOKEN'] = fake.token(runId, 1);
-      process.env['ACTIONS_RESULTS_URL'] = `${fake.url}/`;
-      process.env['GITHUB_SERVER_URL'] = 'https://github.com';
-      process.env['GITHUB_REPOSITORY'] = 'acme/apim';
-      process.env['GITHUB_RUN_ID'] = runId;
-      process.env['GITHUB_RUN_ATTEMPT'] = '1';
+      enterFakeJob(fake, runId);
       return new githubStore.GitHubArtifactStore({
         runId,
         attempt: 1,

@@ -229,7 +229,7 @@ async function resolveConfig(file: ConfigFile, context: ResolveContext): Promise
       ...file.server,
       ...(file.server.javaHome === undefined ? {} : { javaHome: resolvePath(file.server.javaHome) }),
     },
-    store: { dir: resolvePath(file.store.dir) },
+    store: { dir: resolvePath(file.store.dir), groupAccess: file.store.groupAccess },
   };
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
  */
 
 const path = z.string().trim().min(1, 'must be a path');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const positive = z.number().positive();
 
 const databaseEntry = z.strictObject({
@@ -46,20 +47,32 @@ export const configSchema = z.strictObject({
     .optional(),
   backup: z
     .strictObject({
-      passphraseEnv: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
-        .optional(),
+      passphraseEnv: envName.optional(),
       recipient: z
         .string()
         .regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1...)')
         .optional(),
-      identityEnv: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
-        .optional(),
+      identityEnv: envName.optional(),
       retentionDays: z.number().int().min(1).max(90).default(30),
       allowPlaintextBackups: z.boolean().default(false),
+      /** The variable that holds the Ed25519 private key (PKCS#8 PEM) that signs new backups' manifests. */
+      signingKeyEnv: envName.optional(),
+      /** The Ed25519 public key (SPKI, base64 or PEM) that checks the manifests of backups from unrecorded runs. */
+      signingPublicKey: z
+        .string()
+        .trim()
+        .regex(
+          /^(?:-----BEGIN PUBLIC KEY-----\s+)?[A-Za-z0-9+/=\s]+(?:-----END PUBLIC KEY-----)?$/,
+          'must be an Ed25519 public key: the base64 line of `openssl pkey -pubout`, or the whole PEM',
+        )
+        .optional(),
+      /**
+       * Workflow files whose runs' backups may be restored from another run inside GitHub Actions, e.g.
+       * `.github/workflows/migrate.yml`. Default: this run's own workflow, migrate.yml and rehearsal.yml.
+       */
+      trustedWorkflows: z
+        .array(z.string().regex(/^\.github\/workflows\/[^/\s]+\.ya?ml$/, 'must be a path such as .github/workflows/migrate.yml'))
+        .optional(),
     })
     .default({ retentionDays: 30, allowPlaintextBackups: false }),
   server: z
@@ -74,8 +87,11 @@ export const configSchema = z.strictObject({
       failOnAnyError: z.boolean().default(false),
       /** After the identity core's "Waiting for migration client.", how long the client may take to show up. */
       clientStartSeconds: positive.default(300),
+      /** Environment variables the API-M server gets besides the ones it needs (see docs/security.md). */
+      env: z.array(envName).default([]),
     })
     .default({
+      env: [],
       timeoutMinutes: 180,
       stopGraceSeconds: 60,
       harmlessErrors: [],
@@ -85,8 +101,10 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       dir: path.default('.apim-migrate'),
+      /** Folders 0750 and files 0640 instead of 0700 and 0600: for runner accounts of one group sharing the store. */
+      groupAccess: z.boolean().default(false),
     })
-    .default({ dir: '.apim-migrate' }),
+    .default({ dir: '.apim-migrate', groupAccess: false }),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -63,6 +63,12 @@ export interface ResolvedConfig {
     identityEnv?: string;
     retentionDays: number;
     allowPlaintextBackups: boolean;
+    /** The variable that holds the Ed25519 private key that signs new backups' manifests. */
+    signingKeyEnv?: string;
+    /** The Ed25519 public key that checks signed manifests. */
+    signingPublicKey?: string;
+    /** Workflow files whose runs' backups may be restored from another run in GitHub Actions. */
+    trustedWorkflows?: string[];
   };
   server: {
     timeoutMinutes: number;
@@ -75,10 +81,14 @@ export interface ResolvedConfig {
     failOnAnyError: boolean;
     /** How long the identity client may take to appear after "Waiting for migration client.". */
     clientStartSeconds: number;
+    /** Environment variables passed to the API-M server besides the ones it needs. */
+    env: string[];
   };
   store: {
     /** Absolute path of the local artifact store. */
     dir: string;
+    /** Share the local store with the owner's group (0750/0640) instead of the owner only (0700/0600). */
+    groupAccess: boolean;
   };
 }
 

@@ -164,8 +164,9 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
       harmlessErrors: [],
       failOnAnyError: false,
       clientStartSeconds: 300,
+      env: [],
     },
-    store: { dir: '/cfg/.apim-migrate' },
+    store: { dir: '/cfg/.apim-migrate', groupAccess: false },
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import {
   ArtifactExistsError,
   ArtifactNotFoundError,
   type ArtifactStore,
+  type RunOrigin,
   type StoredArtifact,
   type StoredFile,
   type UploadOptions,
@@ -45,11 +46,14 @@ export class GitHubArtifactStore implements ArtifactStore {
   private readonly repository: { owner: string; repo: string } | undefined;
   private readonly client: ArtifactClient;
   private readonly serverUrl: string;
+  /** `GITHUB_API_URL`, as @actions/github reads it. */
+  private readonly apiUrl: string;
 
   constructor(options: GitHubArtifactStoreOptions) {
     const env = options.env ?? process.env;
     this.serverUrl = (env['GITHUB_SERVER_URL'] || 'https://github.com').replace(/\/+$/, '');
     assertNotGhes(this.serverUrl);
+    this.apiUrl = (env['GITHUB_API_URL'] || 'https://api.github.com').replace(/\/+$/, '');
     this.runId = options.runId;
     this.attempt = options.attempt;
     this.token = options.token && options.token.length > 0 ? options.token : undefined;
@@ -207,6 +211,46 @@ export class GitHubArtifactStore implements ArtifactStore {
         throw this.explain(error, `download artifact ${name} of run ${runId}`);
       });
     if (result.digestMismatch) throw new Error(`artifact ${name} of run ${runId} arrived damaged (sha256 differs)`);
+  }
+
+  async runOrigin(runId: string): Promise<RunOrigin> {
+    const what = `read where run ${runId} comes from`;
+    const { findBy } = this.findBy(runId, what);
+    const url = `${this.apiUrl}/repos/${findBy.repositoryOwner}/${findBy.repositoryName}/actions/runs/${findBy.workflowRunId}`;
+    const response = await fetch(url, {
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: `Bearer ${findBy.token}`,
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'apim-migrate',
+      },
+    }).catch((error: unknown) => {
+      throw new Error(`cannot ${what}: ${errorMessage(error)}`, { cause: error });
+    });
+    if (response.status === 404) {
+      throw new InputError({
+        message: `run ${runId} is not a workflow run of ${this.repositoryName()} (GitHub answered 404)`,
+      });
+    }
+    if (!response.ok)
+      throw this.explain(Object.assign(new Error(`HTTP ${response.status}`), { status: response.status }), what);
+    const run = (await response.json()) as Record<string, unknown>;
+    const fullName = (value: unknown): string | undefined => {
+      const name =
+        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['full_name'] : undefined;
+      return typeof name === 'string' ? name : undefined;
+    };
+    const headRepository = fullName(run['head_repository']);
+    return {
+      repository: fullName(run['repository']) ?? '',
+      ...(headRepository === undefined ? {} : { headRepository }),
+      event: typeof run['event'] === 'string' ? run['event'] : '',
+      workflowPath: typeof run['path'] === 'string' ? run['path'] : '',
+      url:
+        typeof run['html_url'] === 'string'
+          ? run['html_url']
+          : `${this.serverUrl}/${this.repositoryName()}/actions/runs/${runId}`,
+    };
   }
 
   private findBy(runId: string, what: string): Required<FindOptions> {

@@ -56,6 +56,25 @@ export interface ArtifactStore {
    * artifact is not there). Callers read the files in place, without a copy, and never write to the folder.
    */
   localFolder?(name: string, options?: { runId?: string }): Promise<string | undefined>;
+  /**
+   * Where another run of the store came from, for a store whose runs anyone with push access (or a pull request)
+   * can start: GitHub's. A restore of that run's backup checks it first.
+   */
+  runOrigin?(runId: string): Promise<RunOrigin>;
+}
+
+/** A GitHub workflow run as the REST API describes it (`GET /repos/{owner}/{repo}/actions/runs/{run_id}`). */
+export interface RunOrigin {
+  /** `owner/repo` the run belongs to. */
+  repository: string;
+  /** `owner/repo` of the run's head commit: a fork's for a pull request from a fork; undefined when GitHub gives none. */
+  headRepository?: string;
+  /** The event that started it: `push`, `workflow_dispatch`, `pull_request`, ... */
+  event: string;
+  /** The workflow file it ran, e.g. `.github/workflows/migrate.yml`. */
+  workflowPath: string;
+  /** Its page, for messages. */
+  url: string;
 }
 
 export class ArtifactExistsError extends Error {

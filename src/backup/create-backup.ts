@@ -6,7 +6,7 @@
  * file, counts and hashes it, writes the manifest, and hands the artifact to the store.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +39,7 @@ import {
   type BackupManifestDatabase,
 } from './manifest.js';
 import { createParallelGzip } from './parallel-gzip.js';
+import { authenticateManifest } from './authentication.js';
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 5_000;
 
@@ -55,6 +56,8 @@ export interface CreateBackupOptions {
   store: ArtifactStore;
   run: RunIdentity;
   encryption: EncryptionMode;
+  /** `backup.signingKeyEnv`'s Ed25519 key: the manifest is signed with it (passphrase backups also get an HMAC). */
+  signingKey?: KeyObject;
   logger: Logger;
   /** Where the dump files are written; they stay there after the upload unless the store moved them into place. */
   workDir: string;
@@ -108,21 +111,27 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       const label = database.names.join(' = ');
       entries.push(await logger.group(`Backing up ${label}`, () => dumpDatabase(options, database, dir, masker)));
     }
-    const manifest: BackupManifest = {
-      format: MANIFEST_FORMAT,
-      stage: options.stage,
-      artifact: options.artifactName,
-      runId: options.run.runId,
-      attempt: options.run.attempt,
-      createdAt,
-      completedAt: new Date().toISOString(),
-      toolVersion: options.toolVersion,
-      encryption:
-        options.encryption.kind === 'recipient'
-          ? { mode: 'recipient', recipient: options.encryption.recipient.trim() }
-          : { mode: options.encryption.kind },
-      databases: entries,
-    };
+    const manifest = await authenticateManifest(
+      {
+        format: MANIFEST_FORMAT,
+        stage: options.stage,
+        artifact: options.artifactName,
+        runId: options.run.runId,
+        attempt: options.run.attempt,
+        createdAt,
+        completedAt: new Date().toISOString(),
+        toolVersion: options.toolVersion,
+        encryption:
+          options.encryption.kind === 'recipient'
+            ? { mode: 'recipient', recipient: options.encryption.recipient.trim() }
+            : { mode: options.encryption.kind },
+        databases: entries,
+      },
+      {
+        ...(options.encryption.kind === 'passphrase' ? { passphrase: options.encryption.passphrase } : {}),
+        ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+      },
+    );
     // The manifest comes last: a backup without one is, by definition, incomplete.
     const manifestPath = path.join(dir, MANIFEST_FILE);
     await writeFile(manifestPath, serializeManifest(manifest), { mode: 0o600 });

@@ -35,6 +35,26 @@ const manifestDatabase = z.object({
   durationMs: z.number(),
 });
 
+const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/);
+
+/** Proof that a holder of the backup key wrote the manifest (see authentication.ts). */
+const manifestAuthentication = z.object({
+  /** HMAC-SHA256 keyed by scrypt(passphrase, salt), for passphrase backups. Only this cost is accepted. */
+  passphraseMac: z
+    .object({
+      algorithm: z.literal('hmac-sha256'),
+      kdf: z.literal('scrypt'),
+      n: z.literal(32_768),
+      r: z.literal(8),
+      p: z.literal(1),
+      salt: base64,
+      mac: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
+  /** An Ed25519 signature with backup.signingKeyEnv's key; `publicKey` is its SPKI in base64. */
+  signature: z.object({ algorithm: z.literal('ed25519'), publicKey: base64, value: base64 }).optional(),
+});
+
 export const backupManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   stage: z.string(),
@@ -47,10 +67,13 @@ export const backupManifestSchema = z.object({
   /** The mode and, for a recipient, the public key; never a passphrase or identity. */
   encryption: z.object({ mode: z.enum(['none', 'passphrase', 'recipient']), recipient: z.string().optional() }),
   databases: z.array(manifestDatabase).min(1),
+  /** Written last, over everything above it; absent in backups of earlier versions. */
+  authentication: manifestAuthentication.optional(),
 });
 
 export type BackupManifest = z.infer<typeof backupManifestSchema>;
 export type BackupManifestDatabase = z.infer<typeof manifestDatabase>;
+export type ManifestAuthentication = z.infer<typeof manifestAuthentication>;
 
 /** The manifest as it is stored: the same bytes for the same manifest, so a stored copy can be compared. */
 export function serializeManifest(manifest: BackupManifest): string {

@@ -28,6 +28,12 @@ import {
   readAgeHeader,
   type DecryptionMode,
 } from './encryption.js';
+import {
+  ManifestAuthenticationError,
+  verifyManifestAuthentication,
+  type ManifestVerifier,
+  type Proof,
+} from './authentication.js';
 import { backupManifestSchema, MANIFEST_FILE, type BackupManifest, type BackupManifestDatabase } from './manifest.js';
 
 export interface RestoreOptions {
@@ -49,6 +55,22 @@ export interface RestoreOptions {
    * differs (a replaced, damaged or foreign artifact of the same name) is refused.
    */
   manifestSha256?: string;
+  /**
+   * The backup comes from a run the ledger does not record, and the operator trusts that run: its manifest must
+   * prove, with what this verifier holds, that a holder of the backup key wrote it.
+   */
+  authenticateWith?: ManifestVerifier;
+  /** The encryption the config gives backups: a backup encrypted otherwise (or not at all) is refused. */
+  expectedEncryption: ExpectedEncryption;
+}
+
+/** What the config's backup settings say a backup must be encrypted with. */
+export interface ExpectedEncryption {
+  mode: BackupManifest['encryption']['mode'];
+  /** The config's age recipient, when it names one. */
+  recipient?: string;
+  /** `backup.allowPlaintextBackups`: a plaintext backup is restored although the config encrypts. */
+  allowPlaintext: boolean;
 }
 
 export interface RestoreResult {
@@ -114,7 +136,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     // byte is the backup's own, which the backup saw complete. A full pass over a gzip dump would add nothing.
     const ledgerChecked = options.manifestSha256 !== undefined;
     if (options.manifestSha256 !== undefined) await checkManifestDigest(backupDir, options.manifestSha256, backup);
-    const manifest = await readManifest(backupDir, backup);
+    const { manifest, text: manifestText } = await readManifest(backupDir, backup);
+    checkEncryption(manifest, options.expectedEncryption, backup);
+    checkProvenance(manifest, options, backup);
+    if (options.authenticateWith !== undefined) {
+      const proofs = await verifyAuthentication(manifestText, manifest, options.authenticateWith, backup);
+      logger.info(`${MANIFEST_FILE} of ${backup} is authentic: ${proofs.join(' and ')}`);
+    }
     const matches = matchDatabases(manifest, options.databases, backup);
 
     // Every file is checked against the manifest, decrypted and checked as a dump before any database is touched.
@@ -223,7 +251,7 @@ async function checkManifestDigest(dir: string, expected: string, backup: string
   );
 }
 
-async function readManifest(dir: string, backup: string): Promise<BackupManifest> {
+async function readManifest(dir: string, backup: string): Promise<{ manifest: BackupManifest; text: string }> {
   const text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
   if (text === undefined) {
     throw new BackupRejectedError(
@@ -249,7 +277,77 @@ async function readManifest(dir: string, backup: string): Promise<BackupManifest
         'Nothing was changed; restore from a backup that apim-migrate took.',
     );
   }
-  return result.data;
+  return { manifest: result.data, text };
+}
+
+/** A backup is restored only with the encryption the config gives backups (a plaintext one only when allowed). */
+function checkEncryption(manifest: BackupManifest, expected: ExpectedEncryption, backup: string): void {
+  const { mode, recipient } = manifest.encryption;
+  const describe = (which: string, key?: string) =>
+    which === 'none'
+      ? 'not encrypted'
+      : which === 'passphrase'
+        ? 'encrypted with a passphrase'
+        : `encrypted to ${key ?? 'an age recipient'}`;
+  const reject = (why: string) =>
+    new BackupRejectedError(
+      `${backup} ${why}. Nothing was changed; restore from a backup taken with this config's encryption.`,
+    );
+  const inconsistent = manifest.databases.filter((entry) => entry.encrypted !== (mode !== 'none'));
+  if (inconsistent.length > 0) {
+    throw reject(
+      `is inconsistent: its manifest says the backup is ${describe(mode, recipient)}, but lists ${inconsistent.map((entry) => entry.file).join(', ')} as ${mode === 'none' ? 'encrypted' : 'not encrypted'}`,
+    );
+  }
+  if (mode === expected.mode) {
+    if (mode === 'recipient' && expected.recipient !== undefined && recipient?.trim() !== expected.recipient.trim()) {
+      throw reject(`is ${describe(mode, recipient)}, but backup.recipient is ${expected.recipient}`);
+    }
+    return;
+  }
+  if (mode === 'none') {
+    if (expected.allowPlaintext) return;
+    throw reject(
+      `is not encrypted, but the config encrypts backups (${describe(expected.mode, expected.recipient)}): a plaintext backup is ` +
+        'what anyone could have put in the store. Set backup.allowPlaintextBackups: true only if this plaintext backup is known to be yours',
+    );
+  }
+  throw reject(
+    `is ${describe(mode, recipient)}, but the config's backups are ${describe(expected.mode, expected.recipient)}`,
+  );
+}
+
+/** The manifest was written for this artifact of this run: a copy of a genuine backup under another name is not it. */
+function checkProvenance(manifest: BackupManifest, options: RestoreOptions, backup: string): void {
+  const problems: string[] = [];
+  if (manifest.artifact !== options.artifactName) problems.push(`its manifest is of artifact ${manifest.artifact}`);
+  if (options.runId !== undefined && manifest.runId !== options.runId) {
+    problems.push(`its manifest says it was taken in run ${manifest.runId}`);
+  }
+  if (problems.length === 0) return;
+  throw new BackupRejectedError(
+    `${backup} was copied from elsewhere: ${problems.join(', and ')}. Nothing was changed; restore the backup from ` +
+      'the run that took it.',
+  );
+}
+
+async function verifyAuthentication(
+  text: string,
+  manifest: BackupManifest,
+  verifier: ManifestVerifier,
+  backup: string,
+): Promise<Proof[]> {
+  try {
+    return await verifyManifestAuthentication(text, manifest, verifier);
+  } catch (error) {
+    if (!(error instanceof ManifestAuthenticationError)) throw error;
+    throw new BackupRejectedError(
+      `${backup} comes from a run the ledger does not record, and ${error.message}. Nothing was changed. If you know ` +
+        'this backup is yours, check it and restore it by hand (README, "Restoring a backup by hand"): decrypt each ' +
+        'file with `age -d`, compare its sha256 with the manifest, and feed it to pg_restore or mysql.',
+      { cause: error },
+    );
+  }
 }
 
 function matchDatabases(

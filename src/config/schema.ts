@@ -71,7 +71,11 @@ export const configSchema = z.strictObject({
        * `.github/workflows/migrate.yml`. Default: this run's own workflow, migrate.yml and rehearsal.yml.
        */
       trustedWorkflows: z
-        .array(z.string().regex(/^\.github\/workflows\/[^/\s]+\.ya?ml$/, 'must be a path such as .github/workflows/migrate.yml'))
+        .array(
+          z
+            .string()
+            .regex(/^\.github\/workflows\/[^/\s]+\.ya?ml$/, 'must be a path such as .github/workflows/migrate.yml'),
+        )
         .optional(),
     })
     .default({ retentionDays: 30, allowPlaintextBackups: false }),

@@ -17,6 +17,7 @@ export interface ActionInputs {
   'github-token': string;
   'restore-stage': string;
   'restore-from-run': string;
+  'trust-unrecorded-run': boolean;
 }
 
 export function readActionInputs(): ActionInputs {
@@ -39,6 +40,7 @@ export function readActionInputs(): ActionInputs {
     'github-token': core.getInput('github-token'),
     'restore-stage': core.getInput('restore-stage'),
     'restore-from-run': core.getInput('restore-from-run'),
+    'trust-unrecorded-run': booleanInput('trust-unrecorded-run'),
   };
 }
 
@@ -61,7 +63,7 @@ function restoreRequest(inputs: ActionInputs): RestoreRequest {
     });
   }
   const fromRun = inputs['restore-from-run'];
-  return { stage, ...(fromRun ? { fromRun } : {}) };
+  return { stage, ...(fromRun ? { fromRun } : {}), trustUnrecordedRun: inputs['trust-unrecorded-run'] };
 }
 
 /** The action's main step: run one stage, then write its summary and outputs. */

@@ -22,7 +22,7 @@ Usage:
   apim-migrate plan                [--config FILE] [--json]
   apim-migrate run STAGE           [--config FILE] [--dry-run] [--force] [--json]
   apim-migrate status              [--config FILE] [--json]
-  apim-migrate restore --stage S   [--config FILE] [--from-run ID]
+  apim-migrate restore --stage S   [--config FILE] [--from-run ID [--trust-unrecorded-run]]
   apim-migrate backup              [--config FILE] [--label L]
   apim-migrate demo                [--keep]
 
@@ -48,6 +48,7 @@ const OPTIONS = {
   force: { type: 'boolean' },
   stage: { type: 'string' },
   'from-run': { type: 'string' },
+  'trust-unrecorded-run': { type: 'boolean' },
   label: { type: 'string' },
   keep: { type: 'boolean' },
   debug: { type: 'boolean' },
@@ -60,7 +61,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   plan: ['config', 'json'],
   run: ['config', 'dry-run', 'force', 'json'],
   status: ['config', 'json'],
-  restore: ['config', 'stage', 'from-run'],
+  restore: ['config', 'stage', 'from-run', 'trust-unrecorded-run'],
   backup: ['config', 'label'],
   demo: ['keep'],
 };
@@ -153,8 +154,9 @@ async function dispatch(
         throw new InputError({ message: `unknown stage "${stage}"; the stages are ${STAGE_NAMES.join(', ')}` });
       }
       const fromRun = parsed.values['from-run'];
+      const trustUnrecordedRun = parsed.values['trust-unrecorded-run'] ?? false;
       return printResult(
-        await restoreOperation({ ...base, stage, ...(fromRun ? { fromRun } : {}) }),
+        await restoreOperation({ ...base, stage, ...(fromRun ? { fromRun } : {}), trustUnrecordedRun }),
         false,
         io,
         logger,

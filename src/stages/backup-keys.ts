@@ -1,6 +1,15 @@
 /** The keys of backups, from the config and the environment variables it names: for new backups and restores. */
 
+import type { KeyObject } from 'node:crypto';
+import {
+  parseSigningKey,
+  parseSigningPublicKey,
+  publicKeyText,
+  SigningKeyError,
+  type ManifestVerifier,
+} from '../backup/authentication.js';
 import type { DecryptionMode, EncryptionMode } from '../backup/encryption.js';
+import type { ExpectedEncryption } from '../backup/restore-backup.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { InputError } from '../core/errors.js';
 
@@ -49,4 +58,65 @@ export function backupDecryption(config: ResolvedConfig, env: Record<string, str
   if (backup.identityEnv !== undefined)
     return { kind: 'identity', identity: read(backup.identityEnv, 'backup.identityEnv') };
   return { kind: 'none' };
+}
+
+/** The key that signs new backups' manifests, from `backup.signingKeyEnv`; it must be the config's public key's pair. */
+export function backupSigningKey(
+  config: ResolvedConfig,
+  env: Record<string, string | undefined>,
+): KeyObject | undefined {
+  const { backup } = config;
+  if (backup.signingKeyEnv === undefined) return undefined;
+  const text = env[backup.signingKeyEnv];
+  if (!text) {
+    throw new InputError({
+      file: config.configFile,
+      message: `backup.signingKeyEnv names ${backup.signingKeyEnv}, which is not set: set it to the Ed25519 private key (PEM) where apim-migrate backs up`,
+    });
+  }
+  const key = asSigningInput(config, 'backup.signingKeyEnv', () => parseSigningKey(text, backup.signingKeyEnv ?? ''));
+  const trusted = signingPublicKey(config);
+  if (trusted !== undefined && publicKeyText(trusted) !== publicKeyText(key)) {
+    throw new InputError({
+      file: config.configFile,
+      message: `backup.signingKeyEnv: the key in ${backup.signingKeyEnv} is not the pair of backup.signingPublicKey, so restores would not accept what it signs: give the matching key, or the public key of this one (openssl pkey -pubout)`,
+    });
+  }
+  return key;
+}
+
+/** `backup.signingPublicKey`, read. */
+export function signingPublicKey(config: ResolvedConfig): KeyObject | undefined {
+  const text = config.backup.signingPublicKey;
+  return text === undefined
+    ? undefined
+    : asSigningInput(config, 'backup.signingPublicKey', () => parseSigningPublicKey(text));
+}
+
+/** What proves the manifest of a backup from a run the ledger does not record: the passphrase, the public key. */
+export function manifestVerifier(config: ResolvedConfig, decryption: DecryptionMode): ManifestVerifier {
+  const publicKey = signingPublicKey(config);
+  return {
+    ...(decryption.kind === 'passphrase' ? { passphrase: decryption.passphrase } : {}),
+    ...(publicKey ? { signingPublicKey: publicKey } : {}),
+  };
+}
+
+/** The encryption a backup must have to be restored with this config. */
+export function expectedBackupEncryption(config: ResolvedConfig): ExpectedEncryption {
+  const { backup } = config;
+  const allowPlaintext = backup.allowPlaintextBackups;
+  if (backup.passphraseEnv !== undefined) return { mode: 'passphrase', allowPlaintext };
+  if (backup.recipient !== undefined) return { mode: 'recipient', recipient: backup.recipient, allowPlaintext };
+  if (backup.identityEnv !== undefined) return { mode: 'recipient', allowPlaintext };
+  return { mode: 'none', allowPlaintext };
+}
+
+function asSigningInput<T>(config: ResolvedConfig, setting: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof SigningKeyError)) throw error;
+    throw new InputError({ file: config.configFile, message: `${setting}: ${error.message}` }, { cause: error });
+  }
 }

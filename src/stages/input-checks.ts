@@ -17,7 +17,7 @@ import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-f
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
-import { backupDecryption, backupEncryption } from './backup-keys.js';
+import { backupDecryption, backupEncryption, backupSigningKey, signingPublicKey } from './backup-keys.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 
 /** The local store's folder is a folder (or does not exist yet: it is created). */
@@ -35,12 +35,14 @@ export async function checkStoreDirInput(config: ResolvedConfig): Promise<void> 
 export function checkBackupKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
   const encryption = backupEncryption(config, env, isGitHubActions(env) ? 'github' : 'local');
   asConfigError(config, 'backup.recipient', () => checkEncryptionMode(encryption));
+  backupSigningKey(config, env);
 }
 
 /** A restore can decrypt: the passphrase or identity variable is set, and the identity is an age secret key. */
 export function checkRestoreKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
   const decryption = backupDecryption(config, env);
   asConfigError(config, 'backup.identityEnv', () => checkDecryptionMode(decryption));
+  signingPublicKey(config);
 }
 
 /** A key the config leads to that age refuses is a config error, named by its setting. */

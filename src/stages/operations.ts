@@ -77,7 +77,11 @@ export interface RestoreOperationOptions extends OperationOptions, RestoreReques
 }
 
 export async function restoreOperation(options: RestoreOperationOptions): Promise<StageResult> {
-  const request: RestoreRequest = { stage: options.stage, ...(options.fromRun ? { fromRun: options.fromRun } : {}) };
+  const request: RestoreRequest = {
+    stage: options.stage,
+    ...(options.fromRun ? { fromRun: options.fromRun } : {}),
+    trustUnrecordedRun: options.trustUnrecordedRun ?? false,
+  };
   checkRestoreRequest(request);
   return withStageContext(options, 'restore', (context) => restoreStage(request, context), {
     checkInputs: async (config) => checkRestoreKeyInput(config, options.env),

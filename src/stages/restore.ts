@@ -8,6 +8,7 @@ import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
 import { backupDecryption } from './backup-keys.js';
 import { lockSteps } from './locks.js';
+import { trustBackup, type BackupRef } from './backup-trust.js';
 import type { StageContext, StepOutput } from './types.js';
 import type { StageName, StageResult } from '../core/results.js';
 
@@ -15,13 +16,8 @@ export interface RestoreRequest {
   stage: StageName;
   /** The run whose backup is restored; by default the one the ledger names. */
   fromRun?: string;
-}
-
-interface BackupRef {
-  name: string;
-  runId: string;
-  /** The sha256 of its manifest.json, when the ledger recorded the backup. */
-  manifestSha256?: string;
+  /** `--trust-unrecorded-run`: the backup of a run the ledger does not record may be restored, if its manifest proves it ours. */
+  trustUnrecordedRun?: boolean;
 }
 
 /** A GitHub run id (digits) or a local one (`20261124T203300Z`): never a path. */
@@ -29,6 +25,12 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Checks the request before anything runs: bad input changes nothing, not even the store's run folders. */
 export function checkRestoreRequest(request: RestoreRequest): void {
+  if (request.trustUnrecordedRun && request.fromRun === undefined) {
+    throw new InputError({
+      message:
+        '--trust-unrecorded-run (action input trust-unrecorded-run) goes with --from-run ID (restore-from-run): the backup the ledger names needs no such trust',
+    });
+  }
   if (request.fromRun !== undefined && !RUN_ID.test(request.fromRun)) {
     throw new InputError({
       message: `--from-run (action input restore-from-run) "${request.fromRun}" is not a run id: give the id of the run that took the backup, a GitHub run id such as 6123456789 or a local one such as 20261124T203300Z (apim-migrate status lists them)`,
@@ -44,6 +46,12 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
   // A backup that cannot be found is a wrong request (exit code 2), found before anything runs.
   const backup = await findBackup(request, context);
   context.outcome.backupArtifact = backup.name;
+  const decryption = backupDecryption(context.config, context.deps.env);
+  const trust = await trustBackup(
+    backup,
+    { trustUnrecordedRun: request.trustUnrecordedRun ?? false, decryption },
+    context,
+  );
   const touched = targetsOnce(() => physicalTargets(context.config));
   const title = `Restore ${backup.name} of run ${backup.runId}`;
   if (context.dryRun) {
@@ -72,11 +80,11 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
               artifactName: backup.name,
               runId: backup.runId,
               store: context.deps.store,
-              decryption: backupDecryption(context.config, context.deps.env),
+              decryption,
               databases: await touched(),
               logger: context.deps.logger,
               workDir: path.join(context.workDir, 'restore'),
-              ...(backup.manifestSha256 ? { manifestSha256: backup.manifestSha256 } : {}),
+              ...trust,
             });
             const names = result.restored.map((db) => db.names.join(' = ')).join(', ');
             return { summary: `restored ${names}; every table's row count matches the manifest` };
@@ -98,7 +106,8 @@ async function findBackup(request: RestoreRequest, context: StageContext): Promi
     const entry = recorded.find(
       (candidate) => candidate.backupName === ref.name && candidate.backupRunId === ref.runId,
     );
-    return entry?.backupSha256 ? { ...ref, manifestSha256: entry.backupSha256 } : ref;
+    if (!entry) return ref;
+    return { ...ref, recorded: true, ...(entry.backupSha256 ? { manifestSha256: entry.backupSha256 } : {}) };
   };
   if (request.fromRun !== undefined) return withDigest(await findBackupInRun(request.stage, request.fromRun, context));
   const latest = recorded.at(-1);
@@ -107,7 +116,7 @@ async function findBackup(request: RestoreRequest, context: StageContext): Promi
       message: `the ledger in shared_db records no backup of ${request.stage}: name the run that took it with --from-run ID (action input restore-from-run)`,
     });
   }
-  return withDigest({ name: latest.backupName, runId: latest.backupRunId });
+  return withDigest({ name: latest.backupName, runId: latest.backupRunId, recorded: true });
 }
 
 /** The backup of the stage's first attempt in that run: the one taken before it first changed data. */
@@ -123,7 +132,7 @@ async function findBackupInRun(stage: StageName, runId: string, context: StageCo
       message: `run ${runId} has no backup of ${stage} in ${context.deps.store.description} (looked for ${artifactName(stage, 'backup', 1)} and later attempts)`,
     });
   }
-  return { name: first.artifact.name, runId };
+  return { name: first.artifact.name, runId, recorded: false };
 }
 
 function attemptOf(stage: StageName, name: string): number | undefined {

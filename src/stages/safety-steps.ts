@@ -4,6 +4,7 @@
  * rollback point). Either step writes the attempt's ledger row once it is done.
  */
 
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { artifactName, type StoredArtifact } from '../artifacts/store.js';
 import { createBackup, type BackupResult } from '../backup/create-backup.js';
@@ -13,7 +14,8 @@ import type { StageName } from '../core/results.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { LedgerEntryWithBackup } from '../db/ledger.js';
 import type { PhysicalTarget } from '../plan/build-plan.js';
-import { backupDecryption, backupEncryption } from './backup-keys.js';
+import { backupDecryption, backupEncryption, backupSigningKey } from './backup-keys.js';
+import { trustBackup } from './backup-trust.js';
 import type { TargetsOnce } from './databases.js';
 import { recordAttemptStarted, type GuardState } from './ledger-steps.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
@@ -61,15 +63,22 @@ export function restoreStep(
       deps.logger.info(
         `${stage} failed earlier (run ${from.runId}, attempt ${from.attempt}): restoring ${from.backupName} of run ${from.backupRunId} before running it again, without a new backup`,
       );
+      const decryption = backupDecryption(config, deps.env);
+      const backup = {
+        name: from.backupName,
+        runId: from.backupRunId,
+        recorded: true,
+        manifestSha256: from.backupSha256,
+      };
       await restoreBackup({
         artifactName: from.backupName,
         runId: from.backupRunId,
         store: deps.store,
-        decryption: backupDecryption(config, deps.env),
+        decryption,
         databases: touched,
         logger: deps.logger,
         workDir: path.join(context.workDir, 'restore'),
-        manifestSha256: from.backupSha256,
+        ...(await trustBackup(backup, { trustUnrecordedRun: false, decryption }, context)),
       });
       context.outcome.backupArtifact = from.backupName;
       // The restore put the ledger back as it was before that attempt: this attempt starts anew on it.
@@ -100,11 +109,16 @@ export function backUpDatabases(
     store: deps.store,
     run: deps.run,
     encryption: backupEncryption(config, deps.env, deps.store.kind),
+    ...signingKeyOption(backupSigningKey(config, deps.env)),
     logger: deps.logger,
     workDir: path.join(context.workDir, 'backup'),
     retentionDays: config.backup.retentionDays,
     toolVersion: TOOL_VERSION,
   });
+}
+
+function signingKeyOption(key: KeyObject | undefined): { signingKey?: KeyObject } {
+  return key === undefined ? {} : { signingKey: key };
 }
 
 function manifestSha256(artifact: StoredArtifact): string {

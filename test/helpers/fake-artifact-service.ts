@@ -31,6 +31,19 @@ export interface FakeArtifactServiceOptions {
   failUploads?: number;
   /** Blob storage refuses every download (GET) with this status. */
   failDownloads?: number;
+  /**
+   * How `GET /repos/{owner}/{repo}/actions/runs/{run_id}` describes a run. Default for every run: a
+   * `workflow_dispatch` run of `.github/workflows/migrate.yml` in the repository asked for, from that repository.
+   */
+  runs?: Record<string, FakeRun>;
+}
+
+/** The fields of a workflow run (GitHub's `workflow-run` schema) that a restore checks. */
+export interface FakeRun {
+  event?: string;
+  path?: string;
+  /** `owner/repo` of the head commit: a fork's for a pull request from a fork. */
+  headRepository?: string;
 }
 
 export interface FakeArtifact {
@@ -176,6 +189,26 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
       }));
       response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
       response.end(JSON.stringify({ total_count: matching.length, artifacts }));
+      return;
+    }
+
+    const workflowRun = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/.exec(url.pathname);
+    if (request.method === 'GET' && workflowRun) {
+      const repository = `${workflowRun[1]}/${workflowRun[2]}`;
+      restAuthorise(request, repository);
+      const runId = workflowRun[3] ?? '';
+      const run = options.runs?.[runId] ?? {};
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      response.end(
+        JSON.stringify({
+          id: Number(runId),
+          event: run.event ?? 'workflow_dispatch',
+          path: run.path ?? '.github/workflows/migrate.yml',
+          html_url: `https://github.com/${repository}/actions/runs/${runId}`,
+          repository: { full_name: repository },
+          head_repository: { full_name: run.headRepository ?? repository },
+        }),
+      );
       return;
     }
 

@@ -25,7 +25,13 @@ import {
   type DecryptionMode,
   type EncryptionMode,
 } from '../../src/backup/encryption.js';
-import { BackupRejectedError, RestoreMismatchError, restoreBackup } from '../../src/backup/restore-backup.js';
+import {
+  BackupRejectedError,
+  RestoreMismatchError,
+  restoreBackup,
+  type ExpectedEncryption,
+  type RestoreOptions,
+} from '../../src/backup/restore-backup.js';
 import { TOOL_VERSION } from '../../src/core/version.js';
 import {
   changeFixture,
@@ -147,7 +153,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     artifactName: string,
     decryption: DecryptionMode,
     logger = createRecordingLogger(),
-    extra: { manifestSha256?: string } = {},
+    extra: Partial<Pick<RestoreOptions, 'manifestSha256' | 'authenticateWith' | 'expectedEncryption'>> = {},
   ) {
     return restoreBackup({
       artifactName,
@@ -157,6 +163,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       databases: [{ names: NAMES, target: scratch.target }],
       logger,
       workDir: path.join(baseDir, 'work'),
+      expectedEncryption: expectedFor(decryption),
       ...extra,
     });
   }
@@ -578,6 +585,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
           databases: [{ names: NAMES, target }],
           logger,
           workDir: path.join(baseDir, 'work'),
+          expectedEncryption: expectedFor({ kind: 'none' }),
         });
       } finally {
         await restoreWatcher.stop();
@@ -700,4 +708,10 @@ function watchProcesses(tool: RegExp, secret: string, database: string): Process
     defaultsFiles: () => [...defaultsFiles],
     defaultsFileModes: () => modes,
   };
+}
+
+/** The encryption a config with this restore key gives its backups. */
+function expectedFor(decryption: DecryptionMode): ExpectedEncryption {
+  const mode = decryption.kind === 'identity' ? 'recipient' : decryption.kind;
+  return { mode, allowPlaintext: false };
 }

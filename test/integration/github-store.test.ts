@@ -210,6 +210,29 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     await expect(noToken.list({ runId: otherRun })).rejects.toThrow(/github-token/);
   });
 
+  it('reads where another run comes from through the REST API, with the github-token', async () => {
+    const runId = newRun();
+    enterJob(runId);
+    fake.configure({
+      runs: { '4242': { event: 'pull_request', path: '.github/workflows/ci.yml', headRepository: 'mallory/apim' } },
+    });
+    const store = new mod.GitHubArtifactStore({ runId, attempt: 1, token: READ_TOKEN });
+    expect(await store.runOrigin('4242')).toEqual({
+      repository: 'acme/apim',
+      headRepository: 'mallory/apim',
+      event: 'pull_request',
+      workflowPath: '.github/workflows/ci.yml',
+      url: 'https://github.com/acme/apim/actions/runs/4242',
+    });
+    expect(fake.requests()).toContain('GET /repos/acme/apim/actions/runs/4242');
+    expect((await store.runOrigin('4243')).event).toBe('workflow_dispatch');
+
+    const weak = new mod.GitHubArtifactStore({ runId, attempt: 1, token: 'ghs_without_actions_read' });
+    await expect(weak.runOrigin('4242')).rejects.toThrow(/actions: read/);
+    const noToken = new mod.GitHubArtifactStore({ runId, attempt: 1 });
+    await expect(noToken.runOrigin('4242')).rejects.toThrow(/github-token/);
+  });
+
   it('refuses GitHub Enterprise Server early, saying what to do', () => {
     enterJob(newRun());
     process.env['GITHUB_SERVER_URL'] = 'https://github.example.internal';

@@ -48,7 +48,7 @@ export async function trustBackup(
         `the ledger in shared_db does not record ${backup.name} of run ${backup.runId}: apim-migrate restores only ` +
         'the backups it recorded, since anyone who can add an artifact to the store could have put this one there. ' +
         'If you know that run is yours, say so with --trust-unrecorded-run (action input trust-unrecorded-run: true); ' +
-        "its manifest must then prove it was made with this config's backup passphrase or signing key",
+        "its manifest must then prove it was made with this config's backup passphrase or signing key. Nothing was changed",
     });
   }
   await checkRunOrigin(backup, context);

@@ -7,12 +7,15 @@
 import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackupManifest } from '../../src/backup/manifest.js';
+import { serializeManifest, type BackupManifest } from '../../src/backup/manifest.js';
 import type { TableChecksums } from '../../src/db/table-checksums.js';
 import { allChecksums, cli, createFaultCase, storedArtifacts, type FaultCase } from '../helpers/fault-case.js';
-import { requireBundles, type ScriptRun } from '../helpers/migration-setup.js';
+import { PASSPHRASE_ENV, requireBundles, type ScriptRun } from '../helpers/migration-setup.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { authenticateManifest } from '../../src/backup/authentication.js';
 
 const TIMEOUT = { timeout: 120_000 };
 const BACKUP = 'apim-migrate-registry-scripts-backup-a1';
@@ -55,6 +58,17 @@ async function dumpName(dir = artifactDir): Promise<string> {
   const file = manifest.databases[0]?.file;
   if (!file) throw new Error('the manifest names no dump');
   return file;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Rewrites a stored manifest with `change` and authenticates it with `made`'s passphrase, as a key holder could. */
+async function reauthenticate(dir: string, change: (manifest: BackupManifest) => BackupManifest): Promise<void> {
+  const file = path.join(dir, 'manifest.json');
+  const { authentication: _old, ...manifest } = JSON.parse(await readFile(file, 'utf8')) as BackupManifest;
+  const passphrase = made.setup.env[PASSPHRASE_ENV];
+  if (!passphrase) throw new Error('the setup has no passphrase');
+  await writeFile(file, serializeManifest(await authenticateManifest(change(manifest), { passphrase })));
 }
 
 async function putBack(): Promise<void> {
@@ -139,21 +153,84 @@ describe('a backup that cannot be trusted is refused before anything is touched'
     }
   });
 
-  it('a foreign backup named with --from-run (no ledger record to compare with)', TIMEOUT, async () => {
-    const foreign = (await storedArtifacts(other.setup)).find((name) => name.endsWith(`/${BACKUP}`));
-    if (!foreign) throw new Error('the other setup has no backup');
-    const foreignRun = `foreign-${foreign.split('/')[0] ?? ''}`;
-    const target = path.join(made.setup.storeDir, 'runs', foreignRun, BACKUP);
-    await cp(path.join(other.setup.storeDir, 'runs', foreign), target, { recursive: true });
+  it(
+    'a foreign backup named with --from-run: not recorded, and from another database even when authentic',
+    TIMEOUT,
+    async () => {
+      const foreign = (await storedArtifacts(other.setup)).find((name) => name.endsWith(`/${BACKUP}`));
+      if (!foreign) throw new Error('the other setup has no backup');
+      const foreignRun = `foreign-${foreign.split('/')[0] ?? ''}`;
+      const target = path.join(made.setup.storeDir, 'runs', foreignRun, BACKUP);
+      await cp(path.join(other.setup.storeDir, 'runs', foreign), target, { recursive: true });
+      try {
+        const refused = await expectRefused(/does not record \S+ of run foreign-/, ['--from-run', foreignRun]);
+        expect(refused.code).toBe(2);
+        // Copied under another run, its manifest names the run that took it.
+        await expectRefused(/was copied from elsewhere: its manifest says it was taken in run/, [
+          '--from-run',
+          foreignRun,
+          '--trust-unrecorded-run',
+        ]);
+        // Even made authentic for this run with this setup's passphrase, it is a backup of another database.
+        await reauthenticate(target, (manifest) => ({ ...manifest, runId: foreignRun }));
+        await expectRefused(/was backed up from database \S+, but apim_db is now/, [
+          '--from-run',
+          foreignRun,
+          '--trust-unrecorded-run',
+        ]);
+      } finally {
+        await rm(path.dirname(target), { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('a planted plaintext pg_dump of another database with a hand-written manifest', TIMEOUT, async () => {
+    const plantedRun = 'planted-run';
+    const target = path.join(made.setup.storeDir, 'runs', plantedRun, BACKUP);
+    await cp(pristine, target, { recursive: true });
     try {
-      await expectRefused(/was backed up from database \S+, but apim_db is now/, ['--from-run', foreignRun]);
+      await rm(path.join(target, await dumpName(target)));
+      const dump = path.join(target, 'apim_db.pgdump');
+      await execFileAsync('pg_dump', [
+        '-Fc',
+        '-h',
+        '127.0.0.1',
+        '-U',
+        'postgres',
+        '-d',
+        other.setup.database,
+        '-f',
+        dump,
+      ]);
+      const bytes = await readFile(dump);
+      const genuine = JSON.parse(await readFile(path.join(pristine, 'manifest.json'), 'utf8')) as BackupManifest;
+      const { authentication: _dropped, ...unsigned } = genuine;
+      const planted: BackupManifest = {
+        ...unsigned,
+        runId: plantedRun,
+        encryption: { mode: 'none' },
+        databases: genuine.databases.map((entry) => ({
+          ...entry,
+          encrypted: false,
+          file: 'apim_db.pgdump',
+          bytes: bytes.length,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        })),
+      };
+      await writeFile(path.join(target, 'manifest.json'), serializeManifest(planted));
+      await expectRefused(/does not record \S+ of run planted-run/, ['--from-run', plantedRun]);
+      await expectRefused(/is not encrypted, but the config encrypts backups/, [
+        '--from-run',
+        plantedRun,
+        '--trust-unrecorded-run',
+      ]);
     } finally {
       await rm(path.dirname(target), { recursive: true, force: true });
     }
   });
 
-  it('a truncated dump with a manifest made to match it', TIMEOUT, async () => {
-    // Only the archive itself can tell: copied to a run without a ledger record, its manifest rewritten.
+  it('a truncated dump with a manifest made to match it, under an unrecorded run', TIMEOUT, async () => {
+    // The attacker rewrites the manifest to fit the damaged file, but cannot make its HMAC without the passphrase.
     const copyRun = `copy-of-${runId}`;
     const copy = path.join(made.setup.storeDir, 'runs', copyRun, BACKUP);
     await cp(artifactDir, copy, { recursive: true });
@@ -169,10 +246,12 @@ describe('a backup that cannot be trusted is refused before anything is touched'
       if (!entry) throw new Error('no database in the manifest');
       entry.bytes = bytes.length;
       entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-      await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-      await expectRefused(/decrypt|truncated|damaged|not a valid|could not be read|pg_restore/i, [
+      manifest.runId = copyRun;
+      await writeFile(manifestFile, serializeManifest(manifest));
+      await expectRefused(/comes from a run the ledger does not record, and its manifest's HMAC does not match/, [
         '--from-run',
         copyRun,
+        '--trust-unrecorded-run',
       ]);
     } finally {
       await rm(path.dirname(copy), { recursive: true, force: true });
@@ -188,4 +267,26 @@ describe('a backup that cannot be trusted is refused before anything is touched'
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(await allChecksums(made.setup)).not.toEqual(migrated);
   });
+
+  it(
+    'once restored, the ledger no longer records it: it restores again only with --trust-unrecorded-run',
+    TIMEOUT,
+    async () => {
+      const restored = await allChecksums(made.setup);
+      const refused = await cli(made, ['restore', '--stage', 'registry-scripts', '--from-run', runId]);
+      expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/does not record .*--trust-unrecorded-run/s);
+      const run = await cli(made, [
+        'restore',
+        '--stage',
+        'registry-scripts',
+        '--from-run',
+        runId,
+        '--trust-unrecorded-run',
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).toMatch(/manifest\.json of .* is authentic: passphrase/);
+      expect(await allChecksums(made.setup)).toEqual(restored);
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { UnsupportedError } from '../core/errors.js';
+import { storeModes } from '../core/private-files.js';
 import { GitHubArtifactStore } from './github-store.js';
 import { LocalFolderStore, newLocalRunId } from './local-store.js';
 import type { ArtifactStore, RunIdentity } from './store.js';
@@ -14,6 +15,7 @@ export function isGitHubActions(env: Record<string, string | undefined>): boolea
 export async function resolveRunIdentity(
   env: Record<string, string | undefined>,
   storeDir: string,
+  options: { groupAccess?: boolean } = {},
 ): Promise<RunIdentity> {
   if (isGitHubActions(env)) {
     const runId = env['GITHUB_RUN_ID'];
@@ -26,7 +28,11 @@ export async function resolveRunIdentity(
     return { runId, attempt };
   }
   const named = env['APIM_MIGRATE_RUN_ID'];
-  return { runId: named && named.length > 0 ? named : await newLocalRunId(storeDir), attempt: 1 };
+  const runId =
+    named && named.length > 0
+      ? named
+      : await newLocalRunId(storeDir, new Date(), storeModes(options.groupAccess ?? false));
+  return { runId, attempt: 1 };
 }
 
 /** Inside GitHub Actions the artifacts go to GitHub's artifact service; outside, to the local folder store. */
@@ -36,8 +42,17 @@ export function createStore(options: {
   run: RunIdentity;
   /** The action's `github-token` input: reads artifacts of other runs and earlier attempts. */
   githubToken?: string;
+  /** `store.groupAccess`, for the local folder store. */
+  groupAccess?: boolean;
+  /** Warnings of the local folder store about its folders. */
+  onWarning?: (message: string) => void;
 }): ArtifactStore {
-  if (!isGitHubActions(options.env)) return new LocalFolderStore(options.storeDir, options.run.runId);
+  if (!isGitHubActions(options.env)) {
+    return new LocalFolderStore(options.storeDir, options.run.runId, {
+      groupAccess: options.groupAccess ?? false,
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
+  }
   const missing = ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_RESULTS_URL'].filter((name) => !options.env[name]);
   if (missing.length > 0) {
     throw new UnsupportedError(

@@ -6,12 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/format.js';
+import { makePrivateDir, openPrivateWriteStream } from '../core/private-files.js';
 import type { Logger } from '../log/logger.js';
 import {
   createLogMatcher,
@@ -127,8 +128,8 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   let stallTimer: NodeJS.Timeout | undefined;
   const lastLines: string[] = [];
 
-  await mkdir(path.dirname(options.logFile), { recursive: true });
-  const logStream = createWriteStream(options.logFile, { flags: 'a' });
+  await makePrivateDir(path.dirname(options.logFile));
+  const logStream = await openPrivateWriteStream(options.logFile, 'a');
   logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
   const timers: NodeJS.Timeout[] = [];
   let settleTimer: NodeJS.Timeout | undefined;

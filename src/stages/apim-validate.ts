@@ -1,5 +1,6 @@
-import { readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { writePrivateFile } from '../core/private-files.js';
 import type { InvalidDefinition } from '../server/server-runner.js';
 import { isHealthStep } from './apim.js';
 import { checkServerRunInput } from './input-checks.js';
@@ -78,7 +79,10 @@ async function judgeInvalidDefinitions(context: StageContext, found: InvalidDefi
   const { logger } = context.deps;
   context.outcome.invalidDefinitions = found.length;
   context.outcome.changes = { stage: 'apim-validate', invalidDefinitions: found };
-  await writeFile(path.join(logsDir(context), 'invalid-definitions.json'), `${JSON.stringify(found, null, 2)}\n`);
+  await writePrivateFile(
+    path.join(logsDir(context), 'invalid-definitions.json'),
+    `${JSON.stringify(found, null, 2)}\n`,
+  );
   if (found.length === 0) return { summary: 'every API definition is valid' };
   for (const api of found) {
     logger.warning(`${api.kind} definition of ${api.name} ${api.version} (provider ${api.provider}): ${api.message}`);

@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { errorMessage, exitCodeOf } from '../core/errors.js';
+import { makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 import type { StageResult, StageStatus, StepResult } from '../core/results.js';
@@ -100,12 +100,12 @@ function verdictLine(title: string, status: StageStatus, steps: StepResult[]): s
 async function storeReport(result: StageResult, context: StageContext): Promise<StageResult> {
   const { logger, store, run } = context.deps;
   const reportDir = path.join(context.workDir, 'report');
-  await mkdir(reportDir, { recursive: true });
+  await makePrivateDir(reportDir);
   const localPath = path.join(reportDir, REPORT_FILE);
   const name = artifactName(result.stage, 'report', run.attempt);
   // The stored report holds no reportPath: a path on this machine means nothing inside the artifact.
   const withName: StageResult = { ...result, reportArtifact: name };
-  await writeFile(localPath, `${JSON.stringify(withName, null, 2)}\n`);
+  await writePrivateFile(localPath, `${JSON.stringify(withName, null, 2)}\n`);
   try {
     const stored = await store.upload(name, [localPath], { retentionDays: context.config.backup.retentionDays });
     return { ...withName, reportPath: stored.localDir ? path.join(stored.localDir, REPORT_FILE) : localPath };

@@ -111,12 +111,14 @@ async function withStageContext(
   if (!isGitHubActions(options.env)) await checkStoreDirInput(config);
   await checks.checkInputs?.(config);
   const lockWaitMs = readLockWaitMs(options.env);
-  const run = await resolveRunIdentity(options.env, config.store.dir);
+  const run = await resolveRunIdentity(options.env, config.store.dir, { groupAccess: config.store.groupAccess });
   const store = createStore({
     env: options.env,
     storeDir: config.store.dir,
     run,
     ...(options.githubToken ? { githubToken: options.githubToken } : {}),
+    groupAccess: config.store.groupAccess,
+    onWarning: (message) => options.logger.warning(message),
   });
   const workBase = options.env['RUNNER_TEMP'] ?? os.tmpdir();
   for (const base of new Set([workBase, os.tmpdir()])) await removeOrphanedWorkDirs(base, options.logger);

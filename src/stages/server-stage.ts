@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 import { errorMessage } from '../core/errors.js';
+import { copyPrivateFile, makePrivateDir, openPrivateWriteStream, writePrivateFile } from '../core/private-files.js';
 import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
 import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
@@ -29,8 +30,8 @@ export function logsDir(context: StageContext): string {
 }
 
 async function keepInLogs(context: StageContext, name: string, content: string): Promise<void> {
-  await mkdir(logsDir(context), { recursive: true });
-  await writeFile(path.join(logsDir(context), name), maskSecrets(context, content));
+  await makePrivateDir(logsDir(context));
+  await writePrivateFile(path.join(logsDir(context), name), maskSecrets(context, content));
 }
 
 /**
@@ -60,7 +61,7 @@ async function copyMasked(source: string, target: string, masker: SecretMasker):
     () => false,
   );
   if (!opened) return;
-  const output = createWriteStream(target);
+  const output = await openPrivateWriteStream(target);
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     if (!output.write(`${masker.mask(line)}\n`)) await once(output, 'drain');
   }
@@ -172,7 +173,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
         const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}`;
         if (context.dryRun) return { summary: `dry run: would run ${command.display} with ${launcherEnv}` };
         deps.logger.info(`The launcher runs with ${launcherEnv}`);
-        await mkdir(logsDir(context), { recursive: true });
+        await makePrivateDir(logsDir(context));
         await clearLeftoverServer(config.apimHome, {
           graceMs: config.server.stopGraceSeconds * 1000,
           logger: deps.logger,
@@ -253,7 +254,7 @@ export function storeLogsStep(
     async run(): Promise<StepOutput> {
       if (context.dryRun) return { outcome: 'skipped', summary: 'dry run: no logs' };
       const dir = logsDir(context);
-      await mkdir(dir, { recursive: true });
+      await makePrivateDir(dir);
       const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
       await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), secretMasker(context));
       const copied: string[] = [];
@@ -289,7 +290,7 @@ async function copyFolderFlat(folder: string, target: string): Promise<string[]>
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const source = path.join(folder, entry.name);
-    await copyFile(source, path.join(target, `${path.basename(folder)}-${entry.name}`));
+    await copyPrivateFile(source, path.join(target, `${path.basename(folder)}-${entry.name}`));
     copied.push(source);
   }
   return copied;

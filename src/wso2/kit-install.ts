@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { errorMessage, InputError } from '../core/errors.js';
+import { makePrivateDir } from '../core/private-files.js';
 import type { Logger } from '../log/logger.js';
 import { inspectMigrationKit, type KitInspection, type KitKind } from './migration-kit.js';
 
@@ -85,7 +86,7 @@ export async function installMigrationKit(options: InstallMigrationKitOptions): 
   const jarPath = inspection.jarPath;
   if (jarPath === null) throw new Error(`internal: ${inspection.path} passed inspection without a jar`);
 
-  await mkdir(options.workDir, { recursive: true });
+  await makePrivateDir(options.workDir);
   const unpackDir = inspection.format === 'zip' ? await mkdtemp(join(resolve(options.workDir), `kit-${kind}-`)) : null;
   try {
     let kitRoot = inspection.path;

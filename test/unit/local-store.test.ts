@@ -179,3 +179,95 @@ describe('newLocalRunId', () => {
     expect(ids).toEqual(['20261124T203300Z', '20261124T203300Z-2', '20261124T203300Z-3']);
   });
 });
+
+describe('LocalFolderStore: private files', () => {
+  let umask: number;
+  beforeEach(() => {
+    // The most permissive umask: every mode below is apim-migrate's own, not the umask's.
+    umask = process.umask(0);
+  });
+  afterEach(() => {
+    process.umask(umask);
+  });
+
+  const modeOf = (target: string) => statSync(target).mode & 0o777;
+
+  async function storeEverything(store: LocalFolderStore, name: string): Promise<string> {
+    const copied = await file('report.json', '{}\n');
+    const moved = await file('dump.pgdump', 'dump');
+    const stored = await store.upload(name, [copied], {});
+    await store.upload(`${name}-moved`, [moved], { moveFiles: true });
+    return stored.localDir ?? '';
+  }
+
+  it('makes the store, runs/, the run, the artifact folders 0700 and their files 0600', async () => {
+    const root = path.join(dir, 'new', '.apim-migrate');
+    const runId = await newLocalRunId(root);
+    const artifactDir = await storeEverything(new LocalFolderStore(root, runId), 'apim-migrate-apim-report-a1');
+
+    for (const folder of [path.dirname(root), root, path.join(root, 'runs'), path.join(root, 'runs', runId)]) {
+      expect(modeOf(folder), folder).toBe(0o700);
+    }
+    for (const artifact of [artifactDir, `${artifactDir}-moved`]) {
+      expect(modeOf(artifact)).toBe(0o700);
+      for (const name of await readdir(artifact)) expect(modeOf(path.join(artifact, name)), name).toBe(0o600);
+    }
+    // Files given in with wider modes (the umask's 0666 here) are narrowed too, moved or copied.
+    expect(await readdir(`${artifactDir}-moved`)).toEqual(['.artifact.json', 'dump.pgdump']);
+  });
+
+  it('with groupAccess makes them 0750 and 0640', async () => {
+    const root = path.join(dir, '.apim-migrate');
+    const runId = await newLocalRunId(root, new Date(), { dir: 0o750, file: 0o640 });
+    const store = new LocalFolderStore(root, runId, { groupAccess: true });
+    const artifactDir = await storeEverything(store, 'apim-migrate-apim-logs-a1');
+
+    for (const folder of [root, path.join(root, 'runs'), path.join(root, 'runs', runId), artifactDir]) {
+      expect(modeOf(folder), folder).toBe(0o750);
+    }
+    for (const name of await readdir(artifactDir)) expect(modeOf(path.join(artifactDir, name))).toBe(0o640);
+  });
+
+  it('a run folder made by another store than the one that uploads still gets the store modes', async () => {
+    // APIM_MIGRATE_RUN_ID names the run: newLocalRunId is not called, upload makes the folders.
+    const root = path.join(dir, 'named');
+    const store = new LocalFolderStore(root, 'my-run');
+    const artifactDir = await storeEverything(store, 'apim-migrate-preflight-report-a1');
+    for (const folder of [root, path.join(root, 'runs'), path.join(root, 'runs', 'my-run'), artifactDir]) {
+      expect(modeOf(folder), folder).toBe(0o700);
+    }
+  });
+
+  it('leaves a store folder that exists with wider modes as it is, says so once, and keeps the artifacts private', async () => {
+    const root = path.join(dir, 'shared');
+    await mkdir(path.join(root, 'runs', 'run-a'), { recursive: true, mode: 0o777 });
+    const warnings: string[] = [];
+    const store = new LocalFolderStore(root, 'run-a', { onWarning: (message) => warnings.push(message) });
+
+    const artifactDir = await storeEverything(store, 'apim-migrate-apim-backup-a1');
+
+    expect(modeOf(root)).toBe(0o777);
+    expect(modeOf(artifactDir)).toBe(0o700);
+    // One warning per folder of the store that is wider, on the first upload only.
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toContain(`the store folder ${root} is 0777`);
+    expect(warnings[0]).toMatch(/chmod 700 .*store\.groupAccess: true/);
+  });
+
+  it('says nothing of folders that are as narrow as the store', async () => {
+    const warnings: string[] = [];
+    const root = path.join(dir, 'narrow');
+    const store = new LocalFolderStore(root, await newLocalRunId(root), { onWarning: (text) => warnings.push(text) });
+    await storeEverything(store, 'apim-migrate-apim-backup-a1');
+    expect(warnings).toEqual([]);
+  });
+
+  it('downloads into a private folder with private files', async () => {
+    const store = new LocalFolderStore(dir, 'run-a');
+    await store.upload('apim-migrate-apim-backup-a1', [await file('shared_db.pgdump', 'dump')]);
+    const destination = path.join(files, 'restore', 'here');
+    const [downloaded] = await store.download('apim-migrate-apim-backup-a1', destination);
+    expect(modeOf(destination)).toBe(0o700);
+    expect(modeOf(downloaded ?? '')).toBe(0o600);
+  });
+});

@@ -3,6 +3,7 @@
  * and the stock `age` tool. Needs `bash scripts/ensure-services.sh` first.
  */
 
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -132,6 +133,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       logger?: RecordingLogger;
       useStore?: ArtifactStore;
       progressIntervalMs?: number;
+      signingKey?: KeyObject;
     } = {},
   ): Promise<BackupResult> {
     return createBackup({
@@ -146,6 +148,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       retentionDays: 30,
       toolVersion: TOOL_VERSION,
       ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
+      ...(options.signingKey === undefined ? {} : { signingKey: options.signingKey }),
     });
   }
 
@@ -182,14 +185,15 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     const entry = result.manifest.databases[0]!;
     const dumpFile = path.join(dir, entry.file);
     await copyFile(storedFile(result, entry.file), dumpFile);
-    const manifest = structuredClone(result.manifest);
+    const name = nextName('variant');
+    // Stored under its own name, as a backup of that name would be: only the change tells it apart.
+    const manifest = { ...structuredClone(result.manifest), artifact: name };
     const { withManifest } = await change(dir, dumpFile, manifest);
     const files = [dumpFile];
     if (withManifest) {
       await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
       files.push(path.join(dir, MANIFEST_FILE));
     }
-    const name = nextName('variant');
     await store.upload(name, files);
     return name;
   }
@@ -344,6 +348,39 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     expect(await databaseChecksums(scratch.target)).toEqual(before);
   });
 
+  it('signs the manifest with an Ed25519 key: a recipient backup proves itself to the public key alone', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const identity = await generateIdentity();
+    const recipient = await identityToRecipient(identity);
+    const keys = generateKeyPairSync('ed25519');
+    const result = await backup({ kind: 'recipient', recipient }, { signingKey: keys.privateKey });
+    expect(result.manifest.authentication?.signature?.algorithm).toBe('ed25519');
+    expect(result.manifest.authentication?.passphraseMac).toBeUndefined();
+
+    await changeFixture(scratch.target);
+    const changed = await databaseChecksums(scratch.target);
+    const decryption: DecryptionMode = { kind: 'identity', identity };
+    const stranger = generateKeyPairSync('ed25519').publicKey;
+    const refused = await restore(result.artifact.name, decryption, undefined, {
+      authenticateWith: { signingPublicKey: stranger },
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(BackupRejectedError);
+    expect((refused as Error).message).toMatch(
+      /signed with another key than backup.signingPublicKey.*Nothing was changed/s,
+    );
+    expect(await databaseChecksums(scratch.target)).toEqual(changed);
+    // The passphrase of another config proves nothing about a recipient backup.
+    const unproven = await restore(result.artifact.name, decryption, undefined, {
+      authenticateWith: { passphrase: PASSPHRASE },
+    }).catch((error: unknown) => error);
+    expect((unproven as Error).message).toMatch(/which the config cannot check/);
+
+    const logger = createRecordingLogger();
+    await restore(result.artifact.name, decryption, logger, { authenticateWith: { signingPublicKey: keys.publicKey } });
+    expect(logger.lines.join('\n')).toMatch(/is authentic: signature/);
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+  });
+
   it('refuses a wrong key and broken, incomplete or foreign backups, and leaves the database as it was', async () => {
     const original = await databaseChecksums(scratch.target);
     const encrypted = await backup({ kind: 'passphrase', passphrase: PASSPHRASE });
@@ -356,8 +393,9 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       decryption: DecryptionMode,
       errorClass: new (...args: never[]) => Error,
       message: RegExp,
+      expectedEncryption = expectedFor(decryption),
     ): Promise<void> {
-      const error = await restore(artifactName, decryption).then(
+      const error = await restore(artifactName, decryption, undefined, { expectedEncryption }).then(
         () => undefined,
         (reason: unknown) => reason,
       );
@@ -375,13 +413,35 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       BackupKeyError,
       /passphrase is wrong/,
     );
+    // The key given does not fit the backup although the config's encryption would.
+    const passphraseBackups: ExpectedEncryption = { mode: 'passphrase', allowPlaintext: false };
     await expectRefused(
       encrypted.artifact.name,
       { kind: 'identity', identity },
       BackupKeyError,
       /encrypted with a passphrase, but an age identity was given/,
+      passphraseBackups,
     );
-    await expectRefused(encrypted.artifact.name, { kind: 'none' }, BackupKeyError, /give the backup passphrase/);
+    await expectRefused(
+      encrypted.artifact.name,
+      { kind: 'none' },
+      BackupKeyError,
+      /give the backup passphrase/,
+      passphraseBackups,
+    );
+    // The backup's encryption is not the config's: refused before any key is tried.
+    await expectRefused(
+      encrypted.artifact.name,
+      { kind: 'identity', identity },
+      BackupRejectedError,
+      /is encrypted with a passphrase, but the config's backups are encrypted to an age recipient/,
+    );
+    await expectRefused(
+      plain.artifact.name,
+      passphrase,
+      BackupRejectedError,
+      /is not encrypted, but the config encrypts backups \(encrypted with a passphrase\)/,
+    );
 
     const truncated = await storeVariant(encrypted, async (_dir, file) => {
       await truncate(file, Math.floor((await stat(file)).size / 2));
@@ -462,6 +522,13 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       `apim_db = shared_db: ${engineCase.engine === 'postgresql' ? 'public.am_api' : 'AM_API'}: 999 rows in the backup, 40 now`,
     ]);
     expect((mismatch as Error).message).toMatch(/Do not run a migration stage/);
+
+    // A plaintext backup restores where the config allows plaintext backups.
+    await restore(plain.artifact.name, passphrase, undefined, {
+      expectedEncryption: { mode: 'passphrase', allowPlaintext: true },
+    });
+    expect(await databaseChecksums(scratch.target)).toEqual(original);
+    await changeFixture(scratch.target);
 
     // The real backup is still good.
     await restore(encrypted.artifact.name, passphrase);

@@ -540,6 +540,19 @@ describe.each(ENGINES)('a rollback from another run on %s', (_label, engine) => 
     expect(await checksums(setup, { withLedger: true })).not.toEqual(seededState);
 
     const second = newRunId();
+    const migrated = await checksums(setup, { withLedger: true });
+    // Had a pull request started that run, its artifacts would be anyone's: refused, nothing changed.
+    service.configure({ runs: { [first]: { event: 'pull_request', path: '.github/workflows/ci.yml' } } });
+    const refused = await job(setup, newRunId(), {
+      stage: 'restore',
+      'restore-stage': 'registry-scripts',
+      'restore-from-run': first,
+    }).finally(() => service.configure({ runs: {} }));
+    expect(refused.main.run.code, refused.main.run.stdout).toBe(1);
+    expect(refused.main.run.stdout).toMatch(/a pull_request event started it/);
+    expect(refused.main.run.stdout).toMatch(/\.github\/workflows\/ci\.yml, which is not among the trusted workflows/);
+    expect(await checksums(setup, { withLedger: true })).toEqual(migrated);
+
     const rollback = await job(setup, second, {
       stage: 'restore',
       'restore-stage': 'registry-scripts',

@@ -224,12 +224,15 @@ describe('rollback.yml', () => {
     expect(inputs['stage-to-restore']).toMatchObject({ type: 'choice', options: [...MUTATING_STAGES] });
     expect(inputs['from-run']).toMatchObject({ type: 'string', required: true });
     expect(inputs['config']?.default).toBe('apim-migration.yml');
+    // Off unless the operator vouches for a backup the ledger does not record.
+    expect(inputs['trust-unrecorded-run']).toMatchObject({ type: 'boolean', default: false });
     expect(jobs).toHaveLength(1);
     const step = actionStep(jobs[0]!);
     expect(step.with).toEqual({
       stage: 'restore',
       'restore-stage': '${{ inputs.stage-to-restore }}',
       'restore-from-run': '${{ inputs.from-run }}',
+      'trust-unrecorded-run': '${{ inputs.trust-unrecorded-run }}',
       config: '${{ inputs.config }}',
     });
     expect(Object.keys(step.env ?? {})).toContain('APIM_MIGRATE_BACKUP_PASSPHRASE');

@@ -23,7 +23,8 @@ import type { Dialect, DumpResult } from '../db/dialect.js';
 import { countRows, dialectOf } from '../db/dialects.js';
 import { readServerInfo } from '../db/probes.js';
 import { openSession, type DbSession } from '../db/session.js';
-import { registerSecrets, SecretMasker, type Logger } from '../log/logger.js';
+import type { SecretMasker } from '../core/secrets.js';
+import type { Logger } from '../log/logger.js';
 import {
   AGE_EXTENSION,
   checkEncryptionMode,
@@ -59,6 +60,8 @@ export interface CreateBackupOptions {
   /** `backup.signingKeyEnv`'s Ed25519 key: the manifest is signed with it (passphrase backups also get an HMAC). */
   signingKey?: KeyObject;
   logger: Logger;
+  /** The run's secrets (config/secrets.ts): the tools' stderr is masked with them. */
+  secrets: SecretMasker;
   /** Where the dump files are written; they stay there after the upload unless the store moved them into place. */
   workDir: string;
   retentionDays: number;
@@ -94,13 +97,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const { logger } = options;
   if (options.databases.length === 0) throw new Error('createBackup: no databases to back up');
   checkEncryptionMode(options.encryption);
-  const masker = new SecretMasker();
-  registerSecrets(
-    logger,
-    masker,
-    options.databases.map((db) => db.target.password),
-  );
-  if (options.encryption.kind === 'passphrase') registerSecrets(logger, masker, [options.encryption.passphrase]);
+  const masker = options.secrets;
 
   await mkdir(options.workDir, { recursive: true });
   const dir = await mkdtemp(path.join(options.workDir, `${options.artifactName}-`));
@@ -148,7 +145,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     if (stored !== undefined) files = files.map((file) => path.join(stored, path.basename(file)));
     logger.info(
       `Backup ${options.artifactName} verified: ${entries.map((e) => `${e.file} ${formatBytes(e.bytes)}`).join(', ')}` +
-        ` (encryption: ${describeEncryption(options.encryption)})`,
+        ` (encryption: ${describeEncryption(options.encryption)}; manifest ${describeAuthentication(manifest)})`,
     );
     return { artifact, manifest, files };
   } catch (error) {
@@ -338,4 +335,15 @@ function createMeter(options: { hash?: boolean } = {}): Meter {
       return hash.digest('hex');
     },
   };
+}
+
+/** What proves the manifest, for the log: an unauthenticated one restores only while the ledger records it. */
+function describeAuthentication(manifest: BackupManifest): string {
+  const proofs = [
+    manifest.authentication?.passphraseMac ? 'an HMAC of the passphrase' : '',
+    manifest.authentication?.signature ? 'an Ed25519 signature' : '',
+  ].filter(Boolean);
+  return proofs.length > 0
+    ? `authenticated with ${proofs.join(' and ')}`
+    : 'not authenticated: without the ledger record it cannot be restored; set backup.signingKeyEnv to sign it';
 }

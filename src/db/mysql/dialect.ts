@@ -170,7 +170,9 @@ async function dump(request: DumpRequest): Promise<DumpResult> {
         '--no-tablespaces',
         '--default-character-set=utf8mb4',
         ...flavorDumpArgs(tool, request.server),
-        // One database, without CREATE DATABASE/USE: the restore recreates it under the configured name.
+        // One database, without CREATE DATABASE/USE: the restore recreates it under the configured name. After "--"
+        // the tools take every argument as a name, so a database called "-x" is not read as an option.
+        '--',
         target.database,
       ];
       return request.run(args, process.env);
@@ -255,6 +257,7 @@ async function restore(request: RestoreRequest): Promise<void> {
         '--default-character-set=utf8mb4',
         // The dump holds binary columns as escaped raw bytes: the client passes them through untouched.
         '--binary-mode',
+        '--',
         target.database,
       ];
       const run = startTool(tool, args, process.env, 'pipe', request.masker);

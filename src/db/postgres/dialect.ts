@@ -253,9 +253,28 @@ async function listExtraRelations(session: DbSession, archive: ReadonlySet<strin
     }));
 }
 
-/** Where a client tool connects; the password goes in its environment (postgresToolEnv), never here. */
+/**
+ * Where a client tool connects; the password goes in its environment (postgresToolEnv), never here. The tools take
+ * a -d value with an "=" as a connection string, so the database goes in one, quoted: no name becomes an option, a
+ * connection string or a URI of its own.
+ */
 function connectionArgs(target: DatabaseTarget): string[] {
-  return ['--no-password', '-h', target.host, '-p', String(target.port), '-U', target.username, '-d', target.database];
+  return [
+    '--no-password',
+    '-h',
+    target.host,
+    '-p',
+    String(target.port),
+    '-U',
+    target.username,
+    '-d',
+    `dbname=${quoteConninfoValue(target.database)}`,
+  ];
+}
+
+/** A value of a libpq connection string: in single quotes, with `'` and `\` escaped by a backslash. */
+function quoteConninfoValue(value: string): string {
+  return `'${value.replace(/['\\]/g, (char) => `\\${char}`)}'`;
 }
 
 /** The environment of a PostgreSQL client tool: the password in PGPASSWORD, TLS as the JDBC URL asks. */

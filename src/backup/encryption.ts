@@ -9,7 +9,6 @@ import { pipeline } from 'node:stream/promises';
 import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { errorMessage } from '../core/errors.js';
-import { readHead } from '../core/files.js';
 
 export type EncryptionMode =
   { kind: 'none' } | { kind: 'passphrase'; passphrase: string } | { kind: 'recipient'; recipient: string };
@@ -125,15 +124,12 @@ export async function encryptFile(
   await pipeline(createReadStream(input), encryptTransform(mode, options), createWriteStream(output, { mode: 0o600 }));
 }
 
-/** Decrypts a file into another, streaming; the output is left half-written only when this throws. */
-export async function decryptFile(input: string, output: string, mode: ActiveDecryptionMode): Promise<void> {
-  await pipeline(createReadStream(input), decryptTransform(mode), createWriteStream(output, { mode: 0o600 }));
-}
+/** How much of an age file's start holds its header: one with one or a few recipients is a few hundred bytes. */
+export const AGE_HEADER_BYTES = 16 * 1024;
 
-/** Reads an age file's header; undefined when the file does not start like an age file. */
-export async function readAgeHeader(file: string): Promise<AgeHeaderFacts | undefined> {
-  // Headers of files with one or a few recipients are a few hundred bytes.
-  const text = (await readHead(file, 16 * 1024)).toString('latin1');
+/** The header of an age file from its first bytes; undefined when they do not start like an age file. */
+export function parseAgeHeader(head: Buffer): AgeHeaderFacts | undefined {
+  const text = head.subarray(0, AGE_HEADER_BYTES).toString('latin1');
   if (!text.startsWith(AGE_MAGIC)) return undefined;
   const stanzaTypes: string[] = [];
   for (const line of text.slice(AGE_MAGIC.length).split('\n')) {

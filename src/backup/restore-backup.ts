@@ -2,16 +2,21 @@
  * Puts databases back to the state of a backup taken by create-backup.ts. Everything that can be checked
  * without a database is checked first (manifest, sizes, sha256, decryption, the dump's own format),
  * so that a wrong key or a damaged, truncated or foreign file is refused with the databases untouched.
- * The dialect of each database checks its dump file and runs its restore tool.
+ * The dialect of each database checks its dump file and runs its restore tool. Both get only bytes of a read that
+ * was hashed: a file that changes in the store after its check is never restored.
  */
 
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget } from '../config/types.js';
 import type { BackupDatabase } from './create-backup.js';
 import { errorMessage } from '../core/errors.js';
-import { checkFile, sha256File } from '../core/files.js';
+import { checkFileSize, sha256File } from '../core/files.js';
+import { readStart, readThrough } from '../core/streams.js';
 import { requireTool, type ResolvedTool } from '../db/client-process.js';
 import { findClientTools } from '../db/client-tools.js';
 import { DumpFormatError, type CheckedDump, type Dialect } from '../db/dialect.js';
@@ -20,12 +25,13 @@ import { describeAddress, openSession } from '../db/session.js';
 import { registerSecrets, SecretMasker, type Logger } from '../log/logger.js';
 import {
   AGE_EXTENSION,
+  AGE_HEADER_BYTES,
   AgeFormatError,
   BackupKeyError,
   checkDecryptionMode,
-  decryptFile,
+  decryptTransform,
   describeKeyMismatch,
-  readAgeHeader,
+  parseAgeHeader,
   type DecryptionMode,
 } from './encryption.js';
 import {
@@ -35,6 +41,7 @@ import {
   type Proof,
 } from './authentication.js';
 import { backupManifestSchema, MANIFEST_FILE, type BackupManifest, type BackupManifestDatabase } from './manifest.js';
+import { CHECKPOINT_BYTES, readCheckedFile, StoredFileMismatch } from './checked-read.js';
 
 export interface RestoreOptions {
   artifactName: string;
@@ -102,15 +109,12 @@ export class RestoreMismatchError extends Error {
   }
 }
 
-interface RestorePlan {
+interface RestorePlan extends PreparedDump {
   entry: BackupManifestDatabase;
   target: DatabaseTarget;
   dialect: Dialect;
   label: string;
   tool: ResolvedTool;
-  /** The decrypted, checked dump. */
-  plainFile: string;
-  checked: CheckedDump;
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
@@ -145,31 +149,21 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     const matches = matchDatabases(manifest, options.databases, backup);
 
-    // Every file is checked against the manifest, decrypted and checked as a dump before any database is touched.
-    // The sha256 pass runs beside the rest, which only reads; a damaged file explains any failure best.
-    const filesChecked = checkFiles(backupDir, manifest, backup);
-    filesChecked.catch(() => undefined);
+    // Every file is read against the manifest, decrypted and checked as a dump before any database is touched, in one
+    // read per file: what the dump check sees, and what is restored, are bytes of a read that was hashed.
+    await checkSizes(backupDir, manifest, backup);
     const plans: RestorePlan[] = [];
-    try {
-      for (const { entry, target } of matches) {
-        const label = entry.names.join(' = ');
-        const dialect = dialectOf(target.engine);
-        const tools = await findClientTools(target.engine);
-        const tool = requireTool(tools.restore, dialect.clientPackage);
-        const plainFile = await preparePlainFile(entry, backupDir, plainDir, decryption, backup);
-        const checked = await checkDump(
-          dialect,
-          entry,
-          { file: plainFile, tool, masker, whole: !ledgerChecked },
-          backup,
-        );
-        plans.push({ entry, target, dialect, label, tool, plainFile, checked });
-      }
-    } catch (error) {
-      await filesChecked;
-      throw error;
+    for (const { entry, target } of matches) {
+      const label = entry.names.join(' = ');
+      const dialect = dialectOf(target.engine);
+      const tools = await findClientTools(target.engine);
+      const tool = requireTool(tools.restore, dialect.clientPackage);
+      const prepared = await prepareDump(
+        { entry, dialect, file: path.join(backupDir, entry.file), plainDir, decryption, backup },
+        { tool, masker, whole: !ledgerChecked },
+      );
+      plans.push({ entry, target, dialect, label, tool, ...prepared });
     }
-    await filesChecked;
     for (const { entry } of plans) {
       logger.info(
         `${entry.file}: checked (${entry.encrypted ? 'decrypted, ' : ''}${describeFormat(entry, ledgerChecked)})`,
@@ -180,15 +174,27 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const mismatches: string[] = [];
     for (const plan of plans) {
       await logger.group(`Restoring ${plan.label} into ${describeAddress(plan.target)}`, async () => {
-        await plan.dialect.restore({
-          target: plan.target,
-          tool: plan.tool,
-          file: plan.plainFile,
-          checked: plan.checked,
-          label: plan.label,
-          masker,
-          logger,
-        });
+        try {
+          await plan.dialect.restore({
+            target: plan.target,
+            tool: plan.tool,
+            openDump: plan.openDump,
+            checked: plan.checked,
+            label: plan.label,
+            masker,
+            logger,
+          });
+        } catch (error) {
+          const changed = plan.changed();
+          if (changed === undefined) throw error;
+          throw new BackupRejectedError(
+            `${plan.entry.file} of ${backup} changed in ${options.store.description} after it was checked ` +
+              `(${changed.problem}), so its restore was cut off before the first block that differs: nothing of the ` +
+              `changed file was restored. ${plan.tool.name} read it inside one transaction, which rolled back. Find ` +
+              'out what else writes to the store, then restore again or restore from another backup.',
+            { cause: error },
+          );
+        }
         const rowCounts = await countTargetRows(plan.target);
         const differences = compareCounts(plan.entry.rowCounts, rowCounts).map((line) => `${plan.label}: ${line}`);
         mismatches.push(...differences);
@@ -400,30 +406,130 @@ function matchDatabases(
   return matches;
 }
 
-async function checkFiles(dir: string, manifest: BackupManifest, backup: string): Promise<void> {
+/** Every file is there with the manifest's size: the part of the check that needs no read, for all files at once. */
+async function checkSizes(dir: string, manifest: BackupManifest, backup: string): Promise<void> {
   const problems: string[] = [];
   for (const entry of manifest.databases) {
-    const problem = await checkFile(path.join(dir, entry.file), entry.bytes, entry.sha256);
+    const problem = await checkFileSize(path.join(dir, entry.file), entry.bytes);
     if (problem) problems.push(`${entry.file}: ${problem}`);
   }
-  if (problems.length > 0) {
-    throw new BackupRejectedError(
-      `${backup} does not match its manifest (${problems.join('; ')}): a file is truncated, damaged or was replaced ` +
-        'after the backup. Nothing was changed; download it again or restore from another backup.',
+  if (problems.length > 0) throw notAsInManifest(backup, problems);
+}
+
+function notAsInManifest(backup: string, problems: string[]): BackupRejectedError {
+  return new BackupRejectedError(
+    `${backup} does not match its manifest (${problems.join('; ')}): a file is truncated, damaged or was replaced ` +
+      'after the backup. Nothing was changed; download it again or restore from another backup.',
+  );
+}
+
+/** 1 MiB reads of the private copy, as of the stored file (docs/benchmarks.md: the gunzip pass). */
+const COPY_READS = { highWaterMark: CHECKPOINT_BYTES };
+
+/** How the restore tool gets a checked dump. */
+interface PreparedDump {
+  checked: CheckedDump;
+  /** Opens the dump for the restore tool. */
+  openDump: () => Readable;
+  /** What the restore's read of the stored file found different from the checked one, if anything. */
+  changed: () => StoredFileMismatch | undefined;
+}
+
+interface StoredDump {
+  entry: BackupManifestDatabase;
+  dialect: Dialect;
+  /** The stored file, in the store's folder or where it was downloaded. */
+  file: string;
+  plainDir: string;
+  decryption: DecryptionMode;
+  backup: string;
+}
+
+/**
+ * Reads a stored dump once against its manifest entry, decrypting it on the way, and has the dialect check it. A
+ * `stream` dialect checks that very read, and its restore tool gets a second read that gives out only the blocks the
+ * first one hashed (readCheckedFile's checkpoints). A `private-copy` dialect gets that read written into the private
+ * work folder, and the copy is what is checked and restored.
+ */
+async function prepareDump(
+  stored: StoredDump,
+  check: { tool: ResolvedTool; masker: SecretMasker; whole: boolean },
+): Promise<PreparedDump> {
+  const { entry, dialect, file, decryption, backup } = stored;
+  const expected = { bytes: entry.bytes, sha256: entry.sha256 };
+  const record: string[] = [];
+  const firstRead = readCheckedFile(file, expected, { record });
+  if (dialect.restoreInput === 'stream') {
+    const checked = await readDump(firstRead, stored, (plain) =>
+      checkDump(dialect, entry, { ...check, input: plain }, backup),
     );
+    let changed: StoredFileMismatch | undefined;
+    const openDump = (): Readable => {
+      // Noted before decryption, which would report a cut input as damaged data.
+      async function* secondRead(): AsyncGenerator<Buffer, void, undefined> {
+        try {
+          yield* readCheckedFile(file, expected, { verify: record });
+        } catch (error) {
+          if (error instanceof StoredFileMismatch) changed = error;
+          throw error;
+        }
+      }
+      const key = decryption.kind === 'none' ? undefined : decryption;
+      const plain = entry.encrypted && key ? decryptTransform(key)(secondRead()) : secondRead();
+      return Readable.from(plain, { objectMode: false });
+    };
+    return { checked, openDump, changed: () => changed };
+  }
+  const copy = path.join(stored.plainDir, plainName(entry));
+  await readDump(firstRead, stored, (plain) => pipeline(plain, createWriteStream(copy, { mode: 0o600, flags: 'wx' })));
+  const input = createReadStream(copy, COPY_READS);
+  try {
+    const checked = await checkDump(dialect, entry, { ...check, input }, backup);
+    return { checked, openDump: () => createReadStream(copy, COPY_READS), changed: () => undefined };
+  } finally {
+    input.destroy();
   }
 }
 
-async function preparePlainFile(
-  entry: BackupManifestDatabase,
-  backupDir: string,
-  plainDir: string,
-  decryption: DecryptionMode,
-  backup: string,
-): Promise<string> {
-  const file = path.join(backupDir, entry.file);
-  if (!entry.encrypted) return file;
-  const header = await readAgeHeader(file);
+/** The name of a dump's private copy: the stored file's, without `.age`. */
+function plainName(entry: BackupManifestDatabase): string {
+  if (!entry.encrypted) return entry.file;
+  return entry.file.endsWith(AGE_EXTENSION) ? entry.file.slice(0, -AGE_EXTENSION.length) : `${entry.file}.plain`;
+}
+
+/**
+ * One read of a stored dump, hashed as `source` reads it; an encrypted one is decrypted on the way, and `use` gets the
+ * plaintext. A file that does not match its manifest is refused as such, whatever `use` or the decryption found: a
+ * damaged file explains any failure best.
+ */
+async function readDump<T>(
+  source: AsyncIterable<Uint8Array>,
+  stored: StoredDump,
+  use: (plain: Readable) => Promise<T>,
+): Promise<T> {
+  let outcome: PromiseSettledResult<T>;
+  try {
+    outcome = await readThrough(source, (bytes) =>
+      stored.entry.encrypted ? decryptDump(bytes, stored, use) : use(bytes),
+    );
+  } catch (error) {
+    if (error instanceof StoredFileMismatch)
+      throw notAsInManifest(stored.backup, [`${stored.entry.file}: ${error.problem}`]);
+    throw error;
+  }
+  if (outcome.status === 'rejected') throw outcome.reason;
+  return outcome.value;
+}
+
+/** Decrypts a stored dump on its way to `use`, with errors that say whether the key or the file is wrong. */
+async function decryptDump<T>(
+  encrypted: Readable,
+  stored: StoredDump,
+  use: (plain: Readable) => Promise<T>,
+): Promise<T> {
+  const { entry, decryption, backup } = stored;
+  const { head, all } = await readStart(encrypted, AGE_HEADER_BYTES);
+  const header = parseAgeHeader(head);
   if (!header) {
     throw new BackupRejectedError(
       `${entry.file} of ${backup} is not an age-encrypted file, although its manifest says it is encrypted. ` +
@@ -436,10 +542,9 @@ async function preparePlainFile(
         `give the ${header.passphrase ? 'backup passphrase' : 'age identity (AGE-SECRET-KEY-1...)'} to restore it`,
     );
   }
-  const base = entry.file.endsWith(AGE_EXTENSION) ? entry.file.slice(0, -AGE_EXTENSION.length) : `${entry.file}.plain`;
-  const plain = path.join(plainDir, base);
+  let outcome: PromiseSettledResult<T>;
   try {
-    await decryptFile(file, plain, decryption);
+    outcome = await readThrough(decryptTransform(decryption)(all), use);
   } catch (error) {
     if (error instanceof BackupKeyError) {
       throw new BackupKeyError(
@@ -455,7 +560,8 @@ async function preparePlainFile(
     }
     throw error;
   }
-  return plain;
+  if (outcome.status === 'rejected') throw outcome.reason;
+  return outcome.value;
 }
 
 /**
@@ -465,7 +571,7 @@ async function preparePlainFile(
 async function checkDump(
   dialect: Dialect,
   entry: BackupManifestDatabase,
-  request: { file: string; tool: ResolvedTool; masker: SecretMasker; whole: boolean },
+  request: { input: Readable; tool: ResolvedTool; masker: SecretMasker; whole: boolean },
   backup: string,
 ): Promise<CheckedDump> {
   const reject = (why: string, advice?: string, cause?: unknown): BackupRejectedError =>

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { errorMessage } from '../core/errors.js';
+import { whenWritable } from '../core/streams.js';
 import type { SecretMasker } from '../log/logger.js';
 import type { ClientTool } from './client-tools.js';
 
@@ -138,6 +139,36 @@ export async function superviseTool(run: ToolRun, what: string, work: Array<Prom
     throw new ClientToolError(`${name} failed while ${what} (${how})${details}`, name, tail);
   }
   if (failedWork?.status === 'rejected') throw failedWork.reason;
+}
+
+/**
+ * Writes `source` into the tool's stdin and closes it at the end. A tool that stops reading early (pg_restore --list
+ * after the table of contents) ends the feeding without an error; its exit code says whether that was right. When
+ * `source` fails, stdin is closed at once, so that the tool sees its input end short, and the failure is thrown.
+ */
+export async function feedTool(run: ToolRun, source: AsyncIterable<Uint8Array>): Promise<void> {
+  const stdin = run.child.stdin;
+  if (!stdin) throw new Error(`${run.tool.name} was started without stdin`);
+  let closed = false;
+  const stop = (): void => {
+    closed = true;
+  };
+  // EPIPE: the tool closed its end of the pipe.
+  stdin.on('error', stop);
+  stdin.on('close', stop);
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    while (!closed) {
+      const next = await iterator.next();
+      if (next.done) break;
+      if (!stdin.write(next.value)) await whenWritable(stdin);
+    }
+  } catch (error) {
+    stdin.destroy();
+    throw error;
+  }
+  if (closed) await iterator.return?.();
+  else stdin.end();
 }
 
 /** Reads a tool's stdout to the end (also to keep it from blocking on a full pipe). */

@@ -4,6 +4,7 @@
  * asks the dialect instead of comparing engine names.
  */
 
+import type { Readable } from 'node:stream';
 import type { DatabaseTarget } from '../config/types.js';
 import type { Logger, SecretMasker } from '../log/logger.js';
 import type { ResolvedTool } from './client-process.js';
@@ -57,8 +58,11 @@ export interface CheckedDump {
 }
 
 export interface DumpCheckRequest {
-  /** The decrypted dump. */
-  file: string;
+  /**
+   * The decrypted dump: bytes of the read that is hashed against the manifest, or of the private copy made from it.
+   * The check reads as much of it as it needs.
+   */
+  input: Readable;
   /** Its name in the backup, for messages. */
   name: string;
   tool: ResolvedTool;
@@ -72,8 +76,8 @@ export interface DumpCheckRequest {
 export interface RestoreRequest {
   target: DatabaseTarget;
   tool: ResolvedTool;
-  /** The decrypted, checked dump. */
-  file: string;
+  /** Opens the decrypted, checked dump, once: the restore tool reads it from its stdin. */
+  openDump: () => Readable;
   checked: CheckedDump;
   /** The configured names of the database, for messages: `apim_db = shared_db`. */
   label: string;
@@ -243,12 +247,20 @@ export interface Dialect {
   readonly dumpExtension: string;
   /** The tool writes SQL text, which the backup compresses with gzip on its way to the file. */
   readonly compressDump: boolean;
+  /**
+   * Where the restore tool reads the dump from. `stream`: as the stored file is read again and each block proved to
+   * be one that was checked, inside a transaction that an input cut short rolls back (pg_restore
+   * --single-transaction). `private-copy`: the restore changes the database before the tool has read the dump (MySQL
+   * and MariaDB drop and recreate it), so the dump is copied into the private work folder in the read that is hashed,
+   * and the copy is checked and restored.
+   */
+  readonly restoreInput: 'stream' | 'private-copy';
   /** `dump-snapshot`: counted inside the snapshot the dump used. `separate-snapshot`: see `rowCountNote`. */
   readonly rowCountSnapshot: 'dump-snapshot' | 'separate-snapshot';
   /** What the counts mean when they come from a snapshot of their own. */
   readonly rowCountNote?: string;
   dump(request: DumpRequest): Promise<DumpResult>;
-  /** Checks that a decrypted file is a complete dump this dialect restores; throws DumpFormatError when not. */
+  /** Checks that a decrypted dump is a complete one this dialect restores; throws DumpFormatError when not. */
   checkDump(request: DumpCheckRequest): Promise<CheckedDump>;
   /** Puts the database back to the dump's state. */
   restore(request: RestoreRequest): Promise<void>;

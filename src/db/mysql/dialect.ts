@@ -3,17 +3,16 @@
  * 0600 defaults file that is removed as soon as the tool has exited, never on a command line.
  */
 
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 import { jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { errorMessage } from '../../core/errors.js';
-import { readHead } from '../../core/files.js';
+import { readStart } from '../../core/streams.js';
 import { ClientToolError, collectText, startTool, superviseTool, type ResolvedTool } from '../client-process.js';
 import type { ClientTool } from '../client-tools.js';
 import {
@@ -40,11 +39,10 @@ export const MYSQL_COUNT_NOTE =
   'so the API-M server must have been down (no writer) during the backup.';
 
 /**
- * 1 MiB reads and gunzip output chunks instead of Node's 64 KiB / 16 KiB: every chunk is a round trip to zlib's
- * thread, and with the small defaults the full gunzip pass that checks a MySQL dump took 2.5 times as long
- * (see docs/benchmarks.md).
+ * 1 MiB gunzip output chunks instead of Node's 16 KiB (and 1 MiB reads, which the restore gives): every chunk is a
+ * round trip to zlib's thread, and with the small defaults the full gunzip pass that checks a MySQL dump took 2.5
+ * times as long (see docs/benchmarks.md).
  */
-const STREAM_CHUNK = { highWaterMark: 1024 * 1024 };
 const GUNZIP_CHUNK = { chunkSize: 1024 * 1024 };
 
 function quote(identifier: string): string {
@@ -193,11 +191,11 @@ function flavorDumpArgs(tool: ResolvedTool, server: ServerInfo): string[] {
 }
 
 /**
- * Checks that the file is a gzip-compressed mysqldump/mariadb-dump file. `whole`: decompresses all of it (gzip checks
- * its CRC and length at the end) and checks that the dump is complete; otherwise only its start is read.
+ * Checks that the dump is a gzip-compressed mysqldump/mariadb-dump file. `whole`: decompresses all of it (gzip checks
+ * its CRC and length at the end) and checks that the dump is complete; otherwise only its first 64 KiB are read.
  */
 async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
-  const magic = await readHead(request.file, 2);
+  const { head: magic, all } = await readStart(request.input, request.whole ? 2 : 64 * 1024);
   if (magic[0] !== 0x1f || magic[1] !== 0x8b) throw new DumpFormatError('is not a gzip file');
   let head = Buffer.alloc(0);
   let tail = Buffer.alloc(0);
@@ -210,14 +208,14 @@ async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
       },
     });
     try {
-      await pipeline(createReadStream(request.file, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), sink);
+      await pipeline(Readable.from(all, { objectMode: false }), createGunzip(GUNZIP_CHUNK), sink);
     } catch (error) {
       throw new DumpFormatError(`is damaged or cut short (${errorMessage(error)})`, undefined, { cause: error });
     }
   } else {
     try {
       // A sync flush at the end: what the first 64 KiB hold, without an error for the rest that is not read.
-      const start = gunzipSync(await readHead(request.file, 64 * 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      const start = gunzipSync(magic, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
       head = start.subarray(0, 4096);
     } catch (error) {
       throw new DumpFormatError(`is damaged (${errorMessage(error)})`, undefined, { cause: error });
@@ -264,7 +262,7 @@ async function restore(request: RestoreRequest): Promise<void> {
       const stdin = run.child.stdin;
       if (!stdin) throw new Error(`${tool.name} was started without stdin`);
       await superviseTool(run, `restoring ${request.label}`, [
-        pipeline(createReadStream(request.file, STREAM_CHUNK), createGunzip(GUNZIP_CHUNK), stdin),
+        pipeline(request.openDump(), createGunzip(GUNZIP_CHUNK), stdin),
         collectText(run.child.stdout),
       ]);
       for (const line of run.stderrTail()) logger.warning(`${tool.name}: ${line}`);
@@ -379,6 +377,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   dumpFormat: 'sql-gzip',
   dumpExtension: '.sql.gz',
   compressDump: true,
+  restoreInput: 'private-copy',
   rowCountSnapshot: 'separate-snapshot',
   rowCountNote: MYSQL_COUNT_NOTE,
   dump,

@@ -6,8 +6,8 @@
 import { jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { errorMessage } from '../../core/errors.js';
-import { readHead } from '../../core/files.js';
-import { ClientToolError, collectText, startTool, superviseTool } from '../client-process.js';
+import { readStart } from '../../core/streams.js';
+import { ClientToolError, collectText, feedTool, startTool, superviseTool } from '../client-process.js';
 import {
   DumpFormatError,
   type CheckedDump,
@@ -141,13 +141,15 @@ async function dump(request: DumpRequest): Promise<DumpResult> {
 
 /** Checks the custom-format signature and reads the archive's table of contents. */
 async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
-  const head = await readHead(request.file, 5);
+  const { head, all } = await readStart(request.input, 5);
   if (head.toString('latin1') !== 'PGDMP')
     throw new DumpFormatError('is not a PostgreSQL custom-format dump (pg_dump -Fc)');
-  const run = startTool(request.tool, ['--list', request.file], process.env, 'ignore', request.masker);
+  // Without a file name pg_restore reads the archive from stdin; --list stops after the table of contents.
+  const run = startTool(request.tool, ['--list'], process.env, 'pipe', request.masker);
   let listing = '';
   try {
     await superviseTool(run, `reading ${request.name}`, [
+      feedTool(run, all),
       collectText(run.child.stdout).then((text) => (listing = text)),
     ]);
   } catch (error) {
@@ -205,11 +207,15 @@ async function restore(request: RestoreRequest): Promise<void> {
     '--single-transaction',
     '--exit-on-error',
     ...connectionArgs(target),
-    request.file,
   ];
-  const run = startTool(request.tool, args, postgresToolEnv(target), 'ignore', request.masker);
+  // The archive comes on stdin, as the restore reads and verifies it: an input that ends short (it was cut because
+  // the stored file changed) fails pg_restore inside its transaction, which then rolls back.
+  const run = startTool(request.tool, args, postgresToolEnv(target), 'pipe', request.masker);
   try {
-    await superviseTool(run, `restoring ${request.label}`, [collectText(run.child.stdout)]);
+    await superviseTool(run, `restoring ${request.label}`, [
+      feedTool(run, request.openDump()),
+      collectText(run.child.stdout),
+    ]);
   } catch (error) {
     if (!(error instanceof ClientToolError)) throw error;
     throw new ClientToolError(
@@ -346,6 +352,7 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   dumpFormat: 'pg-custom',
   dumpExtension: '.pgdump',
   compressDump: false,
+  restoreInput: 'stream',
   rowCountSnapshot: 'dump-snapshot',
   dump,
   checkDump,

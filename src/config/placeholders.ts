@@ -34,3 +34,13 @@ export function resolvePlaceholders(text: string, env: Record<string, string | u
 function addOnce(list: string[], item: string): void {
   if (!list.includes(item)) list.push(item);
 }
+
+/**
+ * The variables the `$env{NAME}` placeholders of a value name, as WSO2's config mapper reads them when the server
+ * starts: whatever stands between `$env{` and the next `}`.
+ */
+export function envPlaceholderNames(value: string): string[] {
+  const names: string[] = [];
+  for (const match of value.matchAll(/\$env\{([^}]+)\}/g)) addOnce(names, match[1] ?? '');
+  return names;
+}

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { InputError } from '../core/errors.js';
 
 /** The server runs of the migration, by stage, as WSO2's guide gives their flags. */
 export const SERVER_RUN_FLAGS = {
@@ -18,6 +19,8 @@ export interface ServerCommandOptions {
   profile?: 'control-plane';
   /** apim-validate only: `-DsaveInvalidDefinition`. */
   saveInvalidDefinitions?: boolean;
+  /** Variables of the environment the server gets besides the base set (see server-env.ts). */
+  passEnv?: readonly string[];
 }
 
 export interface ServerCommand {
@@ -32,6 +35,11 @@ export interface ServerCommand {
    * and which server `--stop` kills; and it exits 1 without `JAVA_HOME`. Every command buildServerCommand makes has it.
    */
   env?: LauncherEnv;
+  /**
+   * The variables of the runner's environment the server run gets besides the base set of server-env.ts: those
+   * deployment.toml's `$env{}` placeholders and `server.env` name. Its `--stop` gets the base set only.
+   */
+  passEnv?: string[];
 }
 
 export interface LauncherEnv {
@@ -48,18 +56,23 @@ export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' 
 
 /**
  * `sh <home>/bin/api-manager.sh <flags>` on Unix-likes (through sh, so a launcher unpacked without its
- * execute bit still runs), `cmd.exe /d /c <home>\bin\api-manager.bat <flags>` on Windows.
+ * execute bit still runs), `cmd.exe /d /c <home>\bin\api-manager.bat <flags>` on Windows. A Windows home that
+ * cmd.exe would read as more than a path is an InputError (see {@link windowsHomeProblem}).
  */
 export function buildServerCommand(options: ServerCommandOptions): ServerCommand {
   const flags = buildServerFlags(options);
   const env: LauncherEnv = { CARBON_HOME: options.apimHome, JAVA_HOME: options.javaHome };
+  const passEnv = options.passEnv === undefined ? {} : { passEnv: [...options.passEnv] };
   if (options.platform === 'win32') {
+    const problem = windowsHomeProblem(options.apimHome);
+    if (problem !== undefined) throw new InputError({ message: problem });
     const launcher = path.win32.join(options.apimHome, 'bin', 'api-manager.bat');
     return {
       command: 'cmd.exe',
       args: ['/d', '/c', launcher, ...flags],
       display: [quoteWindows(launcher), ...flags].join(' '),
       env,
+      ...passEnv,
     };
   }
   const launcher = path.posix.join(options.apimHome, 'bin', 'api-manager.sh');
@@ -68,7 +81,26 @@ export function buildServerCommand(options: ServerCommandOptions): ServerCommand
     args: [launcher, ...flags],
     display: ['sh', quotePosix(launcher), ...flags].join(' '),
     env,
+    ...passEnv,
   };
+}
+
+/**
+ * cmd.exe reads `/c`'s command line itself, and api-manager.bat expands CARBON_HOME unquoted (`cd %CARBON_HOME%`)
+ * after `setlocal enabledelayedexpansion`: in the home, `&` `|` `<` `>` would run or redirect commands, `^` escapes,
+ * `"` ends the quoting, `%` and `!` expand variables. No quoting makes them safe, so such a home is refused.
+ */
+const CMD_METACHARACTERS = /[&|%^<>"!]/g;
+
+/** Why cmd.exe cannot be given `apimHome`, or undefined when it can. */
+export function windowsHomeProblem(apimHome: string): string | undefined {
+  const found = [...new Set(apimHome.match(CMD_METACHARACTERS) ?? [])];
+  if (found.length === 0) return undefined;
+  return (
+    `apimHome ${apimHome} holds ${found.map((character) => `"${character}"`).join(', ')}, which cmd.exe reads as ` +
+    'commands, redirections or variables when it runs bin\\api-manager.bat: move or link the API-M home to a path ' +
+    'without & | % ^ < > " ! and set apimHome to it'
+  );
 }
 
 function quotePosix(value: string): string {

@@ -22,6 +22,7 @@ import {
   type ServerRunKind,
 } from './log-matcher.js';
 import type { ServerCommand } from './server-command.js';
+import { scrubbedServerEnv } from './server-env.js';
 
 export type { InvalidDefinition, InvalidDefinitionKind, ServerRunKind } from './log-matcher.js';
 
@@ -229,6 +230,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
         home: options.home,
         graceMs: options.stopGraceMs,
         logger,
+        ...(options.env ? { env: options.env } : {}),
       });
     }
     await withTimeout(streamsClosed, 5_000);
@@ -359,6 +361,8 @@ export interface StopServerOptions {
   logger?: Logger;
   /** How often the group is checked; default 100 ms. */
   pollMs?: number;
+  /** What the launcher's `--stop` gets of the environment (see launcherEnv); default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface StopServerResult {
@@ -389,7 +393,7 @@ export async function stopServerGroup(pid: number, options: StopServerOptions): 
   const stopCommand = options.command ? launcherStopCommand(options.command) : undefined;
   if (stopCommand) {
     logger?.info(`Stopping the server: ${stopCommand.display}`);
-    await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger);
+    await runQuietly(stopCommand, options.home, Math.min(options.graceMs / 2, 30_000), logger, options.env);
     if (await waitForGroupEnd(pid, startedAt + options.graceMs / 2, pollMs)) return finish('stopped');
   }
   logger?.info(`Sending SIGTERM to the server's process group ${pid}`);
@@ -477,7 +481,8 @@ async function waitForGroupEnd(pid: number, until: number, pollMs: number): Prom
 
 /**
  * `sh <home>/bin/api-manager.sh --stop`: the run's command without its `-D` flags, in the run's CARBON_HOME and
- * JAVA_HOME (the launcher kills the pid in `$CARBON_HOME/wso2carbon.pid`). None for cmd.exe.
+ * JAVA_HOME (the launcher kills the pid in `$CARBON_HOME/wso2carbon.pid`) and the base environment only: it starts
+ * no server, so it needs none of the variables deployment.toml names. None for cmd.exe.
  */
 function launcherStopCommand(command: ServerCommand): ServerCommand | undefined {
   if (/(^|[\\/])cmd(\.exe)?$/i.test(command.command)) return undefined;
@@ -491,13 +496,11 @@ function launcherStopCommand(command: ServerCommand): ServerCommand | undefined 
 }
 
 /**
- * The environment a launcher command runs in: `base` with the command's CARBON_HOME and JAVA_HOME over it, and
- * without JAVACMD, which api-manager.sh would run instead of `$JAVA_HOME/bin/java`.
+ * The environment a launcher command runs in: what server-env.ts lets through of `base` (never JAVACMD, which
+ * api-manager.sh would run instead of `$JAVA_HOME/bin/java`), with the command's CARBON_HOME and JAVA_HOME over it.
  */
 function launcherEnv(command: ServerCommand, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (!command.env) return base;
-  const { JAVACMD: _inherited, ...rest } = base;
-  return { ...rest, ...command.env };
+  return { ...scrubbedServerEnv(base, command.passEnv ?? []), ...command.env };
 }
 
 async function runQuietly(
@@ -505,11 +508,12 @@ async function runQuietly(
   cwd: string | undefined,
   timeoutMs: number,
   logger: Logger | undefined,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   const child = spawn(command.command, command.args, {
     ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: launcherEnv(command, process.env),
+    env: launcherEnv(command, env),
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -11,7 +11,8 @@ import type { StageContext, StageDefinition, StepDefinition, StepOutput } from '
 export const apimValidateStage: StageDefinition = {
   name: 'apim-validate',
   title: 'API-M pre-migration validation',
-  checkInputs: (config, env) => checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' }),
+  checkInputs: (config, env, platform) =>
+    checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' }, platform),
   steps(context) {
     // `-DsaveInvalidDefinition` writes <HOME>/invalid-swagger-definitions/<API UUID>.json, and the folder stays
     // across runs: what an earlier run left is set aside first, so that this run's folder holds only its own.

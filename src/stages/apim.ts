@@ -10,8 +10,8 @@ export const apimStage: MutatingStageDefinition = {
   name: 'apim',
   title: 'API-M data migration',
   touches: 'all',
-  async checkInputs(config, env) {
-    await checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' });
+  async checkInputs(config, env, platform) {
+    await checkServerRunInput(config, env, { path: config.apim.migrationKit, kind: 'apim' }, platform);
     await checkDeploymentTomlInput(config, { statementCache: true, userStoreUniqueId: false });
   },
   steps(context) {

@@ -27,7 +27,11 @@ export interface MutatingStageDefinition {
   /** Why this configuration does not run the stage at all (no lock, no backup, no ledger entry). */
   skipReason?(config: ResolvedConfig): string | undefined;
   /** Checks the stage's input files before the lock and the backup; throws InputError (see input-checks.ts). */
-  checkInputs?(config: ResolvedConfig, env: Record<string, string | undefined>): Promise<void>;
+  checkInputs?(
+    config: ResolvedConfig,
+    env: Record<string, string | undefined>,
+    platform: NodeJS.Platform,
+  ): Promise<void>;
   steps(context: StageContext, guard: GuardState): StepDefinition[];
 }
 

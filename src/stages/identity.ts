@@ -14,10 +14,10 @@ export const identityStage: MutatingStageDefinition = {
     config.keyManager === 'is'
       ? 'WSO2 Identity Server is the Key Manager: the identity component is migrated on the IS side'
       : undefined,
-  async checkInputs(config, env) {
+  async checkInputs(config, env, platform) {
     const kit = config.identity?.migrationKit;
     if (kit === undefined) return;
-    await checkServerRunInput(config, env, { path: kit, kind: 'identity' });
+    await checkServerRunInput(config, env, { path: kit, kind: 'identity' }, platform);
     await checkIdentityConfigInput(config);
     await checkDeploymentTomlInput(config, {
       statementCache: false,

@@ -15,6 +15,8 @@ import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind } from '../wso2/migration-kit.js';
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
+import { windowsHomeProblem } from '../server/server-command.js';
+import { readServerEnvNames } from '../server/server-env.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
 import { backupDecryption, backupEncryption, backupSigningKey, signingPublicKey } from './backup-keys.js';
@@ -62,18 +64,25 @@ export async function checkOldHomeInput(config: ResolvedConfig): Promise<void> {
   await readRegistryVersioningFlags(registryXmlPath(config.oldApimHome));
 }
 
-/** The 4.2.0 home the server runs from, the migration kit that goes into it, and the JDK it runs on. */
+/**
+ * The 4.2.0 home the server runs from (on Windows, one cmd.exe can be given), the migration kit that goes into it,
+ * the JDK it runs on, and the variables it would get from the environment.
+ */
 export async function checkServerRunInput(
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
   kit: { path: string; kind: KitKind },
+  platform: NodeJS.Platform = process.platform,
 ): Promise<void> {
   const problems = failedChecks(checkNewHome(await inspectApimHome(config.apimHome)));
+  const windowsHome = platform === 'win32' ? windowsHomeProblem(config.apimHome) : undefined;
+  if (windowsHome !== undefined) problems.push({ file: config.configFile, message: windowsHome });
   const inspection = await inspectMigrationKit(kit.path, kit.kind);
   problems.push(...inspection.problems.map((message) => ({ message })));
   const javaHome = await resolveJavaHome({ env, ...configuredJavaHome(config) });
   if (isJavaHomeProblem(javaHome)) problems.push({ file: config.configFile, message: javaHome.problem });
   if (problems.length > 0) throw new InputError(problems);
+  await readServerEnvNames(config);
 }
 
 function failedChecks(checks: readonly Check[]): Problem[] {

@@ -68,7 +68,7 @@ export interface RunStageOptions extends OperationOptions {
 export function runStageOperation(options: RunStageOptions): Promise<StageResult> {
   const stage = requireStage(options.stage);
   return withStageContext(options, options.stage, (context) => runAvailableStage(stage, context), {
-    checkInputs: (config) => checkStageInputs(stage, config, options.env),
+    checkInputs: (config) => checkStageInputs(stage, config, options.env, options.platform ?? process.platform),
   });
 }
 

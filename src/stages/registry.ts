@@ -35,11 +35,12 @@ export async function checkStageInputs(
   stage: AvailableStage,
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
+  platform: NodeJS.Platform = process.platform,
 ): Promise<void> {
-  if ('reads' in stage) return stage.reads.checkInputs?.(config, env);
+  if ('reads' in stage) return stage.reads.checkInputs?.(config, env, platform);
   if (stage.changes.skipReason?.(config) !== undefined) return;
   checkBackupKeyInput(config, env);
-  return stage.changes.checkInputs?.(config, env);
+  return stage.changes.checkInputs?.(config, env, platform);
 }
 
 export function runAvailableStage(stage: AvailableStage, context: StageContext): Promise<StageResult> {

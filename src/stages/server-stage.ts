@@ -13,6 +13,7 @@ import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
 import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
+import { readServerEnvNames } from '../server/server-env.js';
 import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
@@ -169,8 +170,12 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           platform,
           ...(config.profile ? { profile: config.profile } : {}),
           saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
+          passEnv: await readServerEnvNames(config),
         });
-        const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}`;
+        const passed = command.passEnv?.length
+          ? `, and of the environment only ${command.passEnv.join(', ')} besides the base set`
+          : '';
+        const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}${passed}`;
         if (context.dryRun) return { summary: `dry run: would run ${command.display} with ${launcherEnv}` };
         deps.logger.info(`The launcher runs with ${launcherEnv}`);
         await makePrivateDir(logsDir(context));
@@ -185,6 +190,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           home: config.apimHome,
           kind: spec.stage,
           logFile: path.join(logsDir(context), 'server-console.log'),
+          env: deps.env,
           mask: (line) => masker.mask(line),
           timeoutMs: config.server.timeoutMinutes * 60_000,
           stopGraceMs: config.server.stopGraceSeconds * 1000,

@@ -99,6 +99,10 @@ export interface StageDefinition {
   /** Preflight reports every failed check, so its steps all run even after one failed. */
   runAllSteps?: boolean;
   /** Checks the stage's input files before anything happens; throws InputError (see input-checks.ts). */
-  checkInputs?(config: ResolvedConfig, env: Record<string, string | undefined>): Promise<void>;
+  checkInputs?(
+    config: ResolvedConfig,
+    env: Record<string, string | undefined>,
+    platform: NodeJS.Platform,
+  ): Promise<void>;
   steps(context: StageContext): StepDefinition[];
 }

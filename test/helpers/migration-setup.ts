@@ -499,7 +499,7 @@ let cliRuns = 0;
 export async function runCliIn(
   setup: MigrationSetup,
   argv: string[],
-  options: { env?: Record<string, string>; runIdPrefix?: string } = {},
+  options: { env?: Record<string, string>; runIdPrefix?: string; platform?: NodeJS.Platform } = {},
 ): Promise<{ code: number; output: string }> {
   cliRuns += 1;
   const lines: string[] = [];
@@ -512,7 +512,7 @@ export async function runCliIn(
       ...options.env,
     }),
     cwd: setup.dir,
-    platform: 'linux',
+    platform: options.platform ?? 'linux',
   });
   return { code, output: lines.join('\n') };
 }

@@ -3,7 +3,7 @@
  * installs the launcher, a migration kit and the behaviour switches, and reads back the arguments the stand-in was
  * started with.
  */
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeIdentityMigrationConfig } from '../../src/demo/sandbox-files.js';
 import { installStandInLauncher, writeStandInConf, type StandInBehaviour } from '../../src/demo/stand-in.js';
@@ -66,6 +66,38 @@ export async function readStandInArgs(home: string): Promise<string[][]> {
     .split('\n')
     .slice(0, -1)
     .map((line) => (line === '' ? [] : line.split('\t')));
+}
+
+/** One call of the launcher: its arguments, and its environment as `NAME=value` lines. */
+export interface LauncherCall {
+  args: string;
+  env: string[];
+}
+
+/**
+ * Puts a launcher in front of the stand-in's `bin/api-manager.sh` that writes its arguments and environment to a
+ * file of the home per call, and returns a function that reads them back.
+ */
+export async function recordLauncherEnv(home: string): Promise<() => Promise<LauncherCall[]>> {
+  const bin = join(home, 'bin');
+  await rename(join(bin, 'api-manager.sh'), join(bin, 'stand-in-launcher.sh'));
+  await writeFile(
+    join(bin, 'api-manager.sh'),
+    [
+      '#!/bin/sh',
+      '{ echo "ARGS=$*"; env; } > "$CARBON_HOME/launcher-env.$$"',
+      'exec sh "$CARBON_HOME/bin/stand-in-launcher.sh" "$@"',
+      '',
+    ].join('\n'),
+  );
+  return async () => {
+    const calls: LauncherCall[] = [];
+    for (const name of (await readdir(home)).filter((entry) => entry.startsWith('launcher-env.'))) {
+      const [first = '', ...env] = (await readFile(join(home, name), 'utf8')).split('\n');
+      calls.push({ args: first.replace(/^ARGS=/, ''), env: env.filter(Boolean) });
+    }
+    return calls;
+  };
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -23,6 +23,7 @@ import {
   installStandIn,
   makeIdentityMigrationConfig,
   readStandInArgs,
+  recordLauncherEnv,
   type StandInBehaviour,
   type StandInHome,
 } from '../helpers/stand-in.js';
@@ -368,6 +369,63 @@ describe('runServer: failure', () => {
     expect(result.verdict).toBe('failed');
     expect(result.reason).toMatch(/^could not start the server \(no-such-launcher\): .*ENOENT/);
     expect(result.pid).toBeUndefined();
+  });
+});
+
+describe('runServer: the environment the server gets', () => {
+  it('gets the base set and the named variables only, and its --stop the base set', async () => {
+    const home = await temp.make();
+    await installStandIn(home, { kit: 'apim' });
+    const launcherCalls = await recordLauncherEnv(home);
+    const command = buildServerCommand({
+      apimHome: home,
+      javaHome: await fakeJavaHome(),
+      stage: 'apim',
+      platform: 'linux',
+      passEnv: ['SHARED_DB_PASSWORD', 'MY_EXTRA'],
+    });
+    const result = await runServer({
+      command,
+      home,
+      kind: 'apim',
+      logFile: join(await temp.make(), 'console.log'),
+      timeoutMs: 40_000,
+      stopGraceMs: 10_000,
+      logger: createRecordingLogger(),
+      onStarted: (pid) => void started.push(pid),
+      env: {
+        ...process.env,
+        LC_ALL: 'C',
+        ACTIONS_RUNTIME_TOKEN: 'runtime-token-value',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-token-value',
+        GITHUB_TOKEN: 'ghs_value',
+        APIM_MIGRATE_BACKUP_PASSPHRASE: 'passphrase-value',
+        AWS_SECRET_ACCESS_KEY: 'aws-value',
+        SHARED_DB_PASSWORD: 'db-password-value',
+        MY_EXTRA: 'extra-value',
+        JAVACMD: '/nonexistent/java',
+      },
+    });
+
+    expect(result.verdict).toBe('succeeded');
+    const calls = await launcherCalls();
+    expect(calls.map((call) => call.args).sort()).toEqual(['--stop', APIM_ARGS.join(' ')]);
+    for (const { args, env } of calls) {
+      const names = env.map((line) => line.split('=')[0]);
+      expect(names).toEqual(expect.arrayContaining(['PATH', 'LC_ALL', 'CARBON_HOME', 'JAVA_HOME']));
+      expect(env).toContain(`CARBON_HOME=${home}`);
+      for (const secret of ['runtime-token', 'oidc-token', 'ghs_value', 'passphrase-value', 'aws-value']) {
+        expect(env.join('\n')).not.toContain(secret);
+      }
+      expect(names).not.toContain('JAVACMD');
+      if (args === '--stop') {
+        // It starts no server: none of deployment.toml's variables.
+        expect(names).not.toContain('SHARED_DB_PASSWORD');
+      } else {
+        expect(env).toEqual(expect.arrayContaining(['SHARED_DB_PASSWORD=db-password-value', 'MY_EXTRA=extra-value']));
+      }
+    }
+    await expectGroupGone(result.pid);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolvePlaceholders } from '../../src/config/placeholders.js';
+import { envPlaceholderNames, resolvePlaceholders } from '../../src/config/placeholders.js';
 
 const ENV = { DB_HOST: 'db.example.com', DB_PORT: '5432', EMPTY: '', 'my.var_2': 'dotted', NESTED: '$env{DB_HOST}' };
 
@@ -29,5 +29,20 @@ describe('resolvePlaceholders', () => {
 
   it('treats a variable set to the empty string as set', () => {
     expect(resolvePlaceholders('$env{EMPTY}', { EMPTY: '' })).toEqual({ ok: true, value: '' });
+  });
+});
+
+describe('envPlaceholderNames', () => {
+  it.each([
+    { value: 'no placeholders', names: [] },
+    { value: '$env{DB_PASSWORD}', names: ['DB_PASSWORD'] },
+    { value: 'jdbc:postgresql://$env{DB_HOST}:$env{DB_PORT}/$env{DB_HOST}', names: ['DB_HOST', 'DB_PORT'] },
+    // WSO2's config mapper takes whatever stands between "$env{" and "}".
+    { value: '$env{my.var-2}', names: ['my.var-2'] },
+    { value: '$env{}', names: [] },
+    { value: '$env{UNCLOSED', names: [] },
+    { value: '$sys{carbon.home} $secret{alias} ${port}', names: [] },
+  ])('finds $names in $value', ({ value, names }) => {
+    expect(envPlaceholderNames(value)).toEqual(names);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildServerCommand, buildServerFlags, type ServerStage } from '../../src/server/server-command.js';
+import { InputError } from '../../src/core/errors.js';
+import {
+  buildServerCommand,
+  buildServerFlags,
+  windowsHomeProblem,
+  type ServerStage,
+} from '../../src/server/server-command.js';
 
 const POSIX_HOME = '/opt/wso2am-4.2.0';
 const WIN_HOME = 'C:\\wso2\\wso2am-4.2.0';
@@ -310,11 +316,18 @@ describe('buildServerCommand', () => {
       display: '"C:\\Program Files\\WSO2\\wso2am-4.2.0\\bin\\api-manager.bat" -Dmigrate -Dcomponent=identity',
     },
     {
-      title: 'a Windows home with &',
+      title: 'a Windows home with parentheses',
       platform: 'win32' as const,
-      home: 'D:\\R&D\\wso2am',
-      launcher: 'D:\\R&D\\wso2am\\bin\\api-manager.bat',
-      display: '"D:\\R&D\\wso2am\\bin\\api-manager.bat" -Dmigrate -Dcomponent=identity',
+      home: 'C:\\Program Files (x86)\\wso2am',
+      launcher: 'C:\\Program Files (x86)\\wso2am\\bin\\api-manager.bat',
+      display: '"C:\\Program Files (x86)\\wso2am\\bin\\api-manager.bat" -Dmigrate -Dcomponent=identity',
+    },
+    {
+      title: 'a Unix home with &, | and %, which sh never reads',
+      platform: 'linux' as const,
+      home: '/srv/R&D|100%/wso2am',
+      launcher: '/srv/R&D|100%/wso2am/bin/api-manager.sh',
+      display: "sh '/srv/R&D|100%/wso2am/bin/api-manager.sh' -Dmigrate -Dcomponent=identity",
     },
   ])('quotes $title in the display only', ({ platform, home, launcher, display }) => {
     const result = buildServerCommand({ apimHome: home, javaHome: JDK, stage: 'identity', platform });
@@ -322,5 +335,38 @@ describe('buildServerCommand', () => {
     const launcherArg = platform === 'win32' ? result.args[2] : result.args[0];
     expect(launcherArg).toBe(launcher);
     expect(result.args.every((arg) => !arg.startsWith('"') && !arg.startsWith("'"))).toBe(true);
+  });
+
+  it.each([
+    ['&', 'D:\\R&D\\wso2am'],
+    ['|', 'D:\\a|b\\wso2am'],
+    ['%', 'D:\\%TEMP%\\wso2am'],
+    ['^', 'D:\\x^y\\wso2am'],
+    ['<', 'D:\\in<put\\wso2am'],
+    ['>', 'D:\\out>put\\wso2am'],
+    ['"', 'D:\\quo"te\\wso2am'],
+    ['!', 'D:\\bang!\\wso2am'],
+  ])('refuses a Windows home with %s: cmd.exe would read it as more than a path', (character, home) => {
+    const build = () => buildServerCommand({ apimHome: home, javaHome: JDK, stage: 'apim', platform: 'win32' });
+    expect(build).toThrow(InputError);
+    expect(build).toThrow(`apimHome ${home} holds "${character}", which cmd.exe reads as commands`);
+    expect(windowsHomeProblem(home)).toContain(`"${character}"`);
+  });
+
+  it('names every such character of a Windows home once', () => {
+    expect(windowsHomeProblem('C:\\a&b&c%d%\\wso2am')).toMatch(/holds "&", "%", which cmd\.exe/);
+    expect(windowsHomeProblem('C:\\Program Files (x86)\\wso2am-4.2.0')).toBeUndefined();
+  });
+
+  it('passes the variables it is given to the server run, by name', () => {
+    const command = buildServerCommand({
+      apimHome: POSIX_HOME,
+      javaHome: JDK,
+      stage: 'apim',
+      platform: 'linux',
+      passEnv: ['SHARED_DB_PASSWORD', 'MY_EXTRA'],
+    });
+    expect(command.passEnv).toEqual(['SHARED_DB_PASSWORD', 'MY_EXTRA']);
+    expect(command.display).not.toContain('SHARED_DB_PASSWORD');
   });
 });

@@ -23,11 +23,7 @@ export type Checkpoints = { record: string[] } | { verify: readonly string[] };
 
 /** The file is not the one the manifest describes, or no longer the one read before; `problem` says how. */
 export class StoredFileMismatch extends Error {
-  constructor(
-    readonly problem: string,
-    /** The bytes read and found as expected before the difference. */
-    readonly goodBytes: number,
-  ) {
+  constructor(readonly problem: string) {
     super(problem);
     this.name = 'StoredFileMismatch';
   }
@@ -54,7 +50,7 @@ export async function* readCheckedFile(
       const block = Buffer.allocUnsafe(size);
       const read = await readFully(handle, block, position);
       if (read < size) {
-        throw new StoredFileMismatch(`it ends after ${position + read} bytes instead of ${expected.bytes}`, position);
+        throw new StoredFileMismatch(`it ends after ${position + read} bytes instead of ${expected.bytes}`);
       }
       hash.update(block);
       const last = position + size === expected.bytes;
@@ -64,16 +60,15 @@ export async function* readCheckedFile(
         if (checkpoints.verify[index] !== digest) {
           throw new StoredFileMismatch(
             `its bytes ${position} to ${position + size} differ from those read and checked before`,
-            position,
           );
         }
       } else checkpoints.record.push(digest);
       if (last) {
         if ((await readFully(handle, Buffer.alloc(1), position + size)) > 0) {
-          throw new StoredFileMismatch(`it holds more than ${expected.bytes} bytes`, position);
+          throw new StoredFileMismatch(`it holds more than ${expected.bytes} bytes`);
         }
         if (digest !== expected.sha256) {
-          throw new StoredFileMismatch(`sha256 ${digest} instead of ${expected.sha256}`, position);
+          throw new StoredFileMismatch(`sha256 ${digest} instead of ${expected.sha256}`);
         }
       }
       position += size;

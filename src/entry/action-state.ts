@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import type { ProcessIdentity } from '../server/process-identity.js';
 import type { ServerCommand } from '../server/server-command.js';
 import type { PendingLogs, ServerStateSink } from '../stages/types.js';
 
@@ -12,6 +13,8 @@ export interface ActionState {
   serverHome?: string;
   /** How that server was started: its launcher stops it (`--stop`). */
   serverCommand?: ServerCommand;
+  /** Who `serverPid` was when the server started: the post step signals it only while it still is. */
+  serverIdentity?: ProcessIdentity;
   /** The API-M home a migration kit was installed into, while it is there. */
   kitInstalledIn?: string;
   /** The logs the stage gathers, until it has stored them. */
@@ -38,9 +41,19 @@ export function actionStateSink(initial: ActionState): ServerStateSink {
     saveActionState(state);
   };
   return {
-    serverStarted: (pid, apimHome, command) =>
-      update((current) => ({ ...current, serverPid: pid, serverHome: apimHome, serverCommand: command })),
-    serverStopped: () => update(({ serverPid: _stopped, serverHome: _home, serverCommand: _command, ...rest }) => rest),
+    serverStarted: (pid, apimHome, command, identity) =>
+      update(({ serverIdentity: _earlier, ...current }) => ({
+        ...current,
+        serverPid: pid,
+        serverHome: apimHome,
+        serverCommand: command,
+        ...(identity ? { serverIdentity: identity } : {}),
+      })),
+    serverStopped: () =>
+      update(
+        ({ serverPid: _stopped, serverHome: _home, serverCommand: _command, serverIdentity: _identity, ...rest }) =>
+          rest,
+      ),
     kitInstalled: (apimHome) => update((current) => ({ ...current, kitInstalledIn: apimHome })),
     kitRemoved: () => update(({ kitInstalledIn: _removed, ...rest }) => rest),
     logsPending: (logs) => update((current) => ({ ...current, pendingLogs: logs })),

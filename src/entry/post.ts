@@ -5,10 +5,10 @@ import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { errorMessage } from '../core/errors.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import type { Logger } from '../log/logger.js';
-import { stopServerGroup } from '../server/server-runner.js';
+import { checkRecordedServer, stopServerGroup, type RecordedServerCheck } from '../server/server-runner.js';
 import type { PendingLogs } from '../stages/types.js';
 import { uninstallMigrationKits } from '../wso2/kit-install.js';
-import { readActionState } from './action-state.js';
+import { readActionState, type ActionState } from './action-state.js';
 
 /** How long the post step lets a server it stops shut down before it kills it. */
 const POST_STOP_GRACE_MS = 30_000;
@@ -33,16 +33,26 @@ export async function runPost(): Promise<void> {
       return;
     }
     if (state.serverPid !== undefined) {
-      core.warning(
-        `apim-migrate post: stopping the API-M server (pid ${state.serverPid}) that stage ${state.stage} left running`,
-      );
-      // With the home, a wso2carbon.pid the stopped (or killed) server left behind is removed, as the stage does.
-      await stopServerGroup(state.serverPid, {
-        graceMs: POST_STOP_GRACE_MS,
-        logger,
-        ...(state.serverHome === undefined ? {} : { home: state.serverHome }),
-        ...(state.serverCommand === undefined ? {} : { command: state.serverCommand }),
-      });
+      // The pid is signalled only while it is still the server the stage started.
+      const { verdict } = await checkRecordedServer(state.serverPid, state.serverIdentity);
+      const leftAlone = serverLeftAlone(state, verdict);
+      if (leftAlone !== undefined) {
+        core.warning(leftAlone);
+      } else {
+        core.warning(
+          `apim-migrate post: stopping the API-M server (pid ${state.serverPid}) that stage ${state.stage} left running` +
+            (verdict === 'unchecked'
+              ? ' (on Windows the post step cannot check that the pid is still that server)'
+              : ''),
+        );
+        // With the home, a wso2carbon.pid the stopped (or killed) server left behind is removed, as the stage does.
+        await stopServerGroup(state.serverPid, {
+          graceMs: POST_STOP_GRACE_MS,
+          logger,
+          ...(state.serverHome === undefined ? {} : { home: state.serverHome }),
+          ...(state.serverCommand === undefined ? {} : { command: state.serverCommand }),
+        });
+      }
     }
     if (state.kitInstalledIn !== undefined) {
       const removed = await uninstallMigrationKits(state.kitInstalledIn, logger);
@@ -57,6 +67,31 @@ export async function runPost(): Promise<void> {
   } catch (error) {
     core.setFailed(`apim-migrate post: ${errorMessage(error)}`);
   }
+}
+
+/**
+ * Why the post step must not signal the recorded pid, or undefined when it may. Another process's command line is
+ * never printed: it may hold that process's secrets.
+ */
+function serverLeftAlone(state: ActionState, verdict: RecordedServerCheck): string | undefined {
+  const pid = state.serverPid;
+  const stop =
+    state.serverHome === undefined ? '' : ` (${path.join(state.serverHome, 'bin', 'api-manager.sh')} --stop)`;
+  if (verdict === 'other') {
+    return (
+      `apim-migrate post: pid ${pid} is no longer the API-M server that stage ${state.stage} started: its start time ` +
+      `or command line differ from those recorded at the start (${state.serverIdentity?.startTime}), so the system ` +
+      `gave the pid to another process, which is left alone; if the server still runs, stop it by hand${stop}`
+    );
+  }
+  if (verdict === 'unchecked' && process.platform !== 'win32') {
+    return (
+      `apim-migrate post: the main step recorded no start time and command line for pid ${pid}, so the post step ` +
+      `cannot tell whether it is still the API-M server that stage ${state.stage} started; it is left alone: if the ` +
+      `server still runs, stop it by hand${stop}`
+    );
+  }
+  return undefined;
 }
 
 /** What storeLogsStep would have stored: the gathered files and wso2carbon.log, in the artifact it named. */

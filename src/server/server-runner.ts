@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +21,7 @@ import {
   type LogEvent,
   type ServerRunKind,
 } from './log-matcher.js';
+import { procStatFields, readCommandLine, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 import type { ServerCommand } from './server-command.js';
 import { scrubbedServerEnv } from './server-env.js';
 
@@ -410,6 +411,30 @@ export async function stopServerGroup(pid: number, options: StopServerOptions): 
 }
 
 /**
+ * Whether the process group `pid`, recorded with the identity of its leader when it started, is still that server:
+ * - `not-running`: nothing of the group is left; stopping it signals nothing and only tidies up;
+ * - `same`: the leader still has the start time and command line recorded;
+ * - `leader-gone`: the leader has ended and the rest of the group runs: POSIX gives no new process the id of a
+ *   process group that exists, so it is still the server's group;
+ * - `other`: the pid now names another process (the system reused it): it must be left alone;
+ * - `unchecked`: nothing to compare: no identity was recorded, or the platform (Windows) is not checked.
+ */
+export type RecordedServerCheck = 'not-running' | 'same' | 'leader-gone' | 'other' | 'unchecked';
+
+export async function checkRecordedServer(
+  pid: number,
+  recorded: ProcessIdentity | undefined,
+  platform: NodeJS.Platform = process.platform,
+): Promise<{ verdict: RecordedServerCheck; current?: ProcessIdentity }> {
+  if (!groupAlive(pid)) return { verdict: 'not-running' };
+  if (recorded === undefined || platform === 'win32') return { verdict: 'unchecked' };
+  const current = await readProcessIdentity(pid, platform);
+  if (current === undefined) return { verdict: processAlive(pid) ? 'unchecked' : 'leader-gone' };
+  const same = current.startTime === recorded.startTime && current.commandLine === recorded.commandLine;
+  return { verdict: same ? 'same' : 'other', current };
+}
+
+/**
  * Whether any process of the group is left (one owned by someone else counts). Zombies do not count: where
  * PID 1 reaps late (some containers), a shell killed mid-way leaves its finished children as zombies for a while.
  */
@@ -439,14 +464,10 @@ function hasLiveMember(pgid: number): boolean {
 
 /** The state and process group of a process from /proc/<pid>/stat; undefined when it cannot be read. */
 function procStat(pid: string): { state: string; pgrp: number } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-  const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(pid);
+  if (fields === undefined) return undefined;
+  // "state ppid pgrp ...", fields 3 to 5.
+  const [state, , pgrp] = fields;
   return { state: state ?? '', pgrp: Number(pgrp) };
 }
 
@@ -563,14 +584,6 @@ export async function clearLeftoverServer(
   });
   if (result.outcome === 'survived') {
     throw new Error(`the API-M server left running from ${home} (pid ${pid}) could not be stopped; stop it by hand`);
-  }
-}
-
-function readCommandLine(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return undefined;
   }
 }
 

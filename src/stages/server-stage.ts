@@ -14,6 +14,7 @@ import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHom
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
 import { readServerEnvNames } from '../server/server-env.js';
+import { readProcessIdentity } from '../server/process-identity.js';
 import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install.js';
@@ -198,7 +199,8 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           failOnAnyError: config.server.failOnAnyError,
           clientStartMs: config.server.clientStartSeconds * 1000,
           logger: deps.logger,
-          onStarted: (pid: number) => deps.serverState?.serverStarted(pid, config.apimHome, command),
+          onStarted: async (pid: number) =>
+            deps.serverState?.serverStarted(pid, config.apimHome, command, await readProcessIdentity(pid)),
         });
         deps.serverState?.serverStopped();
         // ERRORs outside the client's run do not fail it (unless server.failOnAnyError): the report lists them,

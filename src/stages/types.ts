@@ -3,6 +3,7 @@ import type { OperationName, StageChanges } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import type { ProcessIdentity } from '../server/process-identity.js';
 import type { ServerCommand } from '../server/server-command.js';
 
 /** What a step hands back; a step that throws has failed. */
@@ -16,8 +17,11 @@ export interface StepOutput {
 
 /** Where a stage says what it left in the API-M home, so that the action's post step can clean up after a cancel. */
 export interface ServerStateSink {
-  /** The server runs as `pid` in `apimHome`; `command` is how it was started, whose launcher also stops it. */
-  serverStarted(pid: number, apimHome: string, command: ServerCommand): void;
+  /**
+   * The server runs as `pid` in `apimHome`; `command` is how it was started, whose launcher also stops it; `identity`,
+   * when the platform tells it, is who `pid` was at the start (the post step checks it before it signals the pid).
+   */
+  serverStarted(pid: number, apimHome: string, command: ServerCommand, identity?: ProcessIdentity): void;
   serverStopped(): void;
   kitInstalled(apimHome: string): void;
   kitRemoved(): void;

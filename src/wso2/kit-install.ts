@@ -6,11 +6,12 @@
  *
  * A zip is unpacked into a fresh folder under the work folder, never into the home. Every entry is checked before
  * anything is written: names that leave the folder (`..`, absolute paths, drive letters), symbolic links that point
- * outside it or through another link, entries written through a link. A refused kit is an InputError that names the
- * entries, and the home is left exactly as it was.
+ * outside it or through another link, entries written through a link. A folder kit is used where it is, and none of
+ * its symbolic links may lead out of it: inspectMigrationKit refuses such a kit, and the copy checks every link again.
+ * A refused kit is an InputError that names the entries, and the home is left exactly as it was.
  */
 import { createWriteStream } from 'node:fs';
-import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +19,7 @@ import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { errorMessage, InputError } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
 import type { Logger } from '../log/logger.js';
-import { inspectMigrationKit, type KitInspection, type KitKind } from './migration-kit.js';
+import { inspectMigrationKit, unsafeKitLink, type KitInspection, type KitKind } from './migration-kit.js';
 
 export interface InstallMigrationKitOptions {
   /** The kit's zip, or the folder it unpacks to. */
@@ -139,11 +140,12 @@ async function installFrom(
 
   const removedLeftovers = await removeMigrationArtifacts(home);
   for (const path of removedLeftovers) logger.info(`Removed ${path}, left by an earlier migration kit`);
+  const realKitRoot = await realpath(kitRoot);
   try {
+    await refuseLinkOutOfKit(realKitRoot, sourceJar);
     await copyFile(sourceJar, jar);
     logger.info(`Installed ${jarName} into ${join(home, DROPINS_DIR)}`);
-    // Links are copied as what they point to: the unpacked folder they point into is removed afterwards.
-    await cp(sourceResources, resourcesDir, { recursive: true, dereference: true, errorOnExist: true, force: false });
+    await copyKitFolder(sourceResources, resourcesDir, realKitRoot);
     logger.info(`Installed ${MIGRATION_RESOURCES_DIR} of ${inspection.path} into ${resourcesDir}`);
     if (options.prepareResources) await options.prepareResources(resourcesDir);
   } catch (error) {
@@ -156,6 +158,36 @@ async function installFrom(
     );
   }
   return { jar, resourcesDir, removedLeftovers };
+}
+
+/**
+ * Copies a folder of a kit whose real path is `realKitRoot`, links as what they point to (an unpacked zip's folder is
+ * removed afterwards), and checks every link again as it copies it: a folder kit may have changed since it was
+ * inspected. A link out of the kit is an InputError, and what was copied stays for the caller to remove.
+ */
+export async function copyKitFolder(source: string, target: string, realKitRoot: string): Promise<void> {
+  await cp(source, target, {
+    recursive: true,
+    dereference: true,
+    errorOnExist: true,
+    force: false,
+    filter: async (entry) => {
+      await refuseLinkOutOfKit(realKitRoot, entry);
+      return true;
+    },
+  });
+}
+
+/** Throws an InputError when `path` is a symbolic link that must not be followed (see unsafeKitLink). */
+async function refuseLinkOutOfKit(realKitRoot: string, path: string): Promise<void> {
+  const isLink = await lstat(path).then(
+    (info) => info.isSymbolicLink(),
+    () => false,
+  );
+  const problem = isLink ? await unsafeKitLink(realKitRoot, path) : undefined;
+  if (problem !== undefined) {
+    throw new InputError({ file: path, message: `${problem}; apim-migrate never follows a link out of a kit` });
+  }
 }
 
 async function requireDropins(home: string): Promise<void> {

@@ -1,9 +1,10 @@
 /**
  * Looks inside a WSO2 migration kit (the identity kit of Step 2 or the API-M kit of Step 3), given as its zip or
- * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown.
+ * as the folder it unpacks to, without unpacking anything. A bad kit is reported, never thrown. A folder kit's
+ * symbolic links may point only inside the kit, as a zip's may only point inside the folder it is unpacked into.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import yauzl from 'yauzl';
 import { errorMessage } from '../core/errors.js';
 
@@ -84,7 +85,85 @@ export async function inspectMigrationKit(path: string, kind: KitKind): Promise<
   inspection.unsafeEntries = unsafe;
   if (unsafe.length > 0) inspection.problems.push(describeUnsafeEntries(absolute, spec, unsafe));
   analyzeLayout(inspection, spec, safe);
+  // Only a folder that looks like a kit is walked whole: a wrong path must not walk a whole disk.
+  if (listing.format === 'directory' && inspection.jarPath !== null) {
+    const links = await findUnsafeLinks(absolute);
+    inspection.unsafeEntries.push(...links.map((link) => link.name));
+    if (links.length > 0) inspection.problems.push(describeUnsafeLinks(absolute, spec, links));
+  }
   return inspection;
+}
+
+/** A WSO2 kit holds a few hundred files; a folder with more is not one. */
+const MAX_FOLDER_KIT_ENTRIES = 100_000;
+
+interface UnsafeLink {
+  /** Relative to the kit, `/`-separated. */
+  name: string;
+  problem: string;
+}
+
+/** Every symbolic link of the folder kit `root`, anywhere in it, that must not be followed. Links are not followed. */
+async function findUnsafeLinks(root: string): Promise<UnsafeLink[]> {
+  const realRoot = await realpath(root);
+  const found: UnsafeLink[] = [];
+  let entries = 0;
+  const walk = async (folder: string): Promise<void> => {
+    for (const child of await readdir(join(root, ...folder.split('/').filter(Boolean)), { withFileTypes: true })) {
+      entries += 1;
+      if (entries > MAX_FOLDER_KIT_ENTRIES) throw new Error(`more than ${MAX_FOLDER_KIT_ENTRIES} entries`);
+      const name = `${folder}${child.name}`;
+      if (child.isSymbolicLink()) {
+        const problem = await unsafeKitLink(realRoot, join(root, ...name.split('/')));
+        if (problem !== undefined) found.push({ name, problem });
+      } else if (child.isDirectory()) {
+        await walk(`${name}/`);
+      }
+    }
+  };
+  try {
+    await walk('');
+  } catch (error) {
+    found.push({ name: '.', problem: `cannot be checked for symbolic links (${errorMessage(error)})` });
+  }
+  return found;
+}
+
+/**
+ * Why the symbolic link `link` of a kit whose real path is `realKitRoot` must not be followed, or undefined: it leads
+ * out of the kit (also through other links), to nothing, or to a folder that holds it (copying would never end).
+ * Installing checks every link again as it copies.
+ */
+export async function unsafeKitLink(realKitRoot: string, link: string): Promise<string | undefined> {
+  const target = await readlink(link).catch(() => '?');
+  const resolved = await realpath(link).catch(() => undefined);
+  if (resolved === undefined) return `is a symbolic link to "${target}", which does not exist`;
+  if (!isInsideFolder(realKitRoot, resolved)) {
+    return `is a symbolic link to "${target}", which leads out of the kit (to ${resolved})`;
+  }
+  const isFolder = await stat(resolved).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
+  if (isFolder && isInsideFolder(resolved, await realpath(dirname(link)))) {
+    return `is a symbolic link to "${target}", a folder that contains the link itself (a loop)`;
+  }
+  return undefined;
+}
+
+function isInsideFolder(folder: string, path: string): boolean {
+  const rest = relative(folder, path);
+  // On Windows a path on another drive comes back absolute.
+  return rest === '' || (rest !== '..' && !rest.startsWith(`..${sep}`) && !isAbsolute(rest));
+}
+
+function describeUnsafeLinks(path: string, spec: KitSpec, links: UnsafeLink[]): string {
+  const listed = links.map((link) => `"${link.name}" ${link.problem}`);
+  return (
+    `${path}: has ${links.length} symbolic ${links.length === 1 ? 'link' : 'links'} that installing would have to ` +
+    `follow out of the kit: ${formatList(listed, 3)}; apim-migrate never follows a link out of a kit: give the ` +
+    `${spec.archive} as downloaded, or the folder it unpacks to with the files themselves`
+  );
 }
 
 function emptyInspection(path: string, kind: KitKind, format: KitFormat): KitInspection {

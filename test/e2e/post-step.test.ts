@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readProcessIdentity } from '../../src/server/process-identity.js';
 import { buildServerCommand } from '../../src/server/server-command.js';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { BUNDLES, baseEnv, requireBundles, runNodeScript } from '../helpers/migration-setup.js';
@@ -66,6 +67,8 @@ describe('the post step after a cancelled job', () => {
       serverPid: pid,
       serverHome: home,
       serverCommand,
+      // Who the pid was at the start: the post step stops it only while it still is.
+      serverIdentity: await readProcessIdentity(pid),
       kitInstalledIn: home,
     };
     const post = await runNodeScript(BUNDLES.post, [], {

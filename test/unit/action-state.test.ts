@@ -79,6 +79,24 @@ describe('the state the main step saves for the post step', () => {
     sink.logsStored();
     expect(await lastState(file)).toEqual({ stage: 'apim', config: 'apim-migration.yml' });
   });
+
+  it("keeps who the server's pid was at the start while it runs, and forgets it with the pid", async () => {
+    const file = path.join(await temp.make(), 'github_state');
+    await writeFile(file, '');
+    process.env['GITHUB_STATE'] = file;
+    const sink = actionStateSink({ stage: 'identity', config: 'apim-migration.yml' });
+    const command = { command: 'sh', args: ['/opt/wso2am-4.2.0/bin/api-manager.sh', '-Dmigrate'], display: 'sh ...' };
+    const identity = { startTime: '123456', commandLine: 'sh /opt/wso2am-4.2.0/bin/api-manager.sh -Dmigrate' };
+
+    sink.serverStarted(4242, '/opt/wso2am-4.2.0', command, identity);
+    expect((await lastState(file)).serverIdentity).toEqual(identity);
+    // A later start without one (the platform tells none) does not keep the earlier server's.
+    sink.serverStarted(4343, '/opt/wso2am-4.2.0', command);
+    expect((await lastState(file)).serverIdentity).toBeUndefined();
+    sink.serverStarted(4444, '/opt/wso2am-4.2.0', command, identity);
+    sink.serverStopped();
+    expect(await lastState(file)).toEqual({ stage: 'identity', config: 'apim-migration.yml' });
+  });
 });
 
 describe('the post step', () => {

@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
 import { InputError } from '../../src/core/errors.js';
 import {
+  copyKitFolder,
   findInstalledMigrationArtifacts,
   installMigrationKit,
   uninstallMigrationKits,
@@ -384,5 +385,80 @@ describe('uninstallMigrationKits and findInstalledMigrationArtifacts', () => {
       expect(await uninstallMigrationKits(home, createRecordingLogger())).toEqual([]);
       expect(await findInstalledMigrationArtifacts(home)).toEqual({ jars: [], hasMigrationResources: false });
     }
+  });
+});
+
+describe('installMigrationKit refuses a folder kit with a symbolic link out of it, as a zip', () => {
+  const wrapper = kitWrapperName('apim');
+
+  /** A folder kit, with `links` (relative to the wrapper) added, beside a folder that is not part of it. */
+  async function folderKitWith(links: Record<string, string>): Promise<{ kit: string; outside: string }> {
+    const root = await temp.make();
+    const outside = join(root, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'secret.txt'), 'not part of the kit');
+    const kit = await makeMigrationKitDir(join(root, 'kit'), { kind: 'apim' });
+    for (const [name, target] of Object.entries(links)) {
+      await rm(join(kit, wrapper, name), { force: true });
+      await symlink(target.replace('<outside>', outside), join(kit, wrapper, name));
+    }
+    return { kit, outside };
+  }
+
+  async function expectRefused(links: Record<string, string>): Promise<InputError> {
+    const s = await setup();
+    await addLeftovers(s);
+    const before = await snapshot(s.home);
+    const { kit } = await folderKitWith(links);
+    const error = await rejectedInputError(install(s, kit, 'apim').result);
+    expect(error.exitCode).toBe(2);
+    expect(await snapshot(s.home)).toEqual(before);
+    return error;
+  }
+
+  it.each([
+    ['an absolute target', { 'migration-resources/evil-link': '<outside>/secret.txt' }],
+    ['a relative target that climbs out', { 'migration-resources/evil-link': '../../../outside' }],
+    ['a folder out of the kit', { 'migration-resources/conf': '<outside>' }],
+    ['the jar itself', { [`dropins/${kitJarName('apim')}`]: '<outside>/secret.txt' }],
+    ['a way out through another link', { 'migration-resources/up': '..', 'migration-resources/out': 'up/../..' }],
+  ])('%s', async (_label, links) => {
+    const error = await expectRefused(links);
+    expect(error.message).toMatch(/symbolic links? that installing would have to follow out of the kit/);
+    expect(error.message).toMatch(/which leads out of the kit \(to .*\)/);
+    expect(error.message).toContain('apim-migrate never follows a link out of a kit');
+  });
+
+  it('a link to a folder that holds it, and a link to nothing', async () => {
+    const error = await expectRefused({ 'migration-resources/loop': '.', 'migration-resources/gone': 'no-such-file' });
+    expect(error.message).toContain('"wso2am-migration-4.2.0.67/migration-resources/loop" is a symbolic link to "."');
+    expect(error.message).toContain('a folder that contains the link itself (a loop)');
+    expect(error.message).toContain('is a symbolic link to "no-such-file", which does not exist');
+  });
+
+  it('installs what a link inside the kit points to, as a regular file', async () => {
+    const s = await setup();
+    const { kit } = await folderKitWith({
+      'migration-resources/readme-link.txt': 'README.txt',
+      'migration-resources/dropins-copy': '../dropins',
+    });
+    await install(s, kit, 'apim').result;
+    const installed = await snapshot(s.resources);
+    expect(installed['readme-link.txt']).toBe(installed['README.txt']);
+    expect(installed['dropins-copy']).toBe('dir');
+    expect((await lstat(join(s.resources, 'readme-link.txt'))).isSymbolicLink()).toBe(false);
+  });
+
+  it('checks every link again as it copies: one made after the inspection is refused', async () => {
+    // copyKitFolder is what installMigrationKit copies migration-resources with, after inspecting the kit.
+    const { kit, outside } = await folderKitWith({});
+    const resources = join(kit, wrapper, 'migration-resources');
+    await mkdir(join(resources, 'nested'));
+    await symlink(join(outside, 'secret.txt'), join(resources, 'nested', 'late-link'));
+    const target = join(await temp.make(), 'migration-resources');
+
+    const error = await rejectedInputError(copyKitFolder(resources, target, await realpath(kit)));
+    expect(error.message).toContain(`${join(resources, 'nested', 'late-link')}: is a symbolic link to "${outside}`);
+    expect(await readFile(join(target, 'nested', 'late-link'), 'utf8').catch(() => 'not copied')).toBe('not copied');
   });
 });

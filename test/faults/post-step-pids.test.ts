@@ -12,33 +12,19 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ActionState } from '../../src/entry/action-state.js';
 import { runPost } from '../../src/entry/post.js';
 import { readProcessIdentity, type ProcessIdentity } from '../../src/server/process-identity.js';
 import { groupAlive } from '../../src/server/server-runner.js';
-import { STATE_NAME } from '../helpers/runner.js';
+import { captureInProcessPostStep, POST_STATE_ENV } from '../helpers/post-step.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
 const temp = createTempDirs('apim-migrate-post-pids-');
-const STATE_ENV = `STATE_${STATE_NAME}`;
-const saved = { state: process.env[STATE_ENV], exitCode: process.exitCode };
 const groups: number[] = [];
-let stdout: string[];
-
-beforeEach(() => {
-  stdout = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-});
+const postOutput = captureInProcessPostStep();
 
 afterEach(() => {
-  vi.restoreAllMocks();
-  if (saved.state === undefined) delete process.env[STATE_ENV];
-  else process.env[STATE_ENV] = saved.state;
-  process.exitCode = saved.exitCode;
   for (const pid of groups.splice(0)) if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
 });
 
@@ -59,10 +45,10 @@ async function identityOf(pid: number): Promise<ProcessIdentity> {
 }
 
 async function runPostWith(state: Partial<ActionState>): Promise<string> {
-  process.env[STATE_ENV] = JSON.stringify({ stage: 'apim', config: 'apim-migration.yml', ...state });
+  process.env[POST_STATE_ENV] = JSON.stringify({ stage: 'apim', config: 'apim-migration.yml', ...state });
   await runPost();
   expect(process.exitCode ?? 0).toBe(0);
-  return stdout.join('');
+  return postOutput();
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,36 +7,16 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { actionStateSink, type ActionState } from '../../src/entry/action-state.js';
 import { runPost } from '../../src/entry/post.js';
+import { captureInProcessPostStep, POST_STATE_ENV } from '../helpers/post-step.js';
 import { readFileCommands, STATE_NAME } from '../helpers/runner.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
 const temp = createTempDirs('action-state-');
-const STATE_ENV = `STATE_${STATE_NAME}`;
-const saved = { state: process.env['GITHUB_STATE'], post: process.env[STATE_ENV], exitCode: process.exitCode };
-let stdout: string[];
-
-beforeEach(() => {
-  stdout = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
-  for (const [name, value] of [
-    ['GITHUB_STATE', saved.state],
-    [STATE_ENV, saved.post],
-  ] as const) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  process.exitCode = saved.exitCode;
-});
+const STATE_ENV = POST_STATE_ENV;
+const postOutput = captureInProcessPostStep();
 
 afterAll(() => temp.cleanup());
 
@@ -118,7 +98,7 @@ describe('the post step', () => {
     await runPost();
 
     expect(process.exitCode ?? 0).toBe(0);
-    expect(stdout.join('')).toContain(`stopping the API-M server (pid ${pid}) that stage apim left running`);
+    expect(postOutput()).toContain(`stopping the API-M server (pid ${pid}) that stage apim left running`);
     expect(existsSync(pidFile)).toBe(false);
   });
 

@@ -15,7 +15,8 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { SecretMasker, type Logger } from '../src/log/logger.js';
+import { SecretMasker } from '../src/core/secrets.js';
+import type { Logger } from '../src/log/logger.js';
 import { createLogMatcher } from '../src/server/log-matcher.js';
 import { runServer } from '../src/server/server-runner.js';
 

@@ -22,7 +22,8 @@ import { findClientTools } from '../db/client-tools.js';
 import { DumpFormatError, type CheckedDump, type Dialect } from '../db/dialect.js';
 import { countRows, dialectOf } from '../db/dialects.js';
 import { describeAddress, openSession } from '../db/session.js';
-import { registerSecrets, SecretMasker, type Logger } from '../log/logger.js';
+import type { SecretMasker } from '../core/secrets.js';
+import type { Logger } from '../log/logger.js';
 import {
   AGE_EXTENSION,
   AGE_HEADER_BYTES,
@@ -55,6 +56,8 @@ export interface RestoreOptions {
    */
   databases: readonly BackupDatabase[];
   logger: Logger;
+  /** The run's secrets (config/secrets.ts): the tools' stderr is masked with them. */
+  secrets: SecretMasker;
   /** Where the backup is downloaded and decrypted; the plaintext is removed before this returns. */
   workDir: string;
   /**
@@ -120,14 +123,7 @@ interface RestorePlan extends PreparedDump {
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const { logger, decryption } = options;
   checkDecryptionMode(decryption);
-  const masker = new SecretMasker();
-  registerSecrets(
-    logger,
-    masker,
-    options.databases.map((db) => db.target.password),
-  );
-  if (decryption.kind === 'passphrase') registerSecrets(logger, masker, [decryption.passphrase]);
-  if (decryption.kind === 'identity') registerSecrets(logger, masker, [decryption.identity.trim()]);
+  const masker = options.secrets;
 
   const backup = `backup ${options.artifactName} of run ${options.runId ?? 'this run'}`;
   await mkdir(options.workDir, { recursive: true });

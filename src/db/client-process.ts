@@ -7,7 +7,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { errorMessage } from '../core/errors.js';
 import { whenWritable } from '../core/streams.js';
-import type { SecretMasker } from '../log/logger.js';
+import type { SecretMasker } from '../core/secrets.js';
 import type { ClientTool } from './client-tools.js';
 
 const STDERR_TAIL_LINES = 20;

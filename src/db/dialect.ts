@@ -6,7 +6,8 @@
 
 import type { Readable } from 'node:stream';
 import type { DatabaseTarget } from '../config/types.js';
-import type { Logger, SecretMasker } from '../log/logger.js';
+import type { SecretMasker } from '../core/secrets.js';
+import type { Logger } from '../log/logger.js';
 import type { ResolvedTool } from './client-process.js';
 import type { ServerInfo } from './server-info.js';
 import type { DbSession } from './session.js';

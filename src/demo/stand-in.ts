@@ -52,6 +52,8 @@ export interface StandInBehaviour {
   ignoreTerm?: boolean;
   /** Logs the value of this environment variable, as a server that logs a password would. */
   printEnv?: string;
+  /** API-M: registry text echoed as it is (runner commands, escape sequences, quoted verdict lines, one ERROR). */
+  hostileOutput?: boolean;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.bundleInactive && 'bundle-inactive',
     behaviour.restartOnce && 'restart-once',
     behaviour.ignoreTerm && 'ignore-term',
+    behaviour.hostileOutput && 'hostile-output',
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
     behaviour.printEnv !== undefined && `print-env=${behaviour.printEnv}`,

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
+import { neutraliseText } from '../core/neutralise.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
@@ -90,17 +91,17 @@ export async function runAction(env: Record<string, string | undefined> = proces
     for (const [name, value] of Object.entries(stageOutputs(result))) core.setOutput(name, value);
     await core.summary.addRaw(renderStageMarkdown(result)).write();
     if (result.status === 'failed') {
-      core.setFailed(result.summary);
+      core.setFailed(neutraliseText(result.summary));
       // As the CLI: 2 says the input, the config or its secrets are wrong, 1 that the stage failed.
       process.exitCode = result.exitCode;
-    } else core.info(result.summary);
+    } else logger.info(result.summary);
   } catch (error) {
     core.setOutput('status', 'failed');
     await core.summary
       .addRaw(`## ❌ apim-migrate could not run the stage\n\n${escapeMarkdown(errorMessage(error))}\n`)
       .write()
       .catch(() => undefined);
-    core.setFailed(errorMessage(error));
+    core.setFailed(neutraliseText(errorMessage(error)));
     // As the CLI: 2 says the input, the config or its secrets are wrong, and nothing was changed.
     process.exitCode = exitCodeOf(error);
   }

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runDemo } from '../demo/demo.js';
 import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
+import { neutraliseText } from '../core/neutralise.js';
 import { createConsoleLogger, type Logger } from '../log/logger.js';
 import { renderPlanText } from '../plan/render-plan.js';
 import { renderStageText } from '../report/stage-summary.js';
@@ -68,8 +69,13 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
 
 type ParsedArgs = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
 
-/** Runs the CLI and returns its exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+/** Runs the CLI and returns its exit code. Everything it prints is neutralised (core/neutralise.ts). */
+export async function runCli(argv: readonly string[], given: CliIo = defaultIo()): Promise<number> {
+  const io: CliIo = {
+    ...given,
+    out: (text) => given.out(neutraliseText(text)),
+    err: (text) => given.err(neutraliseText(text)),
+  };
   let debug = argv.includes('--debug');
   try {
     const parsed = parseCliArgs(argv);

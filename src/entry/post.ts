@@ -1,11 +1,15 @@
 import * as core from '@actions/core';
-import { copyFile, readdir } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
+import { envSecrets } from '../config/secrets.js';
 import { errorMessage } from '../core/errors.js';
+import { neutraliseText } from '../core/neutralise.js';
+import { SecretMasker } from '../core/secrets.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import type { Logger } from '../log/logger.js';
 import { checkRecordedServer, stopServerGroup, type RecordedServerCheck } from '../server/server-runner.js';
+import { copyMasked } from '../stages/server-stage.js';
 import type { PendingLogs } from '../stages/types.js';
 import { uninstallMigrationKits } from '../wso2/kit-install.js';
 import { readActionState, type ActionState } from './action-state.js';
@@ -65,7 +69,7 @@ export async function runPost(): Promise<void> {
       );
     }
   } catch (error) {
-    core.setFailed(`apim-migrate post: ${errorMessage(error)}`);
+    core.setFailed(neutraliseText(`apim-migrate post: ${errorMessage(error)}`));
   }
 }
 
@@ -94,12 +98,21 @@ function serverLeftAlone(state: ActionState, verdict: RecordedServerCheck): stri
   return undefined;
 }
 
-/** What storeLogsStep would have stored: the gathered files and wso2carbon.log, in the artifact it named. */
+/**
+ * What storeLogsStep would have stored: the gathered files and wso2carbon.log, in the artifact it named, masked with
+ * the secrets of the variables the main step named (never their values: the state has only the names).
+ */
 async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<number> {
   const token = core.getInput('github-token');
-  if (token) logger.setSecret(token);
-  const carbonLog = path.join(logs.apimHome, 'repository', 'logs', 'wso2carbon.log');
-  await copyFile(carbonLog, path.join(logs.dir, 'wso2carbon.log')).catch(() => undefined);
+  const secrets = new SecretMasker();
+  for (const value of envSecrets(logs.secretEnv, process.env, token ? { githubToken: token } : {})) {
+    secrets.add(value);
+    logger.setSecret(value);
+  }
+  const names = (await readdir(logs.dir)).filter((name) => name !== CARBON_LOG);
+  for (const name of names) await maskInPlace(path.join(logs.dir, name), secrets);
+  const carbonLog = path.join(logs.apimHome, 'repository', 'logs', CARBON_LOG);
+  await copyMasked(carbonLog, path.join(logs.dir, CARBON_LOG), secrets);
   const files = (await readdir(logs.dir)).map((name) => path.join(logs.dir, name));
   const store = createStore({
     env: process.env,
@@ -109,4 +122,13 @@ async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<numb
   });
   await store.upload(logs.artifact, files, { retentionDays: logs.retentionDays });
   return files.length;
+}
+
+const CARBON_LOG = 'wso2carbon.log';
+
+/** Masks a gathered file again, so that the post step stores nothing it did not mask itself. */
+async function maskInPlace(file: string, secrets: SecretMasker): Promise<void> {
+  const masked = `${file}.masked`;
+  await copyMasked(file, masked, secrets);
+  await rename(masked, file);
 }

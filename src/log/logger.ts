@@ -1,6 +1,9 @@
+import { neutraliseText } from '../core/neutralise.js';
+import { SecretMasker } from '../core/secrets.js';
+
 /**
  * The logging seam. Stages log through this interface only; the action gives it @actions/core,
- * the CLI gives it the console. Every implementation masks registered secrets.
+ * the CLI gives it the console. Every implementation masks registered secrets and neutralises every line.
  */
 export interface Logger {
   info(message: string): void;
@@ -21,37 +24,6 @@ export interface ConsoleLoggerOptions {
   err?: (line: string) => void;
 }
 
-/** Replaces every registered secret in a text by `***`, longest first so that overlaps mask fully. */
-export class SecretMasker {
-  /** Longest first, so that a secret holding another is masked whole; kept sorted, as mask() runs per log line. */
-  private secrets: string[] = [];
-
-  add(value: string): void {
-    if (value.length === 0 || this.secrets.includes(value)) return;
-    this.secrets = [...this.secrets, value].sort((a, b) => b.length - a.length);
-  }
-
-  mask(text: string): string {
-    let masked = text;
-    for (const secret of this.secrets) {
-      if (masked.includes(secret)) masked = masked.split(secret).join('***');
-    }
-    return masked;
-  }
-}
-
-/**
- * Config files hold passwords in clear (databases, keystores, the admin user): every `password = "..."` or
- * `password: ...` value becomes `***`, also on the lines of a diff. Placeholders (`$env{}`, `$secret{}`) stay.
- */
-export function maskPasswordAssignments(text: string): string {
-  return text.replace(
-    /^(\s*[-+#]?\s*[\w.]*password[\w.]*\s*[=:]\s*)(["']?)(.*?)\2(\s*(?:#.*)?)$/gim,
-    (line, key: string, quote: string, value: string, rest: string) =>
-      value === '' || value.startsWith('$') ? line : `${key}${quote}***${quote}${rest}`,
-  );
-}
-
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const err = options.err ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -59,7 +31,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   let depth = 0;
   const indent = () => '  '.repeat(depth);
   const write = (sink: (line: string) => void, prefix: string, message: string) => {
-    for (const line of masker.mask(message).split('\n')) sink(`${indent()}${prefix}${line}`);
+    for (const line of printable(masker, message).split('\n')) sink(`${indent()}${prefix}${line}`);
   };
   return {
     info: (message) => write(out, '', message),
@@ -82,11 +54,10 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   };
 }
 
-/** Registers values with the logger and with a masker used for error messages. */
-export function registerSecrets(logger: Logger, masker: SecretMasker, values: readonly string[]): void {
-  for (const value of values) {
-    if (value.length === 0) continue;
-    logger.setSecret(value);
-    masker.add(value);
-  }
+/**
+ * What a logger prints of a message: secrets masked, every line neutralised (core/neutralise.ts), then masked again
+ * in case a secret was split by an escape sequence that neutralising removed.
+ */
+export function printable(masker: SecretMasker, message: string): string {
+  return masker.mask(neutraliseText(masker.mask(message)));
 }

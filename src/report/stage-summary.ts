@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/format.js';
+import { neutraliseText } from '../core/neutralise.js';
 import {
   STAGE_NAMES,
   type ApimValidateChanges,
@@ -148,8 +149,9 @@ function nextStep(result: StageResult): string {
   return '**Next:** run the next stage of the pipeline.';
 }
 
+/** Text from outside as Markdown: neutralised (core/neutralise.ts), then every Markdown character escaped. */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>|#]/g, (char) => `\\${char}`);
+  return neutraliseText(text).replace(/[\\`*_{}[\]<>|#]/g, (char) => `\\${char}`);
 }
 
 function escapeCell(text: string): string {

@@ -28,8 +28,9 @@ export interface LogRecord {
 
 // `[2026-11-24 20:33:00,123]  INFO {org.wso2.x.Y} - message` (the log file may add `TID: [-1234] [] ` in
 // front); the 4.x console layout writes `[...]  INFO - Y message` instead.
+// The `s` flag: a message may hold U+2028 or U+2029, which `.` would not cross, and the record would be lost.
 const RECORD =
-  /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/;
+  /^(?:TID: \[[^\]]*\] \[[^\]]*\] )?\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}\]\s+(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\s+(.*)$/s;
 // Colours, should a terminal-aware layout be configured.
 const ANSI = /\u001b\[[0-9;]*m/g;
 
@@ -39,9 +40,9 @@ export function parseLogRecord(line: string): LogRecord | undefined {
   if (!match) return undefined;
   const level = match[1] as LogLevel;
   const rest = match[2] ?? '';
-  const braced = /^\{([^}]*)\}\s+-\s?(.*)$/.exec(rest);
+  const braced = /^\{([^}]*)\}\s+-\s?(.*)$/s.exec(rest);
   if (braced) return { level, logger: braced[1] ?? '', message: (braced[2] ?? '').trim() };
-  const dashed = /^-\s+(\S+)\s+(.*)$/.exec(rest);
+  const dashed = /^-\s+(\S+)\s+(.*)$/s.exec(rest);
   if (dashed) return { level, logger: dashed[1] ?? '', message: (dashed[2] ?? '').trim() };
   return { level, message: rest.trim() };
 }
@@ -119,20 +120,25 @@ export interface LogMatcherOptions {
 const IS_PREFIX = 'WSO2 Product Migration Service Task : ';
 const AM_PREFIX = 'WSO2 API-M Migration Task : ';
 
-const SERVER_STARTED = /WSO2 Carbon started in\b/;
+// The verdict lines are matched as the whole message (from its start, after `LEVEL {Class} - ` or `LEVEL - Class `),
+// never inside one, so that an API name or an error text that quotes them makes no verdict. Sources: kernel-4.8.1
+// StartupFinalizerServiceComponent (a whole number of seconds), is-client MigrationClientImpl, am-client
+// APIMMigrationClient (docs/wso2-compatibility.md).
+const SERVER_STARTED = /^WSO2 Carbon started in \d+ sec$/;
 const WAITING_FOR_CLIENT = /^Waiting for migration client\.?$/;
 const IDENTITY_STARTED = /^Executing Migration client\s*:/;
-const IDENTITY_SUCCESS = /Execution was done through all the requested version list without having unexpected issues/;
-const IDENTITY_FAILURE = /^Migration process was stopped\b/;
-const APIM_SUCCESS = /Successfully completed API-M migration from \S+ to \S+/;
+const IDENTITY_SUCCESS =
+  /^WSO2 Product Migration Service Task : Execution was done through all the requested version list without having unexpected issues/;
+const IDENTITY_FAILURE = /^Migration process was stopped\.$/;
+const APIM_SUCCESS = /^WSO2 API-M Migration Task : Successfully completed API-M migration from \S+ to \S+$/;
 const APIM_FAILURES = [
-  /API Migration exception occurred while migrating/,
-  /Error running the artifact re-indexing script/,
-  /Error occurred while initializing DB Util/,
+  /^WSO2 API-M Migration Task : API Migration exception occurred while migrating$/,
+  /^WSO2 API-M Migration Task : Error running the artifact re-indexing script$/,
+  /^WSO2 API-M Migration Task : Error occurred while initializing DB Util$/,
 ];
 const VALIDATION_STARTED = /^Running (all validator steps|validator step : )/;
-const APIM_STARTED = /Starting API-M migration from /;
-const VALIDATION_FAILURE = /Error while running the pre-migration validation/;
+const APIM_STARTED = /^WSO2 API-M Migration Task : Starting API-M migration from /;
+const VALIDATION_FAILURE = /^WSO2 API-M Migration Task : Error while running the pre-migration validation$/;
 // ValidationHandler: `Starting <step> for tenant <id>(<domain>)..........`, then `Successfully completed ...`.
 const VALIDATOR_STEP = /^(Starting|Successfully completed) (\w+) for tenant (\S+?)\.*$/;
 /** The client's separator lines (rows of dots or dashes) are no progress. */

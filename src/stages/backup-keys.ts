@@ -13,6 +13,9 @@ import type { ExpectedEncryption } from '../backup/restore-backup.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { InputError } from '../core/errors.js';
 
+/** The shortest passphrase new backups take. */
+const MIN_PASSPHRASE_LENGTH = 16;
+
 /** Encryption of new backups from the config; GitHub's store never gets plaintext unless allowed. */
 export function backupEncryption(
   config: ResolvedConfig,
@@ -26,6 +29,13 @@ export function backupEncryption(
       throw new InputError({
         file: config.configFile,
         message: `backup.passphraseEnv names ${backup.passphraseEnv}, which is not set: set it to the backup passphrase where apim-migrate runs`,
+      });
+    }
+    // Restores take the passphrase a backup was made with (backupDecryption); only new backups need a long one.
+    if ([...passphrase].length < MIN_PASSPHRASE_LENGTH) {
+      throw new InputError({
+        file: config.configFile,
+        message: `backup.passphraseEnv: the passphrase in ${backup.passphraseEnv} is shorter than ${MIN_PASSPHRASE_LENGTH} characters, too short for new backups: set a longer one (restores of existing backups still take the one they were made with)`,
       });
     }
     return { kind: 'passphrase', passphrase };

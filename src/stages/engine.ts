@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { errorMessage, exitCodeOf } from '../core/errors.js';
+import { neutraliseText } from '../core/neutralise.js';
 import { makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
@@ -105,7 +106,9 @@ async function storeReport(result: StageResult, context: StageContext): Promise<
   const name = artifactName(result.stage, 'report', run.attempt);
   // The stored report holds no reportPath: a path on this machine means nothing inside the artifact.
   const withName: StageResult = { ...result, reportArtifact: name };
-  await writePrivateFile(localPath, `${JSON.stringify(withName, null, 2)}\n`);
+  // Its texts are neutralised as printed ones are: a report is read in terminals and logs too.
+  const neutralised = (_key: string, value: unknown) => (typeof value === 'string' ? neutraliseText(value) : value);
+  await writePrivateFile(localPath, `${JSON.stringify(withName, neutralised, 2)}\n`);
   try {
     const stored = await store.upload(name, [localPath], { retentionDays: context.config.backup.retentionDays });
     return { ...withName, reportPath: stored.localDir ? path.join(stored.localDir, REPORT_FILE) : localPath };

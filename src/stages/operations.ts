@@ -11,7 +11,9 @@ import { withSession } from '../db/session.js';
 import { configuredJavaHome, resolveJavaHome } from '../server/java.js';
 import { processAlive } from '../server/server-runner.js';
 import { errorMessage, InputError } from '../core/errors.js';
-import { maskPasswordAssignments, SecretMasker, type Logger } from '../log/logger.js';
+import { collectSecrets, type CollectedSecrets } from '../config/secrets.js';
+import { SecretMasker } from '../core/secrets.js';
+import type { Logger } from '../log/logger.js';
 import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
@@ -41,19 +43,30 @@ export interface OperationOptions {
   githubToken?: string;
 }
 
+/** The config, and the one secrets service of the operation: every secret it leads to, registered with the logger. */
+export interface ConfigWithSecrets {
+  config: ResolvedConfig;
+  secrets: SecretMasker;
+  /** What the secrets are and which environment variables hold them (by name, for the post step). */
+  collected: CollectedSecrets;
+}
+
 /** Loads the config and registers every secret it leads to before anything can print it. */
-export async function loadConfigWithSecrets(options: OperationOptions): Promise<ResolvedConfig> {
+export async function loadConfigWithSecrets(options: OperationOptions): Promise<ConfigWithSecrets> {
   const config = await loadConfig({
     ...(options.configFile === undefined ? {} : { file: options.configFile }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: options.env,
   });
-  for (const db of config.databases) options.logger.setSecret(db.password);
-  for (const name of [config.backup.passphraseEnv, config.backup.identityEnv]) {
-    const value = name === undefined ? undefined : options.env[name];
-    if (value) options.logger.setSecret(value);
+  const collected = collectSecrets(config, options.env, {
+    ...(options.githubToken ? { githubToken: options.githubToken } : {}),
+  });
+  const secrets = new SecretMasker();
+  for (const value of collected.values) {
+    secrets.add(value);
+    options.logger.setSecret(value);
   }
-  return config;
+  return { config, secrets, collected };
 }
 
 /** A plan waits this long for shared_db before it goes without row counts. */
@@ -106,7 +119,7 @@ async function withStageContext(
   work: (context: StageContext) => Promise<StageResult>,
   checks: { checkInputs?: (config: ResolvedConfig) => Promise<void> } = {},
 ): Promise<StageResult> {
-  const config = await loadConfigWithSecrets(options);
+  const { config, secrets, collected } = await loadConfigWithSecrets(options);
   // Before the run's folder, the lock or a backup: bad input changes nothing.
   if (!isGitHubActions(options.env)) await checkStoreDirInput(config);
   await checks.checkInputs?.(config);
@@ -132,6 +145,8 @@ async function withStageContext(
         store,
         run,
         env: options.env,
+        secrets,
+        secretEnv: collected.envNames,
         lockWaitMs,
         platform: options.platform ?? process.platform,
         ...(options.serverState ? { serverState: options.serverState } : {}),
@@ -191,7 +206,7 @@ async function removeOrphanedWorkDirs(base: string, logger: Logger): Promise<voi
 }
 
 export async function planOperation(options: OperationOptions): Promise<Plan> {
-  const config = await loadConfigWithSecrets(options);
+  const { config, secrets } = await loadConfigWithSecrets(options);
   const versioning = await readOldHomeVersioning(config.oldApimHome).catch((error: unknown) => {
     if (error instanceof InputError) {
       throw new InputError(error.problems, {
@@ -214,7 +229,7 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     (current, warning) => withNote(current, 'registry-scripts', `WARNING: ${warning}`),
     plan,
   );
-  const withDiffs = await addConfigDiffs(withWarnings, config);
+  const withDiffs = await addConfigDiffs(withWarnings, config, secrets);
   if (!Object.values(registry.flags).some(Boolean)) return withDiffs;
   return countRemoval(withDiffs, config, registry.flags);
 }
@@ -223,16 +238,14 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
  * The edits the identity and apim stages would make, as diffs of the files as they are now. A file that cannot
  * be read or edited yet is said in a note: preflight and the stage itself report it fully.
  */
-async function addConfigDiffs(plan: Plan, config: ResolvedConfig): Promise<Plan> {
+async function addConfigDiffs(plan: Plan, config: ResolvedConfig, secrets: SecretMasker): Promise<Plan> {
   let result = plan;
-  const masker = new SecretMasker();
-  for (const db of config.databases) masker.add(db.password);
   const tomlFile = deploymentTomlPath(config.apimHome);
   const toml = await readFile(tomlFile, 'utf8').catch(() => undefined);
   const tryDiff = (stage: StageName, file: string, edit: () => { text: string }, before: string) => {
     try {
       const diff = unifiedDiff(file, before, edit().text);
-      result = withDiff(result, stage, file, masker.mask(maskPasswordAssignments(diff)));
+      result = withDiff(result, stage, file, secrets.mask(diff));
     } catch (error) {
       result = withNote(result, stage, `${file} cannot be edited as it is: ${errorMessage(error)}`);
     }
@@ -302,7 +315,7 @@ export interface StatusReport {
 }
 
 export async function statusOperation(options: OperationOptions): Promise<StatusReport> {
-  const config = await loadConfigWithSecrets(options);
+  const { config } = await loadConfigWithSecrets(options);
   const shared = configuredDatabase(config, 'shared_db');
   return {
     database: `shared_db (${shared.host}:${shared.port}/${shared.database})`,

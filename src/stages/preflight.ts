@@ -21,6 +21,7 @@ import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.j
 import { reportChecks } from './check-step.js';
 import { physicalTargets } from './databases.js';
 import type { Check } from '../core/check.js';
+import type { DatabaseTarget } from '../config/types.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 
 /** What one step learns and a later one needs: the servers and the sizes of the databases. */
@@ -116,6 +117,7 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
   const checks: Check[] = [];
   const userStore =
     config.databases.find((db) => db.name === 'user') ?? config.databases.find((db) => db.name === 'shared_db');
+  checks.push(...checkPasswords(config.databases));
   facts.physical = await physicalTargets(config);
   for (const { label, names, target } of facts.physical) {
     let session;
@@ -148,6 +150,33 @@ async function checkDatabases(context: StageContext, facts: PreflightFacts): Pro
     }
   }
   return reportChecks(context, checks);
+}
+
+/** WSO2's well-known default passwords (deployment.toml, the docs' examples). */
+const DEFAULT_PASSWORDS: readonly string[] = ['wso2carbon', 'admin', 'root'];
+const SHORT_PASSWORD = 8;
+
+/**
+ * A warning for a database password that is one of WSO2's defaults or short: besides being weak, every occurrence of
+ * it in a log is masked, so a common word would turn into `***` all over the logs. The password is never named.
+ */
+function checkPasswords(databases: readonly DatabaseTarget[]): Check[] {
+  const checks: Check[] = [];
+  for (const db of databases) {
+    const password = db.password;
+    if (password === '') continue;
+    const isDefault = DEFAULT_PASSWORDS.includes(password.toLowerCase());
+    if (!isDefault && [...password].length >= SHORT_PASSWORD) continue;
+    // Which default it is stays unsaid: the list would name it (and masking would show which one).
+    const why = isDefault
+      ? "is one of WSO2's well-known default passwords"
+      : `is shorter than ${SHORT_PASSWORD} characters`;
+    checks.push({
+      verdict: 'warn',
+      message: `${db.name}: the database password ${why}: change it before migrating production data. apim-migrate masks it in every log, so wherever that text appears in a log it reads *** instead`,
+    });
+  }
+  return checks;
 }
 
 async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, label: string): Promise<Check> {

@@ -83,6 +83,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
               decryption,
               databases: await touched(),
               logger: context.deps.logger,
+              secrets: context.deps.secrets,
               workDir: path.join(context.workDir, 'restore'),
               ...trust,
             });

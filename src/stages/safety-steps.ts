@@ -77,6 +77,7 @@ export function restoreStep(
         decryption,
         databases: touched,
         logger: deps.logger,
+        secrets: deps.secrets,
         workDir: path.join(context.workDir, 'restore'),
         ...(await trustBackup(backup, { trustUnrecordedRun: false, decryption }, context)),
       });
@@ -111,6 +112,7 @@ export function backUpDatabases(
     encryption: backupEncryption(config, deps.env, deps.store.kind),
     ...signingKeyOption(backupSigningKey(config, deps.env)),
     logger: deps.logger,
+    secrets: deps.secrets,
     workDir: path.join(context.workDir, 'backup'),
     retentionDays: config.backup.retentionDays,
     toolVersion: TOOL_VERSION,

@@ -9,7 +9,7 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 import { errorMessage } from '../core/errors.js';
 import { copyPrivateFile, makePrivateDir, openPrivateWriteStream, writePrivateFile } from '../core/private-files.js';
-import { maskPasswordAssignments, SecretMasker } from '../log/logger.js';
+import type { SecretMasker } from '../core/secrets.js';
 import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
@@ -37,26 +37,15 @@ async function keepInLogs(context: StageContext, name: string, content: string):
 }
 
 /**
- * The logs artifact never holds a password in clear: password assignments and every secret the config
- * leads to become `***`.
+ * The logs artifact never holds a password in clear: every secret of the run (deps.secrets) and the values of
+ * secret-like keys become `***`.
  */
 export function maskSecrets(context: StageContext, text: string): string {
-  return secretMasker(context).mask(maskPasswordAssignments(text));
-}
-
-/** Every secret the config leads to: the database passwords, the backup passphrase or identity. */
-function secretMasker(context: StageContext): SecretMasker {
-  const masker = new SecretMasker();
-  for (const db of context.config.databases) masker.add(db.password);
-  for (const name of [context.config.backup.passphraseEnv, context.config.backup.identityEnv]) {
-    const value = name === undefined ? undefined : context.deps.env[name];
-    if (value) masker.add(value);
-  }
-  return masker;
+  return context.deps.secrets.mask(text);
 }
 
 /** Copies a text file line by line with the secrets hidden; a missing file is skipped. */
-async function copyMasked(source: string, target: string, masker: SecretMasker): Promise<void> {
+export async function copyMasked(source: string, target: string, masker: SecretMasker): Promise<void> {
   const input = createReadStream(source);
   const opened = await once(input, 'open').then(
     () => true,
@@ -140,6 +129,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           retentionDays: config.backup.retentionDays,
           apimHome: config.apimHome,
           storeDir: config.store.dir,
+          secretEnv: [...deps.secretEnv],
         });
         const installed = await installMigrationKit({
           kit: spec.kit.path,
@@ -185,7 +175,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           logger: deps.logger,
           command,
         });
-        const masker = secretMasker(context);
+        const masker = deps.secrets;
         const result = await runServer({
           command,
           home: config.apimHome,
@@ -264,7 +254,7 @@ export function storeLogsStep(
       const dir = logsDir(context);
       await makePrivateDir(dir);
       const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
-      await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), secretMasker(context));
+      await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), context.deps.secrets);
       const copied: string[] = [];
       for (const folder of extraFolders) copied.push(...(await copyFolderFlat(folder, dir)));
       const files = (await readdir(dir)).map((name) => path.join(dir, name));

@@ -2,6 +2,7 @@ import type { Check } from '../core/check.js';
 import type { OperationName, StageChanges } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
+import type { SecretMasker } from '../core/secrets.js';
 import type { Logger } from '../log/logger.js';
 import type { ProcessIdentity } from '../server/process-identity.js';
 import type { ServerCommand } from '../server/server-command.js';
@@ -41,6 +42,8 @@ export interface PendingLogs {
   apimHome: string;
   /** store.dir, for a local store. */
   storeDir: string;
+  /** The environment variables that hold secrets, by name, never their values: the post step masks with them. */
+  secretEnv: readonly string[];
 }
 
 /** The shell's pieces a stage may use; tests give fakes of exactly these. */
@@ -50,6 +53,10 @@ export interface StageDeps {
   run: RunIdentity;
   /** Environment for secrets the config names. */
   env: Record<string, string | undefined>;
+  /** Every secret of the run, collected once (config/secrets.ts): what stage logs, copied files and tools mask. */
+  secrets: SecretMasker;
+  /** The environment variables that hold those secrets, by name (for the action's post step). */
+  secretEnv: readonly string[];
   clock?: () => number;
   /** How long a stage waits for another run's lock on its databases (APIM_MIGRATE_LOCK_WAIT_SECONDS); 60 s if unset. */
   lockWaitMs?: number;

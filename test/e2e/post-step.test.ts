@@ -4,13 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readProcessIdentity } from '../../src/server/process-identity.js';
 import { buildServerCommand } from '../../src/server/server-command.js';
 import { groupAlive } from '../../src/server/server-runner.js';
 import { BUNDLES, baseEnv, requireBundles, runNodeScript } from '../helpers/migration-setup.js';
+import { runnerFiles } from '../helpers/runner.js';
 import { fakeJavaHome } from '../helpers/java.js';
 import { installStandIn, readStandInArgs } from '../helpers/stand-in.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
@@ -92,5 +93,69 @@ describe('the post step after a cancelled job', () => {
     expect(existsSync(path.join(home, 'migration-resources'))).toBe(false);
     const dropins = await readdir(path.join(home, 'repository', 'components', 'dropins'));
     expect(dropins.filter((name) => name.endsWith('.jar'))).toEqual([]);
+  });
+});
+
+describe('the post step storing the logs of a stage that ended before it could', () => {
+  it('masks wso2carbon.log and the gathered files with the secrets of the variables the state names', async () => {
+    const dir = await temp.make();
+    const apimHome = path.join(dir, 'wso2am-4.2.0');
+    const logsDir = path.join(dir, 'work', 'logs');
+    const storeDir = path.join(dir, 'store');
+    await mkdir(path.join(apimHome, 'repository', 'logs'), { recursive: true });
+    await mkdir(logsDir, { recursive: true });
+    const passphrase = `post-step-passphrase-${process.pid}-a41f`;
+    const token = `ghs_post-step-token-${process.pid}`;
+    await writeFile(
+      path.join(apimHome, 'repository', 'logs', 'wso2carbon.log'),
+      `INFO {x.Y} - Datasource: password=${passphrase}\nclient_secret: plain-client-secret\n`,
+    );
+    await writeFile(path.join(logsDir, 'server-console.log'), `a line with ${passphrase} and ${token}\n`);
+    const files = await runnerFiles(temp);
+    // As the main step saves it: the names of the variables that hold secrets, never their values.
+    const state = {
+      stage: 'apim',
+      config: 'apim-migration.yml',
+      pendingLogs: {
+        dir: logsDir,
+        artifact: 'apim-migrate-apim-logs-a1',
+        retentionDays: 1,
+        apimHome,
+        storeDir,
+        secretEnv: ['APIM_MIGRATE_BACKUP_PASSPHRASE'],
+      },
+    };
+    const post = await runNodeScript(BUNDLES.post, [], {
+      cwd: dir,
+      env: baseEnv({
+        GITHUB_OUTPUT: files.output,
+        GITHUB_STATE: files.state,
+        GITHUB_STEP_SUMMARY: files.summary,
+        'STATE_apim-migrate': JSON.stringify(state),
+        APIM_MIGRATE_BACKUP_PASSPHRASE: passphrase,
+        'INPUT_GITHUB-TOKEN': token,
+        APIM_MIGRATE_RUN_ID: 'post-step-logs',
+      }),
+      timeoutMs: 60_000,
+    });
+    expect(post.code, post.stdout + post.stderr).toBe(0);
+    expect(post.stdout).toContain('stored the logs of stage apim');
+    const stored = path.join(storeDir, 'runs', 'post-step-logs', 'apim-migrate-apim-logs-a1');
+    expect((await readdir(stored)).filter((name) => !name.startsWith('.')).sort()).toEqual([
+      'server-console.log',
+      'wso2carbon.log',
+    ]);
+    const carbonLog = await readFile(path.join(stored, 'wso2carbon.log'), 'utf8');
+    expect(carbonLog).toBe('INFO {x.Y} - Datasource: password=***\nclient_secret: ***\n');
+    expect(await readFile(path.join(stored, 'server-console.log'), 'utf8')).toBe('a line with *** and ***\n');
+    // Printed only to register them with the runner.
+    const printed = post.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n');
+    for (const secret of [passphrase, token]) {
+      expect(printed + post.stderr).not.toContain(secret);
+      expect(post.stdout).toContain(`::add-mask::${secret}`);
+    }
   });
 });

@@ -24,6 +24,8 @@ import {
   createMigrationSetup,
   prepareServerStages,
   ledgerStates,
+  PASSPHRASE_ENV,
+  PASSWORD_ENV,
   requireBundles,
   rewriteConfig,
   type MigrationSetup,
@@ -630,6 +632,9 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
         kitInstalledIn: setup.apimHome,
         pendingLogs: expect.objectContaining({ artifact: 'apim-migrate-apim-logs-a1', apimHome: setup.apimHome }),
       });
+      // The post step gets the names of the variables that hold secrets, never their values.
+      expect(state.pendingLogs?.secretEnv).toEqual(expect.arrayContaining([PASSPHRASE_ENV, PASSWORD_ENV.shared_db]));
+      for (const secret of [GITHUB_TOKEN, ...setup.secrets]) expect(cancelled.state[STATE_NAME]).not.toContain(secret);
       expect(storedArtifactNames(service, run)).not.toContain('apim-migrate-apim-logs-a1');
       // The server runs in its own process group: it outlived the main step, with the kit still installed.
       expect(groupAlive(serverPid)).toBe(true);

@@ -8,11 +8,24 @@
  * (test/e2e/runner-scenarios.test.ts) for every job they run.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, createFaultCase, NORMAL_SERVER, type FaultCase } from '../helpers/fault-case.js';
-import { createMigratedSchema, PASSWORD_ENV, requireBundles, type ScriptRun } from '../helpers/migration-setup.js';
+import {
+  createMigratedSchema,
+  createMigrationSetup,
+  ledgerStates,
+  PASSPHRASE_ENV,
+  PASSWORD_ENV,
+  prepareServerStages,
+  requireBundles,
+  rewriteConfig,
+  runCliIn,
+  type MigrationSetup,
+  type ScriptRun,
+} from '../helpers/migration-setup.js';
+import { expectUnchanged, takeSnapshot } from '../helpers/snapshots.js';
 import { writeStandInConf } from '../helpers/stand-in.js';
 import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
@@ -146,5 +159,100 @@ describe.each([
   it('appear on no command line of any process while the commands ran', () => {
     expect(watcher.tools.size, 'the watcher saw the client tools run').toBeGreaterThan(0);
     expect([...watcher.leaks]).toEqual([]);
+  });
+});
+
+/**
+ * The secrets the config leads to beyond the database passwords, in-process through the CLI's code (runCliIn): a
+ * password parameter in a JDBC URL, secret-like keys of deployment.toml (`client_secret`, a quoted `"auth_token"`,
+ * `key_password`), and a server that logs the URL's password. plan's diffs, the logs artifact (with
+ * deployment.toml.orig, the copy the apim stage keeps) and the output hold none of them; a short backup passphrase
+ * is refused for a new backup and changes nothing.
+ */
+describe('secrets beyond the database passwords', () => {
+  let setup: MigrationSetup;
+  let runnerTemp: string;
+  const urlSecret = `Url-Secret-${process.pid}-7c1d`;
+  const clientSecret = `Client-Secret-${process.pid}-e20a`;
+  const authToken = `Auth-Token-${process.pid}-4b9f`;
+  const keyPassword = `Key-Password-${process.pid}-03aa`;
+  const extra = [urlSecret, clientSecret, authToken, keyPassword];
+  const run = (argv: string[], env: Record<string, string> = {}) =>
+    runCliIn(setup, argv, { env: { RUNNER_TEMP: runnerTemp, ...env }, runIdPrefix: 'secrets-extra' });
+
+  beforeAll(async () => {
+    setup = await createMigrationSetup({ engine: 'postgresql', flags: { tags: true } });
+    await prepareServerStages(setup, { seed: 13, tenants: 1, behaviour: { printEnv: 'URL_SECRET' } });
+    runnerTemp = await temp.make();
+    // The server gets URL_SECRET to log it (server.env).
+    await rewriteConfig(setup, { server: { env: ['URL_SECRET'] } });
+    // The URLs carry a password parameter; the local PostgreSQL trusts postgres, so it logs in either way.
+    const toml = await readFile(setup.deploymentToml, 'utf8');
+    const url = /^url = "(jdbc:postgresql:[^"?]+)"$/m.exec(toml)?.[1];
+    expect(url).toBeDefined();
+    const withUrlPassword = toml.replaceAll(`url = "${url}"`, `url = "${url}?password=${urlSecret}"`);
+    expect(withUrlPassword).not.toBe(toml);
+    await writeFile(
+      setup.deploymentToml,
+      `${withUrlPassword}\n[keystore.tls]\nkey_password = "${keyPassword}"\n\n[apim.key_manager.configuration]\nclient_secret = "${clientSecret}"\n"auth_token" = "${authToken}"\n`,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await setup?.cleanup();
+  });
+
+  function expectNone(text: string, where: string): void {
+    for (const secret of [...setup.secrets, ...extra])
+      expect(text.includes(secret), `${secret} in ${where}`).toBe(false);
+  }
+
+  it('plan: the diff of the URL line masks its password parameter', async () => {
+    const plan = await run(['plan']);
+    expect(plan.code, plan.output).toBe(0);
+    expectNone(plan.output, 'the plan');
+    expect(plan.output).toMatch(/^\s+-url = "jdbc:postgresql:.*\?password=\*\*\*"$/m);
+    expect(plan.output).toMatch(/^\s+\+url = "jdbc:postgresql:.*\?password=\*\*\*&preparedStatementCacheQueries=0"$/m);
+  });
+
+  it('a backup passphrase shorter than 16 characters is refused for a new backup, and nothing changes', async () => {
+    const before = await takeSnapshot(setup, runnerTemp);
+    const refused = await run(['run', 'registry-scripts'], { [PASSPHRASE_ENV]: 'fifteen-chars-x' });
+    expect(refused.code, refused.output).toBe(2);
+    expect(refused.output).toContain(
+      `backup.passphraseEnv: the passphrase in ${PASSPHRASE_ENV} is shorter than 16 characters`,
+    );
+    expect(refused.output).not.toContain('fifteen-chars-x');
+    expectUnchanged(before, await takeSnapshot(setup, runnerTemp));
+  });
+
+  it('the stages, their logs artifact and deployment.toml.orig hold none of them', { timeout: 240_000 }, async () => {
+    const outputs: string[] = [];
+    for (const stage of ['registry-scripts', 'identity', 'apim']) {
+      const result = await run(['run', stage], { URL_SECRET: urlSecret });
+      outputs.push(result.output);
+      expect(result.code, result.output).toBe(0);
+    }
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded', 'identity:succeeded', 'apim:succeeded']);
+    for (const output of outputs) expectNone(output, 'the output');
+
+    const stored = await filesUnder(setup.storeDir);
+    const orig = stored.find(
+      (file) => file.includes('apim-migrate-apim-logs') && file.endsWith('deployment.toml.orig'),
+    );
+    expect(orig, stored.join('\n')).toBeDefined();
+    const origText = await readFile(orig ?? '', 'utf8');
+    expect(origText).toContain('?password=***"');
+    expect(origText).toContain('key_password = "***"');
+    expect(origText).toContain('client_secret = "***"');
+    expect(origText).toContain('"auth_token" = "***"');
+    // The server logged the URL's password; the logs artifact has it masked.
+    const carbonLog = stored.find((file) => file.includes('apim-migrate-apim-logs') && file.endsWith('wso2carbon.log'));
+    expect(await readFile(carbonLog ?? '', 'utf8')).toContain('password=***');
+    for (const file of [...stored, ...(await filesUnder(runnerTemp))]) {
+      const bytes = await readFile(file);
+      for (const secret of [...setup.secrets, ...extra])
+        expect(bytes.includes(secret), `${secret} in ${file}`).toBe(false);
+    }
   });
 });

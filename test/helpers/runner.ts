@@ -133,6 +133,15 @@ export function warningCommands(stdout: string): string[] {
   return workflowCommands(stdout, 'warning');
 }
 
+/**
+ * The lines the runner would take for workflow commands (actions/runner src/Runner.Common/ActionCommand.cs): `##[`
+ * anywhere (TryParse), `::` at the start once leading whitespace is trimmed (TryParseV2); lines end at CR, LF or CRLF
+ * (.NET ReadLine).
+ */
+export function commandLines(text: string): string[] {
+  return text.split(/\r\n|\r|\n/).filter((line) => line.includes('##[') || line.trimStart().startsWith('::'));
+}
+
 function workflowCommands(stdout: string, command: string): string[] {
   return stdout
     .split(/\r?\n/)

@@ -282,6 +282,24 @@ describe('preflight on PostgreSQL only', () => {
     });
     await expectFailingPreflight(setup, [UNTESTED_DBMS, /is not SUPERUSER/, /a role named "admin" exists both/]);
   });
+  it.each([
+    ['wso2carbon', "is one of WSO2's well-known default passwords"],
+    ['Admin', "is one of WSO2's well-known default passwords"],
+    ['Sh0rt-7', 'is shorter than 8 characters'],
+  ])('warns, without failing, when a database password is %j, and never prints it', async (password, why) => {
+    const setup = await setUp({ engine: 'postgresql', password });
+    const { result, lines } = await preflightIn(setup, baseEnv(setup.env));
+    expect(result.status, lines.join('\n')).toBe('succeeded');
+    const warnings = checksOf(result, 'warn').filter((message) => message.includes('the database password'));
+    expect(warnings).toEqual(
+      ['apim_db', 'shared_db'].map(
+        (name) =>
+          `${name}: the database password ${why}: change it before migrating production data. apim-migrate masks it in every log, so wherever that text appears in a log it reads *** instead`,
+      ),
+    );
+    expect(lines.join('\n')).not.toContain(password);
+  });
+
   it('warns about a versioning flag that is not exactly true, naming the file and line', async () => {
     const setup = await setUp({ engine: 'postgresql', flags: { tags: ' true ' } });
     const { result, lines } = await preflightIn(setup, baseEnv(setup.env));

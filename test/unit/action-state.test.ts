@@ -38,6 +38,7 @@ describe('the state the main step saves for the post step', () => {
       retentionDays: 30,
       apimHome: '/opt/wso2am-4.2.0',
       storeDir: '/work/.apim-migrate',
+      secretEnv: ['APIM_MIGRATE_BACKUP_PASSPHRASE'],
     };
     const command = { command: 'sh', args: ['/opt/wso2am-4.2.0/bin/api-manager.sh', '-Dmigrate'], display: 'sh ...' };
     sink.logsPending(logs);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResolvedConfig } from '../../src/config/types.js';
+import { SecretMasker } from '../../src/core/secrets.js';
 import { runStage } from '../../src/stages/engine.js';
 import type { StageContext, StageDefinition, StepDefinition, StepOutput } from '../../src/stages/types.js';
 import { createMemoryStore, createRecordingLogger } from '../helpers/fakes.js';
@@ -47,7 +48,16 @@ function context(overrides: Partial<StageContext['deps']> = {}) {
     force: false,
     workDir,
     outcome: {},
-    deps: { logger, store, run: { runId: 'run-1', attempt: 2 }, env: {}, clock: () => (now += 5), ...overrides },
+    deps: {
+      logger,
+      store,
+      run: { runId: 'run-1', attempt: 2 },
+      env: {},
+      secrets: new SecretMasker(),
+      secretEnv: [],
+      clock: () => (now += 5),
+      ...overrides,
+    },
   };
   return { ctx, logger, store };
 }

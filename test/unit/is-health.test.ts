@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResolvedConfig } from '../../src/config/types.js';
+import { SecretMasker } from '../../src/core/secrets.js';
 import { isHealthStep } from '../../src/stages/apim.js';
 import type { StageContext } from '../../src/stages/types.js';
 import { createMemoryStore, createRecordingLogger } from '../helpers/fakes.js';
@@ -26,7 +27,14 @@ async function healthServer(status: number): Promise<string> {
 function contextFor(isHealthUrl: string): StageContext {
   return {
     config: { keyManager: 'is', isHealthUrl } as ResolvedConfig,
-    deps: { logger: createRecordingLogger(), store: createMemoryStore(), run: { runId: 'r', attempt: 1 }, env: {} },
+    deps: {
+      logger: createRecordingLogger(),
+      store: createMemoryStore(),
+      run: { runId: 'r', attempt: 1 },
+      env: {},
+      secrets: new SecretMasker(),
+      secretEnv: [],
+    },
     dryRun: false,
     force: false,
     workDir: '/nonexistent',

@@ -789,3 +789,88 @@ describe('createLogMatcher: invalid definitions', () => {
     );
   });
 });
+
+describe('createLogMatcher: quoted verdict lines make no verdict', () => {
+  // An API named after a verdict line, or an error text that quotes one: only the whole message is a verdict.
+  const QUOTED_SUCCESS = `${AM_LOG}Successfully completed API-M migration from 3.1.0 to 4.2.0`;
+  const NAMED_API = line('INFO', AM_HOP, `Migrating API {name: ${QUOTED_SUCCESS}, version: 1.0.0, provider: admin}`);
+  const APIM_HOP_FAILED = [APIM_START, APIM_HOP_START, NAMED_API, APIM_EXCEPTION];
+
+  it.each([
+    {
+      name: 'apim: an API named after the success line, then the client fails',
+      kind: 'apim' as const,
+      lines: [...APIM_HOP_FAILED, APIM_SUCCESS, STARTED],
+      verdict: 'failed',
+      reason: /API-M migration client failed: ".*API Migration exception occurred while migrating"/,
+    },
+    {
+      name: 'apim: the success line quoted inside an ERROR message is an ERROR, not a success',
+      kind: 'apim' as const,
+      lines: [
+        APIM_START,
+        line('ERROR', 'org.wso2.carbon.apimgt.migration.util.RegistryServiceImpl', `Cannot read "${APIM_SUCCESS}"`),
+        STARTED,
+      ],
+      verdict: 'failed',
+      reason: /logged 1 ERROR line; the first: "Cannot read/,
+    },
+    {
+      name: 'apim: a failure line quoted inside an INFO message is no failure',
+      kind: 'apim' as const,
+      lines: [
+        APIM_START,
+        line('INFO', AM_HOP, `Migrating API {name: ${AM_LOG}API Migration exception occurred while migrating}`),
+        APIM_SUCCESS,
+        STARTED,
+      ],
+      verdict: 'succeeded',
+    },
+    {
+      name: 'apim-validate: "WSO2 Carbon started" quoted by a finding does not end the validation',
+      kind: 'apim-validate' as const,
+      lines: [
+        line('INFO', VALIDATION, 'Running all validator steps.........'),
+        line('INFO', VALIDATION, 'Starting apiDefinitionValidation for tenant -1234(carbon.super)..........'),
+        line('INFO', VALIDATOR, 'Validating API {name: WSO2 Carbon started in 1 sec, version: 1, provider: a}'),
+      ],
+      verdict: 'pending',
+    },
+    {
+      name: 'identity: the success line quoted by a WARN of the client is no success',
+      kind: 'identity' as const,
+      lines: [
+        IDENTITY_START,
+        line(
+          'WARN',
+          IS_CLIENT,
+          `Tenant "${IS_LOG}Execution was done through all the requested version list without having unexpected issues." is inactive`,
+        ),
+        STARTED,
+      ],
+      verdict: 'failed',
+      reason: /gave no verdict/,
+    },
+    {
+      name: 'identity: "Migration process was stopped." followed by more text is not the failure line',
+      kind: 'identity' as const,
+      lines: [
+        IDENTITY_START,
+        line('INFO', IS_CLIENT, 'Migration process was stopped. (quoted)'),
+        IDENTITY_SUCCESS,
+        STARTED,
+      ],
+      verdict: 'succeeded',
+    },
+  ])('$name', ({ kind, lines, verdict, reason }) => {
+    const state = feed(kind, lines);
+    expect(state.verdict).toBe(verdict);
+    if (reason) expect(state.reason).toMatch(reason);
+  });
+
+  it('an ERROR whose message holds a Unicode line separator is still read, and still fails the run', () => {
+    const hidden = line('ERROR', AM_CLIENT, `${AM_LOG}API Migration exception occurred while migrating\u2028(details)`);
+    expect(parseLogRecord(hidden)?.level).toBe('ERROR');
+    expect(feed('apim', [APIM_START, hidden, APIM_SUCCESS, STARTED]).verdict).toBe('failed');
+  });
+});

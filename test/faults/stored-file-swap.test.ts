@@ -258,29 +258,31 @@ describe.each(cases)('a stored dump replaced after its check, on $label', (engin
     await expectNoPlaintextLeft();
   });
 
-  it.runIf(pg)(
-    'relations created after the backup are dropped first, in a transaction of their own, and stay dropped',
-    { timeout: 120_000 },
-    async () => {
-      const { genuine, storedDump, replacement } = await backupAndReplacement({ kind: 'none' });
-      await changeFixture(scratch.target);
-      const before = await databaseChecksums(scratch.target);
+  // PostgreSQL only: MariaDB's restore drops the whole database anyway.
+  if (pg)
+    it(
+      'relations created after the backup are dropped first, in a transaction of their own, and stay dropped',
+      { timeout: 120_000 },
+      async () => {
+        const { genuine, storedDump, replacement } = await backupAndReplacement({ kind: 'none' });
+        await changeFixture(scratch.target);
+        const before = await databaseChecksums(scratch.target);
 
-      const logger = swappingLogger(() => renameSync(replacement, storedDump));
-      const error = await restore(genuine, { kind: 'none' }, logger);
+        const logger = swappingLogger(() => renameSync(replacement, storedDump));
+        const error = await restore(genuine, { kind: 'none' }, logger);
 
-      expect(error).toBeInstanceOf(BackupRejectedError);
-      expect(await markerRows()).toBe(0);
-      const after = await databaseChecksums(scratch.target);
-      // The table and the view changeFixture created went; every table of the backup holds what it held before.
-      expect(Object.keys(before).filter((key) => !(key in after))).toEqual(['table public.am_api_revision']);
-      for (const [key, value] of Object.entries(after)) {
-        if (key.startsWith('table ')) expect(value, key).toBe(before[key]);
-      }
-      expect(after['views']).toMatch(/^0 /);
-      await expectNoPlaintextLeft();
-    },
-  );
+        expect(error).toBeInstanceOf(BackupRejectedError);
+        expect(await markerRows()).toBe(0);
+        const after = await databaseChecksums(scratch.target);
+        // The table and the view changeFixture created went; every table of the backup holds what it held before.
+        expect(Object.keys(before).filter((key) => !(key in after))).toEqual(['table public.am_api_revision']);
+        for (const [key, value] of Object.entries(after)) {
+          if (key.startsWith('table ')) expect(value, key).toBe(before[key]);
+        }
+        expect(after['views']).toMatch(/^0 /);
+        await expectNoPlaintextLeft();
+      },
+    );
 
   it('and an untouched backup restores', { timeout: 120_000 }, async () => {
     const genuine = await backup({ kind: 'none' });

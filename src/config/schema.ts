@@ -155,6 +155,13 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
         message: 'set either backup.passphraseEnv or backup.recipient, not both',
       });
     }
+    if (backup['signingKeyEnv'] !== undefined && backup['signingPublicKey'] === undefined) {
+      violations.push({
+        path: ['backup', 'signingKeyEnv'],
+        message:
+          'backup.signingKeyEnv needs backup.signingPublicKey: the public key of the signing key, which restores check signatures with (openssl pkey -in signing-key.pem -pubout)',
+      });
+    }
     if (backup['recipient'] !== undefined && backup['identityEnv'] === undefined) {
       violations.push({
         path: ['backup', 'recipient'],

@@ -201,6 +201,7 @@ describe('loadConfig: defaults and paths', () => {
       harmlessErrors: [],
       failOnAnyError: false,
       clientStartSeconds: 300,
+      env: [],
     });
   });
 
@@ -590,6 +591,12 @@ describe('loadConfig: rules that tie keys together', () => {
       config: lines('apimHome: new-home', 'oldApimHome: old-home', 'apim:', '  migrationKit: am.zip'),
       text: 'add identity.migrationKit and identity.targetVersion, or set keyManager: is',
       line: undefined,
+    },
+    {
+      title: 'backup.signingKeyEnv without signingPublicKey',
+      config: `${MINIMAL_CONFIG}backup:\n  passphraseEnv: PASS\n  signingKeyEnv: SIGNING_KEY\n`,
+      text: 'backup.signingKeyEnv needs backup.signingPublicKey',
+      line: 10,
     },
     {
       title: 'backup.recipient without identityEnv',

@@ -3,9 +3,13 @@
  * Modes are set explicitly after creation, so the umask neither widens nor narrows them; folders that already
  * existed keep theirs (they are someone's, and may be shared on purpose).
  */
+import { once } from 'node:events';
+import { createReadStream, type WriteStream } from 'node:fs';
 import { chmod, copyFile, mkdir, open, stat } from 'node:fs/promises';
-import type { WriteStream } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
+import type { SecretMasker } from './secrets.js';
 
 export interface FileModes {
   readonly dir: number;
@@ -92,6 +96,22 @@ export async function openPrivateWriteStream(
 export async function copyPrivateFile(source: string, target: string, modes: FileModes = OWNER_ONLY): Promise<void> {
   await copyFile(source, target);
   await chmod(target, modes.file);
+}
+
+/** Copies a text file line by line into a private file with the secrets hidden; a missing file is skipped. */
+export async function copyMasked(source: string, target: string, masker: SecretMasker): Promise<void> {
+  const input = createReadStream(source);
+  const opened = await once(input, 'open').then(
+    () => true,
+    () => false,
+  );
+  if (!opened) return;
+  const output = await openPrivateWriteStream(target);
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    if (!output.write(`${masker.mask(line)}\n`)) await once(output, 'drain');
+  }
+  output.end();
+  await finished(output);
 }
 
 /** The permission bits of `file` beyond `allowed` (0 when none), or undefined when it does not exist. */

@@ -16,7 +16,7 @@ import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind }
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { windowsHomeProblem } from '../server/server-command.js';
-import { readServerEnvNames } from '../server/server-env.js';
+import { readServerEnvNames } from '../server/server-env-names.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
 import { backupDecryption, backupEncryption, backupSigningKey, signingPublicKey } from './backup-keys.js';

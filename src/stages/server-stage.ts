@@ -1,19 +1,14 @@
-import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 import { errorMessage } from '../core/errors.js';
-import { copyPrivateFile, makePrivateDir, openPrivateWriteStream, writePrivateFile } from '../core/private-files.js';
-import type { SecretMasker } from '../core/secrets.js';
+import { copyMasked, copyPrivateFile, makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
 import { buildServerCommand, type ServerStage } from '../server/server-command.js';
-import { readServerEnvNames } from '../server/server-env.js';
+import { readServerEnvNames } from '../server/server-env-names.js';
 import { readProcessIdentity } from '../server/process-identity.js';
 import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
@@ -42,22 +37,6 @@ async function keepInLogs(context: StageContext, name: string, content: string):
  */
 export function maskSecrets(context: StageContext, text: string): string {
   return context.deps.secrets.mask(text);
-}
-
-/** Copies a text file line by line with the secrets hidden; a missing file is skipped. */
-export async function copyMasked(source: string, target: string, masker: SecretMasker): Promise<void> {
-  const input = createReadStream(source);
-  const opened = await once(input, 'open').then(
-    () => true,
-    () => false,
-  );
-  if (!opened) return;
-  const output = await openPrivateWriteStream(target);
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    if (!output.write(`${masker.mask(line)}\n`)) await once(output, 'drain');
-  }
-  output.end();
-  await finished(output);
 }
 
 /**

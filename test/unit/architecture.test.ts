@@ -82,6 +82,29 @@ function importsOf(text: string): string[] {
   return [...text.matchAll(pattern)].map((match) => match[1] ?? match[2] ?? '');
 }
 
+/** The imports that stay in the bundle: `import type` and `export type` go when TypeScript compiles. */
+function valueImportsOf(text: string): string[] {
+  const pattern =
+    /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'";]*?\bfrom\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g;
+  return [...text.matchAll(pattern)].map((match) => match[1] ?? match[2] ?? match[3] ?? '');
+}
+
+/** The libraries a bundle of `entry` holds: every library its value imports reach, through the files of src/. */
+async function librariesReachedFrom(entry: string): Promise<Set<string>> {
+  const libraries = new Set<string>();
+  const seen = new Set<string>();
+  const pending = [entry];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of valueImportsOf(await readFile(file, 'utf8'))) {
+      if (specifier.startsWith('.')) pending.push(path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts')));
+      else if (!specifier.startsWith('node:')) libraries.add(specifier);
+    }
+  }
+  return libraries;
+}
+
 async function findViolations(): Promise<string[]> {
   const problems: string[] = [];
   for (const file of await sourceFiles(SRC)) {
@@ -137,5 +160,11 @@ describe('layers', () => {
 
   it('every import in src/ points down the layers, and the restricted libraries stay where they belong', async () => {
     expect(await findViolations()).toEqual([]);
+  });
+
+  it('the post step, which only stops a server and stores logs, bundles no database client and no config reader', async () => {
+    const libraries = await librariesReachedFrom(path.join(SRC, 'entry', 'post.ts'));
+    expect(libraries).toContain('@actions/core');
+    expect([...libraries].filter((name) => ['pg', 'mysql2', 'zod', 'yaml', 'smol-toml'].includes(name))).toEqual([]);
   });
 });

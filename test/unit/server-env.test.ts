@@ -3,12 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
-import {
-  deploymentEnvNames,
-  forbiddenServerVariable,
-  readServerEnvNames,
-  scrubbedServerEnv,
-} from '../../src/server/server-env.js';
+import { deploymentEnvNames, forbiddenServerVariable, readServerEnvNames } from '../../src/server/server-env-names.js';
+import { scrubbedServerEnv } from '../../src/server/server-env.js';
 import { makeResolvedConfig } from '../helpers/config-fixtures.js';
 
 const RUNNER_ENV = {

@@ -58,6 +58,10 @@
 #   ignore-term             SIGTERM/SIGINT do not stop the server (a forced kill is needed)
 #   print-env=NAME          logs the value of the environment variable NAME in a datasource line, as a server
 #                           that logs a password would
+#   hostile-output          API-M: registry text echoed as it is, after the re-indexing: API names that hold a
+#                           runner command (##[set-output ...]), escape sequences and the client's own success
+#                           line, stack-trace lines that start with ::add-mask:: and ::stop-commands::, and an
+#                           ERROR that quotes a whole success record; the client then carries on
 # An unknown switch: a message on stderr and exit 2.
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -186,6 +190,7 @@ INVALID_DEFINITIONS=0
 SLOW_MS=0
 IGNORE_TERM=false
 PRINT_ENV=""
+HOSTILE_OUTPUT=false
 
 number_or_die() {
   case "$2" in
@@ -213,6 +218,7 @@ if [ -f "$CONF_FILE" ]; then
       restart-once) RESTART_ONCE=true ;;
       ignore-term) IGNORE_TERM=true ;;
       print-env=*) PRINT_ENV=${line#*=} ;;
+      hostile-output) HOSTILE_OUTPUT=true ;;
       invalid-definitions=*)
         INVALID_DEFINITIONS=${line#*=}
         number_or_die invalid-definitions "$INVALID_DEFINITIONS"
@@ -826,6 +832,17 @@ am_hop() {
   return 0
 }
 
+# hostile_output: the hostile-output switch (see the header).
+hostile_output() {
+  _esc=$(printf '\033')
+  _api="version: 1.0.0, provider: admin}"
+  log INFO "$AM_REGISTRY" "${AM_LOG}Migrating API {name: ${AM_LOG}Successfully completed API-M migration from 3.1.0 to 4.2.0, $_api"
+  log INFO "$AM_REGISTRY" "${AM_LOG}Migrating API {name: ##[set-output name=x]y, $_api"
+  log INFO "$AM_REGISTRY" "${AM_LOG}Migrating API {name: ${_esc}[2J${_esc}[31mred${_esc}[0m, $_api"
+  log ERROR "$AM_REGISTRY" "${AM_LOG}Error while reading the API \"[2026-01-01 00:00:00,000]  INFO - APIMMigrationClient ${AM_LOG}Successfully completed API-M migration from 3.1.0 to 4.2.0\""
+  raw "::add-mask::hidden-word" "::stop-commands::tok"
+}
+
 # am_migrate: APIMMigrationClient.completedServerStartup without -DrunPreMigration.
 am_migrate() {
   from=$(prop_or_null migrateFromVersion)
@@ -862,6 +879,7 @@ am_migrate() {
   fi
   log INFO "$AM_SHARED_DAO" "${AM_LOG}Successfully executed SQL script at $reindex_script"
   log INFO "$AM_REINDEX" "${AM_LOG}Artifact re-indexing migrator completed"
+  [ "$HOSTILE_OUTPUT" = true ] && hostile_output
   log INFO "$AM_CLIENT" "${AM_LOG}Successfully completed API-M migration from $original to $target"
 }
 

@@ -630,7 +630,10 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
         serverHome: setup.apimHome,
         serverCommand: expect.objectContaining({ args: expect.arrayContaining(['-Dmigrate']) }),
         // Who the pid was when it started, so that the post step signals only that process.
-        serverIdentity: { startTime: expect.stringMatching(/^\d+$/), commandLine: expect.stringContaining('-Dmigrate') },
+        serverIdentity: {
+          startTime: expect.stringMatching(/^\d+$/),
+          commandLine: expect.stringContaining('-Dmigrate'),
+        },
         kitInstalledIn: setup.apimHome,
         pendingLogs: expect.objectContaining({ artifact: 'apim-migrate-apim-logs-a1', apimHome: setup.apimHome }),
       });

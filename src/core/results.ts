@@ -53,6 +53,21 @@ export interface StageResult {
   reportPath?: string;
   invalidDefinitions?: number;
   changes?: StageChanges;
+  /** The known problems of the catalogue (src/wso2/known-problems.json) the stage met, each once. */
+  knownProblems?: KnownProblemMatch[];
+}
+
+/** A known problem met by a stage: which, where it was seen, and what to do. */
+export interface KnownProblemMatch {
+  id: string;
+  /** `server-log`: a WARN/ERROR record of a server run; `database`: a database error of apim-migrate's own SQL. */
+  source: 'server-log' | 'database';
+  cause: string;
+  fix: string;
+  /** The issue or docs page it comes from. */
+  reference: string;
+  /** The line it was seen in, masked (neutralised when printed or stored). */
+  line: string;
 }
 
 /** What a stage changed (in a dry run: would change), for the report and the job summary; one shape per stage. */

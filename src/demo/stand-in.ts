@@ -54,6 +54,8 @@ export interface StandInBehaviour {
   printEnv?: string;
   /** API-M: registry text echoed as it is (runner commands, escape sequences, quoted verdict lines, one ERROR). */
   hostileOutput?: boolean;
+  /** API-M: the 4.2.0 DAO queries the ORGANIZATION column before the schema has it (known problem organization-column-missing). */
+  organizationColumn?: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.restartOnce && 'restart-once',
     behaviour.ignoreTerm && 'ignore-term',
     behaviour.hostileOutput && 'hostile-output',
+    behaviour.organizationColumn && 'organization-column',
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
     behaviour.printEnv !== undefined && `print-env=${behaviour.printEnv}`,

@@ -3,12 +3,14 @@ import { neutraliseText } from '../core/neutralise.js';
 import {
   STAGE_NAMES,
   type ApimValidateChanges,
+  type KnownProblemMatch,
   type RegistryScriptsChanges,
   type StageChanges,
   type StageResult,
   type StepOutcome,
 } from '../core/results.js';
 import { VERDICT_MARK } from '../core/check.js';
+import { formatKnownProblem } from '../wso2/known-problems.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
   succeeded: 'succeeded',
@@ -30,6 +32,14 @@ export function renderStageText(result: StageResult): string {
   const failedChecks = result.steps.flatMap((step) => step.checks ?? []).filter((check) => check.verdict === 'fail');
   if (failedChecks.length > 0) {
     lines.push('', `Failed checks (${failedChecks.length}):`, ...failedChecks.map((check) => `  - ${check.message}`));
+  }
+  const known = result.knownProblems ?? [];
+  if (known.length > 0) {
+    lines.push(
+      '',
+      `Known problems (${known.length}):`,
+      ...known.map((problem) => `  - ${formatKnownProblem(problem)}`),
+    );
   }
   if (result.reportPath) lines.push('', `Report: ${result.reportPath}`);
   lines.push('', `${result.summary} (${formatDuration(result.durationMs)})`);
@@ -59,6 +69,7 @@ export function renderStageMarkdown(result: StageResult): string {
     }
     lines.push('', '</details>');
   }
+  lines.push(...renderKnownProblems(result.knownProblems));
   lines.push(...renderChanges(result.changes));
   const artifacts = [
     ['Backup', result.backupArtifact],
@@ -70,6 +81,19 @@ export function renderStageMarkdown(result: StageResult): string {
   }
   lines.push('', ...renderPipeline(result), '', nextStep(result));
   return `${lines.join('\n')}\n`;
+}
+
+/** The known problems the stage met: what each means, what to do, and the line it was seen in. */
+function renderKnownProblems(problems: KnownProblemMatch[] | undefined): string[] {
+  if (!problems?.length) return [];
+  const lines = ['', '### Known problems', ''];
+  for (const problem of problems) {
+    lines.push(
+      `- **${escapeMarkdown(problem.id)}**: ${escapeMarkdown(problem.cause)} **Fix:** ${escapeMarkdown(problem.fix)} (${escapeMarkdown(problem.reference)})`,
+      `  <br>Seen in: <code>${escapeMarkdown(problem.line)}</code>`,
+    );
+  }
+  return lines;
 }
 
 /** What the stage changed, from the facts its steps recorded. */

@@ -21,11 +21,13 @@ import {
   type LogEvent,
   type ServerRunKind,
 } from './log-matcher.js';
+import { createProblemLineCollector, type ProblemText } from './problem-lines.js';
 import { procStatFields, readCommandLine, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 import type { ServerCommand } from './server-command.js';
 import { scrubbedServerEnv } from './server-env.js';
 
 export type { InvalidDefinition, InvalidDefinitionKind, ServerRunKind } from './log-matcher.js';
+export type { ProblemText } from './problem-lines.js';
 
 /** How many lines of console output a result keeps. */
 export const LAST_LINES = 50;
@@ -63,6 +65,11 @@ export interface RunServerOptions {
   failureSettleMs?: number;
   /** Called with the process-group id as soon as the server runs, e.g. to hand it to the post step. */
   onStarted?(pid: number): void | Promise<void>;
+  /**
+   * Called with each WARN/ERROR record of the run and its stack trace (and the JVM's own failure lines), masked, once
+   * each is complete: where the stage looks for known problems (see problem-lines.ts).
+   */
+  onProblemText?(problem: ProblemText): void;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -87,7 +94,15 @@ export interface RunServerResult {
   /** How the server was stopped, when it had to be. */
   stop?: StopServerResult;
   logFile: string;
+  /**
+   * The WARN/ERROR records (with their traces) after which the migration client printed no line of its own: the
+   * last words of a run that stalled or died (e.g. "Waiting for migration client."). At most 20, the latest.
+   */
+  problemTextsAfterLastClientLine: ProblemText[];
 }
+
+/** How many trailing WARN/ERROR texts a result keeps. */
+const TRAILING_PROBLEM_TEXTS = 20;
 
 /** A failed server run as an error: the message carries the reason and the last lines of output. */
 export class ServerRunError extends Error {
@@ -127,6 +142,15 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     ...(options.failOnAnyError ? { failOnAnyError: true } : {}),
   });
   const clientStartMs = options.clientStartMs ?? 300_000;
+  const problemLines = createProblemLineCollector();
+  let afterLastClientLine: ProblemText[] = [];
+  const problemTexts = (texts: ProblemText[]): void => {
+    for (const text of texts) {
+      afterLastClientLine.push(text);
+      if (afterLastClientLine.length > TRAILING_PROBLEM_TEXTS) afterLastClientLine.shift();
+      options.onProblemText?.(text);
+    }
+  };
   let stallTimer: NodeJS.Timeout | undefined;
   const lastLines: string[] = [];
 
@@ -176,7 +200,9 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     if (lastLines.length > LAST_LINES) lastLines.shift();
     // Once the run is decided, what follows is the stop's doing (shutdown lines): logged, never judged.
     if (fired) return;
+    problemTexts(problemLines.push(line));
     for (const event of matcher.push(line)) {
+      if (event.type === 'progress' || event.type === 'client-started') afterLastClientLine = [];
       reportEvent(event, kind, logger);
       if (event.type === 'waiting-for-client' && stallTimer === undefined && !fired) {
         stallTimer = setTimeout(() => {
@@ -241,6 +267,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     flushLog();
     await new Promise<void>((resolve) => logStream.end(resolve));
   }
+  problemTexts(problemLines.flush());
   const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
   const code = exit?.code ?? null;
   const signal = exit?.signal ?? null;
@@ -293,6 +320,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     ...(pid === undefined ? {} : { pid }),
     ...(stop === undefined ? {} : { stop }),
     logFile: options.logFile,
+    problemTextsAfterLastClientLine: [...afterLastClientLine],
   };
 }
 

@@ -4,6 +4,7 @@ import { errorMessage, exitCodeOf } from '../core/errors.js';
 import { neutraliseText } from '../core/neutralise.js';
 import { makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import { TOOL_VERSION } from '../core/version.js';
+import { noteDatabaseError } from './known-problems.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 import type { StageResult, StageStatus, StepResult } from '../core/results.js';
 
@@ -38,6 +39,8 @@ export async function runStage(definition: StageDefinition, context: StageContex
         return (await current.run(context, progress)) ?? {};
       } catch (error) {
         logger.error(`${current.title}: ${errorMessage(error)}`);
+        // The one place every step's error surfaces: a database error of our own SQL may be a known problem.
+        noteDatabaseError(context, definition.name, error);
         if (!failed && exitCodeOf(error) === 2) exitCode = 2;
         return { outcome: 'failed', summary: errorMessage(error) } satisfies StepOutput;
       }

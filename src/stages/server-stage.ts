@@ -16,6 +16,7 @@ import { installMigrationKit, uninstallMigrationKits } from '../wso2/kit-install
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
 import type { Check } from '../core/check.js';
+import { noteKnownProblems } from './known-problems.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
 /** How many ERROR lines of the server outside the client's run the report lists one by one. */
@@ -170,8 +171,27 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           logger: deps.logger,
           onStarted: async (pid: number) =>
             deps.serverState?.serverStarted(pid, config.apimHome, command, await readProcessIdentity(pid)),
+          onProblemText: (problem) =>
+            noteKnownProblems(context, {
+              stage: spec.stage,
+              source: 'server-log',
+              text: problem.text,
+              line: problem.head,
+            }),
         });
         deps.serverState?.serverStopped();
+        if (result.verdict === 'failed') {
+          // A line whose silence is the problem counts only when nothing of the client came after it.
+          for (const problem of result.problemTextsAfterLastClientLine) {
+            noteKnownProblems(context, {
+              stage: spec.stage,
+              source: 'server-log',
+              text: problem.text,
+              line: problem.head,
+              when: 'last-line-of-failed-run',
+            });
+          }
+        }
         // ERRORs outside the client's run do not fail it (unless server.failOnAnyError): the report lists them,
         // the first ones in full; the console log in the logs artifact has them all.
         const checks: Check[] = result.serverErrors.slice(0, LISTED_SERVER_ERRORS).map((line) => ({

@@ -1,5 +1,5 @@
 import type { Check } from '../core/check.js';
-import type { OperationName, StageChanges } from '../core/results.js';
+import type { KnownProblemMatch, OperationName, StageChanges } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { SecretMasker } from '../core/secrets.js';
@@ -71,6 +71,8 @@ export interface StageOutcome {
   invalidDefinitions?: number;
   /** What changed, for the report and the job summary (indices added, rows deleted per table, ...). */
   changes?: StageChanges;
+  /** The known problems the stage met (stages/known-problems.ts), each once. */
+  knownProblems?: KnownProblemMatch[];
 }
 
 export interface StageContext {

@@ -58,6 +58,11 @@
 #   ignore-term             SIGTERM/SIGINT do not stop the server (a forced kill is needed)
 #   print-env=NAME          logs the value of the environment variable NAME in a datasource line, as a server
 #                           that logs a password would
+#   organization-column     API-M, PostgreSQL apim_db only: the 3.2.0 -> 4.0.0 registry migration meets the 4.2.0
+#                           DAO's query of the ORGANIZATION column before the schema has it (api-manager#2042):
+#                           twice ERROR ApiMgtDAO "Failed to retrieve API categories for organization carbon.super"
+#                           with PgJDBC's 'ERROR: column "organization" does not exist' below, then the client fails
+#                           ("API Migration exception occurred while migrating")
 #   hostile-output          API-M: registry text echoed as it is, after the re-indexing: API names that hold a
 #                           runner command (##[set-output ...]), escape sequences and the client's own success
 #                           line, stack-trace lines that start with ::add-mask:: and ::stop-commands::, and an
@@ -191,6 +196,7 @@ SLOW_MS=0
 IGNORE_TERM=false
 PRINT_ENV=""
 HOSTILE_OUTPUT=false
+ORGANIZATION_COLUMN=false
 
 number_or_die() {
   case "$2" in
@@ -219,6 +225,7 @@ if [ -f "$CONF_FILE" ]; then
       ignore-term) IGNORE_TERM=true ;;
       print-env=*) PRINT_ENV=${line#*=} ;;
       hostile-output) HOSTILE_OUTPUT=true ;;
+      organization-column) ORGANIZATION_COLUMN=true ;;
       invalid-definitions=*)
         INVALID_DEFINITIONS=${line#*=}
         number_or_die invalid-definitions "$INVALID_DEFINITIONS"
@@ -806,6 +813,14 @@ am_hop() {
     2.6.0 | 3.0.0) ;;
     *)
       log INFO "$hop_log" "${AM_LOG}Starting registry resource migration from $from to $to"
+      if [ "$from" = 3.2.0 ] && [ "$ORGANIZATION_COLUMN" = true ]; then
+        if [ "$(db_type apim_db)" != postgresql ]; then
+          echo "stand-in: organization-column imitates PgJDBC's error and needs a PostgreSQL apim_db" >&2
+          exit 2
+        fi
+        organization_column
+        return 1
+      fi
       if [ "$from" = 3.2.0 ] && [ "$CLIENT_ERROR" = true ]; then
         log INFO "$AM_REGISTRY" "${AM_LOG}Calling getGenericAPIArtifacts"
         log ERROR "$AM_REGISTRY" "${AM_LOG}Error occurred when getting GenericArtifacts from registry"
@@ -830,6 +845,17 @@ am_hop() {
   fi
   log INFO "$hop_log" "${AM_LOG}Completed migration from $from to $to..."
   return 0
+}
+
+# organization_column: the organization-column switch (see the header); sets AM_THROWN.
+organization_column() {
+  for _ in 1 2; do
+    log ERROR org.wso2.carbon.apimgt.impl.dao.ApiMgtDAO "Failed to retrieve API categories for organization carbon.super"
+    raw 'org.postgresql.util.PSQLException: ERROR: column "organization" does not exist' "  Position: 61" \
+      "	at org.postgresql.core.v3.QueryExecutorImpl.receiveErrorResponse(QueryExecutorImpl.java:2676)" \
+      "	at org.postgresql.core.v3.QueryExecutorImpl.processResults(QueryExecutorImpl.java:2366)"
+  done
+  AM_THROWN="$AM_EXCEPTION: ${AM_LOG}Error while adding API revisions (stand-in: organization-column)"
 }
 
 # hostile_output: the hostile-output switch (see the header).

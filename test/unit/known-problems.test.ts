@@ -5,6 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { OperationName } from '../../src/core/results.js';
+import { SecretMasker } from '../../src/core/secrets.js';
+import { createConsoleLogger } from '../../src/log/logger.js';
+import { renderStageMarkdown } from '../../src/report/stage-summary.js';
+import { noteKnownProblems } from '../../src/stages/known-problems.js';
+import type { StageContext } from '../../src/stages/types.js';
 import { createProblemLineCollector } from '../../src/server/problem-lines.js';
 import {
   formatKnownProblem,
@@ -13,6 +18,7 @@ import {
   parseKnownProblems,
   type KnownProblem,
 } from '../../src/wso2/known-problems.js';
+import { createMemoryStore, createRecordingLogger } from '../helpers/fakes.js';
 
 const AT = '[2026-12-04 10:00:00,000]';
 
@@ -277,5 +283,76 @@ describe('lines that are no known problem', () => {
     ];
     expect(idsIn(line, 'identity')).toEqual([]);
     expect(databaseIds('ERROR: column "organization" does not exist', 'apim')).toEqual([]);
+  });
+});
+
+describe('what a stage prints and keeps of a known problem', () => {
+  const SECRET = 'db-pass-4711';
+
+  function stageContext() {
+    const logger = createRecordingLogger();
+    const secrets = new SecretMasker();
+    secrets.add(SECRET);
+    const context: StageContext = {
+      config: {} as StageContext['config'],
+      dryRun: false,
+      force: false,
+      workDir: '/nonexistent',
+      outcome: {},
+      deps: { logger, store: createMemoryStore(), run: { runId: 'r', attempt: 1 }, env: {}, secrets, secretEnv: [] },
+    };
+    return { context, logger };
+  }
+
+  const hostile = `Lock wait timeout exceeded; try restarting transaction for user wso2 with password ${SECRET} \u001b[31m| \`x\` <b>`;
+
+  it('masks the line it was seen in, prints each problem once, and the summary escapes it', () => {
+    const { context, logger } = stageContext();
+    for (let round = 0; round < 3; round += 1) {
+      noteKnownProblems(context, { stage: 'identity', source: 'server-log', text: hostile, line: hostile });
+    }
+    const kept = context.outcome.knownProblems ?? [];
+    expect(kept.map((problem) => problem.id)).toEqual(['lock-wait-timeout']);
+    expect(kept[0]?.line).not.toContain(SECRET);
+    expect(kept[0]?.line).toContain('password ***');
+    expect(logger.lines.filter((line) => line.startsWith('warning: Known problem lock-wait-timeout:'))).toHaveLength(1);
+    expect(logger.lines.join('\n')).not.toContain(SECRET);
+
+    const markdown = renderStageMarkdown({
+      stage: 'identity',
+      status: 'failed',
+      dryRun: false,
+      runId: 'r',
+      attempt: 1,
+      startedAt: '',
+      finishedAt: '',
+      durationMs: 0,
+      steps: [],
+      summary: 'Identity failed',
+      exitCode: 1,
+      toolVersion: '0',
+      knownProblems: kept,
+    });
+    const section = markdown.slice(markdown.indexOf('### Known problems'));
+    expect(section).toContain('<br>Seen in: <code>Lock wait timeout exceeded');
+    expect(section).not.toContain('\u001b');
+    expect(section).toContain('\\| \\`x\\` \\<b\\>');
+  });
+
+  it('prints through the console logger neutralised: no escape sequence reaches the terminal', () => {
+    const lines: string[] = [];
+    const logger = createConsoleLogger({ out: (line) => lines.push(line), err: (line) => lines.push(line) });
+    const { context } = stageContext();
+    noteKnownProblems(
+      { ...context, deps: { ...context.deps, logger } },
+      {
+        stage: 'identity',
+        source: 'server-log',
+        text: hostile,
+        line: hostile,
+      },
+    );
+    expect(lines.join('\n')).not.toMatch(/\u001b/);
+    expect(lines.join('\n')).toContain('Known problem lock-wait-timeout was seen in: Lock wait timeout exceeded');
   });
 });

@@ -102,6 +102,8 @@ export interface LogMatcher {
   readonly kind: ServerRunKind;
   /** Feeds one line of console output (without its line break); returns what it revealed. */
   push(line: string): LogEvent[];
+  /** The same, for a caller that has parsed the line already (`parseLogRecord(line)`), so it is parsed once. */
+  pushParsed(record: LogRecord | undefined): LogEvent[];
   /** A snapshot of what has been seen so far. */
   state(): MatcherState;
   /** The part of the state that decides when to stop the server, without copying the findings. */
@@ -312,7 +314,10 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
   }
 
   function push(line: string): LogEvent[] {
-    const record = parseLogRecord(line);
+    return pushParsed(parseLogRecord(line));
+  }
+
+  function pushParsed(record: LogRecord | undefined): LogEvent[] {
     if (!record) return [];
     const events: LogEvent[] = [];
     const { message } = record;
@@ -482,7 +487,7 @@ export function createLogMatcher(kind: ServerRunKind, options: LogMatcherOptions
     };
   }
 
-  return { kind, push, state, status };
+  return { kind, push, pushParsed, state, status };
 }
 
 const CLIENT_NAMES: Record<ServerRunKind, string> = {

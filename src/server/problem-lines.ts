@@ -5,7 +5,7 @@
  * exception) and `java.lang.OutOfMemoryError: ...` (the notice of -XX:+HeapDumpOnOutOfMemoryError). INFO and DEBUG
  * records, and the lines below them, are never picked: a registry name that quotes an error is no failure. Pure.
  */
-import { parseLogRecord } from './log-matcher.js';
+import { parseLogRecord, type LogRecord } from './log-matcher.js';
 
 /** One record and its stack trace. */
 export interface ProblemText {
@@ -26,6 +26,8 @@ export interface ProblemLineCollector {
    * each text is handed over once, whole, so that matching costs one pass over the output.
    */
   push(line: string): ProblemText[];
+  /** The same, for a caller that has parsed the line already (`parseLogRecord(line)`), so it is parsed once. */
+  pushParsed(line: string, record: LogRecord | undefined): ProblemText[];
   /** The text still open at the end of the output. */
   flush(): ProblemText[];
 }
@@ -40,26 +42,27 @@ export function createProblemLineCollector(): ProblemLineCollector {
   const open = (head: string): void => {
     current = { head, lines: [head], chars: head.length };
   };
-  return {
-    push(line: string): ProblemText[] {
-      const record = parseLogRecord(line);
-      if (record) {
-        const done = close();
-        if (record.level === 'WARN' || record.level === 'ERROR' || record.level === 'FATAL') open(record.message);
-        return done;
-      }
-      const raw = line.trimEnd();
-      // Inside a WARN/ERROR record's lines it is part of that record's trace; elsewhere it heads a text of its own.
-      if (!current && JVM_FAILURE.test(raw)) {
-        open(raw);
-        return [];
-      }
-      if (current && raw !== '' && current.lines.length < MAX_LINES && current.chars < MAX_CHARS) {
-        current.lines.push(raw);
-        current.chars += raw.length + 1;
-      }
+  const pushParsed = (line: string, record: LogRecord | undefined): ProblemText[] => {
+    if (record) {
+      const done = close();
+      if (record.level === 'WARN' || record.level === 'ERROR' || record.level === 'FATAL') open(record.message);
+      return done;
+    }
+    const raw = line.trimEnd();
+    // Inside a WARN/ERROR record's lines it is part of that record's trace; elsewhere it heads a text of its own.
+    if (!current && JVM_FAILURE.test(raw)) {
+      open(raw);
       return [];
-    },
+    }
+    if (current && raw !== '' && current.lines.length < MAX_LINES && current.chars < MAX_CHARS) {
+      current.lines.push(raw);
+      current.chars += raw.length + 1;
+    }
+    return [];
+  };
+  return {
+    push: (line) => pushParsed(line, parseLogRecord(line)),
+    pushParsed,
     flush: close,
   };
 }

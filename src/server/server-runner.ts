@@ -16,6 +16,7 @@ import { makePrivateDir, openPrivateWriteStream } from '../core/private-files.js
 import type { Logger } from '../log/logger.js';
 import {
   createLogMatcher,
+  parseLogRecord,
   stopDecision,
   type InvalidDefinition,
   type LogEvent,
@@ -200,8 +201,9 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     if (lastLines.length > LAST_LINES) lastLines.shift();
     // Once the run is decided, what follows is the stop's doing (shutdown lines): logged, never judged.
     if (fired) return;
-    problemTexts(problemLines.push(line));
-    for (const event of matcher.push(line)) {
+    const record = parseLogRecord(line);
+    problemTexts(problemLines.pushParsed(line, record));
+    for (const event of matcher.pushParsed(record)) {
       if (event.type === 'progress' || event.type === 'client-started') afterLastClientLine = [];
       reportEvent(event, kind, logger);
       if (event.type === 'waiting-for-client' && stallTimer === undefined && !fired) {

@@ -356,3 +356,35 @@ describe('what a stage prints and keeps of a known problem', () => {
     expect(lines.join('\n')).toContain('Known problem lock-wait-timeout was seen in: Lock wait timeout exceeded');
   });
 });
+
+describe('the texts a server run hands to the catalogue', () => {
+  function texts(lines: string[]) {
+    const collector = createProblemLineCollector();
+    return [...lines.flatMap((line) => collector.push(line)), ...collector.flush()];
+  }
+
+  it('one per WARN/ERROR record, with the lines below it, handed over when the next record starts', () => {
+    const collector = createProblemLineCollector();
+    expect(collector.push(`${AT} ERROR - DataSourceManager Error while initializing datasource manager.`)).toEqual([]);
+    expect(collector.push('java.lang.Exception: cause')).toEqual([]);
+    expect(collector.push(`${AT}  INFO - VersionMigration next step`)).toEqual([
+      {
+        head: 'Error while initializing datasource manager.',
+        text: 'Error while initializing datasource manager.\njava.lang.Exception: cause',
+      },
+    ]);
+    expect(collector.flush()).toEqual([]);
+  });
+
+  it("a JVM failure line inside a record's trace stays part of that record", () => {
+    expect(texts([`${AT} ERROR - ApiMgtDAO Failed to add API`, 'java.lang.OutOfMemoryError: Java heap space'])).toEqual(
+      [{ head: 'Failed to add API', text: 'Failed to add API\njava.lang.OutOfMemoryError: Java heap space' }],
+    );
+  });
+
+  it('keeps at most 200 lines of a trace', () => {
+    const trace = Array.from({ length: 500 }, (_, index) => `\tat org.x.Y.m${index}(Y.java:${index})`);
+    const [text] = texts([`${AT} ERROR - X failed`, ...trace]);
+    expect(text?.text.split('\n')).toHaveLength(200);
+  });
+});

@@ -149,7 +149,12 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     for (const text of texts) {
       afterLastClientLine.push(text);
       if (afterLastClientLine.length > TRAILING_PROBLEM_TEXTS) afterLastClientLine.shift();
-      options.onProblemText?.(text);
+      try {
+        options.onProblemText?.(text);
+      } catch (error) {
+        // Explaining a line must never cost the run its log or its verdict.
+        logger.warning(`Could not match a server line against the known problems: ${errorMessage(error)}`);
+      }
     }
   };
   let stallTimer: NodeJS.Timeout | undefined;

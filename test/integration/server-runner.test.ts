@@ -14,6 +14,7 @@ import {
   runServer,
   ServerRunError,
   stopServerGroup,
+  type ProblemText,
   type RunServerOptions,
   type RunServerResult,
 } from '../../src/server/server-runner.js';
@@ -595,3 +596,49 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('the texts handed to the known-problem catalogue', () => {
+  it('every WARN/ERROR record once, masked, with its trace; a failing callback costs the run nothing', async () => {
+    const seen: ProblemText[] = [];
+    const { result } = await run({
+      stage: 'identity',
+      behaviour: { errorOutsideWindow: true },
+      options: { mask: (line) => line.replaceAll('WSO2_MB_STORE_DB', '***'), onProblemText: (text) => seen.push(text) },
+    });
+    expect(result.verdict).toBe('succeeded');
+    const heads = seen.map((text) => text.head).filter((head) => head.includes('(stand-in: error-outside-window)'));
+    expect(heads).toHaveLength(2);
+    expect(heads[0]).toContain('Error in updating data source [***]');
+    expect(seen.every((text) => !text.text.includes('WSO2_MB_STORE_DB'))).toBe(true);
+
+    const throwing = await run({
+      stage: 'identity',
+      behaviour: { errorOutsideWindow: true },
+      options: {
+        onProblemText: () => {
+          throw new Error('catalogue broke');
+        },
+      },
+    });
+    expect(throwing.result.verdict).toBe('succeeded');
+    expect(throwing.logger.lines).toContain(
+      'warning: Could not match a server line against the known problems: catalogue broke',
+    );
+  });
+
+  it('a run that stalls at "Waiting for migration client." returns it as the last words after the client', async () => {
+    const { result } = await run({
+      stage: 'identity',
+      behaviour: { bundleInactive: true },
+      options: { clientStartMs: 500 },
+    });
+    expect(result.verdict).toBe('failed');
+    expect(result.problemTextsAfterLastClientLine.map((text) => text.head)).toContain('Waiting for migration client.');
+
+    const ran = await run({ stage: 'identity', behaviour: { errorOutsideWindow: true } });
+    // The client's lines came after the first ERROR; only the one after its verdict is left.
+    expect(ran.result.problemTextsAfterLastClientLine.map((text) => text.head)).toEqual([
+      expect.stringContaining('Error while reading the throttling configuration'),
+    ]);
+  });
+});

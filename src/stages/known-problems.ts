@@ -21,8 +21,11 @@ export interface ProblemSighting {
   source: KnownProblemSource;
   /** What the signatures are matched against: a record with its stack trace, or a database error. */
   text: string;
-  /** The line reported as where it was seen (a record's message, the database's error). */
-  line: string;
+  /**
+   * The line reported as where it was seen (a record's message); default the first line of `text` that the problem's
+   * signature matches (a database error among the lines of a tool's stderr).
+   */
+  line?: string;
   when?: KnownProblem['when'];
 }
 
@@ -35,9 +38,11 @@ export function noteKnownProblems(context: StageContext, sighting: ProblemSighti
   });
   if (found.length === 0) return;
   const known = (context.outcome.knownProblems ??= []);
-  const line = shorten(context.deps.secrets.mask(sighting.line));
   for (const problem of found) {
     if (known.some((entry) => entry.id === problem.id)) continue;
+    const lines = sighting.text.split('\n');
+    const seenIn = sighting.line ?? lines.find((line) => problem.signature.test(line)) ?? lines[0] ?? '';
+    const line = shorten(context.deps.secrets.mask(seenIn));
     const match: KnownProblemMatch = {
       id: problem.id,
       source: sighting.source,
@@ -56,7 +61,7 @@ export function noteKnownProblems(context: StageContext, sighting: ProblemSighti
 export function noteDatabaseError(context: StageContext, stage: OperationName, error: unknown): void {
   const text = databaseErrorText(error);
   if (text === undefined) return;
-  noteKnownProblems(context, { stage, source: 'database', text, line: text.split('\n')[0] ?? text });
+  noteKnownProblems(context, { stage, source: 'database', text });
 }
 
 function shorten(line: string): string {

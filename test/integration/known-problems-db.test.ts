@@ -2,16 +2,22 @@
  * A database error of apim-migrate's own SQL is matched against the catalogue where every step's error surfaces
  * (the engine): on the real MariaDB, the ledger's UPDATE of a stage's entry waits for a row that another session
  * holds (SELECT ... FOR UPDATE) and gives up after innodb_lock_wait_timeout = 1 (set in the ledger's session only,
- * MariaDB's default is 50 s), error 1205. The stage's result names lock-wait-timeout, printed once. A real
- * PostgreSQL error is read the same way (severity, message, SQLSTATE).
+ * MariaDB's default is 50 s), error 1205. The stage's result names lock-wait-timeout, printed once. The restore
+ * tool's error is read from its stderr: the `mysql` client of the MariaDB restore, fed a dump whose index is too wide
+ * for utf8mb4, prints error 1071 (mysql-key-too-long). A real PostgreSQL error is read as the server reports it.
  */
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedConfig } from '../../src/config/types.js';
 import { SecretMasker } from '../../src/core/secrets.js';
+import { requireTool } from '../../src/db/client-process.js';
+import { findClientTools } from '../../src/db/client-tools.js';
 import { databaseErrorText } from '../../src/db/database-errors.js';
+import { dialectOf } from '../../src/db/dialects.js';
 import { LEDGER_TABLE, recordStageFinished, recordStageStarted } from '../../src/db/ledger.js';
 import { openSession, type DbSession } from '../../src/db/session.js';
 import { runStage } from '../../src/stages/engine.js';
@@ -107,6 +113,54 @@ describe('a lock wait timeout of the ledger on MariaDB', () => {
     const printed = logger.lines.filter((line) => line.includes('Known problem lock-wait-timeout:'));
     expect(printed).toHaveLength(1);
     expect(printed[0]).toMatch(/^warning: Known problem lock-wait-timeout: MySQL\/MariaDB error 1205: /);
+  }, 30_000);
+});
+
+describe("the restore tool's error on MariaDB", () => {
+  it("is named mysql-key-too-long from the mysql client's stderr", async () => {
+    const dialect = dialectOf('mysql');
+    const tool = requireTool((await findClientTools('mysql')).restore, dialect.clientPackage);
+    const dump = gzipSync(
+      [
+        'CREATE TABLE WIDE_KEYS (NAME VARCHAR(512), VALUE VARCHAR(512)) CHARACTER SET utf8mb4;',
+        'CREATE INDEX WIDE_KEYS_IND ON WIDE_KEYS (NAME, VALUE);',
+        '',
+      ].join('\n'),
+    );
+    const { context, logger } = stageContext();
+    const result = await runStage(
+      {
+        name: 'restore',
+        title: 'Restore',
+        steps: () => [
+          {
+            id: 'restore',
+            title: 'Restore the database',
+            run: () =>
+              dialect.restore({
+                target: mariadb.target,
+                tool,
+                openDump: () => Readable.from([dump]),
+                checked: {},
+                label: 'shared_db',
+                masker: context.deps.secrets,
+                logger,
+              }),
+          },
+        ],
+      },
+      context,
+    );
+    expect(result.status).toBe('failed');
+    expect(result.knownProblems).toEqual([
+      expect.objectContaining({
+        id: 'mysql-key-too-long',
+        source: 'database',
+        line: expect.stringMatching(
+          /^ERROR 1071 \(42000\) at line 2: Specified key was too long; max key length is 3072 bytes$/,
+        ),
+      }),
+    ]);
   }, 30_000);
 });
 

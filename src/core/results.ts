@@ -1,3 +1,4 @@
+import type { DatabaseProfile } from './data-profile.js';
 import type { Check } from './check.js';
 
 /** The stages, their results and their steps' outcomes: the words every layer uses. */
@@ -55,6 +56,8 @@ export interface StageResult {
   changes?: StageChanges;
   /** The known problems of the catalogue (src/wso2/known-problems.json) the stage met, each once. */
   knownProblems?: KnownProblemMatch[];
+  /** preflight: the data profile of every physical database that answered. */
+  profile?: DatabaseProfile[];
 }
 
 /** A known problem met by a stage: which, where it was seen, and what to do. */

@@ -160,7 +160,55 @@ export interface StageLockMechanism {
   endConnection(id: number | undefined): string;
 }
 
-export interface Dialect {
+/** A base table of the current schema(s), with what the catalog says of its size. */
+export interface TableStatistics extends TableRef {
+  /**
+   * The catalog's row estimate: PostgreSQL `pg_class.reltuples`, MySQL/MariaDB `information_schema.TABLES.TABLE_ROWS`
+   * (an estimate for InnoDB). Null when the catalog has none (PostgreSQL before the table's first VACUUM or ANALYZE).
+   */
+  estimatedRows: number | null;
+  /** The table with its indices: `pg_total_relation_size` (TOAST too), or `DATA_LENGTH + INDEX_LENGTH`. */
+  bytes: number;
+}
+
+/** The character sets a MySQL/MariaDB database and its tables use, for the index-width check of preflight. */
+export interface CharacterSetFacts {
+  database: { characterSet: string; collation: string };
+  /** The row format InnoDB gives a table created without one (`innodb_default_row_format`), lower case. */
+  defaultRowFormat: string | null;
+  /** Bytes per character of every character set the server has (`information_schema.CHARACTER_SETS.MAXLEN`). */
+  maxBytesPerChar: Readonly<Record<string, number>>;
+  tables: Array<{
+    table: string;
+    /** From the table's collation, whose name starts with its character set's. */
+    characterSet: string | null;
+    collation: string | null;
+    /** Lower case: `dynamic`, `compact`, `redundant`, `compressed`. */
+    rowFormat: string | null;
+  }>;
+}
+
+/** How fast and how large a backup of this engine was on a reference machine (docs/benchmarks.md). */
+export interface BackupRate {
+  /** Backup bytes per byte of database (`databaseSizeSql`). */
+  bytesPerDataByte: number;
+  /** Bytes of database backed up per second, the whole backup step (dump, store, verify). */
+  dataBytesPerSecond: number;
+}
+
+/** What the data profile asks of the catalog (db/data-profile.ts). */
+export interface ProfileCatalog {
+  /** The base tables of the current schema(s) with the catalog's row estimate and bytes. */
+  tableStatistics(session: DbSession): Promise<TableStatistics[]>;
+  /** An expression for the milliseconds from a zone-less UTC timestamp column to now (run it inside `inUtc`). */
+  millisSinceSql(column: string): string;
+  /** The character sets of the database and its tables; undefined where the engine has no such limit to check. */
+  characterSets(session: DbSession): Promise<CharacterSetFacts | undefined>;
+  /** The rate a backup estimate uses when the ledger has no record of an earlier backup. */
+  readonly defaultBackupRate: BackupRate;
+}
+
+export interface Dialect extends ProfileCatalog {
   /** The DBMS family; MySQL and MariaDB share a dialect and differ only in the data below. */
   readonly family: 'postgresql' | 'mysql';
   /** The DBMS as people name it, for messages. */

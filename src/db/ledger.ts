@@ -62,6 +62,18 @@ export interface LedgerEntry {
   startedAt: string;
   finishedAt: string | null;
   details: LedgerDetails;
+  /** What the backup of this attempt took (null when it took none here, or the ledger predates these columns). */
+  backupBytes: number | null;
+  backupSeconds: number | null;
+  /** Bytes of the databases it backed up, as their catalogs said just before (`Dialect.databaseSizeSql`). */
+  dataBytes: number | null;
+}
+
+/** How large and how long a backup was, and how large the data it backed up: what backup estimates start from. */
+export interface BackupMeasure {
+  bytes: number;
+  seconds: number;
+  dataBytes: number;
 }
 
 /** An entry whose backup was stored: what a restore starts from. */
@@ -86,6 +98,8 @@ export interface StageStartedRecord {
   attempt: number;
   /** The backup taken before this attempt changes data; attach it later with `recordStageProgress` if need be. */
   backup?: LedgerBackup | null;
+  /** The size and duration of the backup this attempt took (not of a restored one). */
+  backupMeasure?: BackupMeasure;
   /** Default: this tool's version. */
   toolVersion?: string;
   details?: LedgerDetails;
@@ -140,12 +154,16 @@ export async function recordStageStarted(session: DbSession, record: StageStarte
     backup?.sha256.toLowerCase() ?? null,
     record.toolVersion ?? TOOL_VERSION,
     JSON.stringify(record.details ?? {}),
+    record.backupMeasure?.bytes ?? null,
+    record.backupMeasure?.seconds ?? null,
+    record.backupMeasure?.dataBytes ?? null,
   ];
   const startedAt =
     record.at === undefined ? nowUtc(session) : parameter(session, values.push(toSqlTimestamp(record.at)));
   const insert =
     `INSERT INTO ${LEDGER_TABLE} (STAGE, STATE, RUN_ID, ATTEMPT, BACKUP_NAME, BACKUP_ID, BACKUP_RUN_ID, ` +
-    `BACKUP_SHA256, TOOL_VERSION, DETAILS, STARTED_AT) VALUES (${placeholders(session, 10)}, ${startedAt})`;
+    `BACKUP_SHA256, TOOL_VERSION, DETAILS, BACKUP_BYTES, BACKUP_SECONDS, DATA_BYTES, STARTED_AT) ` +
+    `VALUES (${placeholders(session, 13)}, ${startedAt})`;
   return dialectOf(session.engine).insertReturningId(session, insert, values);
 }
 
@@ -303,7 +321,20 @@ interface LedgerRow {
   started_at: unknown;
   finished_at: unknown;
   details: unknown;
+  backup_bytes: unknown;
+  backup_seconds: unknown;
+  data_bytes: unknown;
 }
+
+/**
+ * Columns added after the first release of the ledger, nullable: `ensureLedger` adds them to a ledger that lacks
+ * them, and a ledger without them still reads (as NULL).
+ */
+const MEASURE_COLUMNS = [
+  { name: 'BACKUP_BYTES', type: 'BIGINT' },
+  { name: 'BACKUP_SECONDS', type: 'DOUBLE PRECISION' },
+  { name: 'DATA_BYTES', type: 'BIGINT' },
+] as const;
 
 const COLUMNS = [
   'ID',
@@ -319,6 +350,7 @@ const COLUMNS = [
   'STARTED_AT',
   'FINISHED_AT',
   'DETAILS',
+  ...MEASURE_COLUMNS.map((column) => column.name),
 ] as const;
 
 const TIMESTAMP_COLUMNS = new Set<string>(['STARTED_AT', 'FINISHED_AT']);
@@ -354,6 +386,7 @@ function createTableStatement(session: DbSession): string {
     STARTED_AT ${timestamp} NOT NULL,
     FINISHED_AT ${timestamp},
     DETAILS ${text},
+${MEASURE_COLUMNS.map((column) => `    ${column.name} ${column.type},`).join('\n')}
     PRIMARY KEY (ID),
     CONSTRAINT APIM_MIGRATE_LEDGER_STATE CHECK (STATE IN ('started', 'succeeded', 'failed'))
   )${tableOptions}`;
@@ -364,8 +397,16 @@ function createTableStatement(session: DbSession): string {
  * any DDL statement commits the session's open transaction, even one that ends up doing nothing.
  */
 async function ensureLedger(session: DbSession): Promise<void> {
-  if ((await ledgerColumns(session)).size > 0) return;
-  await session.query(createTableStatement(session));
+  const columns = await ledgerColumns(session);
+  if (columns.size === 0) {
+    await session.query(createTableStatement(session));
+    return;
+  }
+  // The upgrade of a ledger written by an earlier version: one nullable column at a time, both DBMSs' syntax.
+  for (const column of MEASURE_COLUMNS) {
+    if (!columns.has(column.name))
+      await session.query(`ALTER TABLE ${LEDGER_TABLE} ADD COLUMN ${column.name} ${column.type}`);
+  }
 }
 
 /** The ledger table's column names in upper case; empty when there is no ledger. */
@@ -416,7 +457,17 @@ function toEntry(row: LedgerRow): LedgerEntry {
     startedAt: text(row.started_at) ?? '',
     finishedAt: text(row.finished_at),
     details: parseDetails(row.details),
+    backupBytes: numberOrNull(row.backup_bytes),
+    backupSeconds: numberOrNull(row.backup_seconds),
+    dataBytes: numberOrNull(row.data_bytes),
   };
+}
+
+/** Both drivers may return 64-bit integers and decimals as strings. */
+function numberOrNull(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  const number = Number(value);
+  return Number.isFinite(number) ? number : null;
 }
 
 function text(value: unknown): string | null {

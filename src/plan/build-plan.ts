@@ -11,6 +11,9 @@ import { dialectOf } from '../db/dialects.js';
 import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProblem } from '../server/java.js';
 import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../core/results.js';
+import type { BackupEstimate, DatabaseProfile } from '../core/data-profile.js';
+import type { LedgerEntry } from '../db/ledger.js';
+import { estimateBackup } from './data-profile.js';
 
 /** What the plan is computed from besides the config: facts read from disk, and what the servers say they are. */
 export interface PlanFacts {
@@ -77,12 +80,18 @@ export interface StagePlan {
   diffs: Array<{ file: string; diff: string }>;
   checks: string[];
   notes: string[];
+  /** What its backup will likely take (see plan/data-profile.ts), when the databases answered. */
+  backupEstimate?: BackupEstimate;
 }
 
 export interface Plan {
   apimHome: string;
   oldApimHome: string;
   stages: StagePlan[];
+  /** Each physical database's tables and WSO2 figures, when the databases answered. */
+  profile?: DatabaseProfile[];
+  /** Why a database is missing from the profile. */
+  profileNotes?: string[];
 }
 
 const TITLES: Record<StageName, { title: string; officialStep: string }> = {
@@ -408,4 +417,35 @@ export function statementCacheTargets(config: ResolvedConfig): Array<'shared_db'
     .filter((db) => dialectOf(db.engine).disablesStatementCache)
     .map((db) => db.name)
     .filter((name): name is 'shared_db' | 'config' => name === 'shared_db' || name === 'config');
+}
+
+/**
+ * The plan with the data profile, and each data-changing stage's backup estimated from the ledger's records (the
+ * entries of shared_db's ledger) or its engines' default rates. A stage whose databases are not all profiled gets
+ * no estimate.
+ */
+export function withDataProfile(
+  plan: Plan,
+  profiles: readonly DatabaseProfile[],
+  entries: readonly LedgerEntry[],
+): Plan {
+  return {
+    ...plan,
+    profile: [...profiles],
+    stages: plan.stages.map((stage) => {
+      if (stage.skipped || stage.backups.length === 0) return stage;
+      const inputs = stage.backups.map((db) => {
+        const profile = profiles.find((candidate) => candidate.label === db.names.join(' = '));
+        return profile && { dataBytes: profile.databaseBytes, defaultRate: dialectOf(db.engine).defaultBackupRate };
+      });
+      if (inputs.some((input) => input === undefined)) return stage;
+      return {
+        ...stage,
+        backupEstimate: estimateBackup(
+          inputs.filter((input) => input !== undefined),
+          entries,
+        ),
+      };
+    }),
+  };
 }

@@ -1,8 +1,13 @@
 import { describePhysicalDatabase, type Plan, type StagePlan } from './build-plan.js';
+import { describeEstimate, renderProfileLines } from './data-profile.js';
 
 /** The plan as an operator reads it in a terminal or a log. */
 export function renderPlanText(plan: Plan): string {
   const lines = [`apim-migrate plan: API-M 3.1.0 (${plan.oldApimHome}) to 4.2.0 (${plan.apimHome})`, ''];
+  if (plan.profile) {
+    const notes = (plan.profileNotes ?? []).map((note) => `NOTE: ${note}`);
+    lines.push('Data profile:', ...[...renderProfileLines(plan.profile), ...notes].map((line) => `  ${line}`), '');
+  }
   plan.stages.forEach((stage, index) => {
     lines.push(...renderStage(stage, index + 1), '');
   });
@@ -19,6 +24,7 @@ function renderStage(stage: StagePlan, number: number): string[] {
     return lines;
   }
   for (const db of stage.backups) item(`back up ${describePhysicalDatabase(db)} first`);
+  if (stage.backupEstimate) item(describeEstimate(stage.backupEstimate));
   for (const index of stage.indices)
     item(`add index ${index.name} on ${index.table} (${index.columns.join(', ')}) unless it exists`);
   for (const action of stage.versioningRemoval) {

@@ -9,7 +9,9 @@ import {
   type PhysicalTarget,
   type ServerIdentities,
 } from '../plan/build-plan.js';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
+import type { DatabaseProfile } from '../core/data-profile.js';
+import { readDataProfile, type ReadDataProfileOptions } from '../db/data-profile.js';
 
 /** The configured database of that name; shared_db and apim_db always are, config and user may not be. */
 export function configuredDatabase(config: ResolvedConfig, name: DatabaseName): DatabaseTarget {
@@ -120,4 +122,36 @@ export async function findRegistryDatabases(
 /** `shared_db (host:port/db)`, for messages. */
 export function describeDatabase(db: { label: string; target: DatabaseTarget }): string {
   return `${db.label} (${describeAddress(db.target)})`;
+}
+
+/**
+ * The data profile of each physical database (db/data-profile.ts), read-only; a database that cannot be read is a
+ * problem in the list, and the others are still profiled.
+ */
+export async function readProfiles(
+  targets: readonly PhysicalTarget[],
+  options: OpenSessionOptions & Pick<ReadDataProfileOptions, 'exactCountBelowRows'> = {},
+): Promise<{ profiles: DatabaseProfile[]; problems: string[] }> {
+  const profiles: DatabaseProfile[] = [];
+  const problems: string[] = [];
+  for (const db of targets) {
+    try {
+      profiles.push(
+        await withSession(
+          db.target,
+          (session) =>
+            readDataProfile(session, {
+              label: db.label,
+              ...(options.exactCountBelowRows === undefined
+                ? {}
+                : { exactCountBelowRows: options.exactCountBelowRows }),
+            }),
+          options,
+        ),
+      );
+    } catch (error) {
+      problems.push(`the data profile of ${describeDatabase(db)} is not available: ${errorMessage(error)}`);
+    }
+  }
+  return { profiles, problems };
 }

@@ -11,6 +11,7 @@ import {
   readLedger,
   recordStageFinished,
   recordStageStarted,
+  type BackupMeasure,
   type LedgerBackup,
   type LedgerDetails,
   type LedgerEntry,
@@ -118,6 +119,7 @@ export async function recordAttemptStarted(
   stage: StageName,
   backup: LedgerBackup,
   details?: LedgerDetails,
+  backupMeasure?: BackupMeasure,
 ): Promise<void> {
   const { run } = context.deps;
   guard.attemptId = await withDatabase(context.config, 'shared_db', (session) =>
@@ -128,6 +130,7 @@ export async function recordAttemptStarted(
       backup,
       toolVersion: TOOL_VERSION,
       ...(details ? { details } : {}),
+      ...(backupMeasure ? { backupMeasure } : {}),
     }),
   );
 }

@@ -14,7 +14,7 @@ import { errorMessage, InputError } from '../core/errors.js';
 import { collectSecrets, type CollectedSecrets } from '../config/secrets.js';
 import { SecretMasker } from '../core/secrets.js';
 import type { Logger } from '../log/logger.js';
-import { buildPlan, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
+import { buildPlan, withDataProfile, withDiff, withNote, withRemovalCounts, type Plan } from '../plan/build-plan.js';
 import { editDeploymentToml } from '../wso2/deployment-toml-edit.js';
 import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { MIGRATION_CONFIG_PATH, readKitText } from '../wso2/migration-kit.js';
@@ -23,7 +23,14 @@ import { statementCacheTargets } from '../plan/build-plan.js';
 import { readOldHomeVersioning } from '../wso2/registry-flags.js';
 import { checkStageInputs, requireStage, runAvailableStage } from './registry.js';
 import { backupAllDatabases, checkBackupLabel } from './adhoc-backup.js';
-import { configuredDatabase, describeDatabase, findRegistryDatabases, serverIdentities } from './databases.js';
+import {
+  configuredDatabase,
+  describeDatabase,
+  findRegistryDatabases,
+  physicalTargets,
+  readProfiles,
+  serverIdentities,
+} from './databases.js';
 import { checkBackupKeyInput, checkRestoreKeyInput, checkStoreDirInput } from './input-checks.js';
 import { checkRestoreRequest, restoreStage, type RestoreRequest } from './restore.js';
 import { DEFAULT_LOCK_WAIT_MS } from './locks.js';
@@ -230,8 +237,27 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
     plan,
   );
   const withDiffs = await addConfigDiffs(withWarnings, config, secrets);
-  if (!Object.values(registry.flags).some(Boolean)) return withDiffs;
-  return countRemoval(withDiffs, config, registry.flags);
+  const counted = Object.values(registry.flags).some(Boolean)
+    ? await countRemoval(withDiffs, config, registry.flags)
+    : withDiffs;
+  return addDataProfile(counted, config, options.logger);
+}
+
+/**
+ * Adds the data profile of every physical database and the backup estimates (from shared_db's ledger); a database
+ * that does not answer is left out and said in a note, so a plan is still a plan.
+ */
+async function addDataProfile(plan: Plan, config: ResolvedConfig, logger: Logger): Promise<Plan> {
+  const timeout = { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS };
+  const { profiles, problems } = await readProfiles(await physicalTargets(config), timeout);
+  const entries = await withSession(configuredDatabase(config, 'shared_db'), (session) => readLedger(session), timeout)
+    .then((reading) => (reading.exists ? reading.entries : []))
+    .catch((error: unknown) => {
+      logger.debug(`the ledger could not be read for the backup estimates: ${errorMessage(error)}`);
+      return [];
+    });
+  const profiled = withDataProfile(plan, profiles, entries);
+  return problems.length === 0 ? profiled : { ...profiled, profileNotes: problems };
 }
 
 /**

@@ -19,7 +19,13 @@ import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.j
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
-import { physicalTargets } from './databases.js';
+import { physicalTargets, readProfiles } from './databases.js';
+import { checkCharacterSets } from '../db/index-widths.js';
+import { withSession } from '../db/session.js';
+import { renderProfileLines, tokenCleanupHint } from '../plan/data-profile.js';
+import { serverHeap } from '../server/heap.js';
+import { scrubbedServerEnv } from '../server/server-env.js';
+import { checkKeystores } from '../wso2/keystores.js';
 import type { Check } from '../core/check.js';
 import type { DatabaseTarget } from '../config/types.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
@@ -50,6 +56,14 @@ export const preflightStage: StageDefinition = {
       { id: 'java', title: 'Java', run: checkJavaStep },
       { id: 'jdbc-drivers', title: 'JDBC drivers', run: checkJdbcDrivers },
       { id: 'store-space', title: 'Room for the backups', run: (context) => checkStoreSpace(context, facts) },
+      { id: 'data-profile', title: 'Data profile', run: (context) => profileDatabases(context, facts) },
+      {
+        id: 'character-sets',
+        title: 'Character sets (MySQL/MariaDB)',
+        run: (context) => checkCharsets(context, facts),
+      },
+      { id: 'keystores', title: 'Keystores', run: checkKeystoresStep },
+      { id: 'heap', title: 'Server heap', run: (context) => checkHeap(context, facts) },
     ];
   },
 };
@@ -281,6 +295,66 @@ async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Pr
         },
   );
   return reportChecks(context, checks);
+}
+
+/**
+ * The data profile of every physical database (db/data-profile.ts): printed, and kept in the report. The token
+ * cleanup hint and a database that could not be profiled are warnings; the profile never fails preflight.
+ */
+async function profileDatabases(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const answered = facts.physical.filter(({ target }) => facts.servers.has(target.name));
+  const { profiles, problems } = await readProfiles(answered);
+  context.outcome.profile = profiles;
+  for (const line of renderProfileLines(profiles)) context.deps.logger.info(line);
+  const checks: Check[] = profiles.map((profile) => {
+    const hint = tokenCleanupHint(profile);
+    return hint
+      ? { verdict: 'warn', message: hint }
+      : {
+          verdict: 'pass',
+          message: `${profile.label}: profiled, ${formatBytes(profile.totalBytes)} in ${profile.tables.length} tables`,
+        };
+  });
+  checks.push(...problems.map((message) => ({ verdict: 'warn' as const, message })));
+  return reportChecks(context, checks);
+}
+
+/** MySQL/MariaDB: the character sets of each database and its tables against InnoDB's key limits (warnings only). */
+async function checkCharsets(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const checks: Check[] = [];
+  for (const { label, target } of facts.physical.filter(({ target }) => facts.servers.has(target.name))) {
+    try {
+      const found = await withSession(target, (session) => dialectOf(target.engine).characterSets(session));
+      if (found) checks.push(...checkCharacterSets(label, found));
+    } catch (error) {
+      checks.push({ verdict: 'warn', message: `${label}: character sets not read: ${errorMessage(error)}` });
+    }
+  }
+  if (checks.length === 0) checks.push({ verdict: 'pass', message: 'no MySQL or MariaDB database to check' });
+  return reportChecks(context, checks);
+}
+
+async function checkKeystoresStep(context: StageContext): Promise<StepOutput> {
+  return reportChecks(context, await checkKeystores(context.config.apimHome, context.config.oldApimHome));
+}
+
+/** Above this much data, WSO2's default 1 GiB heap is known to run out during the migration. */
+const LARGE_DATA_BYTES = 10 * 1024 ** 3;
+const SMALL_HEAP_BYTES = 1024 ** 3;
+
+/** The heap the server starts with against the data it migrates: a warning for > 10 GiB of data on <= 1 GiB. */
+async function checkHeap(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const heap = serverHeap(scrubbedServerEnv(context.deps.env, [], context.deps.platform));
+  const data = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
+  const what = `the server starts with a ${formatBytes(heap.bytes)} heap (${heap.source}) for ${formatBytes(data)} of data`;
+  const check: Check =
+    data > LARGE_DATA_BYTES && heap.bytes <= SMALL_HEAP_BYTES
+      ? {
+          verdict: 'warn',
+          message: `${what}: migrations of more than ${formatBytes(LARGE_DATA_BYTES)} run out of memory on such a heap (known problem out-of-memory): set JVM_MEM_OPTS="-Xms2g -Xmx4g" (or more) in the environment apim-migrate runs in; the server gets it`,
+        }
+      : { verdict: 'pass', message: what };
+  return reportChecks(context, [check]);
 }
 
 async function nearestExistingFolder(dir: string): Promise<string> {

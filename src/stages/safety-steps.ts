@@ -13,6 +13,9 @@ import { restoreBackup } from '../backup/restore-backup.js';
 import type { StageName } from '../core/results.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { LedgerEntryWithBackup } from '../db/ledger.js';
+import { readDatabaseSizeBytes } from '../db/probes.js';
+import { withSession } from '../db/session.js';
+import { errorMessage } from '../core/errors.js';
 import type { PhysicalTarget } from '../plan/build-plan.js';
 import { backupDecryption, backupEncryption, backupSigningKey } from './backup-keys.js';
 import { trustBackup } from './backup-trust.js';
@@ -32,14 +35,31 @@ export function backupStep(
     async run(): Promise<StepOutput> {
       const touched = await targets();
       const name = artifactName(stage, 'backup', context.deps.run.attempt);
+      const dataBytes = await measureDataBytes(context, touched);
+      const started = Date.now();
       const backup = await backUpDatabases(context, stage, name, touched);
       context.outcome.backupArtifact = backup.artifact.name;
-      await recordAttemptStarted(context, guard, stage, {
-        name: backup.artifact.name,
-        id: backup.artifact.id,
-        runId: backup.artifact.runId,
-        sha256: manifestSha256(backup.artifact),
-      });
+      const measure =
+        dataBytes === undefined
+          ? undefined
+          : {
+              bytes: backup.manifest.databases.reduce((sum, db) => sum + db.bytes, 0),
+              seconds: (Date.now() - started) / 1000,
+              dataBytes,
+            };
+      await recordAttemptStarted(
+        context,
+        guard,
+        stage,
+        {
+          name: backup.artifact.name,
+          id: backup.artifact.id,
+          runId: backup.artifact.runId,
+          sha256: manifestSha256(backup.artifact),
+        },
+        undefined,
+        measure,
+      );
       return {
         summary: `${backup.artifact.name} stored and verified (${touched.map((db) => db.label).join(', ')})`,
       };
@@ -117,6 +137,26 @@ export function backUpDatabases(
     retentionDays: config.backup.retentionDays,
     toolVersion: TOOL_VERSION,
   });
+}
+
+/**
+ * The bytes of the databases a backup is about to take, for the ledger's record that later estimates start from
+ * (plan/data-profile.ts); a database that does not say leaves the record without its measure.
+ */
+async function measureDataBytes(
+  context: StageContext,
+  touched: readonly PhysicalTarget[],
+): Promise<number | undefined> {
+  try {
+    let sum = 0;
+    for (const { target } of touched) sum += await withSession(target, (session) => readDatabaseSizeBytes(session));
+    return sum;
+  } catch (error) {
+    context.deps.logger.debug(
+      `the databases' sizes are unknown, so the ledger records no backup measure: ${errorMessage(error)}`,
+    );
+    return undefined;
+  }
 }
 
 function signingKeyOption(key: KeyObject | undefined): { signingKey?: KeyObject } {

@@ -1,4 +1,5 @@
 import type { Check } from '../core/check.js';
+import type { DatabaseProfile } from '../core/data-profile.js';
 import type { KnownProblemMatch, OperationName, StageChanges } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
@@ -73,6 +74,8 @@ export interface StageOutcome {
   changes?: StageChanges;
   /** The known problems the stage met (stages/known-problems.ts), each once. */
   knownProblems?: KnownProblemMatch[];
+  /** preflight: the data profile, for the report. */
+  profile?: DatabaseProfile[];
 }
 
 export interface StageContext {

@@ -28,6 +28,9 @@ function entry(spec: EntrySpec): LedgerEntry {
     startedAt: '2024-05-01T10:00:00.000Z',
     finishedAt: spec.state === 'started' ? null : '2024-05-01T10:05:00.000Z',
     details: spec.details ?? {},
+    backupBytes: null,
+    backupSeconds: null,
+    dataBytes: null,
   };
 }
 

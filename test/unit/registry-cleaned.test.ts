@@ -17,6 +17,9 @@ function entry(state: LedgerEntry['state'], versioningRemoved: unknown, stage = 
     startedAt: '2026-12-01T10:00:00.000Z',
     finishedAt: '2026-12-01T10:05:00.000Z',
     details: { versioningRemoved },
+    backupBytes: null,
+    backupSeconds: null,
+    dataBytes: null,
   } as LedgerEntry;
 }
 

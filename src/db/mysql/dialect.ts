@@ -31,6 +31,7 @@ import { parseServerVersion, type DbProduct, type ServerInfo } from '../server-i
 import { openSession, type DbSession } from '../session.js';
 import { mapMysqlSsl } from './session.js';
 import { MYSQL_STAGE_LOCK } from './lock.js';
+import { mysqlProfileCatalog } from './statistics.js';
 
 /** What the counts of a MySQL/MariaDB backup mean, written into its manifest. */
 export const MYSQL_COUNT_NOTE =
@@ -338,6 +339,7 @@ function sslOptions(target: DatabaseTarget, flavor: DbProduct): string[] {
 }
 
 export const MYSQL: Readonly<Dialect> = Object.freeze({
+  ...mysqlProfileCatalog(quote),
   family: 'mysql',
   product: 'MySQL',
   stageLock: MYSQL_STAGE_LOCK,

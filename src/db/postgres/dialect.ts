@@ -23,6 +23,7 @@ import { openSession, type DbSession } from '../session.js';
 import { POSTGRES_STAGE_LOCK } from './lock.js';
 import { parseServerVersion, type ServerInfo } from '../server-info.js';
 import { pickStoredNames } from '../dialect.js';
+import { postgresProfileCatalog } from './statistics.js';
 
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -314,6 +315,7 @@ function postgresSslMode(target: DatabaseTarget): string | undefined {
 }
 
 export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
+  ...postgresProfileCatalog(quote),
   family: 'postgresql',
   product: 'PostgreSQL',
   stageLock: POSTGRES_STAGE_LOCK,

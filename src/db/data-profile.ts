@@ -106,7 +106,7 @@ async function readFigure(
 
 async function countByValue(session: DbSession, table: string, column: string): Promise<Record<string, number>> {
   const rows = await session.query<{ state_value: string | null; n: number | string }>(
-    `SELECT ${column} AS state_value, COUNT(*) AS n FROM ${table} GROUP BY ${column} ORDER BY 2 DESC`,
+    `SELECT ${column} AS state_value, COUNT(*) AS n FROM ${table} GROUP BY ${column} ORDER BY 2 DESC, 1`,
   );
   return Object.fromEntries(rows.map((row) => [row.state_value ?? 'NULL', Number(row.n)]));
 }

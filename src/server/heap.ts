@@ -4,6 +4,8 @@
  */
 
 import os from 'node:os';
+import type { Check } from '../core/check.js';
+import { formatBytes } from '../core/format.js';
 
 export const LAUNCHER_DEFAULT_MEM_OPTS = '-Xms256m -Xmx1024m';
 
@@ -40,4 +42,22 @@ export function serverHeap(env: Readonly<Record<string, string | undefined>>): S
       source: "no -Xmx given: the JVM's default, a quarter of this machine's memory",
     }
   );
+}
+
+/** Above this much data, WSO2's default 1 GiB heap is known to run out during the migration (known problem out-of-memory). */
+export const LARGE_DATA_BYTES = 10 * 1024 ** 3;
+export const SMALL_HEAP_BYTES = 1024 ** 3;
+export const OUT_OF_MEMORY_PROBLEM = 'out-of-memory';
+
+/** A warning for more than 10 GiB of data on a heap of at most 1 GiB, saying how to raise it. */
+export function checkServerHeap(heap: ServerHeap, dataBytes: number): Check {
+  const what = `the server starts with a ${formatBytes(heap.bytes)} heap (${heap.source}) for ${formatBytes(dataBytes)} of data`;
+  if (dataBytes <= LARGE_DATA_BYTES || heap.bytes > SMALL_HEAP_BYTES) return { verdict: 'pass', message: what };
+  return {
+    verdict: 'warn',
+    message:
+      `${what}: a migration of more than ${formatBytes(LARGE_DATA_BYTES)} may run out of memory on it ` +
+      `(java.lang.OutOfMemoryError, known problem ${OUT_OF_MEMORY_PROBLEM}): set JVM_MEM_OPTS="-Xms2g -Xmx4g" (or more) in ` +
+      `the environment apim-migrate runs in, which passes it to the server`,
+  };
 }

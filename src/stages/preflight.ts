@@ -23,7 +23,7 @@ import { physicalTargets, readProfiles } from './databases.js';
 import { checkCharacterSets } from '../db/index-widths.js';
 import { withSession } from '../db/session.js';
 import { renderProfileLines, tokenCleanupHint } from '../plan/data-profile.js';
-import { serverHeap } from '../server/heap.js';
+import { checkServerHeap, serverHeap } from '../server/heap.js';
 import { scrubbedServerEnv } from '../server/server-env.js';
 import { checkKeystores } from '../wso2/keystores.js';
 import type { Check } from '../core/check.js';
@@ -338,23 +338,11 @@ async function checkKeystoresStep(context: StageContext): Promise<StepOutput> {
   return reportChecks(context, await checkKeystores(context.config.apimHome, context.config.oldApimHome));
 }
 
-/** Above this much data, WSO2's default 1 GiB heap is known to run out during the migration. */
-const LARGE_DATA_BYTES = 10 * 1024 ** 3;
-const SMALL_HEAP_BYTES = 1024 ** 3;
-
-/** The heap the server starts with against the data it migrates: a warning for > 10 GiB of data on <= 1 GiB. */
+/** The heap the server starts with against the data it migrates (server/heap.ts). */
 async function checkHeap(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
   const heap = serverHeap(scrubbedServerEnv(context.deps.env, [], context.deps.platform));
   const data = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
-  const what = `the server starts with a ${formatBytes(heap.bytes)} heap (${heap.source}) for ${formatBytes(data)} of data`;
-  const check: Check =
-    data > LARGE_DATA_BYTES && heap.bytes <= SMALL_HEAP_BYTES
-      ? {
-          verdict: 'warn',
-          message: `${what}: migrations of more than ${formatBytes(LARGE_DATA_BYTES)} run out of memory on such a heap (known problem out-of-memory): set JVM_MEM_OPTS="-Xms2g -Xmx4g" (or more) in the environment apim-migrate runs in; the server gets it`,
-        }
-      : { verdict: 'pass', message: what };
-  return reportChecks(context, [check]);
+  return reportChecks(context, [checkServerHeap(heap, data)]);
 }
 
 async function nearestExistingFolder(dir: string): Promise<string> {

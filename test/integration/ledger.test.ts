@@ -90,6 +90,9 @@ describe.each<[string, Engine]>([
       'STARTED_AT',
       'FINISHED_AT',
       'DETAILS',
+      'BACKUP_BYTES',
+      'BACKUP_SECONDS',
+      'DATA_BYTES',
     ]);
     const [entry, ...rest] = await entries(db);
     expect(rest).toEqual([]);
@@ -270,6 +273,57 @@ describe.each<[string, Engine]>([
       [2, 'identity', 'failed'],
     ]);
     expect(read[0]).toMatchObject({ backupName: null, finishedAt: null, details: {} });
+  });
+
+  it("records a backup's bytes, duration and the bytes of data it backed up", async () => {
+    const db = await freshSession();
+    const measure = { bytes: 5_000_000_123, seconds: 12.5, dataBytes: 9_000_000_456 };
+    await recordStageStarted(db, {
+      stage: 'registry-scripts',
+      runId: '1',
+      attempt: 1,
+      backup: BACKUP,
+      backupMeasure: measure,
+    });
+    await recordStageStarted(db, { stage: 'identity', runId: '1', attempt: 1, backup: BACKUP });
+    const [measured, unmeasured] = await entries(db);
+    expect(measured).toMatchObject({ backupBytes: measure.bytes, backupSeconds: 12.5, dataBytes: measure.dataBytes });
+    expect(unmeasured).toMatchObject({ backupBytes: null, backupSeconds: null, dataBytes: null });
+  });
+
+  it('reads a ledger of the version before the backup measures, and adds their columns on its next write', async () => {
+    const db = await freshSession();
+    const oldId = await recordStageStarted(db, { stage: 'registry-scripts', runId: '1', attempt: 1, backup: BACKUP });
+    // The ledger as the previous version made it: no measure columns.
+    for (const column of ['BACKUP_BYTES', 'BACKUP_SECONDS', 'DATA_BYTES']) {
+      await db.query(`ALTER TABLE ${LEDGER_TABLE} DROP COLUMN ${column}`);
+    }
+    expect(await tableColumns(db)).not.toContain('BACKUP_BYTES');
+    const [old] = await entries(db);
+    expect(old).toMatchObject({
+      id: oldId,
+      backupName: BACKUP.name,
+      backupBytes: null,
+      backupSeconds: null,
+      dataBytes: null,
+    });
+
+    await recordStageFinished(db, oldId, { state: 'succeeded' });
+    await recordStageStarted(db, {
+      stage: 'identity',
+      runId: '1',
+      attempt: 1,
+      backup: BACKUP,
+      backupMeasure: { bytes: 10, seconds: 0.25, dataBytes: 40 },
+    });
+    expect(await tableColumns(db)).toEqual(expect.arrayContaining(['BACKUP_BYTES', 'BACKUP_SECONDS', 'DATA_BYTES']));
+    const read = await entries(db);
+    expect(
+      read.map((entry) => [entry.stage, entry.state, entry.backupBytes, entry.backupSeconds, entry.dataBytes]),
+    ).toEqual([
+      ['registry-scripts', 'succeeded', null, null, null],
+      ['identity', 'started', 10, 0.25, 40],
+    ]);
   });
 
   it('refuses a write that makes no sense', async () => {

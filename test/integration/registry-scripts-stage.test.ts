@@ -1,3 +1,4 @@
+import { readLedger } from '../../src/db/ledger.js';
 /**
  * The registry-scripts stage end to end through the CLI, against the real servers: lock, ledger, verified backup,
  * indices, versioning removal, then `restore --stage registry-scripts`, which must give back every table exactly.
@@ -68,6 +69,10 @@ describe.each<[string, SetupEngine]>([
 
     const plan = await cli(setup, ['plan']);
     expect(plan.code).toBe(0);
+    expect(plan.output).toContain('Data profile:');
+    expect(plan.output).toMatch(
+      /backup of .* of data: about .* \(rough estimate: no backup of these databases is measured/,
+    );
     expect(plan.output).toContain(
       `(would delete ${seeded.removal.properties.mappingRowsToDelete} rows of REG_RESOURCE_PROPERTY and ${seeded.removal.properties.entityRowsToDelete} of REG_PROPERTY)`,
     );
@@ -93,6 +98,15 @@ describe.each<[string, SetupEngine]>([
     expect(findTable(after, 'REG_RESOURCE_TAG')).toEqual(seeded.afterRemoval.tags.mapping);
     expect(findTable(after, 'REG_PROPERTY')).toEqual(seeded.afterRemoval.properties.entity);
     expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded']);
+    // The backup's measures are in the ledger, and the next plan estimates from them.
+    const session = await setup.adminSession();
+    const reading = await readLedger(session).finally(() => session.close());
+    const [recorded] = reading.exists ? reading.entries : [];
+    expect(recorded?.backupBytes).toBeGreaterThan(0);
+    expect(recorded?.backupSeconds).toBeGreaterThan(0);
+    expect(recorded?.dataBytes).toBeGreaterThan(0);
+    const replan = await cli(setup, ['plan']);
+    expect(replan.output).toContain('estimated from the last backup the ledger measured on these databases');
 
     const second = await cli(setup, ['run', 'registry-scripts']);
     expect(second.code).toBe(0);

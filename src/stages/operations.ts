@@ -240,14 +240,19 @@ export async function planOperation(options: OperationOptions): Promise<Plan> {
   const counted = Object.values(registry.flags).some(Boolean)
     ? await countRemoval(withDiffs, config, registry.flags)
     : withDiffs;
-  return addDataProfile(counted, config, options.logger);
+  return addDataProfile(counted, config, secrets, options.logger);
 }
 
 /**
  * Adds the data profile of every physical database and the backup estimates (from shared_db's ledger); a database
  * that does not answer is left out and said in a note, so a plan is still a plan.
  */
-async function addDataProfile(plan: Plan, config: ResolvedConfig, logger: Logger): Promise<Plan> {
+async function addDataProfile(
+  plan: Plan,
+  config: ResolvedConfig,
+  secrets: SecretMasker,
+  logger: Logger,
+): Promise<Plan> {
   const timeout = { connectTimeoutMs: PLAN_CONNECT_TIMEOUT_MS };
   const { profiles, problems } = await readProfiles(await physicalTargets(config), timeout);
   const entries = await withSession(configuredDatabase(config, 'shared_db'), (session) => readLedger(session), timeout)
@@ -257,7 +262,8 @@ async function addDataProfile(plan: Plan, config: ResolvedConfig, logger: Logger
       return [];
     });
   const profiled = withDataProfile(plan, profiles, entries);
-  return problems.length === 0 ? profiled : { ...profiled, profileNotes: problems };
+  // A driver's message is text from outside: masked like the diffs.
+  return problems.length === 0 ? profiled : { ...profiled, profileNotes: problems.map((note) => secrets.mask(note)) };
 }
 
 /**

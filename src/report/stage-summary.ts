@@ -11,6 +11,8 @@ import {
 } from '../core/results.js';
 import { VERDICT_MARK } from '../core/check.js';
 import { formatKnownProblem } from '../wso2/known-problems.js';
+import type { DatabaseProfile } from '../core/data-profile.js';
+import { renderProfileLines } from '../plan/data-profile.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
   succeeded: 'succeeded',
@@ -71,6 +73,7 @@ export function renderStageMarkdown(result: StageResult): string {
   }
   lines.push(...renderKnownProblems(result.knownProblems));
   lines.push(...renderChanges(result.changes));
+  lines.push(...renderProfile(result.profile));
   const artifacts = [
     ['Backup', result.backupArtifact],
     ['Logs', result.logArtifact],
@@ -94,6 +97,16 @@ function renderKnownProblems(problems: KnownProblemMatch[] | undefined): string[
     );
   }
   return lines;
+}
+
+/** preflight's data profile, folded: the profile's text lines as a nested list, every line escaped. */
+function renderProfile(profile: readonly DatabaseProfile[] | undefined): string[] {
+  if (!profile || profile.length === 0) return [];
+  const items = renderProfileLines(profile).map((line) => {
+    const depth = (line.length - line.trimStart().length) / 2;
+    return `${'  '.repeat(depth)}- ${escapeMarkdown(line.trim())}`;
+  });
+  return ['', '<details><summary>Data profile</summary>', '', ...items, '', '</details>'];
 }
 
 /** What the stage changed, from the facts its steps recorded. */

@@ -121,6 +121,39 @@ describe('renderStageMarkdown', () => {
   });
 });
 
+describe('renderStageMarkdown: the data profile of preflight', () => {
+  it('folds the profile into a nested list, escaping the names that came from the database', () => {
+    const markdown = renderStageMarkdown(
+      result({
+        stage: 'preflight',
+        profile: [
+          {
+            label: 'apim_db = shared_db',
+            address: 'db:5432/apim',
+            engine: 'postgresql',
+            totalBytes: 2048,
+            databaseBytes: 4096,
+            tables: [{ table: 'public.am_*api', rows: { rows: 3, estimate: false }, bytes: 2048 }],
+            figures: [
+              {
+                id: 'apis',
+                label: 'APIs (AM_API)',
+                table: 'public.am_*api',
+                count: { rows: 1_200_000, estimate: true },
+              },
+            ],
+            tokenTables: { bytes: 0, share: 0 },
+          },
+        ],
+      }),
+    );
+    expect(markdown).toContain('<details><summary>Data profile</summary>');
+    expect(markdown).toContain('- apim\\_db = shared\\_db (postgresql, db:5432/apim): 2.0 KiB in 1 tables');
+    expect(markdown).toContain('    - public.am\\_\\*api: 3 rows, 2.0 KiB');
+    expect(markdown).toContain('  - APIs (AM\\_API): ~1200000 (estimate)');
+  });
+});
+
 describe('renderStageText', () => {
   it('lists the failed checks after the steps', () => {
     const text = renderStageText(

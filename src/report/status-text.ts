@@ -1,3 +1,4 @@
+import { formatBytes, formatDuration } from '../core/format.js';
 import type { LedgerEntry } from '../db/ledger.js';
 import type { StatusReport } from '../stages/operations.js';
 
@@ -14,7 +15,11 @@ export function renderStatusText(status: StatusReport): string {
 
 function formatLedgerEntry(entry: LedgerEntry): string {
   const when = entry.finishedAt ? `${entry.startedAt} to ${entry.finishedAt}` : `since ${entry.startedAt}`;
-  const backup = entry.backupName ? `, backup ${entry.backupName} of run ${entry.backupRunId ?? '?'}` : '';
+  const measure =
+    entry.backupBytes !== null && entry.backupSeconds !== null
+      ? ` (${formatBytes(entry.backupBytes)} in ${formatDuration(entry.backupSeconds * 1000)})`
+      : '';
+  const backup = entry.backupName ? `, backup ${entry.backupName} of run ${entry.backupRunId ?? '?'}${measure}` : '';
   const message = entry.details.message ? `: ${entry.details.message}` : '';
   return `#${entry.id} ${entry.stage} ${entry.state} (run ${entry.runId}, attempt ${entry.attempt}, ${when}${backup})${message}`;
 }

@@ -3,7 +3,7 @@
  * them (docs/wso2-compatibility.md, "The data profile", names each script):
  * - carbon-kernel 4.6.0 `distribution/kernel/carbon-home/dbscripts/{postgresql,mysql}.sql`: UM_TENANT, REG_LOG,
  *   REG_RESOURCE_HISTORY, REG_CONTENT_HISTORY;
- * - carbon-apimgt `features/apimgt/org.wso2.carbon.apimgt.core.feature/src/main/resources/sql/{postgresql,mysql}.sql`:
+ * - carbon-apimgt `features/apimgt/org.wso2.carbon.apimgt.core.feature/src/main/resources/sql/postgresql.sql`:
  *   AM_API, AM_APPLICATION, AM_SUBSCRIPTION and the identity tables API-M 3.1.0 ships, IDN_OAUTH2_ACCESS_TOKEN
  *   (TOKEN_STATE, TIME_CREATED, VALIDITY_PERIOD) and IDN_OAUTH2_AUTHORIZATION_CODE.
  */

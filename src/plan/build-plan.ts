@@ -184,6 +184,10 @@ function preflightChecks(config: ResolvedConfig): string[] {
     'a JDK 11 or 17 for the launcher (server.javaHome, JAVA_HOME or the java on PATH)',
     'repository/components/lib holds the JDBC driver of each database',
     `the store (${config.store.dir}) has room for the backups`,
+    "the data profile of every database; WSO2's token cleanup first when the token tables hold most of its bytes",
+    "MySQL/MariaDB: the character sets of the databases and tables against InnoDB's index key limits",
+    "the new home's primary and internal keystores are the old home's files",
+    'the heap the server starts with (JVM_MEM_OPTS) for the size of the data',
   ];
 }
 

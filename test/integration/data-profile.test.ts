@@ -157,6 +157,26 @@ describe.each<[string, Engine]>([
     expect(renderProfileLines([profile]).join('\n')).toMatch(/IDN_OAUTH2_ACCESS_TOKEN: ~5 \(estimate\) rows/i);
   });
 
+  it('keeps the catalog estimate for a real table above 1 million rows, at the default threshold', async () => {
+    const db = await seeded();
+    // Cheap on both: a server-side series (MariaDB's Sequence engine), not rows sent from here.
+    await db.query(
+      engine === 'postgresql'
+        ? 'INSERT INTO AM_SUBSCRIPTION SELECT g, 1 FROM generate_series(3, 1200002) g'
+        : 'INSERT INTO AM_SUBSCRIPTION SELECT seq, 1 FROM seq_3_to_1200002',
+    );
+    await db.query(engine === 'postgresql' ? 'ANALYZE AM_SUBSCRIPTION' : 'ANALYZE TABLE AM_SUBSCRIPTION');
+    const profile = await readDataProfile(db, { label: 'apim_db' });
+    const subscriptions = profile.figures.find((figure) => figure.id === 'subscriptions');
+    expect(subscriptions?.count.estimate).toBe(true);
+    // An estimate: near the 1,200,002 rows, not necessarily equal (InnoDB samples pages).
+    expect(subscriptions?.count.rows).toBeGreaterThan(1_000_000);
+    expect(subscriptions?.count.rows).toBeLessThan(1_500_000);
+    expect(profile.tables[0]?.table.toUpperCase()).toMatch(/AM_SUBSCRIPTION$/);
+    // The small tables are still counted exactly.
+    expect(profile.figures.find((figure) => figure.id === 'apis')?.count).toEqual({ rows: 3, estimate: false });
+  }, 60_000);
+
   it('points at WSO2 token cleanup once the token tables hold more than half of the bytes', async () => {
     const db = await seeded();
     const before = await readDataProfile(db, { label: 'apim_db' });

@@ -1,13 +1,14 @@
 /**
  * MySQL's and MariaDB's part of the data profile and of preflight's character-set check, from information_schema.
  * `TABLE_ROWS` is exact for MyISAM but an estimate for InnoDB (it can be off by 40 to 50 %); `DATA_LENGTH +
- * INDEX_LENGTH` is the table with its indices. MySQL 8 caches both for `information_schema_stats_expiry` seconds.
+ * INDEX_LENGTH` is the table with its indices.
  */
 
 import type { CharacterSetFacts, ProfileCatalog, TableStatistics } from '../dialect.js';
 import type { DbSession } from '../session.js';
 
 async function tableStatistics(session: DbSession, quote: (name: string) => string): Promise<TableStatistics[]> {
+  await freshStatistics(session);
   const rows = await session.query<{ table_name: string; estimate: number | string | null; bytes: number | string }>(
     `SELECT TABLE_NAME AS table_name, TABLE_ROWS AS estimate,
             COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS bytes
@@ -21,6 +22,15 @@ async function tableStatistics(session: DbSession, quote: (name: string) => stri
     estimatedRows: row.estimate === null ? null : Number(row.estimate),
     bytes: Number(row.bytes),
   }));
+}
+
+/**
+ * MySQL 8 answers TABLE_ROWS and DATA_LENGTH from a cache up to `information_schema_stats_expiry` seconds old (a day
+ * by default); 0 for this session reads them from the storage engine. MariaDB has no such variable.
+ */
+async function freshStatistics(session: DbSession): Promise<void> {
+  const found = await session.query("SHOW SESSION VARIABLES LIKE 'information_schema_stats_expiry'");
+  if (found.length > 0) await session.query('SET SESSION information_schema_stats_expiry = 0');
 }
 
 /** A collation's name starts with its character set's name and an underscore (`binary` is its own). */

@@ -208,6 +208,35 @@ export interface ProfileCatalog {
   readonly defaultBackupRate: BackupRate;
 }
 
+/**
+ * A client session on a database, as the server shows it to this login (`Dialect.clientSessions`). Everything but
+ * the id is the server's text or figures, from outside: neutralise and mask it before printing.
+ */
+export interface ClientSession {
+  /** PostgreSQL backend pid, MySQL/MariaDB connection id. */
+  id: number;
+  user?: string;
+  /** PostgreSQL application_name; MySQL/MariaDB the client's `program_name` connection attribute, where recorded. */
+  application?: string;
+  /** PostgreSQL client address and port; MySQL/MariaDB HOST (host:port). */
+  client?: string;
+  /** PostgreSQL: when it connected (UTC, ISO 8601). MySQL/MariaDB do not show it. */
+  connectedAt?: string;
+  /** PostgreSQL: state (active, idle, idle in transaction); MySQL/MariaDB: COMMAND, and STATE where there is one. */
+  state?: string;
+  /** The statement it runs (PostgreSQL: also the last one it ran, when idle). */
+  statement?: string;
+  /** How long the statement has run: PostgreSQL since query_start when active; MySQL/MariaDB TIME while a Query runs. */
+  runningSeconds?: number;
+  /** It waits for a lock: on what, and the sessions that hold it, where the server says. */
+  lockWait?: { on: string; blockedBy: number[] };
+  /**
+   * apim-migrate's own session: named so (PostgreSQL application_name, MySQL/MariaDB program_name), the holder of
+   * the stage lock, or a run that waits for it.
+   */
+  apimMigrate?: 'named' | 'lock-holder' | 'lock-waiter';
+}
+
 export interface Dialect extends ProfileCatalog {
   /** The DBMS family; MySQL and MariaDB share a dialect and differ only in the data below. */
   readonly family: 'postgresql' | 'mysql';
@@ -290,6 +319,13 @@ export interface Dialect extends ProfileCatalog {
    * same identity are on one server, so `localhost` and `127.0.0.1` name the same databases.
    */
   serverIdentity(session: DbSession): Promise<string>;
+  /**
+   * The client sessions on the session's database other than this one, without the server's own processes
+   * (PostgreSQL backend_type other than `client backend`; MySQL/MariaDB system users, the event scheduler,
+   * replication threads), apim-migrate's marked. What a login without the privilege to see others' sessions
+   * (PostgreSQL pg_read_all_stats, MySQL PROCESS) is shown is only its own user's.
+   */
+  clientSessions(session: DbSession): Promise<ClientSession[]>;
 
   /** How the dump file is written, and the file name's ending (before `.age`). */
   readonly dumpFormat: DumpFormat;

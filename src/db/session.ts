@@ -21,6 +21,18 @@ export interface DbSession {
   close(): Promise<void>;
 }
 
+/**
+ * What apim-migrate calls itself to the servers, so that the connected-clients check and the run monitor can tell its
+ * sessions from others: PostgreSQL application_name (its sessions, and PGAPPNAME for pg_dump, pg_restore and psql),
+ * MySQL/MariaDB the program_name connection attribute.
+ */
+export const APIM_MIGRATE_CLIENT_NAME = 'apim-migrate';
+
+/** Whether a session's application_name or program_name is apim-migrate's (the stage lock adds `: <holder>`). */
+export function isApimMigrateClientName(name: string | null | undefined): boolean {
+  return name === APIM_MIGRATE_CLIENT_NAME || (name ?? '').startsWith(`${APIM_MIGRATE_CLIENT_NAME}:`);
+}
+
 export interface OpenSessionOptions {
   /** How long to wait for the server to accept the connection. Default 10 s. */
   connectTimeoutMs?: number;

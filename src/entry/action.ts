@@ -19,6 +19,7 @@ export interface ActionInputs {
   'restore-stage': string;
   'restore-from-run': string;
   'trust-unrecorded-run': boolean;
+  'allow-connected-clients': boolean;
 }
 
 export function readActionInputs(): ActionInputs {
@@ -42,6 +43,7 @@ export function readActionInputs(): ActionInputs {
     'restore-stage': core.getInput('restore-stage'),
     'restore-from-run': core.getInput('restore-from-run'),
     'trust-unrecorded-run': booleanInput('trust-unrecorded-run'),
+    'allow-connected-clients': booleanInput('allow-connected-clients'),
   };
 }
 
@@ -83,6 +85,7 @@ export async function runAction(env: Record<string, string | undefined> = proces
       dryRun: inputs['dry-run'],
       serverState: actionStateSink(initialState),
       githubToken: inputs['github-token'],
+      allowConnectedClients: inputs['allow-connected-clients'],
     };
     const result =
       inputs.stage === 'restore'

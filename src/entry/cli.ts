@@ -21,9 +21,9 @@ const USAGE = `apim-migrate ${TOOL_VERSION}: the WSO2 API Manager 3.1.0 to 4.2.0
 
 Usage:
   apim-migrate plan                [--config FILE] [--json]
-  apim-migrate run STAGE           [--config FILE] [--dry-run] [--force] [--json]
+  apim-migrate run STAGE           [--config FILE] [--dry-run] [--force] [--allow-connected-clients] [--json]
   apim-migrate status              [--config FILE] [--json]
-  apim-migrate restore --stage S   [--config FILE] [--from-run ID [--trust-unrecorded-run]]
+  apim-migrate restore --stage S   [--config FILE] [--from-run ID [--trust-unrecorded-run]] [--allow-connected-clients]
   apim-migrate backup              [--config FILE] [--label L]
   apim-migrate demo                [--keep]
 
@@ -32,6 +32,7 @@ Options:
   --config FILE  the config file (default: apim-migration.yml)
   --json         print the result as JSON on stdout (logs go to stderr)
   --debug        print debug lines and the causes of errors
+  --allow-connected-clients  go on, with a warning, while other clients are connected to the databases
 Exit codes: 0 done, 1 the stage failed, 2 the input or config is wrong.`;
 
 export interface CliIo {
@@ -50,6 +51,7 @@ const OPTIONS = {
   stage: { type: 'string' },
   'from-run': { type: 'string' },
   'trust-unrecorded-run': { type: 'boolean' },
+  'allow-connected-clients': { type: 'boolean' },
   label: { type: 'string' },
   keep: { type: 'boolean' },
   debug: { type: 'boolean' },
@@ -60,9 +62,9 @@ const OPTIONS = {
 /** Which options each command takes; any other is an error, so a mistyped flag never passes silently. */
 const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   plan: ['config', 'json'],
-  run: ['config', 'dry-run', 'force', 'json'],
+  run: ['config', 'dry-run', 'force', 'allow-connected-clients', 'json'],
   status: ['config', 'json'],
-  restore: ['config', 'stage', 'from-run', 'trust-unrecorded-run'],
+  restore: ['config', 'stage', 'from-run', 'trust-unrecorded-run', 'allow-connected-clients'],
   backup: ['config', 'label'],
   demo: ['keep'],
 };
@@ -161,8 +163,15 @@ async function dispatch(
       }
       const fromRun = parsed.values['from-run'];
       const trustUnrecordedRun = parsed.values['trust-unrecorded-run'] ?? false;
+      const allowConnectedClients = parsed.values['allow-connected-clients'] ?? false;
       return printResult(
-        await restoreOperation({ ...base, stage, ...(fromRun ? { fromRun } : {}), trustUnrecordedRun }),
+        await restoreOperation({
+          ...base,
+          stage,
+          ...(fromRun ? { fromRun } : {}),
+          trustUnrecordedRun,
+          allowConnectedClients,
+        }),
         false,
         io,
         logger,
@@ -221,6 +230,7 @@ async function runStageCommand(
     stage,
     dryRun: parsed.values['dry-run'] ?? false,
     force: parsed.values.force ?? false,
+    allowConnectedClients: parsed.values['allow-connected-clients'] ?? false,
   });
   return printResult(result, parsed.values.json ?? false, io, logger);
 }

@@ -590,15 +590,15 @@ async function runQuietly(
  * A server that still runs from this home, as `<home>/wso2carbon.pid` names it, is in the way of a migration run
  * (same ports, same files). One in migration mode (`-Dmigrate` on its command line) was left by an apim-migrate run
  * that was killed before it could stop it: it is stopped, like the post step would have. Any other is the
- * operator's, and the run is refused.
+ * operator's, and the run is refused. True when a server was stopped.
  */
 export async function clearLeftoverServer(
   home: string,
   options: { graceMs: number; logger: Logger; command?: ServerCommand },
-): Promise<void> {
+): Promise<boolean> {
   const text = await readFile(path.join(home, 'wso2carbon.pid'), 'utf8').catch(() => '');
   const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return false;
   const args = process.platform === 'linux' ? readCommandLine(pid) : undefined;
   if (args === undefined || !args.includes('-Dmigrate')) {
     throw new Error(
@@ -620,6 +620,7 @@ export async function clearLeftoverServer(
   if (result.outcome === 'survived') {
     throw new Error(`the API-M server left running from ${home} (pid ${pid}) could not be stopped; stop it by hand`);
   }
+  return true;
 }
 
 /** Removes `<home>/wso2carbon.pid` when the process it names is gone (a killed server leaves it behind). */

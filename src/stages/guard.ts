@@ -1,5 +1,6 @@
 /**
- * A stage that changes data runs inside the guarantees of design.md, as one sequence of steps: lock every database
+ * A stage that changes data runs inside the guarantees of design.md, as one sequence of steps: stop a server a
+ * killed run left behind and refuse while other clients are connected (connected-clients.ts); lock every database
  * it touches; read the ledger and decide (run, restore the failed attempt's backup and run again, do nothing, or
  * refuse); make the data safe to change (a new verified backup, or that restore); the stage's own steps; record
  * the attempt's outcome; release the locks. The last two run whatever happened before them.
@@ -12,6 +13,7 @@ import { isRegistryDatabase, type PhysicalTarget } from '../plan/build-plan.js';
 import { physicalTargets, targetsOnce } from './databases.js';
 import { runStage } from './engine.js';
 import { decideStep, previewStep, recordStep, type GuardState } from './ledger-steps.js';
+import { connectedClientsSteps, leftoverServerStep } from './connected-clients.js';
 import { lockSteps } from './locks.js';
 import { backupStep, restoreStep } from './safety-steps.js';
 import type { StageContext, StageDefinition, StepDefinition } from './types.js';
@@ -50,6 +52,7 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
   }
   const touched = targetsOnce(() => touchedDatabases(stage, context.config));
   const locks = lockSteps(touched, context, stage.name);
+  const clients = connectedClientsSteps(touched, context, stage.name);
   const decided = (decision: StageRunDecision): StepDefinition[] => [
     decision.kind === 'resume-failed'
       ? restoreStep(stage.name, decision.restoreFrom, context, guard, touched)
@@ -58,7 +61,14 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
     recordStep(context, guard),
   ];
   return runStage(
-    withSteps(stage, [locks.lock, decideStep(stage.name, stage.title, context, guard, decided), locks.release]),
+    withSteps(stage, [
+      leftoverServerStep(context),
+      clients.before,
+      locks.lock,
+      clients.afterLock,
+      decideStep(stage.name, stage.title, context, guard, decided),
+      locks.release,
+    ]),
     context,
   );
 }

@@ -83,6 +83,8 @@ export interface RunStageOptions extends OperationOptions {
   stage: StageName;
   dryRun: boolean;
   force: boolean;
+  /** Go on while other clients are connected to the databases, with a warning that names them. */
+  allowConnectedClients?: boolean;
 }
 
 export function runStageOperation(options: RunStageOptions): Promise<StageResult> {
@@ -94,6 +96,8 @@ export function runStageOperation(options: RunStageOptions): Promise<StageResult
 
 export interface RestoreOperationOptions extends OperationOptions, RestoreRequest {
   dryRun?: boolean;
+  /** Go on while other clients are connected to the databases, with a warning that names them. */
+  allowConnectedClients?: boolean;
 }
 
 export async function restoreOperation(options: RestoreOperationOptions): Promise<StageResult> {
@@ -121,7 +125,7 @@ export function backupOperation(options: BackupOperationOptions): Promise<StageR
 
 /** Sets up what every stage and operation runs in: config, run, store, a work folder removed afterwards. */
 async function withStageContext(
-  options: OperationOptions & { dryRun?: boolean; force?: boolean },
+  options: OperationOptions & { dryRun?: boolean; force?: boolean; allowConnectedClients?: boolean },
   name: string,
   work: (context: StageContext) => Promise<StageResult>,
   checks: { checkInputs?: (config: ResolvedConfig) => Promise<void> } = {},
@@ -160,6 +164,7 @@ async function withStageContext(
       },
       dryRun: options.dryRun ?? false,
       force: options.force ?? false,
+      allowConnectedClients: options.allowConnectedClients ?? false,
       workDir,
       outcome: {},
     });

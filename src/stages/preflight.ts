@@ -19,6 +19,7 @@ import { checkNewHome, checkOldHome, inspectApimHome } from '../wso2/apim-home.j
 import { inspectMigrationKit, type KitKind } from '../wso2/migration-kit.js';
 import { readOldHomeVersioning, registryXmlPath } from '../wso2/registry-flags.js';
 import { reportChecks } from './check-step.js';
+import { connectedClientsChecks } from './connected-clients.js';
 import { physicalTargets, readProfiles } from './databases.js';
 import { checkCharacterSets } from '../db/index-widths.js';
 import { withSession } from '../db/session.js';
@@ -52,6 +53,7 @@ export const preflightStage: StageDefinition = {
       { id: 'homes', title: 'API-M homes', run: checkHomes },
       { id: 'kits', title: 'Migration kits', run: checkKits },
       { id: 'databases', title: 'Databases', run: (context) => checkDatabases(context, facts) },
+      { id: 'connected-clients', title: 'Connected clients', run: (context) => checkClients(context, facts) },
       { id: 'client-tools', title: 'Dump and restore tools', run: (context) => checkTools(context, facts) },
       { id: 'java', title: 'Java', run: checkJavaStep },
       { id: 'jdbc-drivers', title: 'JDBC drivers', run: checkJdbcDrivers },
@@ -205,6 +207,15 @@ async function checkAdminRole(session: Awaited<ReturnType<typeof openSession>>, 
     verdict: 'fail',
     message: `${label}: a role named "admin" exists both as a PRIMARY role (UM_ROLE) and an INTERNAL role (UM_HYBRID_ROLE) in tenant ${tenants}, which IS 5.11+ rejects: rename one of them before migrating, as WSO2's guide says`,
   };
+}
+
+/**
+ * Who else is connected now, as the stages that change data will ask before they lock: a warning, not a failure,
+ * because preflight runs before the maintenance window, while the 3.1.0 nodes are still meant to run.
+ */
+async function checkClients(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
+  const answering = facts.physical.filter(({ target }) => facts.servers.has(target.name));
+  return reportChecks(context, await connectedClientsChecks(context, answering));
 }
 
 async function checkTools(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {

@@ -7,6 +7,7 @@ import { physicalTargets, targetsOnce } from './databases.js';
 import { withDatabase } from './databases.js';
 import { runStage } from './engine.js';
 import { backupDecryption } from './backup-keys.js';
+import { connectedClientsSteps, leftoverServerStep } from './connected-clients.js';
 import { lockSteps } from './locks.js';
 import { trustBackup, type BackupRef } from './backup-trust.js';
 import type { StageContext, StepOutput } from './types.js';
@@ -66,12 +67,16 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
     );
   }
   const locks = lockSteps(touched, context, `restore of ${request.stage}`);
+  const clients = connectedClientsSteps(touched, context, `the restore of ${request.stage}`);
   return runStage(
     {
       name: 'restore',
       title: `Restore of ${request.stage}`,
       steps: () => [
+        leftoverServerStep(context),
+        clients.before,
         locks.lock,
+        clients.afterLock,
         {
           id: 'restore',
           title,

@@ -83,6 +83,8 @@ export interface StageContext {
   deps: StageDeps;
   dryRun: boolean;
   force: boolean;
+  /** Go on while other clients are connected to the databases, with a warning (`--allow-connected-clients`). */
+  allowConnectedClients?: boolean;
   /** A scratch folder for this stage's files (reports, logs) before they are stored. */
   workDir: string;
   /** Filled in by the steps as they go. */

@@ -200,6 +200,7 @@ describe.each(ENGINES)('preflight on $product', ({ engine, product }) => {
       ['homes', 'succeeded'],
       ['kits', 'succeeded'],
       ['databases', 'succeeded'],
+      ['connected-clients', 'succeeded'],
       ['client-tools', 'succeeded'],
       ['java', 'succeeded'],
       ['jdbc-drivers', 'succeeded'],

@@ -167,8 +167,19 @@ describe('migrate.yml', () => {
     STAGE_NAMES.forEach((stage, index) => {
       const job = migrate.jobs[stage]!;
       expect(needsOf(job)).toEqual(index === 0 ? [] : [STAGE_NAMES[index - 1]]);
-      expect(actionStep(job).with).toEqual({ stage, config: '${{ inputs.config }}' });
+      expect(actionStep(job).with).toEqual({
+        stage,
+        config: '${{ inputs.config }}',
+        // The stages that change data refuse while other clients are connected, unless the operator allows it.
+        ...((MUTATING_STAGES as readonly string[]).includes(stage)
+          ? { 'allow-connected-clients': '${{ inputs.allow-connected-clients }}' }
+          : {}),
+      });
     });
+  });
+
+  it('offers allow-connected-clients, off by default', () => {
+    expect(inputs['allow-connected-clients']).toMatchObject({ type: 'boolean', default: false });
   });
 
   it('offers the stages as first-stage choices, and the config file', () => {
@@ -233,8 +244,10 @@ describe('rollback.yml', () => {
       'restore-stage': '${{ inputs.stage-to-restore }}',
       'restore-from-run': '${{ inputs.from-run }}',
       'trust-unrecorded-run': '${{ inputs.trust-unrecorded-run }}',
+      'allow-connected-clients': '${{ inputs.allow-connected-clients }}',
       config: '${{ inputs.config }}',
     });
+    expect(inputs['allow-connected-clients']).toMatchObject({ type: 'boolean', default: false });
     expect(Object.keys(step.env ?? {})).toContain('APIM_MIGRATE_BACKUP_PASSPHRASE');
   });
 

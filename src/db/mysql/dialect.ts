@@ -31,6 +31,7 @@ import { parseServerVersion, type DbProduct, type ServerInfo } from '../server-i
 import { openSession, type DbSession } from '../session.js';
 import { mapMysqlSsl } from './session.js';
 import { MYSQL_STAGE_LOCK } from './lock.js';
+import { mysqlClientSessions } from './client-sessions.js';
 import { mysqlProfileCatalog } from './statistics.js';
 
 /** What the counts of a MySQL/MariaDB backup mean, written into its manifest. */
@@ -343,6 +344,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   family: 'mysql',
   product: 'MySQL',
   stageLock: MYSQL_STAGE_LOCK,
+  clientSessions: mysqlClientSessions,
   maxIdentifierLength: 64,
   // mysql-connector-java-8.0.x.jar and, from 8.0.31, mysql-connector-j-8.x.jar.
   jdbcDriverJars: ['mysql-connector-'],

@@ -3,7 +3,7 @@
 import mysql, { type Connection as MysqlConnection, type SslOptions as MysqlSslOptions } from 'mysql2/promise';
 import { isJdbcTrue, jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
-import { toConnectError, type DbSession } from '../session.js';
+import { APIM_MIGRATE_CLIENT_NAME, toConnectError, type DbSession } from '../session.js';
 
 export async function openMysqlSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
   const ssl = mapMysqlSsl(target);
@@ -16,6 +16,8 @@ export async function openMysqlSession(target: DatabaseTarget, timeoutMs: number
       user: target.username,
       password: target.password,
       connectTimeout: timeoutMs,
+      // Where the server records connection attributes (MySQL's performance_schema), this names the session ours.
+      connectAttributes: { program_name: APIM_MIGRATE_CLIENT_NAME },
       ...(ssl ? { ssl } : {}),
     });
   } catch (error) {

@@ -19,7 +19,8 @@ import {
   type RestoreRequest,
   type TableRef,
 } from '../dialect.js';
-import { openSession, type DbSession } from '../session.js';
+import { APIM_MIGRATE_CLIENT_NAME, openSession, type DbSession } from '../session.js';
+import { postgresClientSessions } from './client-sessions.js';
 import { POSTGRES_STAGE_LOCK } from './lock.js';
 import { parseServerVersion, type ServerInfo } from '../server-info.js';
 import { pickStoredNames } from '../dialect.js';
@@ -290,6 +291,8 @@ export function postgresToolEnv(target: DatabaseTarget): NodeJS.ProcessEnv {
   for (const name of ['PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGSERVICE', 'PGOPTIONS']) delete env[name];
   if (target.password.length > 0) env['PGPASSWORD'] = target.password;
   env['PGCONNECT_TIMEOUT'] ??= '10';
+  // Names the tool's session as apim-migrate's in pg_stat_activity (libpq reads PGAPPNAME).
+  env['PGAPPNAME'] = APIM_MIGRATE_CLIENT_NAME;
   const sslmode = postgresSslMode(target);
   if (sslmode) env['PGSSLMODE'] = sslmode;
   const files: Array<[string, string]> = [
@@ -319,6 +322,7 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   family: 'postgresql',
   product: 'PostgreSQL',
   stageLock: POSTGRES_STAGE_LOCK,
+  clientSessions: postgresClientSessions,
   // NAMEDATALEN - 1; longer names are truncated by the server.
   maxIdentifierLength: 63,
   jdbcDriverJars: ['postgresql-'],

@@ -4,7 +4,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import pg from 'pg';
 import { isJdbcTrue, jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
-import { toConnectError, type DbSession } from '../session.js';
+import { APIM_MIGRATE_CLIENT_NAME, toConnectError, type DbSession } from '../session.js';
 
 export async function openPostgresSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
   const searchPath = jdbcParam(target, 'currentSchema');
@@ -15,6 +15,7 @@ export async function openPostgresSession(target: DatabaseTarget, timeoutMs: num
     user: target.username,
     password: target.password,
     connectionTimeoutMillis: timeoutMs,
+    application_name: APIM_MIGRATE_CLIENT_NAME,
     ssl: mapPostgresSsl(target),
     // JDBC's currentSchema decides which schema unqualified WSO2 table names resolve to.
     ...(searchPath ? { options: `-c search_path=${escapeStartupOption(searchPath)}` } : {}),

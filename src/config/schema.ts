@@ -91,6 +91,8 @@ export const configSchema = z.strictObject({
       failOnAnyError: z.boolean().default(false),
       /** After the identity core's "Waiting for migration client.", how long the client may take to show up. */
       clientStartSeconds: positive.default(300),
+      /** A server log silent this long gets one warning per silent stretch; the server is never stopped for it. */
+      stallWarnMinutes: positive.default(15),
       /** Environment variables the API-M server gets besides the ones it needs (see docs/security.md). */
       env: z.array(envName).default([]),
     })
@@ -101,6 +103,7 @@ export const configSchema = z.strictObject({
       harmlessErrors: [],
       failOnAnyError: false,
       clientStartSeconds: 300,
+      stallWarnMinutes: 15,
     }),
   store: z
     .strictObject({

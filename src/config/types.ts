@@ -81,6 +81,8 @@ export interface ResolvedConfig {
     failOnAnyError: boolean;
     /** How long the identity client may take to appear after "Waiting for migration client.". */
     clientStartSeconds: number;
+    /** After this long without a server log line, the run monitor warns (once per silent stretch). */
+    stallWarnMinutes: number;
     /** Environment variables passed to the API-M server besides the ones it needs. */
     env: string[];
   };

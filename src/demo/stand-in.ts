@@ -48,6 +48,10 @@ export interface StandInBehaviour {
   invalidDefinitions?: number;
   /** N ms after every log record. */
   slowMs?: number;
+  /** API-M: the log is silent for N ms in the middle of the data migration, then the client carries on. */
+  silentMs?: number;
+  /** API-M: meanwhile the server's database session runs a statement of N seconds on apim_db (pg_sleep / SLEEP). */
+  dbSleepSeconds?: number;
   /** SIGTERM/SIGINT do not stop the server: it must be killed. */
   ignoreTerm?: boolean;
   /** Logs the value of this environment variable, as a server that logs a password would. */
@@ -94,6 +98,8 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.organizationColumn && 'organization-column',
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
+    behaviour.silentMs !== undefined && `silent-ms=${behaviour.silentMs}`,
+    behaviour.dbSleepSeconds !== undefined && `db-sleep-seconds=${behaviour.dbSleepSeconds}`,
     behaviour.printEnv !== undefined && `print-env=${behaviour.printEnv}`,
   ].filter((line): line is string => typeof line === 'string');
   await writeFile(

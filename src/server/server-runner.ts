@@ -25,10 +25,12 @@ import {
 import { createProblemLineCollector, type ProblemText } from './problem-lines.js';
 import { procStatFields, readCommandLine, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 import type { ServerCommand } from './server-command.js';
+import { createRunMonitor, type ActivityProbe } from './run-monitor.js';
 import { scrubbedServerEnv } from './server-env.js';
 
 export type { InvalidDefinition, InvalidDefinitionKind, ServerRunKind } from './log-matcher.js';
 export type { ProblemText } from './problem-lines.js';
+export type { ActivityProbe, SessionActivity } from './run-monitor.js';
 
 /** How many lines of console output a result keeps. */
 export const LAST_LINES = 50;
@@ -64,6 +66,12 @@ export interface RunServerOptions {
    * log holds the rest of its errors); default 60 s. The server is stopped earlier when the client finishes.
    */
   failureSettleMs?: number;
+  /** Reads what the server's database sessions are doing, for the progress lines and the stall warning. */
+  activityProbe?: ActivityProbe;
+  /** How long one read of the probe may take (default 10 s). */
+  probeTimeoutMs?: number;
+  /** After this long without a line of the server, one warning per silent stretch (`server.stallWarnMinutes`). */
+  stallWarnMs?: number;
   /** Called with the process-group id as soon as the server runs, e.g. to hand it to the post step. */
   onStarted?(pid: number): void | Promise<void>;
   /**
@@ -86,6 +94,8 @@ export interface RunServerResult {
   harmlessErrors: string[];
   /** ERROR lines of the server outside the client's run: warnings, unless failOnAnyError. */
   serverErrors: string[];
+  /** The warnings about a silent log (the server was left running). */
+  stallWarnings: string[];
   durationMs: number;
   /** How the server process ended: one of the two is set. */
   exitCode: number | null;
@@ -160,6 +170,12 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   let stallTimer: NodeJS.Timeout | undefined;
   const lastLines: string[] = [];
 
+  const monitor = createRunMonitor({
+    logger,
+    ...(options.activityProbe ? { probe: options.activityProbe } : {}),
+    ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
+    ...(options.stallWarnMs === undefined ? {} : { stallWarnMs: options.stallWarnMs }),
+  });
   await makePrivateDir(path.dirname(options.logFile));
   const logStream = await openPrivateWriteStream(options.logFile, 'a');
   logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
@@ -199,6 +215,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     pendingLog = '';
   };
   const onLine = (raw: string): void => {
+    monitor.lineSeen();
     const line = options.mask ? options.mask(raw) : raw;
     if (pendingLog === '') setImmediate(flushLog);
     pendingLog += `${line}\n`;
@@ -243,10 +260,16 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
   const progress = setInterval(() => {
     const last = matcher.state().lastProgress;
-    logger.info(
-      `The server has run for ${formatDuration(Date.now() - startedAt)}; last migration line: ${last ?? '(none yet)'}`,
-    );
+    const elapsed = formatDuration(Date.now() - startedAt);
+    void monitor.progressLines().then((sessions) => {
+      if (fired) return;
+      logger.info(
+        [`The server has run for ${elapsed}; last migration line: ${last ?? '(none yet)'}`, ...sessions].join('\n'),
+      );
+    });
   }, options.progressIntervalMs ?? 30_000);
+  const stallCheck =
+    monitor.stallCheckMs === undefined ? undefined : setInterval(() => void monitor.checkStall(), monitor.stallCheckMs);
 
   const pid = child.pid;
   let stop: StopServerResult | undefined;
@@ -258,6 +281,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     fired = true;
     for (const timer of timers) clearTimeout(timer);
     clearInterval(progress);
+    clearInterval(stallCheck);
     if (pid !== undefined) {
       stop = await stopServerGroup(pid, {
         command,
@@ -321,6 +345,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     clientErrors: state.clientErrors,
     harmlessErrors: state.harmlessErrors,
     serverErrors: state.serverErrors,
+    stallWarnings: [...monitor.stallWarnings],
     durationMs,
     exitCode: code,
     signal,

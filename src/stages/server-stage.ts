@@ -17,6 +17,7 @@ import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { unifiedDiff } from '../wso2/text-diff.js';
 import type { Check } from '../core/check.js';
 import { noteKnownProblems } from './known-problems.js';
+import { serverSessionsProbe } from './server-monitor.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
 /** How many ERROR lines of the server outside the client's run the report lists one by one. */
@@ -168,6 +169,8 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           harmlessErrors: [...DEFAULT_HARMLESS_ERRORS, ...config.server.harmlessErrors],
           failOnAnyError: config.server.failOnAnyError,
           clientStartMs: config.server.clientStartSeconds * 1000,
+          activityProbe: serverSessionsProbe(config, deps.secrets),
+          stallWarnMs: config.server.stallWarnMinutes * 60_000,
           logger: deps.logger,
           onStarted: async (pid: number) =>
             deps.serverState?.serverStarted(pid, config.apimHome, command, await readProcessIdentity(pid)),
@@ -198,6 +201,8 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           verdict: 'warn',
           message: `ERROR of the server outside the migration client's run: ${line}`,
         }));
+        // The server was left running through a silent log: the report says so.
+        checks.push(...result.stallWarnings.map((message) => ({ verdict: 'warn' as const, message })));
         const unlisted = result.serverErrors.length - LISTED_SERVER_ERRORS;
         if (unlisted > 0) {
           checks.push({

@@ -164,6 +164,7 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
       harmlessErrors: [],
       failOnAnyError: false,
       clientStartSeconds: 300,
+      stallWarnMinutes: 15,
       env: [],
     },
     store: { dir: '/cfg/.apim-migrate', groupAccess: false },

@@ -7,8 +7,6 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readClientSessions } from '../../src/db/client-sessions.js';
 import { acquireStageLock } from '../../src/db/lock.js';
@@ -19,6 +17,12 @@ import { runStageOperation } from '../../src/stages/operations.js';
 import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
 import { createRecordingLogger } from '../helpers/fakes.js';
 import {
+  connectForeign as connectForeignClient,
+  endConnection,
+  FOREIGN_APPLICATION,
+  type ForeignClient,
+} from '../helpers/foreign-client.js';
+import {
   baseEnv,
   createMigrationSetup,
   ledgerStates,
@@ -28,67 +32,19 @@ import {
 } from '../helpers/migration-setup.js';
 
 const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-
-/** A client that is not apim-migrate: a raw driver connection with a name of its own, as an API-M node's pool. */
-interface ForeignClient {
-  /** Runs a statement and leaves the session idle after it (PostgreSQL keeps it as the last statement). */
-  query(sql: string): Promise<void>;
-  /** Starts a statement and does not wait for it. */
-  start(sql: string): Promise<unknown>;
-  /** Its server-side id (PostgreSQL backend pid, MariaDB connection id). */
-  id: number;
-  close(): Promise<void>;
-}
-
-const FOREIGN_APPLICATION = 'API-M 3.1.0 node (test)';
 
 async function connectForeign(
   engine: SetupEngine,
   database: string,
   login: { username: string; password: string },
 ): Promise<ForeignClient> {
-  if (engine === 'postgresql') {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: 5432,
-      database,
-      user: login.username,
-      password: login.password,
-      application_name: FOREIGN_APPLICATION,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    const { rows } = await client.query<{ id: number }>('SELECT pg_backend_pid() AS id');
-    const foreign: ForeignClient = {
-      id: Number(rows[0]?.id),
-      query: async (sql) => void (await client.query(sql)),
-      start: (sql) => client.query(sql).catch(() => undefined),
-      close: () => client.end(),
-    };
-    cleanups.push(() => foreign.close());
-    return foreign;
-  }
-  const connection = await mysql.createConnection({
-    host: '127.0.0.1',
-    port: 3306,
-    database,
-    user: login.username,
-    password: login.password,
-  });
-  connection.on('error', () => undefined);
-  const [rows] = await connection.query('SELECT CONNECTION_ID() AS id');
-  const foreign: ForeignClient = {
-    id: Number((rows as Array<{ id: unknown }>)[0]?.id),
-    query: async (sql) => void (await connection.query(sql)),
-    start: (sql) => connection.query(sql).catch(() => undefined),
-    close: () => connection.end(),
-  };
+  const foreign = await connectForeignClient(engine, database, login);
   cleanups.push(() => foreign.close());
   return foreign;
 }
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
 
 async function newSetup(engine: SetupEngine): Promise<MigrationSetup> {
   const setup = await createMigrationSetup({
@@ -291,16 +247,6 @@ describe.each<[string, SetupEngine]>([
     expect(warnings[0]).toContain('the stages that change data refuse while it is');
   });
 });
-
-/** Ends a connection from the server's side, as an operator stopping a client would: its statement ends now. */
-async function endConnection(setup: MigrationSetup, id: number): Promise<void> {
-  const session = await setup.adminSession();
-  try {
-    await session.query(setup.engine === 'postgresql' ? `SELECT pg_terminate_backend(${id})` : `KILL ${id}`);
-  } finally {
-    await session.close();
-  }
-}
 
 async function connectionId(session: DbSession, engine: SetupEngine): Promise<number> {
   const [row] = await session.query<{ id: unknown }>(

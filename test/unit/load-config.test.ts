@@ -201,6 +201,7 @@ describe('loadConfig: defaults and paths', () => {
       harmlessErrors: [],
       failOnAnyError: false,
       clientStartSeconds: 300,
+      stallWarnMinutes: 15,
       env: [],
     });
   });

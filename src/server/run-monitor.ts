@@ -117,8 +117,8 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
           : 'None of its database sessions runs a statement now.';
       const message =
         `The server's log has been silent for ${formatDuration(silentMs)} (server.stallWarnMinutes): the migration may ` +
-        `only be slow on large data.${busy ? ` ${busy}` : ''} The server is left running: WSO2 warns that stopping a ` +
-        'migration while it runs can leave the data corrupted.';
+        `only be slow on large data.${busy ? ` ${busy}` : ''} The server is left running: WSO2's guide says not to stop ` +
+        'it before the migration is done, and a migration stopped half-way leaves the data half-migrated.';
       stallWarnings.push(message);
       logger.warning(message);
     },

@@ -90,7 +90,10 @@ async function stageLockHeld(setup: MigrationSetup): Promise<boolean> {
   const session = await setup.adminSession();
   try {
     if (setup.engine === 'postgresql') {
-      const rows = await session.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted");
+      // Other tests' databases on this server may hold theirs.
+      const rows = await session.query(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+      );
       return rows.length > 0;
     }
     const [row] = await session.query<{ holder: unknown }>('SELECT IS_USED_LOCK(?) AS holder', [
@@ -194,15 +197,16 @@ describe.each<[string, SetupEngine]>([
     expect(ran.output).toContain('no other client is connected to');
   });
 
-  it('tells the lock holder, a run waiting for the lock and other clients apart', async () => {
+  it('tells the lock holder, a run waiting for the lock, an idle session of apim-migrate and other clients apart', async () => {
     const setup = await newSetup(engine);
     const target = setup.scratch!.target;
     const sessions: DbSession[] = [];
-    for (let index = 0; index < 3; index += 1) sessions.push(await openSession(target));
+    for (let index = 0; index < 4; index += 1) sessions.push(await openSession(target));
     cleanups.push(async () => {
       for (const session of sessions) await session.close().catch(() => undefined);
     });
-    const [holder, waiter, observer] = sessions as [DbSession, DbSession, DbSession];
+    // An idle session of apim-migrate's: named (PostgreSQL) or marked by its own user lock (MariaDB).
+    const [holder, waiter, idle, observer] = sessions as [DbSession, DbSession, DbSession, DbSession];
     await acquireStageLock(holder, { waitMs: 0, holder: 'identity run 1 attempt 1' });
     const waiting = acquireStageLock(waiter, { waitMs: 5_000, pollMs: 200, holder: 'identity run 2 attempt 1' }).catch(
       () => undefined,
@@ -214,7 +218,9 @@ describe.each<[string, SetupEngine]>([
     const seen = await readClientSessions(observer);
     const holderId = await connectionId(holder, engine);
     const waiterId = await connectionId(waiter, engine);
-    expect(seen.apimMigrate.map((entry) => entry.id).sort()).toEqual([holderId, waiterId].sort());
+    const idleId = await connectionId(idle, engine);
+    expect(seen.apimMigrate.map((entry) => entry.id).sort()).toEqual([holderId, waiterId, idleId].sort());
+    expect(seen.apimMigrate.find((entry) => entry.id === idleId)?.apimMigrate).toBe('named');
     if (engine === 'mariadb') {
       expect(seen.apimMigrate.find((entry) => entry.id === holderId)?.apimMigrate).toBe('lock-holder');
       expect(seen.apimMigrate.find((entry) => entry.id === waiterId)?.apimMigrate).toBe('lock-waiter');

@@ -2,15 +2,17 @@
  * MySQL's and MariaDB's client sessions: information_schema.PROCESSLIST of the current database (MySQL 8.0
  * Reference Manual 28.3.23, MariaDB KB "Information Schema PROCESSLIST Table"), without the server's own threads.
  * apim-migrate's are the holder of its GET_LOCK lock (IS_USED_LOCK gives the holder's connection id), a run that
- * waits in GET_LOCK for it (state "User lock", its statement in INFO), and connections whose program_name attribute
- * names apim-migrate (performance_schema.session_connect_attrs, which MariaDB fills only with performance_schema on,
- * off by default). Lock waits: the state, and InnoDB's row-lock waits from information_schema.INNODB_LOCK_WAITS with
+ * waits in GET_LOCK for it (state "User lock", its statement in INFO), connections that hold the user lock named
+ * after their own id that every apim-migrate session takes (mysql/session.ts), and connections whose program_name
+ * attribute names apim-migrate (performance_schema.session_connect_attrs, which MariaDB fills only with
+ * performance_schema on, off by default). Lock waits: the state, and InnoDB's row-lock waits from information_schema.INNODB_LOCK_WAITS with
  * INNODB_TRX (MariaDB; MySQL 5.7) or performance_schema.data_lock_waits (MySQL 8.0, which dropped INNODB_LOCK_WAITS).
  */
 
 import type { ClientSession } from '../dialect.js';
 import { isApimMigrateClientName, type DbSession } from '../session.js';
 import { mysqlLockName } from './lock.js';
+import { MYSQL_SESSION_MARK } from './session.js';
 
 interface ProcessRow {
   id: number | string;
@@ -20,6 +22,7 @@ interface ProcessRow {
   seconds: number | string | null;
   state: string | null;
   info: string | null;
+  marked: number | string | null;
 }
 
 /** The server's own threads, never a client: MariaDB's and MySQL's system users and replication senders. */
@@ -29,12 +32,12 @@ const SERVER_COMMANDS = ['Daemon', 'Binlog Dump', 'Binlog Dump GTID'];
 export async function mysqlClientSessions(session: DbSession): Promise<ClientSession[]> {
   const rows = await session.query<ProcessRow>(
     `SELECT ID AS id, USER AS user_name, HOST AS host, COMMAND AS command, TIME AS seconds, STATE AS state,
-            INFO AS info
+            INFO AS info, IS_USED_LOCK(CONCAT(?, ID)) = ID AS marked
        FROM information_schema.PROCESSLIST
       WHERE DB = DATABASE() AND ID <> CONNECTION_ID()
         AND (USER IS NULL OR USER NOT IN (?, ?)) AND (COMMAND IS NULL OR COMMAND NOT IN (?, ?, ?))
       ORDER BY ID`,
-    [...SERVER_USERS, ...SERVER_COMMANDS],
+    [MYSQL_SESSION_MARK, ...SERVER_USERS, ...SERVER_COMMANDS],
   );
   if (rows.length === 0) return [];
   const lockName = mysqlLockName(session.target.database);
@@ -59,7 +62,7 @@ export async function mysqlClientSessions(session: DbSession): Promise<ClientSes
         ? 'lock-holder'
         : waitsForOurLock
           ? 'lock-waiter'
-          : isApimMigrateClientName(application)
+          : Number(row.marked) === 1 || isApimMigrateClientName(application)
             ? 'named'
             : undefined;
     return {

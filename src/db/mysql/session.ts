@@ -5,6 +5,9 @@ import { isJdbcTrue, jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { APIM_MIGRATE_CLIENT_NAME, toConnectError, type DbSession } from '../session.js';
 
+/** The prefix of the user lock that marks an apim-migrate connection: the connection id follows it. */
+export const MYSQL_SESSION_MARK = 'apim-migrate-session:';
+
 export async function openMysqlSession(target: DatabaseTarget, timeoutMs: number): Promise<DbSession> {
   const ssl = mapMysqlSsl(target);
   let connection: MysqlConnection;
@@ -24,6 +27,10 @@ export async function openMysqlSession(target: DatabaseTarget, timeoutMs: number
     throw toConnectError(target, error);
   }
   connection.on('error', () => undefined);
+  // A user lock named after the connection marks it as apim-migrate's to other sessions (IS_USED_LOCK), whether or
+  // not the server records connection attributes; it goes with the connection. A server that refuses it only
+  // loses the mark.
+  await connection.query('SELECT GET_LOCK(CONCAT(?, CONNECTION_ID()), 0)', [MYSQL_SESSION_MARK]).catch(() => undefined);
   return {
     target,
     engine: target.engine,

@@ -18,7 +18,7 @@ import { describeDatabase, type TargetsOnce } from './databases.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
 
 /** What one physical database showed. */
-export interface ConnectedClients {
+interface ConnectedClients {
   db: PhysicalTarget;
   others: ClientSession[];
   /** apim-migrate's sessions that hold the stage lock: another run is at work on this database. */
@@ -26,7 +26,7 @@ export interface ConnectedClients {
 }
 
 /** Reads the client sessions of every database, each on a short session of its own. */
-export async function findConnectedClients(targets: readonly PhysicalTarget[]): Promise<ConnectedClients[]> {
+async function findConnectedClients(targets: readonly PhysicalTarget[]): Promise<ConnectedClients[]> {
   const found: ConnectedClients[] = [];
   for (const db of targets) {
     const session = await openSession(db.target);
@@ -45,12 +45,12 @@ export async function findConnectedClients(targets: readonly PhysicalTarget[]): 
 }
 
 /** Why other clients matter, for the refusal and the warning. */
-export const CONNECTED_CLIENTS_RISK =
+const CONNECTED_CLIENTS_RISK =
   'writes of a client that keeps running (an API-M 3.1.0 node, a script) after the backup are not in it and are lost ' +
   'if the stage is rolled back, and the migration may conflict with them (locks, rows changed under it)';
 
 /** Each other client as a line, masked, per database; the lines are neutralised by describeClientSession. */
-export function describeConnectedClients(context: StageContext, found: readonly ConnectedClients[]): string[] {
+function describeConnectedClients(context: StageContext, found: readonly ConnectedClients[]): string[] {
   const lines: string[] = [];
   for (const entry of found) {
     for (const client of entry.others) {

@@ -7,6 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGE_NAMES } from '../../src/core/results.js';
 import { PG_PASSWORD_TEST_ROLE } from '../helpers/databases.js';
+import { createRegistrySchema } from '../../src/demo/registry-seed.js';
+import { connectForeign, type ForeignClient } from '../helpers/foreign-client.js';
 import {
   baseEnv,
   BUNDLES,
@@ -21,6 +23,7 @@ import { startFakeArtifactService, type FakeArtifactService } from '../helpers/f
 import {
   errorCommands,
   expectOnlyMasked,
+  warningCommands,
   GITHUB_TOKEN,
   inputEnv,
   readFileCommands,
@@ -113,11 +116,12 @@ describe('the action main step (built dist/main/index.js)', () => {
       expect(cli.code, cli.stdout + cli.stderr).toBe(2);
       expect(action.code, action.stdout + action.stderr).toBe(2);
       expect(errorCommands(action.stdout).join('\n')).toMatch(/authentication failed for user apim_migrate_pwtest/);
-      // The lock is a step of the stage: its failure still gives a summary, the outputs and a stored report.
+      // The first step that connects (the connected-clients check, before the lock) is a step of the stage: its
+      // failure still gives a summary, the outputs and a stored report.
       const summary = await readFile(files.summary, 'utf8');
-      expect(summary).toContain('## ❌ apim-migrate: Registry scripts failed in Lock the databases');
+      expect(summary).toContain('## ❌ apim-migrate: Registry scripts failed in Check for other connected clients');
       expect(summary).toMatch(
-        /\| Lock the databases \| FAILED \|[^\n]*authentication failed for user apim\\_migrate\\_pwtest/,
+        /\| Check for other connected clients \| FAILED \|[^\n]*authentication failed for user apim\\_migrate\\_pwtest/,
       );
       const outputs = await readFileCommands(files.output);
       expect(outputs).toMatchObject({ status: 'failed', 'backup-artifact': '' });
@@ -142,6 +146,63 @@ describe('the action main step (built dist/main/index.js)', () => {
       expect(unansweredCli.code, unansweredCli.stdout + unansweredCli.stderr).toBe(1);
     } finally {
       await refused.cleanup();
+    }
+  });
+
+  it('refuses registry-scripts while another client is connected, and with allow-connected-clients goes on, warning', async () => {
+    const connected = await createMigrationSetup({ engine: 'postgresql' });
+    let foreign: ForeignClient | undefined;
+    try {
+      const session = await connected.adminSession();
+      try {
+        await createRegistrySchema(session);
+      } finally {
+        await session.close();
+      }
+      foreign = await connectForeign('postgresql', connected.database, connected);
+      await foreign.query("SELECT 'still-running 3.1.0 node'");
+      let runs = 0;
+      const run = async (inputs: Record<string, string>) => {
+        // A run of its own each time: a report's name is never reused within a run's attempt.
+        runs += 1;
+        const connectedJob: RunnerJob = {
+          setup: connected,
+          service: artifactService,
+          runId: `55501${runs}`,
+          temp,
+        };
+        const files = await runnerFiles(temp);
+        const result = await runNodeScript(BUNDLES.main, [], {
+          cwd: connected.dir,
+          env: runnerEnv(connectedJob, files, inputEnv(inputs)),
+        });
+        return { result, files };
+      };
+
+      const refused = await run({ stage: 'registry-scripts' });
+      expect(refused.result.code, refused.result.stdout).toBe(1);
+      expect(errorCommands(refused.result.stdout).join('\n')).toContain(
+        'Registry scripts failed in Check for other connected clients',
+      );
+      const summary = await readFile(refused.files.summary, 'utf8');
+      expect(summary).toContain('1 other client session is connected, so registry-scripts does not start');
+      expect(await readFileCommands(refused.files.output)).toMatchObject({ status: 'failed', 'backup-artifact': '' });
+
+      const wrong = await run({ stage: 'registry-scripts', 'allow-connected-clients': 'perhaps' });
+      expect(wrong.result.code).toBe(2);
+      expect(errorCommands(wrong.result.stdout)).toEqual([
+        'input "allow-connected-clients" must be true or false, not "perhaps"',
+      ]);
+
+      const allowed = await run({ stage: 'registry-scripts', 'allow-connected-clients': 'true' });
+      expect(allowed.result.code, allowed.result.stdout).toBe(0);
+      const warnings = warningCommands(allowed.result.stdout).join('\n');
+      expect(warnings).toContain('1 other client session is connected, and registry-scripts goes on');
+      expect(warnings).toContain("SELECT 'still-running 3.1.0 node'");
+      for (const secret of connected.secrets) expectOnlyMasked(secret, allowed.result);
+    } finally {
+      await foreign?.close();
+      await connected.cleanup();
     }
   });
 

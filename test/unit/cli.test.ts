@@ -72,6 +72,10 @@ describe('runCli: wrong input exits 2 with one message and no stack trace', () =
     { argv: ['plan', '--force'], text: 'apim-migrate plan does not take --force; it takes --config, --json' },
     { argv: ['status', '--dry-run'], text: 'apim-migrate status does not take --dry-run' },
     { argv: ['demo', '--config', 'x.yml'], text: 'apim-migrate demo does not take --config' },
+    {
+      argv: ['backup', '--allow-connected-clients'],
+      text: 'apim-migrate backup does not take --allow-connected-clients',
+    },
     { argv: ['plan', '--config'], text: "'--config" },
     {
       argv: ['run', 'frob'],

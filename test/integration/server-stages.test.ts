@@ -303,6 +303,33 @@ describe('server stage failures', () => {
     },
   );
 
+  it(
+    'a silent log during apim gets one warning naming the long statement, and the server is left to finish',
+    { timeout: 180_000 },
+    async () => {
+      setup = await serverSetup('postgresql', { dbSleepSeconds: 6 });
+      expect((await cli(setup, ['run', 'registry-scripts'])).code).toBe(0);
+      expect((await cli(setup, ['run', 'identity'])).code).toBe(0);
+      await rewriteConfig(setup, { server: { timeoutMinutes: 1, stopGraceSeconds: 5, stallWarnMinutes: 0.05 } });
+      const apim = await cli(setup, ['run', 'apim']);
+      expect(apim.code, apim.output).toBe(0);
+      const warnings = apim.output.split('\n').filter((line) => line.includes("The server's log has been silent for"));
+      expect(warnings, apim.output).toHaveLength(1);
+      expect(warnings[0]).toMatch(/warning: /);
+      expect(warnings[0]).toContain('SELECT pg_sleep(6)');
+      expect(warnings[0]).toContain('The server is left running');
+      expect(apim.output).toContain('Success line:');
+      const report = JSON.parse(
+        await readFile(path.join(await artifactDir(setup, 'apim-migrate-apim-report-a1'), 'report.json'), 'utf8'),
+      ) as { steps: Array<{ id: string; outcome: string; checks?: Array<{ verdict: string; message: string }> }> };
+      const server = report.steps.find((step) => step.id === 'server');
+      expect(server?.outcome).toBe('succeeded');
+      expect(server?.checks).toEqual([
+        { verdict: 'warn', message: expect.stringContaining("The server's log has been silent for") },
+      ]);
+    },
+  );
+
   it('a hanging server times out, is stopped, and the kit is removed', { timeout: 180_000 }, async () => {
     setup = await serverSetup('postgresql', { hang: true });
     await writeFileConfigTimeout(setup, 0.05);

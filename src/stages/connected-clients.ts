@@ -144,6 +144,34 @@ export function connectedClientsSteps(
   return { before, afterLock };
 }
 
+/** A dry run's check: it says whether the run would refuse, and changes nothing (a leftover server is left too). */
+export function connectedClientsPreview(
+  targets: TargetsOnce,
+  context: StageContext,
+  operation: string,
+): StepDefinition {
+  return {
+    id: 'connected-clients',
+    title: 'Check for other connected clients',
+    housekeeping: true,
+    async run(): Promise<StepOutput> {
+      const touched = await targets();
+      const lines = describeConnectedClients(context, await findConnectedClients(touched));
+      if (lines.length === 0) {
+        return { summary: `dry run: no other client is connected to ${touched.map((db) => db.label).join(', ')}` };
+      }
+      const count = `${lines.length} other client session${lines.length === 1 ? ' is' : 's are'} connected`;
+      const verdict = context.allowConnectedClients
+        ? `the run would go on with a warning (--allow-connected-clients)`
+        : `the run would refuse ${operation} until they are gone, or with --allow-connected-clients go on`;
+      return {
+        checks: lines.map((line) => ({ verdict: 'warn', message: `connected: ${line}` })),
+        summary: `dry run: ${count}; ${verdict}`,
+      };
+    },
+  };
+}
+
 /**
  * A server in migration mode that a killed run left running from the API-M home is connected to the databases: it
  * is stopped first (as the server step does before a run), so that the check does not count it, and refuse.

@@ -13,7 +13,7 @@ import { isRegistryDatabase, type PhysicalTarget } from '../plan/build-plan.js';
 import { physicalTargets, targetsOnce } from './databases.js';
 import { runStage } from './engine.js';
 import { decideStep, previewStep, recordStep, type GuardState } from './ledger-steps.js';
-import { connectedClientsSteps, leftoverServerStep } from './connected-clients.js';
+import { connectedClientsPreview, connectedClientsSteps, leftoverServerStep } from './connected-clients.js';
 import { lockSteps } from './locks.js';
 import { backupStep, restoreStep } from './safety-steps.js';
 import type { StageContext, StageDefinition, StepDefinition } from './types.js';
@@ -44,13 +44,17 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
     return runStage(withSteps(stage, [skipStep(stage.title, skip)]), context);
   }
   const guard: GuardState = { entries: [], details: {} };
+  const touched = targetsOnce(() => touchedDatabases(stage, context.config));
   if (context.dryRun) {
     return runStage(
-      withSteps(stage, [previewStep(stage.name, context, guard), ...stage.steps(context, guard)]),
+      withSteps(stage, [
+        connectedClientsPreview(touched, context, stage.name),
+        previewStep(stage.name, context, guard),
+        ...stage.steps(context, guard),
+      ]),
       context,
     );
   }
-  const touched = targetsOnce(() => touchedDatabases(stage, context.config));
   const locks = lockSteps(touched, context, stage.name);
   const clients = connectedClientsSteps(touched, context, stage.name);
   const decided = (decision: StageRunDecision): StepDefinition[] => [

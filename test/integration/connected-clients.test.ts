@@ -125,6 +125,12 @@ describe.each<[string, SetupEngine]>([
         : `SELECT SLEEP(30), '${setup.password}', '##[warning]not a command'`,
     );
 
+    const dryRun = await cli(setup, ['run', 'registry-scripts', '--dry-run']);
+    expect(dryRun.code, dryRun.output).toBe(0);
+    expect(dryRun.output).toContain(
+      'dry run: 1 other client session is connected; the run would refuse registry-scripts until they are gone',
+    );
+
     const refused = await cli(setup, ['run', 'registry-scripts']);
     expect(refused.code, refused.output).toBe(1);
     expect(refused.output).toContain('1 other client session is connected, so registry-scripts does not start');

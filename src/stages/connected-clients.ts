@@ -61,12 +61,17 @@ function describeConnectedClients(context: StageContext, found: readonly Connect
   return lines;
 }
 
+/** `1 other client session is connected`, `3 other client sessions are connected`. */
+function connectedCount(count: number): string {
+  return `${count} other client session${count === 1 ? ' is' : 's are'} connected`;
+}
+
 /** How the clients of `found` are judged: refused, or, when allowed, named in a warning. */
 function judge(context: StageContext, found: readonly ConnectedClients[], operation: string): StepOutput | undefined {
   const lines = describeConnectedClients(context, found);
   if (lines.length === 0) return undefined;
   const list = lines.map((line) => `  - ${line}`).join('\n');
-  const count = `${lines.length} other client session${lines.length === 1 ? ' is' : 's are'} connected`;
+  const count = connectedCount(lines.length);
   if (context.allowConnectedClients) {
     context.deps.logger.warning(
       `${count}, and ${operation} goes on as --allow-connected-clients (allow-connected-clients) says; ` +
@@ -160,7 +165,7 @@ export function connectedClientsPreview(
       if (lines.length === 0) {
         return { summary: `dry run: no other client is connected to ${touched.map((db) => db.label).join(', ')}` };
       }
-      const count = `${lines.length} other client session${lines.length === 1 ? ' is' : 's are'} connected`;
+      const count = connectedCount(lines.length);
       const verdict = context.allowConnectedClients
         ? `the run would go on with a warning (--allow-connected-clients)`
         : `the run would refuse ${operation} until they are gone, or with --allow-connected-clients go on`;

@@ -118,7 +118,7 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
       const message =
         `The server's log has been silent for ${formatDuration(silentMs)} (server.stallWarnMinutes): the migration may ` +
         `only be slow on large data.${busy ? ` ${busy}` : ''} The server is left running: WSO2's guide says not to stop ` +
-        'it before the migration is done, and a migration stopped half-way leaves the data half-migrated.';
+        'the server during the migration and to wait until it finishes completely.';
       stallWarnings.push(message);
       logger.warning(message);
     },

@@ -1,8 +1,9 @@
 /**
  * A stage that changes data runs inside the guarantees of design.md, as one sequence of steps: stop a server a
- * killed run left behind and refuse while other clients are connected (connected-clients.ts); lock every database
- * it touches; read the ledger and decide (run, restore the failed attempt's backup and run again, do nothing, or
- * refuse); make the data safe to change (a new verified backup, or that restore); the stage's own steps; record
+ * killed run left behind; read the ledger and decide (run, restore the failed attempt's backup and run again, do
+ * nothing, or refuse), and where there is something to do, refuse while other clients are connected
+ * (connected-clients.ts), lock every database it touches and read the ledger again under the lock, whose decision
+ * counts; make the data safe to change (a new verified backup, or that restore); the stage's own steps; record
  * the attempt's outcome; release the locks. The last two run whatever happened before them.
  */
 
@@ -64,14 +65,18 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
     ...stage.steps(context, guard),
     recordStep(context, guard),
   ];
+  const guarded = (): StepDefinition[] => [
+    clients.before,
+    locks.lock,
+    clients.afterLock,
+    decideStep(stage.name, stage.title, context, guard, decided, 'under-lock'),
+    locks.release,
+  ];
   return runStage(
     withSteps(stage, [
       leftoverServerStep(context),
-      clients.before,
-      locks.lock,
-      clients.afterLock,
-      decideStep(stage.name, stage.title, context, guard, decided),
-      locks.release,
+      // A stage that already succeeded, or that must refuse, ends here: no check of the clients, no lock.
+      decideStep(stage.name, stage.title, context, guard, guarded, 'before-lock'),
     ]),
     context,
   );

@@ -30,9 +30,19 @@ export interface GuardState {
   attemptId?: number;
 }
 
+/** Which reading of the ledger a decide step is: the first, before the checks and the lock, or the one under it. */
+export type LedgerReadingStep = 'before-lock' | 'under-lock';
+
+const READING_STEP: Record<LedgerReadingStep, { id: string; title: string }> = {
+  'before-lock': { id: 'ledger-read', title: 'Read the ledger' },
+  'under-lock': { id: 'ledger-read-locked', title: 'Read the ledger again under the lock' },
+};
+
 /**
  * Reads the ledger and decides; `next` turns the decision into the steps that follow (none when the ledger stops
- * the stage, which this step then says as its outcome).
+ * the stage, which this step then says as its outcome). The guard reads it twice: first before it checks for
+ * connected clients and locks, so that a stage with nothing to do checks and locks nothing, and again under the
+ * lock, whose reading decides (another run may have finished the stage while this one waited for the lock).
  */
 export function decideStep(
   stage: StageName,
@@ -40,10 +50,10 @@ export function decideStep(
   context: StageContext,
   guard: GuardState,
   next: (decision: StageRunDecision) => StepDefinition[],
+  reading: LedgerReadingStep = 'under-lock',
 ): StepDefinition {
   return {
-    id: 'ledger-read',
-    title: 'Read the ledger',
+    ...READING_STEP[reading],
     async run(): Promise<StepOutput> {
       guard.entries = await readEntries(context.config);
       const decision = decide(stage, context, guard);

@@ -116,12 +116,12 @@ describe('the action main step (built dist/main/index.js)', () => {
       expect(cli.code, cli.stdout + cli.stderr).toBe(2);
       expect(action.code, action.stdout + action.stderr).toBe(2);
       expect(errorCommands(action.stdout).join('\n')).toMatch(/authentication failed for user apim_migrate_pwtest/);
-      // The first step that connects (the connected-clients check, before the lock) is a step of the stage: its
-      // failure still gives a summary, the outputs and a stored report.
+      // The first step that connects (the ledger's first reading, before the checks and the lock) is a step of the
+      // stage: its failure still gives a summary, the outputs and a stored report.
       const summary = await readFile(files.summary, 'utf8');
-      expect(summary).toContain('## ❌ apim-migrate: Registry scripts failed in Check for other connected clients');
+      expect(summary).toContain('## ❌ apim-migrate: Registry scripts failed in Read the ledger');
       expect(summary).toMatch(
-        /\| Check for other connected clients \| FAILED \|[^\n]*authentication failed for user apim\\_migrate\\_pwtest/,
+        /\| Read the ledger \| FAILED \|[^\n]*authentication failed for user apim\\_migrate\\_pwtest/,
       );
       const outputs = await readFileCommands(files.output);
       expect(outputs).toMatchObject({ status: 'failed', 'backup-artifact': '' });

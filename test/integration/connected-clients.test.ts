@@ -156,6 +156,13 @@ describe.each<[string, SetupEngine]>([
     expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded']);
     const after = await checksums(setup);
 
+    // A stage that already succeeded has nothing to do: it neither checks the clients nor refuses.
+    const again = await cli(setup, ['run', 'registry-scripts']);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain('already succeeded on these databases');
+    expect(again.output).not.toContain('other client session');
+    expect(await ledgerStates(setup)).toEqual(['registry-scripts:succeeded']);
+
     const restoreRefused = await cli(setup, ['restore', '--stage', 'registry-scripts']);
     expect(restoreRefused.code, restoreRefused.output).toBe(1);
     expect(restoreRefused.output).toContain('so the restore of registry-scripts does not start');

@@ -55,9 +55,21 @@
 #                           GraphQL invalid, WSDL invalid, missing in the database, unhandled OpenAPI exception,
 #                           GraphQL validation error, WSDL file error, "Error while getting wsdl file"
 #   slow-ms=N               N ms after every log record
+#   silent-ms=N             API-M: after "Starting AM_DB data migration from 3.2.0 to 4.0.0" the log is silent for N
+#                           ms, then the client carries on (a long step of a large migration)
+#   db-sleep-seconds=N      API-M: at the same point, the server's database session runs a statement of N seconds
+#                           on [database.apim_db] of deployment.toml (psql: SELECT pg_sleep(N); mysql/mariadb:
+#                           SELECT SLEEP(N)), with that entry's url, username and password ($env{NAME} read from
+#                           the environment, as WSO2 resolves it), the log silent meanwhile; its client tool must be
+#                           on PATH (stand-in: a message on stderr and exit 2 otherwise)
 #   ignore-term             SIGTERM/SIGINT do not stop the server (a forced kill is needed)
 #   print-env=NAME          logs the value of the environment variable NAME in a datasource line, as a server
 #                           that logs a password would
+#   organization-column     API-M, PostgreSQL apim_db only: the 3.2.0 -> 4.0.0 registry migration meets the 4.2.0
+#                           DAO's query of the ORGANIZATION column before the schema has it (api-manager#2042):
+#                           twice ERROR ApiMgtDAO "Failed to retrieve API categories for organization carbon.super"
+#                           with PgJDBC's 'ERROR: column "organization" does not exist' below, then the client fails
+#                           ("API Migration exception occurred while migrating")
 #   hostile-output          API-M: registry text echoed as it is, after the re-indexing: API names that hold a
 #                           runner command (##[set-output ...]), escape sequences and the client's own success
 #                           line, stack-trace lines that start with ::add-mask:: and ::stop-commands::, and an
@@ -188,9 +200,12 @@ BUNDLE_INACTIVE=false
 RESTART_ONCE=false
 INVALID_DEFINITIONS=0
 SLOW_MS=0
+SILENT_MS=0
+DB_SLEEP_SECONDS=0
 IGNORE_TERM=false
 PRINT_ENV=""
 HOSTILE_OUTPUT=false
+ORGANIZATION_COLUMN=false
 
 number_or_die() {
   case "$2" in
@@ -219,6 +234,7 @@ if [ -f "$CONF_FILE" ]; then
       ignore-term) IGNORE_TERM=true ;;
       print-env=*) PRINT_ENV=${line#*=} ;;
       hostile-output) HOSTILE_OUTPUT=true ;;
+      organization-column) ORGANIZATION_COLUMN=true ;;
       invalid-definitions=*)
         INVALID_DEFINITIONS=${line#*=}
         number_or_die invalid-definitions "$INVALID_DEFINITIONS"
@@ -226,6 +242,14 @@ if [ -f "$CONF_FILE" ]; then
       slow-ms=*)
         SLOW_MS=${line#*=}
         number_or_die slow-ms "$SLOW_MS"
+        ;;
+      silent-ms=*)
+        SILENT_MS=${line#*=}
+        number_or_die silent-ms "$SILENT_MS"
+        ;;
+      db-sleep-seconds=*)
+        DB_SLEEP_SECONDS=${line#*=}
+        number_or_die db-sleep-seconds "$DB_SLEEP_SECONDS"
         ;;
       *)
         echo "stand-in: unknown switch '$line' in $CONF_FILE" >&2
@@ -512,6 +536,72 @@ db_type() {
   esac
 }
 
+# db_value SECTION KEY: a quoted value of [database.SECTION] in deployment.toml ("" when there is none).
+db_value() {
+  awk -v section="[database.$1]" -v key="$2" '
+    { sub(/\r$/, "") }
+    /^[ \t]*\[/ { line = $0; gsub(/[ \t]/, "", line); inside = (line == section); next }
+    inside && $0 ~ "^[ \t]*" key "[ \t]*=" { sub(/^[^=]*=[ \t]*/, ""); sub(/^["\047]/, ""); sub(/["\047][ \t]*(#.*)?$/, ""); print; exit }
+  ' "$HOME_DIR/repository/conf/deployment.toml" 2>/dev/null
+}
+
+# wait_for PID: waits for a child; a trapped signal ends the wait at once (on_signal ends the child).
+wait_for() {
+  SLEEP_PID=$1
+  wait "$SLEEP_PID" 2>/dev/null
+  SLEEP_PID=""
+}
+
+# silent_step: the silent-ms and db-sleep-seconds switches (see the header).
+silent_step() {
+  if [ "$SILENT_MS" -gt 0 ]; then
+    sleep "$(awk -v ms="$SILENT_MS" 'BEGIN { printf "%.3f", ms / 1000 }')" </dev/null >/dev/null 2>&1 &
+    wait_for $!
+  fi
+  [ "$DB_SLEEP_SECONDS" -gt 0 ] || return 0
+  _url=$(db_value apim_db url)
+  _user=$(db_value apim_db username)
+  _password=$(db_value apim_db password)
+  case "$_password" in
+    '$env{'*'}')
+      _name=${_password#?env\{}
+      _password=$(printenv "${_name%\}}")
+      ;;
+  esac
+  _rest=${_url#jdbc:}
+  _scheme=${_rest%%://*}
+  _rest=${_rest#*://}
+  _address=${_rest%%/*}
+  _database=${_rest#*/}
+  _database=${_database%%\?*}
+  _host=${_address%%:*}
+  _port=${_address#*:}
+  [ "$_port" = "$_address" ] && _port=""
+  case "$_scheme" in
+    postgresql)
+      command -v psql >/dev/null 2>&1 || {
+        echo "stand-in: db-sleep-seconds needs psql on PATH" >&2
+        exit 2
+      }
+      PGPASSWORD=$_password PGAPPNAME="WSO2 API-M stand-in" psql -q -t -h "$_host" -p "${_port:-5432}" -U "$_user" \
+        -d "$_database" -c "SELECT pg_sleep($DB_SLEEP_SECONDS)" </dev/null >/dev/null 2>&1 &
+      ;;
+    mysql | mariadb)
+      _client=$(command -v mariadb || command -v mysql) || {
+        echo "stand-in: db-sleep-seconds needs mariadb or mysql on PATH" >&2
+        exit 2
+      }
+      MYSQL_PWD=$_password "$_client" --protocol=TCP -h "$_host" -P "${_port:-3306}" -u "$_user" "$_database" \
+        -e "SELECT SLEEP($DB_SLEEP_SECONDS)" </dev/null >/dev/null 2>&1 &
+      ;;
+    *)
+      echo "stand-in: db-sleep-seconds does not know the database of [database.apim_db] url '$_url'" >&2
+      exit 2
+      ;;
+  esac
+  wait_for $!
+}
+
 IS_TRIGGER_USED=false
 
 # is_trigger NAME: whether this step is where the switches act (the first SchemaMigrator step, or the first step
@@ -783,6 +873,7 @@ am_hop() {
     3.1.0 | 3.2.0 | 4.0.0)
       log INFO "$hop_log" "${AM_LOG}Starting AM_DB data migration from $from to $to"
       if [ "$from" = 3.2.0 ]; then
+        silent_step
         [ "$DIE_EARLY" = true ] && die_early
         [ "$HANG" = true ] && stay_up
         if [ "$FAIL" = true ]; then
@@ -806,6 +897,14 @@ am_hop() {
     2.6.0 | 3.0.0) ;;
     *)
       log INFO "$hop_log" "${AM_LOG}Starting registry resource migration from $from to $to"
+      if [ "$from" = 3.2.0 ] && [ "$ORGANIZATION_COLUMN" = true ]; then
+        if [ "$(db_type apim_db)" != postgresql ]; then
+          echo "stand-in: organization-column imitates PgJDBC's error and needs a PostgreSQL apim_db" >&2
+          exit 2
+        fi
+        organization_column
+        return 1
+      fi
       if [ "$from" = 3.2.0 ] && [ "$CLIENT_ERROR" = true ]; then
         log INFO "$AM_REGISTRY" "${AM_LOG}Calling getGenericAPIArtifacts"
         log ERROR "$AM_REGISTRY" "${AM_LOG}Error occurred when getting GenericArtifacts from registry"
@@ -830,6 +929,17 @@ am_hop() {
   fi
   log INFO "$hop_log" "${AM_LOG}Completed migration from $from to $to..."
   return 0
+}
+
+# organization_column: the organization-column switch (see the header); sets AM_THROWN.
+organization_column() {
+  for _ in 1 2; do
+    log ERROR org.wso2.carbon.apimgt.impl.dao.ApiMgtDAO "Failed to retrieve API categories for organization carbon.super"
+    raw 'org.postgresql.util.PSQLException: ERROR: column "organization" does not exist' "  Position: 61" \
+      "	at org.postgresql.core.v3.QueryExecutorImpl.receiveErrorResponse(QueryExecutorImpl.java:2676)" \
+      "	at org.postgresql.core.v3.QueryExecutorImpl.processResults(QueryExecutorImpl.java:2366)"
+  done
+  AM_THROWN="$AM_EXCEPTION: ${AM_LOG}Error while adding API revisions (stand-in: organization-column)"
 }
 
 # hostile_output: the hostile-output switch (see the header).

@@ -499,13 +499,23 @@ let cliRuns = 0;
 export async function runCliIn(
   setup: MigrationSetup,
   argv: string[],
-  options: { env?: Record<string, string>; runIdPrefix?: string; platform?: NodeJS.Platform } = {},
+  options: {
+    env?: Record<string, string>;
+    runIdPrefix?: string;
+    platform?: NodeJS.Platform;
+    /** Called with each text the CLI prints, as it prints it. */
+    onOutput?: (text: string) => void;
+  } = {},
 ): Promise<{ code: number; output: string }> {
   cliRuns += 1;
   const lines: string[] = [];
+  const print = (text: string) => {
+    lines.push(text);
+    options.onOutput?.(text);
+  };
   const code = await runCli(argv, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
+    out: print,
+    err: print,
     env: baseEnv({
       ...setup.env,
       APIM_MIGRATE_RUN_ID: `${options.runIdPrefix ?? 'test-run'}-${cliRuns}`,

@@ -60,7 +60,21 @@ export function buildServerFlags(options: Omit<ServerCommandOptions, 'apimHome' 
  * cmd.exe would read as more than a path is an InputError (see {@link windowsHomeProblem}).
  */
 export function buildServerCommand(options: ServerCommandOptions): ServerCommand {
-  const flags = buildServerFlags(options);
+  return launcherCommand(options, buildServerFlags(options));
+}
+
+export type NormalStartOptions = Omit<ServerCommandOptions, 'stage' | 'saveInvalidDefinitions'>;
+
+/**
+ * The server's normal start, the guide's Server Startup Actions step 2 (`sh api-manager.sh`): no migration flags,
+ * only `-Dprofile=...` for a distributed setup's node; the same launcher, environment and Windows rules as the
+ * migration runs.
+ */
+export function buildNormalStartCommand(options: NormalStartOptions): ServerCommand {
+  return launcherCommand(options, options.profile ? [`-Dprofile=${options.profile}`] : []);
+}
+
+function launcherCommand(options: NormalStartOptions, flags: string[]): ServerCommand {
   const env: LauncherEnv = { CARBON_HOME: options.apimHome, JAVA_HOME: options.javaHome };
   const passEnv = options.passEnv === undefined ? {} : { passEnv: [...options.passEnv] };
   if (options.platform === 'win32') {

@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { jdbcParam, JdbcUrlError, parseJdbcUrl, withJdbcParam } from '../config/jdbc-url.js';
 import {
+  describeTomlType,
   findValue,
   getPath,
   isTable,
@@ -18,6 +19,7 @@ import {
   requireLayout,
   type TomlLayout,
   type TomlTable,
+  type TomlValue,
   type ValueSpan,
 } from '../config/toml-document.js';
 import { InputError, UnsupportedError } from '../core/errors.js';
@@ -226,22 +228,98 @@ function planUniqueIdUserStore(input: {
       change: `set [user_store] type from ${previous} to "${UNIQUE_ID_USER_STORE}"`,
     };
   }
-  const header = layout.tables.find((table) => !table.array && isDeepStrictEqual(table.path, ['user_store']));
+  return addSetting(text, layout, 'user_store', setting);
+}
+
+/** Adds `setting` (a `key = value` line) under the `[table]` header, or appends `[table]` with it. */
+function addSetting(
+  text: string,
+  layout: TomlLayout,
+  table: string,
+  setting: string,
+): { edit: TextEdit; change: string } {
+  const header = layout.tables.find((entry) => !entry.array && isDeepStrictEqual(entry.path, [table]));
   if (header !== undefined) {
     const needsBreak = header.end === text.length && !text.endsWith('\n');
     return {
       edit: { start: header.end, end: header.end, text: `${needsBreak ? layout.eol : ''}${setting}${layout.eol}` },
-      change: `added ${setting} to [user_store]`,
+      change: `added ${setting} to [${table}]`,
     };
   }
   return {
     edit: {
       start: text.length,
       end: text.length,
-      text: `${separateFromEnd(text, layout.eol)}[user_store]${layout.eol}${setting}${layout.eol}`,
+      text: `${separateFromEnd(text, layout.eol)}[${table}]${layout.eol}${setting}${layout.eol}`,
     },
-    change: `added [user_store] with ${setting} at the end of the file`,
+    change: `added [${table}] with ${setting} at the end of the file`,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// [indexing] re_indexing one higher (the guide's Server Startup Actions, step 1)
+
+export interface BumpReIndexingResult {
+  /** The edited text. */
+  text: string;
+  /** The value before, or undefined when there was none. */
+  previous: number | undefined;
+  /** The value written: one more than `previous`, 1 when there was none. */
+  value: number;
+  /** One line for the logs. */
+  change: string;
+}
+
+/**
+ * Sets `[indexing] re_indexing` to one more than its value, 1 when there is none. API-M 4.2.0's registry.xml.j2
+ * renders it into the registry's lastAccessTimeLocation (`.../indexing/lastaccesstime_<N>`), so a new value makes
+ * the indexer start again from no last access time. Comments and layout stay; the result is parsed again and must
+ * differ in that one value only.
+ */
+export function bumpReIndexing(text: string, file: string): BumpReIndexingResult {
+  const document = readTomlDocument(text, file);
+  const before = document.data;
+  const layout = requireLayout(document);
+  const indexing = before['indexing'];
+  if (indexing !== undefined && !isTable(indexing)) {
+    throw new InputError({ file, message: '`indexing` must be a table: write it as [indexing]' });
+  }
+  const current = indexing?.['re_indexing'];
+  const previous = current === undefined ? undefined : readReIndexing(current, file);
+  const value = previous === undefined ? 1 : previous + 1;
+  let planned: { edit: TextEdit; change: string };
+  if (previous === undefined) {
+    planned = addSetting(text, layout, 'indexing', `re_indexing = ${value}`);
+  } else {
+    const span = findValue(layout, ['indexing', 're_indexing']);
+    if (span === undefined) {
+      throw new UnsupportedError(
+        'apim-migrate cannot find where re_indexing of [indexing] is written: write it as re_indexing = N under an ' +
+          `[indexing] header, or set it to ${value} by hand`,
+        file,
+      );
+    }
+    planned = {
+      edit: { start: span.start, end: span.end, text: String(value) },
+      change: `set [indexing] re_indexing from ${previous} to ${value}`,
+    };
+  }
+  const edited = applyTextEdits(text, [planned.edit]);
+  checkEditedToml({ before, edited, expected: [{ path: ['indexing', 're_indexing'], value }], file });
+  return { text: edited, previous, value, change: planned.change };
+}
+
+/** re_indexing as a whole number: an integer, or a string of digits (the template only pastes it into a path). */
+function readReIndexing(current: TomlValue, file: string): number {
+  if (typeof current === 'number' && Number.isSafeInteger(current)) return current;
+  if (typeof current === 'bigint') return readReIndexing(Number(current), file);
+  if (typeof current === 'string' && /^-?\d{1,15}$/.test(current.trim())) return Number(current.trim());
+  throw new InputError({
+    file,
+    message:
+      `[indexing] re_indexing is ${typeof current === 'string' ? 'a string' : describeTomlType(current)}, not a whole number, so apim-migrate cannot make it ` +
+      'one higher: set it to a whole number (re_indexing = 1) and run the stage again',
+  });
 }
 
 /** What goes before a table appended to `text`: the missing line break, and a blank line after the last one. */
@@ -279,7 +357,7 @@ function encodeBasicString(content: string): string {
 function checkEditedToml(input: {
   before: TomlTable;
   edited: string;
-  expected: ReadonlyArray<{ path: string[]; value: string }>;
+  expected: ReadonlyArray<{ path: string[]; value: string | number }>;
   file: string;
 }): void {
   const { before, edited, expected, file } = input;
@@ -301,7 +379,7 @@ function checkEditedToml(input: {
   if (!isDeepStrictEqual(after, before)) fail('the parsed result differs from the intended one');
 }
 
-function setPath(table: TomlTable, path: readonly string[], value: string): void {
+function setPath(table: TomlTable, path: readonly string[], value: string | number): void {
   let current = table;
   for (const key of path.slice(0, -1)) {
     const next = current[key];

@@ -22,6 +22,9 @@ export const STAND_IN_LAUNCHER = path.join(STAND_IN_BIN, 'api-manager.sh');
 /** The stand-in's "JVM", which the launcher runs as `sh <CARBON_HOME>/bin/stand-in-jvm.sh <options> Bootstrap ...`. */
 export const STAND_IN_JVM = path.join(STAND_IN_BIN, 'stand-in-jvm.sh');
 
+/** The management HTTPS port of a normal start, which the JVM runs with node (see its header). */
+export const STAND_IN_HTTPS = path.join(STAND_IN_BIN, 'stand-in-https.mjs');
+
 /** The switches of `<HOME>/stand-in.conf`; see the header of stand-in-jvm.sh. */
 export interface StandInBehaviour {
   /** The client fails: identity "Migration process was stopped.", API-M "API Migration exception ...", validation "Error while running the pre-migration validation". */
@@ -60,11 +63,19 @@ export interface StandInBehaviour {
   hostileOutput?: boolean;
   /** API-M: the 4.2.0 DAO queries the ORGANIZATION column before the schema has it (known problem organization-column-missing). */
   organizationColumn?: boolean;
+  /** The start fails before any log record: SEVERE "Error while performing configuration changes" on stderr, the JVM exits 1. */
+  startFails?: boolean;
+  /** Normal start: nothing answers on the management HTTPS port. */
+  noHttps?: boolean;
+  /** Normal start: for N ms after the start the Publisher API lists no API (the index is being built). */
+  indexDelayMs?: number;
+  /** Normal start: the index never holds the last API, so the Publisher API's count stays one short of AM_API's. */
+  indexNeverCompletes?: boolean;
 }
 
 /**
- * Puts the stand-in launcher into `<home>/bin/api-manager.sh` and its JVM into `<home>/bin/stand-in-jvm.sh`, both
- * executable, and returns the launcher's path.
+ * Puts the stand-in launcher into `<home>/bin/api-manager.sh`, its JVM into `<home>/bin/stand-in-jvm.sh` and the
+ * JVM's HTTPS responder into `<home>/bin/stand-in-https.mjs`, all executable, and returns the launcher's path.
  */
 export async function installStandInLauncher(home: string): Promise<string> {
   const bin = path.join(home, 'bin');
@@ -73,6 +84,7 @@ export async function installStandInLauncher(home: string): Promise<string> {
   for (const [source, target] of [
     [STAND_IN_LAUNCHER, launcher],
     [STAND_IN_JVM, path.join(bin, 'stand-in-jvm.sh')],
+    [STAND_IN_HTTPS, path.join(bin, 'stand-in-https.mjs')],
   ] as const) {
     await copyFile(source, target);
     await chmod(target, 0o755);
@@ -96,6 +108,10 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.ignoreTerm && 'ignore-term',
     behaviour.hostileOutput && 'hostile-output',
     behaviour.organizationColumn && 'organization-column',
+    behaviour.startFails && 'start-fails',
+    behaviour.noHttps && 'no-https',
+    behaviour.indexNeverCompletes && 'index-never-completes',
+    behaviour.indexDelayMs !== undefined && `index-delay-ms=${behaviour.indexDelayMs}`,
     behaviour.invalidDefinitions !== undefined && `invalid-definitions=${behaviour.invalidDefinitions}`,
     behaviour.slowMs !== undefined && `slow-ms=${behaviour.slowMs}`,
     behaviour.silentMs !== undefined && `silent-ms=${behaviour.silentMs}`,

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../../src/config/types.js';
@@ -329,6 +329,22 @@ describe('a normal start of the stand-in', () => {
     const server = await started(home.standIn);
     expect(await listening(home.port)).toBe(false);
     await stopServer(home, server);
+  });
+
+  it('a port that is taken: a WARN of the connector, and the server still starts', async () => {
+    const home = await startupHome();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(home.port, '127.0.0.1', resolve));
+    try {
+      const server = await started(home.standIn);
+      expect(server.stdout()).toMatch(
+        new RegExp(`WARN - StandardService Failed to start connector \\[Connector\\[HTTP/1.1-${home.port}\\]\\]`),
+      );
+      expect(server.stdout()).not.toMatch(/ ERROR - /);
+      await stopServer(home, server);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('start-fails: the SEVERE configuration line on stderr, no start line, the JVM gone and the launcher exits 0', async () => {

@@ -4,8 +4,9 @@
  * checks, --start/--stop/--restart/--version/--test, the loop that runs the JVM as its child and again on exit
  * status 121); `stand-in-jvm.sh` is the "JVM" it runs: it writes wso2carbon.pid, turns the -D arguments into
  * properties, prints the log records of the real server and its migration clients in the real console and file
- * layouts, and stays up until it is stopped. The demo runs it, and so do the tests; the scripts' headers say what
- * they do, stand-in-jvm.sh's lists the behaviour switches.
+ * layouts, and stays up until it is stopped; on a normal start it also runs `stand-in-https.mjs` with node, the
+ * management HTTPS port. The demo runs it, and so do the tests; the scripts' headers say what they do,
+ * stand-in-jvm.sh's lists the behaviour switches.
  */
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients and age installed,
+# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients, age and openssl installed,
 # PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
 # (the local PostgreSQL trusts every other login, so a wrong password could not be tested).
 # Idempotent; run as root. Prints one line per action it takes.
@@ -33,6 +33,8 @@ install_clients() {
   [ -x /usr/bin/time ] || install_package time
   # A JDK: the demo's stand-in launcher, like api-manager.sh, needs JAVA_HOME or a java on PATH.
   command -v java >/dev/null 2>&1 || install_package openjdk-17-jre-headless
+  # openssl: the stand-in server's HTTPS responder makes its self-signed certificate with it.
+  command -v openssl >/dev/null 2>&1 || install_package openssl
 }
 
 pg_cluster_version() {

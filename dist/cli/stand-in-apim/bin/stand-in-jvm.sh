@@ -18,6 +18,19 @@
 #     Manager-4.2.0", then "WSO2 Carbon started in N sec" last; then it stays up;
 #   - SIGTERM: the shutdown lines, exit 143 (SIGINT: 130); nothing is removed (wso2carbon.pid stays).
 #
+# A normal start (no -Dmigrate, no API-M migration jar in dropins; the guide's Server Startup Actions) also:
+#   - writes the registry's search index where API-M 4.2.0 keeps it: <carbon.home>/solr/data (default.json
+#     "indexing.location", the dataDir of repository/conf/solr/registry-indexing/core.properties.j2), with an
+#     index/ folder of files;
+#   - opens the management HTTPS port: bin/stand-in-https.mjs (run with node, a child of this script, ended with
+#     it), on 127.0.0.1, port 9443 ([transport.https.properties] port) + [server] offset of deployment.toml
+#     (-DportOffset wins, as carbon-kernel's CarbonUtils reads it), with a self-signed certificate made by openssl
+#     into <carbon.home>/repository/resources/security/stand-in-https/ (localhost.crt; where the real server keeps
+#     its keystores), with the responder's log and its pid in the file "ready" once it listens;
+#     it answers DCR, the password grant and GET /api/am/publisher/v4/apis (the super tenant's rows of AM_API in
+#     [database.apim_db], through psql or mariadb/mysql), [super_admin] username and password (default
+#     admin/admin) being the admin's credentials; its header says more. node and openssl must be on PATH.
+#
 # The migration clients:
 #   identity  with -Dmigrate -Dcomponent=<...identity...> and repository/components/dropins/
 #             org.wso2.carbon.is.migration-*.jar; without the jar (or with bundle-inactive) only WARN "Waiting for
@@ -74,6 +87,14 @@
 #                           runner command (##[set-output ...]), escape sequences and the client's own success
 #                           line, stack-trace lines that start with ::add-mask:: and ::stop-commands::, and an
 #                           ERROR that quotes a whole success record; the client then carries on
+#   start-fails             the start fails as carbon-kernel 4.8.1's Main does when the configuration cannot be
+#                           applied: SEVERE "Error while performing configuration changes" (java.util.logging, on
+#                           stderr) and exit 1, before any log record; the launcher then ends with 0
+#   no-https                normal start: the server starts but nothing answers on the management port
+#   index-delay-ms=N        normal start: for N ms after the start the Publisher API lists no API (the new index is
+#                           being built); 0 by default (the real server starts indexing 35 s after its start)
+#   index-never-completes   normal start: the index never holds the last API: the Publisher API's count stays one
+#                           short of AM_API's
 # An unknown switch: a message on stderr and exit 2.
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -84,6 +105,9 @@ export LC_ALL
 # The JVM ignores SIGPIPE: a server whose console reader went away (a killed apim-migrate) keeps running, its
 # console lines lost, until it is stopped.
 trap '' PIPE
+
+# This script's folder, where stand-in-https.mjs lies too.
+BIN_DIR=$(dirname "$0")
 
 NL='
 '
@@ -206,6 +230,10 @@ IGNORE_TERM=false
 PRINT_ENV=""
 HOSTILE_OUTPUT=false
 ORGANIZATION_COLUMN=false
+START_FAILS=false
+NO_HTTPS=false
+INDEX_DELAY_MS=0
+INDEX_NEVER_COMPLETES=false
 
 number_or_die() {
   case "$2" in
@@ -235,6 +263,13 @@ if [ -f "$CONF_FILE" ]; then
       print-env=*) PRINT_ENV=${line#*=} ;;
       hostile-output) HOSTILE_OUTPUT=true ;;
       organization-column) ORGANIZATION_COLUMN=true ;;
+      start-fails) START_FAILS=true ;;
+      no-https) NO_HTTPS=true ;;
+      index-never-completes) INDEX_NEVER_COMPLETES=true ;;
+      index-delay-ms=*)
+        INDEX_DELAY_MS=${line#*=}
+        number_or_die index-delay-ms "$INDEX_DELAY_MS"
+        ;;
       invalid-definitions=*)
         INVALID_DEFINITIONS=${line#*=}
         number_or_die invalid-definitions "$INVALID_DEFINITIONS"
@@ -259,6 +294,19 @@ if [ -f "$CONF_FILE" ]; then
   done <"$CONF_FILE"
 fi
 SLOW_SECONDS=$(awk -v ms="$SLOW_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
+
+# Main.handleConfiguration: the config mapper fails; java.util.logging's console handler writes to stderr.
+if [ "$START_FAILS" = true ]; then
+  {
+    echo "$(date '+%b %d, %Y %l:%M:%S %p') org.wso2.carbon.server.Main handleConfiguration"
+    echo "SEVERE: Error while performing configuration changes"
+    echo "org.wso2.config.mapper.ConfigParserException: Error while parsing the deployment.toml (stand-in: start-fails)"
+    echo "	at org.wso2.config.mapper.ConfigParser.parse(ConfigParser.java:98)"
+    echo "	at org.wso2.carbon.server.Main.handleConfiguration(Main.java:235)"
+    echo "	at org.wso2.carbon.server.Main.main(Main.java:106)"
+  } >&2
+  exit 1
+fi
 
 # --- log records ----------------------------------------------------------------------------------------------
 
@@ -343,6 +391,7 @@ on_signal() {
   log INFO "$SERVER_MANAGER" "Shutdown hook triggered...."
   log INFO "$SERVER_MANAGER" "Gracefully shutting down WSO2 API Manager..."
   log INFO org.wso2.carbon.core.ServerManagement "Starting to switch to maintenance mode..."
+  stop_https
   log INFO org.wso2.carbon.core.ServerManagement "Stopped all transport listeners"
   log INFO "$SERVER_MANAGER" "Shutting down OSGi framework..."
   log INFO "$SERVER_MANAGER" "Shutdown complete"
@@ -351,6 +400,15 @@ on_signal() {
 }
 trap 'on_signal 143' TERM
 trap 'on_signal 130' INT
+
+# The management HTTPS port of a normal start (see the header).
+HTTPS_PID=""
+stop_https() {
+  [ -n "$HTTPS_PID" ] || return 0
+  kill "$HTTPS_PID" 2>/dev/null
+  wait "$HTTPS_PID" 2>/dev/null
+  HTTPS_PID=""
+}
 
 # stay_up: the JVM keeps running (and answering signals) until it is stopped.
 stay_up() {
@@ -538,27 +596,22 @@ db_type() {
 
 # db_value SECTION KEY: a quoted value of [database.SECTION] in deployment.toml ("" when there is none).
 db_value() {
-  awk -v section="[database.$1]" -v key="$2" '
+  toml_string "database.$1" "$2"
+}
+
+# toml_string SECTION KEY: a quoted value of [SECTION] in deployment.toml ("" when there is none).
+toml_string() {
+  awk -v section="[$1]" -v key="$2" '
     { sub(/\r$/, "") }
     /^[ \t]*\[/ { line = $0; gsub(/[ \t]/, "", line); inside = (line == section); next }
     inside && $0 ~ "^[ \t]*" key "[ \t]*=" { sub(/^[^=]*=[ \t]*/, ""); sub(/^["\047]/, ""); sub(/["\047][ \t]*(#.*)?$/, ""); print; exit }
   ' "$HOME_DIR/repository/conf/deployment.toml" 2>/dev/null
 }
 
-# wait_for PID: waits for a child; a trapped signal ends the wait at once (on_signal ends the child).
-wait_for() {
-  SLEEP_PID=$1
-  wait "$SLEEP_PID" 2>/dev/null
-  SLEEP_PID=""
-}
-
-# silent_step: the silent-ms and db-sleep-seconds switches (see the header).
-silent_step() {
-  if [ "$SILENT_MS" -gt 0 ]; then
-    sleep "$(awk -v ms="$SILENT_MS" 'BEGIN { printf "%.3f", ms / 1000 }')" </dev/null >/dev/null 2>&1 &
-    wait_for $!
-  fi
-  [ "$DB_SLEEP_SECONDS" -gt 0 ] || return 0
+# apim_db_connection: [database.apim_db] of deployment.toml as _url, _scheme (postgresql, mysql, ...), _host,
+# _port ("" when the URL has none), _database, _user and _password ($env{NAME} read from the environment, as WSO2
+# resolves it).
+apim_db_connection() {
   _url=$(db_value apim_db url)
   _user=$(db_value apim_db username)
   _password=$(db_value apim_db password)
@@ -577,6 +630,40 @@ silent_step() {
   _host=${_address%%:*}
   _port=${_address#*:}
   [ "$_port" = "$_address" ] && _port=""
+}
+
+# toml_number SECTION KEY DEFAULT: a whole number under [SECTION] of deployment.toml (quoted or not), or DEFAULT.
+toml_number() {
+  _number=$(awk -v section="[$1]" -v key="$2" '
+    { sub(/\r$/, "") }
+    /^[ \t]*\[/ { line = $0; gsub(/[ \t]/, "", line); inside = (line == section); next }
+    inside && $0 ~ "^[ \t]*" key "[ \t]*=" { sub(/^[^=]*=[ \t]*/, ""); sub(/[ \t]*#.*$/, ""); gsub(/["\047 \t]/, ""); print; exit }
+  ' "$HOME_DIR/repository/conf/deployment.toml" 2>/dev/null)
+  case "$_number" in
+    '' ) echo "$3" ;;
+    *[!0-9-]*)
+      echo "stand-in: [$1] $2 in deployment.toml is not a whole number: '$_number'" >&2
+      exit 2
+      ;;
+    *) echo "$_number" ;;
+  esac
+}
+
+# wait_for PID: waits for a child; a trapped signal ends the wait at once (on_signal ends the child).
+wait_for() {
+  SLEEP_PID=$1
+  wait "$SLEEP_PID" 2>/dev/null
+  SLEEP_PID=""
+}
+
+# silent_step: the silent-ms and db-sleep-seconds switches (see the header).
+silent_step() {
+  if [ "$SILENT_MS" -gt 0 ]; then
+    sleep "$(awk -v ms="$SILENT_MS" 'BEGIN { printf "%.3f", ms / 1000 }')" </dev/null >/dev/null 2>&1 &
+    wait_for $!
+  fi
+  [ "$DB_SLEEP_SECONDS" -gt 0 ] || return 0
+  apim_db_connection
   case "$_scheme" in
     postgresql)
       command -v psql >/dev/null 2>&1 || {
@@ -1239,6 +1326,64 @@ java_version=""
 java_tmp=/tmp
 get_prop java.io.tmpdir && java_tmp=$VALUE
 
+# The ports: carbon.xml's Ports.Offset from [server] offset, -DportOffset first (CarbonUtils.getPortFromServerConfig).
+PORT_OFFSET=$(toml_number server offset 0) || exit 2
+get_prop portOffset && PORT_OFFSET=$VALUE
+HTTPS_PORT=$(toml_number transport.https.properties port 9443) || exit 2
+HTTPS_PORT=$((HTTPS_PORT + PORT_OFFSET))
+
+# A normal start: no migration flag and no API-M migration client in dropins.
+NORMAL_START=true
+get_prop migrate && NORMAL_START=false
+[ -n "$AM_JAR" ] && NORMAL_START=false
+
+# write_index: the registry indexing core's data folder (indexing.location = <carbon.home>/solr/data).
+write_index() {
+  _index="$HOME_DIR/solr/data/index"
+  mkdir -p "$_index" || exit 1
+  : >"$_index/write.lock"
+  printf 'stand-in index of %s\n' "$HOME_DIR" >"$_index/segments_1"
+}
+
+# start_https: the management port's responder, ready before the server says it started; a port that is taken
+# leaves the server up without it, as the real server goes on after its connector's error (a WARN here, so that
+# parallel stand-ins on one port do not add ERROR records to runs that count them).
+start_https() {
+  [ "$NO_HTTPS" = true ] && return 0
+  for _tool in node openssl; do
+    command -v "$_tool" >/dev/null 2>&1 || {
+      echo "stand-in: the management HTTPS port needs $_tool on PATH" >&2
+      exit 2
+    }
+  done
+  _dir="$HOME_DIR/repository/resources/security/stand-in-https"
+  mkdir -p "$_dir" && rm -f "$_dir/ready"
+  apim_db_connection
+  _client=""
+  case "$_scheme" in
+    mysql | mariadb) _client=$(command -v mariadb || command -v mysql) ;;
+  esac
+  _short=false
+  [ "$INDEX_NEVER_COMPLETES" = true ] && _short=true
+  _admin_user=$(toml_string super_admin username)
+  _admin_password=$(toml_string super_admin password)
+  STAND_IN_HTTPS_DIR=$_dir STAND_IN_HTTPS_PORT=$HTTPS_PORT STAND_IN_PARENT_PID=$$ \
+    STAND_IN_INDEX_DELAY_MS=$INDEX_DELAY_MS STAND_IN_INDEX_SHORT=$_short \
+    STAND_IN_ADMIN_USER=${_admin_user:-admin} STAND_IN_ADMIN_PASSWORD=${_admin_password:-admin} \
+    STAND_IN_DB_SCHEME=$_scheme STAND_IN_DB_HOST=$_host STAND_IN_DB_PORT=$_port STAND_IN_DB_NAME=$_database \
+    STAND_IN_DB_USER=$_user STAND_IN_DB_PASSWORD=$_password STAND_IN_DB_CLIENT=$_client \
+    node "$BIN_DIR/stand-in-https.mjs" </dev/null >>"$_dir/responder.log" 2>&1 &
+  HTTPS_PID=$!
+  _waited=0
+  while [ ! -f "$_dir/ready" ] && kill -0 "$HTTPS_PID" 2>/dev/null && [ "$_waited" -lt 100 ]; do
+    sleep 0.1
+    _waited=$((_waited + 1))
+  done
+  if [ ! -f "$_dir/ready" ]; then
+    log WARN org.apache.catalina.core.StandardService "Failed to start connector [Connector[HTTP/1.1-$HTTPS_PORT]] (stand-in: $(tail -n 1 "$_dir/responder.log" 2>/dev/null))"
+  fi
+}
+
 log INFO "$CORE" "Starting WSO2 Carbon..."
 log INFO "$CORE" "Operating System : $(uname -s) $(uname -r), $(uname -m)"
 log INFO "$CORE" "Java Home        : ${java_home:-unknown} (stand-in: no Java runs)"
@@ -1277,13 +1422,15 @@ if [ -n "$AM_JAR" ]; then
 fi
 
 # StartupFinalizerServiceComponent: observers (completing), transports, observers (completed), then the banner.
-log INFO org.wso2.carbon.core.transports.http.HttpsTransportListener "HTTPS port       : 9443"
-log INFO org.wso2.carbon.core.transports.http.HttpTransportListener "HTTP port        : 9763"
+log INFO org.wso2.carbon.core.transports.http.HttpsTransportListener "HTTPS port       : $HTTPS_PORT"
+log INFO org.wso2.carbon.core.transports.http.HttpTransportListener "HTTP port        : $((9763 + PORT_OFFSET))"
+[ "$NORMAL_START" = true ] && start_https
 if [ -n "$AM_JAR" ]; then
   if get_prop runPreMigration; then am_validate; else am_migrate; fi
 fi
 outside_error after
+[ "$NORMAL_START" = true ] && write_index
 log INFO "$FINALIZER" "Server           :  WSO2 API Manager-4.2.0"
 log INFO "$FINALIZER" "WSO2 Carbon started in $(($(date +%s) - STARTED_AT)) sec"
-log INFO org.wso2.carbon.ui.internal.CarbonUIServiceComponent "Mgt Console URL  : https://localhost:9443/carbon/"
+log INFO org.wso2.carbon.ui.internal.CarbonUIServiceComponent "Mgt Console URL  : https://localhost:$HTTPS_PORT/carbon/"
 stay_up

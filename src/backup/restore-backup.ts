@@ -135,14 +135,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     // The manifest is the one the ledger recorded, and each file is then checked against its sha256 below: every
     // byte is the backup's own, which the backup saw complete. A full pass over a gzip dump would add nothing.
     const ledgerChecked = options.manifestSha256 !== undefined;
-    if (options.manifestSha256 !== undefined) await checkManifestDigest(backupDir, options.manifestSha256, backup);
-    const { manifest, text: manifestText } = await readManifest(backupDir, backup);
-    checkEncryption(manifest, options.expectedEncryption, backup);
-    checkProvenance(manifest, options, backup);
-    if (options.authenticateWith !== undefined) {
-      const proofs = await verifyAuthentication(manifestText, manifest, options.authenticateWith, backup);
-      logger.info(`${MANIFEST_FILE} of ${backup} is authentic: ${proofs.join(' and ')}`);
-    }
+    const manifest = await checkManifest(backupDir, options, backup);
     const matches = matchDatabases(manifest, options.databases, backup);
 
     // Every file is read against the manifest, decrypted and checked as a dump before any database is touched, in one
@@ -218,11 +211,55 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   }
 }
 
+/** What {@link readTrustedManifest} needs: the backup, where it is, and the proof a restore would ask of it. */
+export type ManifestReadOptions = Pick<
+  RestoreOptions,
+  | 'artifactName'
+  | 'runId'
+  | 'store'
+  | 'logger'
+  | 'workDir'
+  | 'manifestSha256'
+  | 'authenticateWith'
+  | 'expectedEncryption'
+>;
+
+/**
+ * The manifest of a backup, trusted exactly as a restore trusts it (the ledger's digest or the operator's key, the
+ * config's encryption, the artifact and run it names), without restoring anything. A store that keeps its files on
+ * this machine is read in place, so no dump is copied; another store's artifact is downloaded whole (GitHub's
+ * artifacts come as one archive) and removed again.
+ */
+export async function readTrustedManifest(options: ManifestReadOptions): Promise<BackupManifest> {
+  const backup = `backup ${options.artifactName} of run ${options.runId ?? 'this run'}`;
+  await mkdir(options.workDir, { recursive: true });
+  const dir = await mkdtemp(path.join(options.workDir, `manifest-${options.artifactName}-`));
+  try {
+    const backupDir = await fetchBackup(options, path.join(dir, 'download'), backup);
+    return await checkManifest(backupDir, options, backup);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every check of the manifest that a restore makes before it reads a dump. */
+async function checkManifest(backupDir: string, options: ManifestReadOptions, backup: string): Promise<BackupManifest> {
+  if (options.manifestSha256 !== undefined) await checkManifestDigest(backupDir, options.manifestSha256, backup);
+  const { manifest, text } = await readManifest(backupDir, backup);
+  checkEncryption(manifest, options.expectedEncryption, backup);
+  checkProvenance(manifest, options, backup);
+  if (options.authenticateWith !== undefined) {
+    const proofs = await verifyAuthentication(text, manifest, options.authenticateWith, backup);
+    options.logger.info(`${MANIFEST_FILE} of ${backup} is authentic: ${proofs.join(' and ')}`);
+  }
+  return manifest;
+}
+
 /**
  * The folder that holds the backup's files: the store's own when it keeps them on this machine (read in place, which
  * spares a copy of every dump), otherwise `backupDir`, where they are downloaded.
  */
-async function fetchBackup(options: RestoreOptions, backupDir: string, backup: string): Promise<string> {
+async function fetchBackup(options: ManifestReadOptions, backupDir: string, backup: string): Promise<string> {
   const { store } = options;
   const from = options.runId === undefined ? {} : { runId: options.runId };
   try {
@@ -320,7 +357,7 @@ function checkEncryption(manifest: BackupManifest, expected: ExpectedEncryption,
 }
 
 /** The manifest was written for this artifact of this run: a copy of a genuine backup under another name is not it. */
-function checkProvenance(manifest: BackupManifest, options: RestoreOptions, backup: string): void {
+function checkProvenance(manifest: BackupManifest, options: ManifestReadOptions, backup: string): void {
   const problems: string[] = [];
   if (manifest.artifact !== options.artifactName) problems.push(`its manifest is of artifact ${manifest.artifact}`);
   if (options.runId !== undefined && manifest.runId !== options.runId) {

@@ -295,6 +295,11 @@ export interface Dialect extends ProfileCatalog {
    * MySQL/MariaDB the current database's tables in any case.
    */
   tablesUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<string[]>;
+  /**
+   * The same tables as {@link tablesUnquotedSqlFinds}, each with its key in backup manifests (`schema.table` on
+   * PostgreSQL, `table` on MySQL/MariaDB) and its name quoted for SQL.
+   */
+  tableRefsUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<TableRef[]>;
   /** The columns of those tables that unquoted SQL finds, as `table.column` in lower case. */
   columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]>;
   /**

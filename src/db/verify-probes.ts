@@ -203,7 +203,11 @@ export function identityFactsToCheck(targetVersion: IdentityTargetVersion): Iden
  * database, which also holds the registry in a normal setup (a separate `[database.config]` does not get it).
  */
 export function identityFactDatabase(fact: IdentitySchemaFact, configured: readonly DatabaseName[]): DatabaseName {
-  if (fact.schema !== 'um') return 'apim_db';
+  return fact.schema === 'um' ? realmDatabase(configured) : 'apim_db';
+}
+
+/** The user-mgt realm's database: `[database.user]` when that is configured, shared_db otherwise. */
+export function realmDatabase(configured: readonly DatabaseName[]): DatabaseName {
   return configured.includes('user') ? 'user' : 'shared_db';
 }
 
@@ -319,4 +323,147 @@ function oldVersionRowsSql(meta: VersionedMetadata): string {
 function plainName(name: string): string {
   if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`internal: unexpected table name ${name}`);
   return name;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What came through: the business tables, revisions, key managers
+
+/** A table whose rows are the data an operator migrates for; verify compares its count with the backup's. */
+export interface BusinessTable {
+  table: string;
+  /** What its rows are, for messages. */
+  holds: string;
+  /** `apim`: apim_db; `um`: the user-mgt realm's database ({@link realmDatabase}). */
+  schema: 'apim' | 'um';
+  /** The WSO2 migration step documented to delete rows of it (then fewer rows are a warning); absent when none is. */
+  shrinksBy?: string;
+}
+
+/**
+ * API products are AM_API rows too (their API_TYPE is `APIProduct`), and AM_API_PRODUCT_MAPPING maps their resources;
+ * a manifest counts whole tables, so the products are compared through that table. Scopes: IDN_OAUTH2_SCOPE is in
+ * both versions' apim_db (API-M 3.2.0 added AM_SCOPE for shared scopes, which 3.1.0 lacks).
+ */
+export const BUSINESS_TABLES: readonly BusinessTable[] = [
+  { table: 'AM_API', holds: 'APIs and API products', schema: 'apim' },
+  { table: 'AM_APPLICATION', holds: 'applications', schema: 'apim' },
+  { table: 'AM_SUBSCRIPTION', holds: 'subscriptions', schema: 'apim' },
+  { table: 'UM_USER', holds: 'users', schema: 'um' },
+  { table: 'UM_TENANT', holds: 'tenants', schema: 'um' },
+  { table: 'IDN_OAUTH_CONSUMER_APPS', holds: 'OAuth apps', schema: 'apim' },
+  { table: 'AM_API_PRODUCT_MAPPING', holds: 'API products (their resources)', schema: 'apim' },
+  {
+    table: 'IDN_OAUTH2_SCOPE',
+    holds: 'scopes',
+    schema: 'apim',
+    shrinksBy:
+      'the API-M migration 3.1.0 -> 3.2.0 deletes duplicate scope entries from IDN_OAUTH2_SCOPE (am-client MigrateFrom310, APIMgtDAO.removeDuplicateScopeEntries)',
+  },
+];
+
+/** A table unquoted SQL finds: its name as asked, its key in backup manifests, and its rows now. */
+export interface CountedTable {
+  table: string;
+  key: string;
+  rows: number;
+}
+
+/** The rows of each of `tables` that unquoted SQL finds (see {@link findMissingTables}); tables it does not find are left out. */
+export async function countTablesNow(session: DbSession, tables: readonly string[]): Promise<CountedTable[]> {
+  const refs = await dialectOf(session.engine).tableRefsUnquotedSqlFinds(session, tables);
+  const counted: CountedTable[] = [];
+  for (const table of tables) {
+    const ref = refs.find((candidate) => tablePart(candidate.key).toLowerCase() === table.toLowerCase());
+    if (!ref) continue;
+    const [row] = await session.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${ref.quoted}`);
+    counted.push({ table, key: ref.key, rows: Number(row?.n ?? 0) });
+  }
+  return counted;
+}
+
+function tablePart(key: string): string {
+  return key.slice(key.lastIndexOf('.') + 1);
+}
+
+/** A published API (or product) of apim_db, and what of its revisions is there. */
+export interface PublishedApi {
+  name: string;
+  version: string;
+  provider: string;
+  hasRevision: boolean;
+  hasDeployedRevision: boolean;
+}
+
+export type RevisionReading =
+  { readable: false; missing: string[] } | { readable: true; published: number; lacking: PublishedApi[] };
+
+/**
+ * The APIs the API-M migration 3.2.0 -> 4.0.0 gives a first revision and deploys (am-client MigrateFrom320,
+ * apiRevisionRelatedMigration: every API and product whose status is neither CREATED nor RETIRED, compared without
+ * case), and those of them that lack a row in AM_REVISION or in AM_DEPLOYMENT_REVISION_MAPPING. Needs AM_API's
+ * STATUS and API_UUID (added by that hop's script) and both revision tables.
+ */
+export async function readPublishedApiRevisions(session: DbSession): Promise<RevisionReading> {
+  const missingTables = await findMissingTables(session, ['AM_API', 'AM_REVISION', 'AM_DEPLOYMENT_REVISION_MAPPING']);
+  const missingColumns = missingTables.includes('AM_API')
+    ? []
+    : (
+        await findMissingColumns(session, [
+          { table: 'AM_API', column: 'STATUS' },
+          { table: 'AM_API', column: 'API_UUID' },
+        ])
+      ).map((entry) => `${entry.table}.${entry.column}`);
+  const missing = [...missingTables, ...missingColumns];
+  if (missing.length > 0) return { readable: false, missing };
+  const published = "UPPER(a.STATUS) NOT IN ('CREATED', 'RETIRED')";
+  const [total] = await session.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM AM_API a WHERE ${published}`);
+  const rows = await session.query<{
+    name: string;
+    version: string;
+    provider: string;
+    revisions: number | string;
+    deployed: number | string;
+  }>(
+    'SELECT name, version, provider, revisions, deployed FROM (' +
+      'SELECT a.API_NAME AS name, a.API_VERSION AS version, a.API_PROVIDER AS provider, ' +
+      '(SELECT COUNT(*) FROM AM_REVISION r WHERE r.API_UUID = a.API_UUID) AS revisions, ' +
+      '(SELECT COUNT(*) FROM AM_REVISION r JOIN AM_DEPLOYMENT_REVISION_MAPPING d ON d.REVISION_UUID = r.REVISION_UUID ' +
+      'WHERE r.API_UUID = a.API_UUID) AS deployed ' +
+      `FROM AM_API a WHERE ${published}) x WHERE revisions = 0 OR deployed = 0 ORDER BY provider, name, version`,
+  );
+  return {
+    readable: true,
+    published: Number(total?.n ?? 0),
+    lacking: rows.map((row) => ({
+      name: String(row.name),
+      version: String(row.version),
+      provider: String(row.provider),
+      hasRevision: Number(row.revisions) > 0,
+      hasDeployedRevision: Number(row.deployed) > 0,
+    })),
+  };
+}
+
+/** carbon-apimgt `APIConstants.KeyManager.DEFAULT_KEY_MANAGER`: the name of each tenant's resident Key Manager. */
+export const RESIDENT_KEY_MANAGER = 'Resident Key Manager';
+/** Carbon's super tenant, which has no UM_TENANT row. */
+export const SUPER_TENANT_DOMAIN = 'carbon.super';
+
+/** The tenant domains of the realm's UM_TENANT, and the super tenant's; undefined when there is no UM_TENANT. */
+export async function readTenantDomains(session: DbSession): Promise<string[] | undefined> {
+  if ((await findMissingTables(session, ['UM_TENANT'])).length > 0) return undefined;
+  const rows = await session.query<{ domain: string }>(
+    'SELECT UM_DOMAIN_NAME AS domain FROM UM_TENANT ORDER BY UM_DOMAIN_NAME',
+  );
+  return [SUPER_TENANT_DOMAIN, ...rows.map((row) => String(row.domain))];
+}
+
+/** The tenant domains AM_KEY_MANAGER has a resident Key Manager of; undefined when there is no AM_KEY_MANAGER. */
+export async function readResidentKeyManagerDomains(session: DbSession): Promise<string[] | undefined> {
+  if ((await findMissingTables(session, ['AM_KEY_MANAGER'])).length > 0) return undefined;
+  const rows = await session.query<{ domain: string }>(
+    `SELECT TENANT_DOMAIN AS domain FROM AM_KEY_MANAGER WHERE NAME = ${dialectOf(session.engine).placeholder(1)}`,
+    [RESIDENT_KEY_MANAGER],
+  );
+  return rows.map((row) => String(row.domain));
 }

@@ -100,6 +100,10 @@ async function tablesUnquotedSqlFinds(session: DbSession, names: readonly string
   return rows.map((row) => row.name);
 }
 
+async function tableRefsUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<TableRef[]> {
+  return (await tablesUnquotedSqlFinds(session, names)).map((name) => ({ key: name, quoted: quote(name) }));
+}
+
 async function columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]> {
   const lower = [...new Set(tables.map((table) => table.toLowerCase()))];
   const rows = await session.query<{ table_name: string; column_name: string }>(
@@ -368,6 +372,7 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   tableColumns,
   storedTableNames,
   tablesUnquotedSqlFinds,
+  tableRefsUnquotedSqlFinds,
   columnsUnquotedSqlFinds,
   indexColumns,
   indexNamesPer: 'table',

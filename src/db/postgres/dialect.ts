@@ -80,6 +80,18 @@ async function tablesUnquotedSqlFinds(session: DbSession, names: readonly string
   return rows.map((row) => row.name);
 }
 
+async function tableRefsUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<TableRef[]> {
+  const rows = await session.query<{ schema_name: string; table_name: string }>(
+    'SELECT schemaname AS schema_name, tablename AS table_name FROM pg_catalog.pg_tables ' +
+      'WHERE schemaname = current_schema() AND tablename = ANY($1::text[])',
+    [[...new Set(names.map((name) => name.toLowerCase()))]],
+  );
+  return rows.map((row) => ({
+    key: `${row.schema_name}.${row.table_name}`,
+    quoted: `${quote(row.schema_name)}.${quote(row.table_name)}`,
+  }));
+}
+
 async function columnsUnquotedSqlFinds(session: DbSession, tables: readonly string[]): Promise<string[]> {
   const rows = await session.query<{ table_name: string; column_name: string }>(
     'SELECT t.tablename AS table_name, a.attname AS column_name FROM pg_catalog.pg_tables t ' +
@@ -345,6 +357,7 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   tableColumns,
   storedTableNames,
   tablesUnquotedSqlFinds,
+  tableRefsUnquotedSqlFinds,
   columnsUnquotedSqlFinds,
   indexColumns,
   indexNamesPer: 'schema',

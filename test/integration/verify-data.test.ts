@@ -4,7 +4,7 @@
  * revisions and resident Key Managers, on the machine's real PostgreSQL and MariaDB.
  * Needs `bash scripts/ensure-services.sh` first.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../src/artifacts/local-store.js';
@@ -18,6 +18,8 @@ import { identityFactsToCheck } from '../../src/db/verify-probes.js';
 import type { DbSession } from '../../src/db/session.js';
 import { addIdentitySchemaChanges } from '../../src/demo/demo.js';
 import { createRegistrySchema, seedRegistry } from '../../src/demo/registry-seed.js';
+import type { StageResult } from '../../src/core/results.js';
+import { renderStageMarkdown } from '../../src/report/stage-summary.js';
 import { createRecordingLogger } from '../helpers/fakes.js';
 import {
   createApimTables,
@@ -254,6 +256,23 @@ describe.each<SetupEngine>(['postgresql', 'mariadb'])('run verify compares the d
       expect(keyManagers).toMatch(
         /\[WARN\] .*: carbon\.super, wso2\.test \(carbon-apimgt APIConstants\.KeyManager\.DEFAULT_KEY_MANAGER/,
       );
+
+      // The findings are checks of the stored report, and rows of the job summary with the API names escaped.
+      const runs = await readdir(join(setup.storeDir, 'runs'));
+      const reports: StageResult[] = [];
+      for (const run of runs) {
+        const file = join(setup.storeDir, 'runs', run, 'apim-migrate-verify-report-a1', 'report.json');
+        const text = await readFile(file, 'utf8').catch(() => undefined);
+        if (text !== undefined) reports.push(JSON.parse(text) as StageResult);
+      }
+      expect(reports).toHaveLength(1);
+      const report = reports[0] as StageResult;
+      const messages = report.steps.flatMap((step) => (step.checks ?? []).map((check) => check.message));
+      expect(messages).toContain(revisions?.slice(revisions.indexOf('] ') + 2));
+      expect(messages).toContain(keyManagers?.slice(keyManagers.indexOf('] ') + 2));
+      const summary = renderStageMarkdown(report);
+      expect(summary).toContain('Weather\\|\\*bold\\* 2.0 (admin)');
+      expect(summary).not.toContain('Weather|*bold*');
 
       // A revision without a deployment for one API, both for the other; the super tenant's resident Key Manager.
       await onSetup(setup, async (session) => {

@@ -106,14 +106,14 @@ async function migratedSetup(engine: SetupEngine): Promise<MigrationSetup> {
 let backups = 0;
 
 /**
- * A real backup of the setup's database, stored in its local store as the identity stage stores it, and recorded in
- * the ledger as that stage records it (name, id, run and the manifest's sha256). Returns the manifest's path.
+ * A real backup of the setup's database, stored in its local store as the stage stores it, and recorded in the
+ * ledger as the stage records it (name, id, run and the manifest's sha256). Returns the manifest's path.
  */
-async function takeIdentityBackup(setup: MigrationSetup): Promise<string> {
+async function takeFullBackup(setup: MigrationSetup, stage: 'identity' | 'apim' = 'identity'): Promise<string> {
   backups += 1;
   const runId = `verify-data-backup-${process.pid}-${backups}`;
   const store = new LocalFolderStore(setup.storeDir, runId);
-  const name = artifactName('identity', 'backup', 1);
+  const name = artifactName(stage, 'backup', 1);
   const work = createTempDirs('apim-migrate-verify-data-');
   cleanups.push(work.cleanup);
   const target = setup.scratch?.target;
@@ -121,7 +121,7 @@ async function takeIdentityBackup(setup: MigrationSetup): Promise<string> {
   const secrets = new SecretMasker();
   secrets.add(target.password);
   const backup = await createBackup({
-    stage: 'identity',
+    stage,
     artifactName: name,
     databases: [{ names: ['apim_db', 'shared_db'], target }],
     store,
@@ -136,7 +136,7 @@ async function takeIdentityBackup(setup: MigrationSetup): Promise<string> {
   const sha256 = backup.artifact.files.find((file) => file.name === MANIFEST_FILE)?.sha256 ?? '';
   await onSetup(setup, async (session) => {
     const id = await recordStageStarted(session, {
-      stage: 'identity',
+      stage,
       runId,
       attempt: 1,
       backup: { name, id: backup.artifact.id, runId, sha256 },
@@ -181,7 +181,7 @@ describe.each<SetupEngine>(['postgresql', 'mariadb'])('run verify compares the d
         /^.*\[WARN\] /,
       );
 
-      const manifest = await takeIdentityBackup(setup);
+      const manifest = await takeFullBackup(setup);
       const equal = await verify(setup);
       expect(equal.code, equal.output).toBe(0);
       for (const table of TABLES) {
@@ -234,6 +234,23 @@ describe.each<SetupEngine>(['postgresql', 'mariadb'])('run verify compares the d
         /\[FAIL\] the row counts were not compared: manifest\.json of backup apim-migrate-identity-backup-a1 of run \S+ is not the one recorded in the ledger when the backup was stored/,
       );
       expect(refused.lines.filter((entry) => entry.includes('] AM_APPLICATION ('))).toHaveLength(0);
+    },
+  );
+
+  it(
+    'takes the backup of apim when identity did not run, and ignores a later full backup',
+    { timeout: 120_000 },
+    async () => {
+      const setup = await migratedSetup(engine);
+      await takeFullBackup(setup, 'apim');
+      await onSetup(setup, (session) => session.query('DELETE FROM UM_USER WHERE UM_ID = 3'));
+      // A later backup (of an apim attempt after a restore) no longer holds the lost row: the first one still decides.
+      await takeFullBackup(setup, 'apim');
+      const run = await verify(setup);
+      expect(run.code).toBe(1);
+      expect(line(run.lines, 'UM_USER (')).toMatch(
+        /\[FAIL\] UM_USER \(users\) in shared_db \([^)]+\): 3 rows in apim-migrate-apim-backup-a1 of run verify-data-backup-\d+-\d+, 2 now: rows were lost.*`restore --stage apim`/,
+      );
     },
   );
 

@@ -458,11 +458,17 @@ export async function readTenantDomains(session: DbSession): Promise<string[] | 
   return [SUPER_TENANT_DOMAIN, ...rows.map((row) => String(row.domain))];
 }
 
-/** The tenant domains AM_KEY_MANAGER has a resident Key Manager of; undefined when there is no AM_KEY_MANAGER. */
+/**
+ * The tenant domains AM_KEY_MANAGER has a resident Key Manager of; undefined when there is no AM_KEY_MANAGER. The
+ * 3.2.0 table names the tenant in TENANT_DOMAIN, later 4.x databases in ORGANIZATION (docs/wso2-compatibility.md):
+ * the column the table has is read.
+ */
 export async function readResidentKeyManagerDomains(session: DbSession): Promise<string[] | undefined> {
   if ((await findMissingTables(session, ['AM_KEY_MANAGER'])).length > 0) return undefined;
+  const organization = { table: 'AM_KEY_MANAGER', column: 'ORGANIZATION' };
+  const column = (await findMissingColumns(session, [organization])).length === 0 ? 'ORGANIZATION' : 'TENANT_DOMAIN';
   const rows = await session.query<{ domain: string }>(
-    `SELECT TENANT_DOMAIN AS domain FROM AM_KEY_MANAGER WHERE NAME = ${dialectOf(session.engine).placeholder(1)}`,
+    `SELECT ${column} AS domain FROM AM_KEY_MANAGER WHERE NAME = ${dialectOf(session.engine).placeholder(1)}`,
     [RESIDENT_KEY_MANAGER],
   );
   return rows.map((row) => String(row.domain));

@@ -93,7 +93,7 @@ async function migratedSetup(engine: SetupEngine): Promise<MigrationSetup> {
       "INSERT INTO IDN_OAUTH2_SCOPE VALUES (1, 'read'), (2, 'write'), (3, 'read')",
       'CREATE TABLE AM_REVISION (ID INTEGER, API_UUID VARCHAR(256), REVISION_UUID VARCHAR(255))',
       'CREATE TABLE AM_DEPLOYMENT_REVISION_MAPPING (NAME VARCHAR(255), VHOST VARCHAR(255), REVISION_UUID VARCHAR(255))',
-      'CREATE TABLE AM_KEY_MANAGER (UUID VARCHAR(50), NAME VARCHAR(100), TYPE VARCHAR(45), TENANT_DOMAIN VARCHAR(100))',
+      'CREATE TABLE AM_KEY_MANAGER (UUID VARCHAR(50), NAME VARCHAR(100), TYPE VARCHAR(45), ORGANIZATION VARCHAR(100))',
     ];
     for (const statement of statements) await session.query(statement);
     await addIdentitySchemaChanges(session, identityFactsToCheck('6.0.0'));

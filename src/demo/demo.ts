@@ -4,6 +4,7 @@
  * against what the seed generator says they must hold after the versioning removal and after the rollback. Every
  * line it prints is labelled as a simulation: the API-M server is a stand-in and the data is generated.
  */
+import { randomUUID } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeAddress, withSession, type DbSession } from '../db/session.js';
@@ -29,7 +30,14 @@ import {
 } from '../stages/operations.js';
 import { STAGE_NAMES, type StageResult } from '../core/results.js';
 import { expectedAfterRemoval, REGISTRY_TABLES, type RegistryTable } from './registry-seed.js';
-import { createSandbox, localPostgres, SANDBOX_ENV, SANDBOX_FLAGS, type Sandbox } from './sandbox.js';
+import {
+  createSandbox,
+  localPostgres,
+  sandboxTenantDomain,
+  SANDBOX_ENV,
+  SANDBOX_FLAGS,
+  type Sandbox,
+} from './sandbox.js';
 
 export const SIMULATION_LABEL = '[simulation]';
 
@@ -166,12 +174,33 @@ async function registryMatches(
  * them (empty) in its place, so that verify finds what it checks for.
  */
 async function addApim420Tables(sandbox: Sandbox, print: (text: string) => void): Promise<void> {
+  const domains = sandbox.seeded.tenantIds.map(sandboxTenantDomain);
   await withSession(sandbox.target, async (session) => {
+    await addResidentKeyManagers(session, domains);
     for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE IF NOT EXISTS ${table} (ID INTEGER)`);
   });
   print(
-    `The stand-in server changes no data; the demo created the ${APIM_420_TABLES.length} tables the real API-M migration adds (${APIM_420_TABLES.slice(0, 3).join(', ')}, ...), empty, for verify to find.`,
+    `The stand-in server changes no data; the demo created the ${APIM_420_TABLES.length} tables the real API-M migration adds (${APIM_420_TABLES.slice(0, 3).join(', ')}, ...), empty but for the Resident Key Manager of each of the ${domains.length} tenants in AM_KEY_MANAGER, for verify to find.`,
   );
+}
+
+/**
+ * AM_KEY_MANAGER as a 4.x database has it (the tenant in ORGANIZATION; docs/wso2-compatibility.md) with each tenant's
+ * `Resident Key Manager` (carbon-apimgt APIConstants.KeyManager.DEFAULT_KEY_MANAGER, type `default`).
+ */
+async function addResidentKeyManagers(session: DbSession, domains: readonly string[]): Promise<void> {
+  await session.query(
+    'CREATE TABLE AM_KEY_MANAGER (UUID VARCHAR(50) NOT NULL, NAME VARCHAR(100) NOT NULL, DISPLAY_NAME VARCHAR(100), ' +
+      'DESCRIPTION VARCHAR(256), TYPE VARCHAR(45), CONFIGURATION BYTEA, ENABLED BOOLEAN DEFAULT TRUE, ' +
+      'ORGANIZATION VARCHAR(100), TOKEN_TYPE VARCHAR(45), EXTERNAL_REFERENCE_ID VARCHAR(100), PRIMARY KEY (UUID), ' +
+      'UNIQUE (NAME, ORGANIZATION))',
+  );
+  for (const domain of domains) {
+    await session.query(
+      "INSERT INTO AM_KEY_MANAGER (UUID, NAME, DISPLAY_NAME, TYPE, ORGANIZATION) VALUES ($1, 'Resident Key Manager', 'Resident Key Manager', 'default', $2)",
+      [randomUUID(), domain],
+    );
+  }
 }
 
 /**

@@ -16,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { DatabaseTarget, RegistryVersioningFlags } from '../config/types.js';
-import { withSession } from '../db/session.js';
+import { withSession, type DbSession } from '../db/session.js';
+import { SUPER_TENANT_DOMAIN } from '../db/verify-probes.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from './registry-seed.js';
 import { makeIdentityMigrationConfig, makeDeploymentToml, makeSandboxRegistryXml } from './sandbox-files.js';
 import { installStandInLauncher, writeStandInConf } from './stand-in.js';
@@ -106,12 +107,39 @@ export async function createSandbox(env: Record<string, string | undefined>): Pr
 function seedDatabase(target: DatabaseTarget): Promise<SeededRegistry> {
   return withSession(target, async (session) => {
     await createRegistrySchema(session);
-    return seedRegistry(session, {
+    const seeded = await seedRegistry(session, {
       ...SEED,
       // The kinds whose versioning was off were written without versions, as the registry does then.
       writtenWithVersioningOff: { comments: !SANDBOX_FLAGS.comments, ratings: !SANDBOX_FLAGS.ratings },
     });
+    await seedRealmTenants(session, seeded.tenantIds);
+    return seeded;
   });
+}
+
+/** The domain the sandbox gives tenant `id`. */
+export function sandboxTenantDomain(id: number): string {
+  return id === SUPER_TENANT_ID ? SUPER_TENANT_DOMAIN : `tenant${id}.demo.test`;
+}
+
+const SUPER_TENANT_ID = -1234;
+
+/**
+ * The realm's UM_TENANT of API-M 3.1.0 (carbon-kernel 4.6.0 dbscripts/postgresql.sql), with a row for each tenant
+ * the registry seed wrote data for but the super tenant, which has none: what plan's profile and verify read.
+ */
+async function seedRealmTenants(session: DbSession, tenantIds: readonly number[]): Promise<void> {
+  await session.query(
+    'CREATE TABLE UM_TENANT (UM_ID INTEGER NOT NULL, UM_DOMAIN_NAME VARCHAR(255) NOT NULL, UM_EMAIL VARCHAR(255), ' +
+      'UM_ACTIVE BOOLEAN DEFAULT FALSE, UM_CREATED_DATE TIMESTAMP NOT NULL, UM_USER_CONFIG BYTEA DEFAULT NULL, ' +
+      'PRIMARY KEY (UM_ID), UNIQUE (UM_DOMAIN_NAME))',
+  );
+  for (const id of tenantIds.filter((tenant) => tenant !== SUPER_TENANT_ID)) {
+    await session.query(
+      'INSERT INTO UM_TENANT (UM_ID, UM_DOMAIN_NAME, UM_EMAIL, UM_ACTIVE, UM_CREATED_DATE) VALUES ($1, $2, $3, TRUE, NOW())',
+      [id, sandboxTenantDomain(id), `admin@${sandboxTenantDomain(id)}`],
+    );
+  }
 }
 
 async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {

@@ -80,6 +80,11 @@ describe('apim-migrate demo (built dist/cli/index.js)', () => {
     expect(run.stdout).toContain('API-M pre-migration validation succeeded');
     expect(run.stdout).toContain('API-M data migration succeeded');
     expect(run.stdout).toContain('Verify succeeded');
+    // verify's data checks find the sandbox's tenants and their Resident Key Managers, as after a real migration.
+    expect(run.stdout).toMatch(
+      /\[pass\] UM_TENANT \(tenants\) in shared_db [^\n]*: 1 row, as in apim-migrate-identity-backup-a1/,
+    );
+    expect(run.stdout).toContain('[pass] each of the 2 tenants has its Resident Key Manager in AM_KEY_MANAGER');
     expect(run.stdout).toContain('Restore of registry-scripts succeeded');
     // The stand-in server really ran, with the real flags.
     expect(run.stdout).toContain('api-manager.sh -Dmigrate -Dcomponent=identity');

@@ -30,6 +30,7 @@ import {
 import { parseServerVersion, type DbProduct, type ServerInfo } from '../server-info.js';
 import { openSession, type DbSession } from '../session.js';
 import { mapMysqlSsl } from './session.js';
+import { DATABASE_BASE_TABLES } from './catalog.js';
 import { MYSQL_STAGE_LOCK } from './lock.js';
 import { mysqlClientSessions } from './client-sessions.js';
 import { mysqlProfileCatalog } from './statistics.js';
@@ -53,8 +54,7 @@ function quote(identifier: string): string {
 
 async function listTables(session: DbSession): Promise<TableRef[]> {
   const rows = await session.query<{ table_name: string }>(
-    `SELECT table_name AS table_name FROM information_schema.tables
-      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    `SELECT TABLE_NAME AS table_name ${DATABASE_BASE_TABLES} ORDER BY TABLE_NAME`,
   );
   return rows.map((row) => ({ key: row.table_name, quoted: quote(row.table_name) }));
 }
@@ -92,9 +92,7 @@ async function storedTableNames(session: DbSession, names: readonly string[]): P
 async function tablesUnquotedSqlFinds(session: DbSession, names: readonly string[]): Promise<string[]> {
   const lower = [...new Set(names.map((name) => name.toLowerCase()))];
   const rows = await session.query<{ name: string }>(
-    'SELECT TABLE_NAME AS name FROM information_schema.tables ' +
-      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' " +
-      `AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
+    `SELECT TABLE_NAME AS name ${DATABASE_BASE_TABLES} AND LOWER(TABLE_NAME) IN (${lower.map(() => '?').join(', ')})`,
     lower,
   );
   return rows.map((row) => row.name);

@@ -6,14 +6,14 @@
 
 import type { CharacterSetFacts, ProfileCatalog, TableStatistics } from '../dialect.js';
 import type { DbSession } from '../session.js';
+import { DATABASE_BASE_TABLES } from './catalog.js';
 
 async function tableStatistics(session: DbSession, quote: (name: string) => string): Promise<TableStatistics[]> {
   await freshStatistics(session);
   const rows = await session.query<{ table_name: string; estimate: number | string | null; bytes: number | string }>(
     `SELECT TABLE_NAME AS table_name, TABLE_ROWS AS estimate,
             COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS bytes
-       FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'
+       ${DATABASE_BASE_TABLES}
       ORDER BY TABLE_NAME`,
   );
   return rows.map((row) => ({
@@ -51,8 +51,7 @@ async function characterSets(session: DbSession): Promise<CharacterSetFacts> {
   const [format] = await session.query<{ value: string | null }>('SELECT @@GLOBAL.innodb_default_row_format AS value');
   const tables = await session.query<{ table_name: string; collation: string | null; row_format: string | null }>(
     `SELECT TABLE_NAME AS table_name, TABLE_COLLATION AS collation, ROW_FORMAT AS row_format
-       FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'
+       ${DATABASE_BASE_TABLES}
       ORDER BY TABLE_NAME`,
   );
   return {

@@ -24,6 +24,7 @@ import { postgresClientSessions } from './client-sessions.js';
 import { POSTGRES_STAGE_LOCK } from './lock.js';
 import { parseServerVersion, type ServerInfo } from '../server-info.js';
 import { pickStoredNames } from '../dialect.js';
+import { SEARCH_PATH_TABLES, tableRefOf } from './catalog.js';
 import { postgresProfileCatalog } from './statistics.js';
 
 function quote(identifier: string): string {
@@ -32,15 +33,9 @@ function quote(identifier: string): string {
 
 async function listTables(session: DbSession): Promise<TableRef[]> {
   const rows = await session.query<{ schema_name: string; table_name: string }>(
-    `SELECT n.nspname AS schema_name, c.relname AS table_name
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
-      ORDER BY 1, 2`,
+    `SELECT n.nspname AS schema_name, c.relname AS table_name ${SEARCH_PATH_TABLES} ORDER BY 1, 2`,
   );
-  return rows.map((row) => ({
-    key: `${row.schema_name}.${row.table_name}`,
-    quoted: `${quote(row.schema_name)}.${quote(row.table_name)}`,
-  }));
+  return rows.map((row) => tableRefOf(row, quote));
 }
 
 async function insertReturningId(session: DbSession, insert: string, values: readonly unknown[]): Promise<number> {

@@ -6,18 +6,17 @@
 
 import type { ProfileCatalog, TableStatistics } from '../dialect.js';
 import type { DbSession } from '../session.js';
+import { SEARCH_PATH_TABLES, tableRefOf } from './catalog.js';
 
 async function tableStatistics(session: DbSession, quote: (name: string) => string): Promise<TableStatistics[]> {
   const rows = await session.query<{ schema_name: string; table_name: string; estimate: number; bytes: string }>(
     `SELECT n.nspname AS schema_name, c.relname AS table_name, c.reltuples AS estimate,
             pg_total_relation_size(c.oid) AS bytes
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
+       ${SEARCH_PATH_TABLES}
       ORDER BY 1, 2`,
   );
   return rows.map((row) => ({
-    key: `${row.schema_name}.${row.table_name}`,
-    quoted: `${quote(row.schema_name)}.${quote(row.table_name)}`,
+    ...tableRefOf(row, quote),
     estimatedRows: Number(row.estimate) < 0 ? null : Math.round(Number(row.estimate)),
     bytes: Number(row.bytes),
   }));

@@ -32,6 +32,9 @@ export type { InvalidDefinition, InvalidDefinitionKind, ServerRunKind } from './
 export type { ProblemText } from './problem-lines.js';
 export type { ActivityProbe, SessionActivity } from './run-monitor.js';
 
+/** How long a failure's stack trace may take to arrive before the server is stopped. */
+const TRACE_GRACE_MS = 1_000;
+
 /** How many lines of console output a result keeps. */
 export const LAST_LINES = 50;
 
@@ -181,6 +184,8 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   logStream.on('error', (error) => logger.warning(`Cannot write ${options.logFile}: ${errorMessage(error)}`));
   const timers: NodeJS.Timeout[] = [];
   let settleTimer: NodeJS.Timeout | undefined;
+  // A failure decided by a record whose stack trace follows it: stopped at the next record, or TRACE_GRACE_MS later.
+  let traceTimer: NodeJS.Timeout | undefined;
 
   let fired = false;
   let fire: (trigger: Trigger) => void = () => undefined;
@@ -224,6 +229,12 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     // Once the run is decided, what follows is the stop's doing (shutdown lines): logged, never judged.
     if (fired) return;
     const record = parseLogRecord(line);
+    if (traceTimer !== undefined) {
+      // The failing record's trace ends where the next record starts.
+      if (record) fire({ type: 'verdict' });
+      else problemTexts(problemLines.pushParsed(line, record));
+      return;
+    }
     problemTexts(problemLines.pushParsed(line, record));
     for (const event of matcher.pushParsed(record)) {
       if (event.type === 'progress' || event.type === 'client-started') afterLastClientLine = [];
@@ -236,8 +247,13 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
       }
     }
     if (fired) return;
-    const decision = stopDecision(matcher.status());
-    if (decision === 'stop') fire({ type: 'verdict' });
+    const status = matcher.status();
+    const decision = stopDecision(status);
+    if (decision === 'stop' && status.verdict === 'failed') {
+      // The client logs the failure with its exception (WSO2's log.error(message, e)): the trace lines follow.
+      traceTimer = setTimeout(() => fire({ type: 'verdict' }), TRACE_GRACE_MS);
+      timers.push(traceTimer);
+    } else if (decision === 'stop') fire({ type: 'verdict' });
     else if (decision === 'settle' && settleTimer === undefined) {
       settleTimer = setTimeout(() => fire({ type: 'settled' }), options.failureSettleMs ?? 60_000);
       timers.push(settleTimer);

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { createReadStream, type WriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, open, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
@@ -76,12 +76,11 @@ export async function writePrivateFile(
   }
 }
 
-/** A write stream to `file` with exactly `modes.file`, opened (and narrowed) before the first byte is written. */
-export async function openPrivateWriteStream(
-  file: string,
-  flags = 'w',
-  modes: FileModes = OWNER_ONLY,
-): Promise<WriteStream> {
+/**
+ * `file` opened with `flags` and exactly `modes.file`, narrowed before the first byte is written: e.g. a file a
+ * child process writes to through its descriptor.
+ */
+export async function openPrivateFile(file: string, flags = 'w', modes: FileModes = OWNER_ONLY): Promise<FileHandle> {
   const handle = await open(file, flags, modes.file);
   try {
     await handle.chmod(modes.file);
@@ -89,7 +88,16 @@ export async function openPrivateWriteStream(
     await handle.close();
     throw error;
   }
-  return handle.createWriteStream();
+  return handle;
+}
+
+/** A write stream to `file` with exactly `modes.file`, opened (and narrowed) before the first byte is written. */
+export async function openPrivateWriteStream(
+  file: string,
+  flags = 'w',
+  modes: FileModes = OWNER_ONLY,
+): Promise<WriteStream> {
+  return (await openPrivateFile(file, flags, modes)).createWriteStream();
 }
 
 /** Copies `source` to `target` and gives the copy `modes.file` (copyFile gives it the source's mode). */

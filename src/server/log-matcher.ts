@@ -126,7 +126,8 @@ const AM_PREFIX = 'WSO2 API-M Migration Task : ';
 // never inside one, so that an API name or an error text that quotes them makes no verdict. Sources: kernel-4.8.1
 // StartupFinalizerServiceComponent (a whole number of seconds), is-client MigrationClientImpl, am-client
 // APIMMigrationClient (docs/wso2-compatibility.md).
-const SERVER_STARTED = /^WSO2 Carbon started in \d+ sec$/;
+/** `StartupFinalizerServiceComponent`'s last line of a start, as a whole message: the end of every server start. */
+export const SERVER_STARTED = /^WSO2 Carbon started in \d+ sec$/;
 const WAITING_FOR_CLIENT = /^Waiting for migration client\.?$/;
 const IDENTITY_STARTED = /^Executing Migration client\s*:/;
 const IDENTITY_SUCCESS =

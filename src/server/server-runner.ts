@@ -33,7 +33,7 @@ export type { ProblemText } from './problem-lines.js';
 export type { ActivityProbe, SessionActivity } from './run-monitor.js';
 
 /** How long a failure's stack trace may take to arrive before the server is stopped. */
-const TRACE_GRACE_MS = 1_000;
+export const TRACE_GRACE_MS = 1_000;
 
 /** How many lines of console output a result keeps. */
 export const LAST_LINES = 50;
@@ -116,7 +116,7 @@ export interface RunServerResult {
 }
 
 /** How many trailing WARN/ERROR texts a result keeps. */
-const TRAILING_PROBLEM_TEXTS = 20;
+export const TRAILING_PROBLEM_TEXTS = 20;
 
 /** A failed server run as an error: the message carries the reason and the last lines of output. */
 export class ServerRunError extends Error {
@@ -162,12 +162,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     for (const text of texts) {
       afterLastClientLine.push(text);
       if (afterLastClientLine.length > TRAILING_PROBLEM_TEXTS) afterLastClientLine.shift();
-      try {
-        options.onProblemText?.(text);
-      } catch (error) {
-        // Explaining a line must never cost the run its log or its verdict.
-        logger.warning(`Could not match a server line against the known problems: ${errorMessage(error)}`);
-      }
+      relayProblemText(text, options.onProblemText, logger);
     }
   };
   let stallTimer: NodeJS.Timeout | undefined;
@@ -199,12 +194,10 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
 
   logger.info(`Starting the server: ${command.display}`);
   logger.info(`Its console output goes to ${options.logFile}`);
-  const child: ChildProcess = spawn(command.command, command.args, {
-    cwd: options.home,
-    // Its own process group, so that the server and everything it starts can be stopped together.
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: launcherEnv(command, options.env ?? process.env),
+  const child = spawnServerGroup(command, {
+    home: options.home,
+    stdio: 'pipe',
+    ...(options.env ? { env: options.env } : {}),
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -276,12 +269,10 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   timers.push(setTimeout(() => fire({ type: 'timeout' }), options.timeoutMs));
   const progress = setInterval(() => {
     const last = matcher.state().lastProgress;
-    const elapsed = formatDuration(Date.now() - startedAt);
+    const elapsed = describeRunTime(Date.now() - startedAt);
     void monitor.progressLines().then((sessions) => {
       if (fired) return;
-      logger.info(
-        [`The server has run for ${elapsed}; last migration line: ${last ?? '(none yet)'}`, ...sessions].join('\n'),
-      );
+      logger.info([`${elapsed}; last migration line: ${last ?? '(none yet)'}`, ...sessions].join('\n'));
     });
   }, options.progressIntervalMs ?? 30_000);
   const stallCheck =
@@ -407,13 +398,58 @@ function reportEvent(event: LogEvent, kind: ServerRunKind, logger: Logger): void
   }
 }
 
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+/** `exit code N`, `signal S` or `no exit code`: how a server process ended, for reasons and log lines. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   if (signal) return `signal ${signal}`;
   return code === null ? 'no exit code' : `exit code ${code}`;
 }
 
+/** The opening of a progress line: `The server has run for 2 min 5 s`. */
+export function describeRunTime(elapsedMs: number): string {
+  return `The server has run for ${formatDuration(elapsedMs)}`;
+}
+
+/**
+ * Hands one WARN/ERROR text to the caller's `onProblemText`; a callback that throws is logged and costs the run
+ * nothing: explaining a line must never cost the run its log or its verdict.
+ */
+export function relayProblemText(
+  text: ProblemText,
+  onProblemText: ((problem: ProblemText) => void) | undefined,
+  logger: Logger,
+): void {
+  try {
+    onProblemText?.(text);
+  } catch (error) {
+    logger.warning(`Could not match a server line against the known problems: ${errorMessage(error)}`);
+  }
+}
+
+export interface SpawnServerOptions {
+  /** The API-M home: the server's working folder. */
+  home: string;
+  /** Its console: pipes for the caller to read, or a file descriptor both stdout and stderr are opened on. */
+  stdio: 'pipe' | number;
+  /** The base environment launcherEnv reduces; default this process's. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Spawns the launcher `command` in a process group of its own (its pid is the group's id), so that the server and
+ * everything it starts can be stopped together, in the environment launcherEnv gives it.
+ */
+export function spawnServerGroup(command: ServerCommand, options: SpawnServerOptions): ChildProcess {
+  const output = options.stdio;
+  return spawn(command.command, command.args, {
+    cwd: options.home,
+    detached: true,
+    stdio: ['ignore', output, output],
+    env: launcherEnv(command, options.env ?? process.env),
+  });
+}
+
 /** The promise's value, or undefined when it takes longer than `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

@@ -66,6 +66,8 @@ export interface StandInBehaviour {
   organizationColumn?: boolean;
   /** The start fails before any log record: SEVERE "Error while performing configuration changes" on stderr, the JVM exits 1. */
   startFails?: boolean;
+  /** The start fails later: FATAL "WSO2 Carbon initialization Failed" (CarbonServerManager) with its trace; the JVM stays up. */
+  initFatal?: boolean;
   /** Normal start: nothing answers on the management HTTPS port. */
   noHttps?: boolean;
   /** Normal start: for N ms after the start the Publisher API lists no API (the index is being built). */
@@ -110,6 +112,7 @@ export async function writeStandInConf(home: string, behaviour: StandInBehaviour
     behaviour.hostileOutput && 'hostile-output',
     behaviour.organizationColumn && 'organization-column',
     behaviour.startFails && 'start-fails',
+    behaviour.initFatal && 'init-fatal',
     behaviour.noHttps && 'no-https',
     behaviour.indexNeverCompletes && 'index-never-completes',
     behaviour.indexDelayMs !== undefined && `index-delay-ms=${behaviour.indexDelayMs}`,

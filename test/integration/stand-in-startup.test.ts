@@ -1,7 +1,7 @@
 /**
  * The stand-in's normal start (the guide's Server Startup Actions): the start lines, the index in <HOME>/solr, and
  * the management HTTPS port with the DCR, token and Publisher API endpoints, reading AM_API of a real PostgreSQL
- * and MariaDB database; the switches no-https, index-delay-ms, index-never-completes and start-fails; the
+ * and MariaDB database; the switches no-https, index-delay-ms, index-never-completes, start-fails and init-fatal; the
  * responder ending with the server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,12 +11,11 @@ import { request, type RequestOptions } from 'node:https';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DatabaseTarget } from '../../src/config/types.js';
-import { openSession } from '../../src/db/session.js';
-import { createScratchMariadb, createScratchPostgres, type ScratchDatabase } from '../helpers/databases.js';
+import type { ScratchDatabase } from '../helpers/databases.js';
 import { fakeJavaHome } from '../helpers/java.js';
-import { installStandIn, type StandInBehaviour, type StandInHome } from '../helpers/stand-in.js';
-import { createTempDirs, makeApimHome } from '../helpers/wso2-fixtures.js';
+import type { StandInHome } from '../helpers/stand-in.js';
+import { makeStartupHome, STARTUP_ADMIN, type StartupHome, type StartupHomeSetup } from '../helpers/startup-home.js';
+import { createTempDirs } from '../helpers/wso2-fixtures.js';
 
 const temp = createTempDirs('apim-migrate-stand-in-startup-');
 const groups: number[] = [];
@@ -35,7 +34,7 @@ afterEach(async () => {
 });
 
 const STARTED = /WSO2 Carbon started in \d+ sec$/m;
-const ADMIN = { user: 'admin', password: 'admin-pw' };
+const ADMIN = STARTUP_ADMIN;
 
 interface Server {
   child: ChildProcess;
@@ -73,72 +72,11 @@ async function started(standIn: StandInHome, args: string[] = []): Promise<Serve
   return server;
 }
 
-/** A port offset of its own for each home, so that parallel test files do not meet on one port. */
-function freshOffset(): number {
-  return 20_000 + Math.floor(Math.random() * 30_000);
-}
-
-/** The super tenant's APIs and one of a tenant, in a 4.2.0-shaped AM_API (ORGANIZATION since 4.0.0). */
-async function seedApis(target: DatabaseTarget): Promise<void> {
-  const session = await openSession(target);
-  try {
-    await session.query(
-      'CREATE TABLE AM_API (API_ID INTEGER PRIMARY KEY, API_UUID VARCHAR(256), API_PROVIDER VARCHAR(200), ' +
-        'API_NAME VARCHAR(200), API_VERSION VARCHAR(30), CONTEXT VARCHAR(256), ORGANIZATION VARCHAR(100))',
-    );
-    await session.query(
-      'INSERT INTO AM_API VALUES ' +
-        "(1, 'a1', 'admin', 'PizzaShackAPI', '1.0.0', '/pizzashack/1.0.0', 'carbon.super'), " +
-        "(2, 'a2', 'admin', 'StarWarsAPI', '1.0.0', '/swapi/1.0.0', 'carbon.super'), " +
-        "(3, 'a3', 'tenantadmin@tenant.example', 'WeatherAPI', '2.1.0', '/t/tenant.example/weather', 'tenant.example'), " +
-        "(4, 'a4', 'admin', 'PhoneVerification', '2.0.0', '/phone/2.0.0', 'carbon.super')",
-    );
-  } finally {
-    await session.close();
-  }
-}
-
-interface HomeSetup {
-  engine?: 'postgres' | 'mariadb';
-  behaviour?: StandInBehaviour;
-}
-
-interface StartupHome {
-  standIn: StandInHome;
-  port: number;
-}
-
 /** A 4.2.0 home whose apim_db is a scratch database with AM_API rows, its own port offset and admin password. */
-async function startupHome(setup: HomeSetup = {}): Promise<StartupHome> {
-  const engine = setup.engine ?? 'postgres';
-  const database =
-    engine === 'postgres' ? await createScratchPostgres('standin_https') : await createScratchMariadb('standin_https');
-  databases.push(database);
-  await seedApis(database.target);
-  const { host, port, database: name, username, password } = database.target;
-  const url =
-    engine === 'postgres' ? `jdbc:postgresql://${host}:${port}/${name}` : `jdbc:mysql://${host}:${port}/${name}`;
-  const offset = freshOffset();
-  const toml = [
-    '[server]',
-    'hostname = "localhost"',
-    `offset = ${offset}`,
-    '',
-    '[super_admin]',
-    `username = "${ADMIN.user}"`,
-    `password = "${ADMIN.password}"`,
-    '',
-    '[database.apim_db]',
-    `type = "${engine === 'postgres' ? 'postgre' : 'mysql'}"`,
-    `url = "${url}"`,
-    `username = "${username}"`,
-    `password = "${password}"`,
-    '',
-  ].join('\n');
-  const dir = await temp.make();
-  await makeApimHome(dir, { version: '4.2.0', deploymentToml: toml });
-  const standIn = await installStandIn(dir, setup.behaviour ? { behaviour: setup.behaviour } : {});
-  return { standIn, port: 9443 + offset };
+async function startupHome(setup: StartupHomeSetup = {}): Promise<StartupHome> {
+  const home = await makeStartupHome(await temp.make(), setup);
+  if (home.database) databases.push(home.database);
+  return home;
 }
 
 /** The responder's certificate, trusted for this one request to 127.0.0.1 and no other host. */
@@ -357,6 +295,22 @@ describe('a normal start of the stand-in', () => {
     expect(server.stdout()).not.toMatch(STARTED);
     expect(await listening(home.port)).toBe(false);
     expect(existsSync(join(home.standIn.home, 'solr'))).toBe(false);
+  });
+
+  it('init-fatal: the FATAL record of CarbonServerManager with its trace, no start line, and the JVM stays up', async () => {
+    const home = await startupHome({ behaviour: { initFatal: true } });
+    const server = await launch(home.standIn);
+    await waitFor(
+      () =>
+        /FATAL - CarbonServerManager WSO2 Carbon initialization Failed\norg\.wso2\.carbon\.CarbonException: .*\n\tat /.test(
+          server.stdout(),
+        ),
+      'the FATAL record and its trace',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.child.exitCode).toBeNull();
+    expect(server.stdout()).not.toMatch(STARTED);
+    await stopServer(home, server);
   });
 
   it('the responder ends with the server: on --stop, and when the JVM is killed', async () => {

@@ -1,6 +1,6 @@
 /**
- * Which backups a restore trusts: the manifest authentication (an HMAC of the passphrase, an Ed25519 signature),
- * and the origin of a GitHub run.
+ * Which backups a restore trusts: the manifest authentication (an HMAC of the passphrase, an Ed25519 signature), the
+ * manifest schema's rules for home files, and the origin of a GitHub run.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,13 @@ import {
   SigningKeyError,
   verifyManifestAuthentication,
 } from '../../src/backup/authentication.js';
-import { backupManifestSchema, serializeManifest, type BackupManifest } from '../../src/backup/manifest.js';
+import {
+  backupManifestSchema,
+  serializeManifest,
+  storedFilesOf,
+  type BackupManifest,
+  type BackupManifestHomeFile,
+} from '../../src/backup/manifest.js';
 import { InputError } from '../../src/core/errors.js';
 import { backupSigningKey, expectedBackupEncryption } from '../../src/stages/backup-keys.js';
 import { originProblems, trustedWorkflows } from '../../src/stages/backup-trust.js';
@@ -173,6 +179,103 @@ describe('manifest authentication', () => {
       backup: { recipient, identityEnv: 'ID', retentionDays: 30, allowPlaintextBackups: true },
     });
     expect(expectedBackupEncryption(toRecipient)).toEqual({ mode: 'recipient', recipient, allowPlaintext: true });
+  });
+});
+
+describe('the manifest of a backup of API-M home files', () => {
+  const solr: BackupManifestHomeFile = {
+    path: 'solr',
+    kind: 'folder',
+    present: true,
+    file: 'home-1-solr.tar.gz.age',
+    bytes: 2048,
+    sha256: 'b'.repeat(64),
+    encrypted: true,
+    entries: 12,
+    contentBytes: 90_000,
+  };
+  const toml: BackupManifestHomeFile = {
+    path: 'repository/conf/deployment.toml',
+    kind: 'file',
+    present: true,
+    file: 'home-2-deployment.toml.age',
+    bytes: 700,
+    sha256: 'c'.repeat(64),
+    encrypted: true,
+    contentBytes: 512,
+  };
+  const home = (homeFiles: unknown[]): unknown => ({ ...manifest(), stage: 'startup', databases: [], homeFiles });
+  const issues = (value: unknown): string[] => {
+    const result = backupManifestSchema.safeParse(value);
+    return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  };
+
+  it('holds home files instead of databases, and lists their stored files after the dumps', () => {
+    const absent = { path: 'solr', kind: 'folder', present: false, encrypted: true };
+    expect(issues(home([solr, toml]))).toEqual([]);
+    expect(issues(home([absent, toml]))).toEqual([]);
+    const parsed = backupManifestSchema.parse(home([absent, toml]));
+    expect(storedFilesOf(parsed)).toEqual([
+      { file: toml.file, bytes: toml.bytes, sha256: toml.sha256, encrypted: true },
+    ]);
+    const both = backupManifestSchema.parse({ ...manifest(), homeFiles: [solr] });
+    expect(storedFilesOf(both).map((entry) => entry.file)).toEqual(['apim_db.pgdump.age', solr.file]);
+    // A database backup is what it always was.
+    expect(issues(manifest())).toEqual([]);
+    expect(issues({ ...manifest(), databases: [] })).toEqual([
+      'databases: a backup holds at least one database or home file',
+    ]);
+    expect(issues(home([]))).toHaveLength(1);
+  });
+
+  it('accepts only relative paths inside the home', () => {
+    for (const path of [
+      '../solr',
+      '/solr',
+      'solr/../../etc',
+      './solr',
+      'solr//data',
+      'solr/',
+      '-rf',
+      'a b',
+      'sol\\r',
+      '',
+    ]) {
+      expect(issues(home([{ ...solr, path }])), path).not.toEqual([]);
+    }
+    for (const path of ['solr', '.solr-old', 'repository/conf/deployment.toml', 'a_b/c-d.e']) {
+      expect(issues(home([{ ...solr, path }])), path).toEqual([]);
+    }
+  });
+
+  it('has a stored file exactly for a present item, and entries for a folder only', () => {
+    const { sha256: _sha, ...noDigest } = solr;
+    expect(issues(home([noDigest]))).toEqual(['homeFiles.0.sha256: is required for a present folder']);
+    const { entries: _entries, ...noEntries } = solr;
+    expect(issues(home([noEntries]))).toEqual(['homeFiles.0.entries: is required for a present folder']);
+    expect(issues(home([{ ...toml, entries: 1 }]))).toEqual(['homeFiles.0.entries: is not allowed for a file']);
+    expect(issues(home([{ ...solr, present: false }]))).toContain(
+      'homeFiles.0.file: is not allowed for an absent item',
+    );
+    expect(issues(home([{ ...solr, file: '../solr.tar.gz' }]))).not.toEqual([]);
+  });
+
+  it('lists each path and stored file once, and no item inside another', () => {
+    expect(issues(home([solr, { ...toml, path: 'solr' }]))).toEqual([
+      'homeFiles: solr is listed twice, or inside another item',
+    ]);
+    expect(issues(home([solr, { ...toml, path: 'solr/conf/schema.xml' }]))).toEqual([
+      'homeFiles: solr/conf/schema.xml is listed twice, or inside another item',
+    ]);
+    expect(issues(home([solr, { ...toml, file: solr.file }]))).toEqual([
+      `homeFiles: file ${solr.file} is listed twice`,
+    ]);
+    expect(issues(home([{ ...toml, file: 'manifest.json' }]))).toEqual([
+      'homeFiles: file manifest.json is listed twice',
+    ]);
+    expect(issues({ ...manifest(), homeFiles: [{ ...solr, file: 'apim_db.pgdump.age' }] })).toEqual([
+      'homeFiles: file apim_db.pgdump.age is listed twice',
+    ]);
   });
 });
 

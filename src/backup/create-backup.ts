@@ -3,7 +3,8 @@
  * per physical database (`<db>.pgdump` or `<db>.sql.gz`, plus `.age` when encrypted) and `manifest.json`,
  * uploaded as one artifact and read back from the store to check every byte before a stage may change data.
  * The dialect of each database runs its dump tool; this module streams the output through gzip and age into the
- * file, counts and hashes it, writes the manifest, and hands the artifact to the store.
+ * file, counts and hashes it, writes the manifest, and hands the artifact to the store. {@link storeBackup} is the
+ * part every backup artifact shares (the home backup of home-backup.ts too).
  */
 
 import { createHash, type KeyObject } from 'node:crypto';
@@ -36,8 +37,10 @@ import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   serializeManifest,
+  storedFilesOf,
   type BackupManifest,
   type BackupManifestDatabase,
+  type BackupManifestHomeFile,
 } from './manifest.js';
 import { createParallelGzip } from './parallel-gzip.js';
 import { authenticateManifest } from './authentication.js';
@@ -49,23 +52,27 @@ export interface BackupDatabase {
   target: DatabaseTarget;
 }
 
-export interface CreateBackupOptions {
+/** What every backup artifact is written with, whatever it holds. */
+export interface BackupArtifactOptions {
   stage: string;
   artifactName: string;
-  /** One entry per physical database (see groupPhysicalDatabases). */
-  databases: BackupDatabase[];
   store: ArtifactStore;
   run: RunIdentity;
   encryption: EncryptionMode;
   /** `backup.signingKeyEnv`'s Ed25519 key: the manifest is signed with it (passphrase backups also get an HMAC). */
   signingKey?: KeyObject;
   logger: Logger;
-  /** The run's secrets (config/secrets.ts): the tools' stderr is masked with them. */
-  secrets: SecretMasker;
-  /** Where the dump files are written; they stay there after the upload unless the store moved them into place. */
+  /** Where the backup's files are written; they stay there after the upload unless the store moved them into place. */
   workDir: string;
   retentionDays: number;
   toolVersion: string;
+}
+
+export interface CreateBackupOptions extends BackupArtifactOptions {
+  /** One entry per physical database (see groupPhysicalDatabases). */
+  databases: BackupDatabase[];
+  /** The run's secrets (config/secrets.ts): the tools' stderr is masked with them. */
+  secrets: SecretMasker;
   /** How often a progress line is logged while a dump runs. Default 5000. */
   progressIntervalMs?: number;
 }
@@ -78,6 +85,12 @@ export interface BackupResult {
    * its files here (the local folder store), otherwise in the work dir.
    */
   files: string[];
+}
+
+/** What the files of a backup hold, for its manifest. */
+export interface BackupContents {
+  databases: BackupManifestDatabase[];
+  homeFiles?: BackupManifestHomeFile[];
 }
 
 /** The uploaded backup did not come back byte for byte; no stage may rely on it. */
@@ -96,18 +109,35 @@ export class BackupVerificationError extends Error {
 export async function createBackup(options: CreateBackupOptions): Promise<BackupResult> {
   const { logger } = options;
   if (options.databases.length === 0) throw new Error('createBackup: no databases to back up');
+  return storeBackup(options, async (dir) => {
+    const databases: BackupManifestDatabase[] = [];
+    for (const database of options.databases) {
+      const label = database.names.join(' = ');
+      databases.push(
+        await logger.group(`Backing up ${label}`, () => dumpDatabase(options, database, dir, options.secrets)),
+      );
+    }
+    return { databases };
+  });
+}
+
+/**
+ * Writes, stores and verifies one backup artifact: `write` puts the backup's files into a fresh folder of the work
+ * dir and says what they hold; their manifest is authenticated and written last, the artifact is uploaded and read
+ * back from the store. Whatever fails, the folder goes (partial files are of no use, and may hold plaintext).
+ */
+export async function storeBackup(
+  options: BackupArtifactOptions,
+  write: (dir: string) => Promise<BackupContents>,
+): Promise<BackupResult> {
+  const { logger } = options;
   checkEncryptionMode(options.encryption);
-  const masker = options.secrets;
 
   await mkdir(options.workDir, { recursive: true });
   const dir = await mkdtemp(path.join(options.workDir, `${options.artifactName}-`));
   const createdAt = new Date().toISOString();
   try {
-    const entries: BackupManifestDatabase[] = [];
-    for (const database of options.databases) {
-      const label = database.names.join(' = ');
-      entries.push(await logger.group(`Backing up ${label}`, () => dumpDatabase(options, database, dir, masker)));
-    }
+    const contents = await write(dir);
     const manifest = await authenticateManifest(
       {
         format: MANIFEST_FORMAT,
@@ -122,7 +152,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
           options.encryption.kind === 'recipient'
             ? { mode: 'recipient', recipient: options.encryption.recipient.trim() }
             : { mode: options.encryption.kind },
-        databases: entries,
+        databases: contents.databases,
+        ...(contents.homeFiles === undefined ? {} : { homeFiles: contents.homeFiles }),
       },
       {
         ...(options.encryption.kind === 'passphrase' ? { passphrase: options.encryption.passphrase } : {}),
@@ -132,7 +163,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     // The manifest comes last: a backup without one is, by definition, incomplete.
     const manifestPath = path.join(dir, MANIFEST_FILE);
     await writeFile(manifestPath, serializeManifest(manifest), { mode: 0o600 });
-    let files = [...entries.map((entry) => path.join(dir, entry.file)), manifestPath];
+    const stored = storedFilesOf(manifest);
+    let files = [...stored.map((entry) => path.join(dir, entry.file)), manifestPath];
 
     logger.info(`Uploading ${options.artifactName} (${files.length} files) to ${options.store.description}`);
     // The files were written for the store alone: a store on this machine may move them instead of copying them.
@@ -141,15 +173,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       moveFiles: true,
     });
     await verifyStoredBackup(options, artifact, manifest);
-    const stored = artifact.localDir;
-    if (stored !== undefined) files = files.map((file) => path.join(stored, path.basename(file)));
+    const storeDir = artifact.localDir;
+    if (storeDir !== undefined) files = files.map((file) => path.join(storeDir, path.basename(file)));
+    const listed = stored.map((e) => `${e.file} ${formatBytes(e.bytes)}`).join(', ');
     logger.info(
-      `Backup ${options.artifactName} verified: ${entries.map((e) => `${e.file} ${formatBytes(e.bytes)}`).join(', ')}` +
+      `Backup ${options.artifactName} verified: ${listed || `only its ${MANIFEST_FILE}`}` +
         ` (encryption: ${describeEncryption(options.encryption)}; manifest ${describeAuthentication(manifest)})`,
     );
     return { artifact, manifest, files };
   } catch (error) {
-    // Partial dumps are of no use to anyone and may hold plaintext data.
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
@@ -160,7 +192,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
  * files on this machine (the local folder store), otherwise downloaded into a scratch folder.
  */
 async function verifyStoredBackup(
-  options: CreateBackupOptions,
+  options: BackupArtifactOptions,
   artifact: StoredArtifact,
   manifest: BackupManifest,
 ): Promise<void> {
@@ -175,7 +207,7 @@ async function verifyStoredBackup(
 }
 
 async function checkStoredBackup(
-  options: CreateBackupOptions,
+  options: BackupArtifactOptions,
   artifact: StoredArtifact,
   manifest: BackupManifest,
   dir: string,
@@ -184,7 +216,7 @@ async function checkStoredBackup(
   const storedManifest = await readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
   if (storedManifest === undefined) problems.push(`${MANIFEST_FILE} is missing`);
   else if (storedManifest !== serializeManifest(manifest)) problems.push(`${MANIFEST_FILE} differs`);
-  for (const entry of manifest.databases) {
+  for (const entry of storedFilesOf(manifest)) {
     const problem = await checkFile(path.join(dir, entry.file), entry.bytes, entry.sha256);
     if (problem) problems.push(`${entry.file}: ${problem}`);
   }
@@ -273,11 +305,10 @@ async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessE
   // The raw bytes are only counted, for the progress lines: hashing them too would cost a second sha256 pass
   // over every byte of the dump, and only the written file's digest goes into the manifest.
   const raw = createMeter({ hash: false });
-  const written = createMeter();
-  const stages: Array<NodeJS.ReadWriteStream> = [raw.stream];
-  if (context.dialect.compressDump) stages.push(createParallelGzip());
-  if (options.encryption.kind !== 'none') stages.push(Duplex.from(encryptTransform(options.encryption)));
-  stages.push(written.stream);
+  const { stages, written } = backupFileStages({
+    compress: context.dialect.compressDump,
+    encryption: options.encryption,
+  });
 
   const started = Date.now();
   const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
@@ -294,9 +325,11 @@ async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessE
   const run = startTool(tool, args, env, 'ignore', masker);
   try {
     await superviseTool(run, `dumping ${label}`, [
-      pipeline([run.child.stdout, ...stages, createWriteStream(output, { mode: 0o600 })]).catch((error: unknown) => {
-        throw new Error(`writing the dump of ${label} to ${output} failed: ${errorMessage(error)}`, { cause: error });
-      }),
+      pipeline([run.child.stdout, raw.stream, ...stages, createWriteStream(output, { mode: 0o600 })]).catch(
+        (error: unknown) => {
+          throw new Error(`writing the dump of ${label} to ${output} failed: ${errorMessage(error)}`, { cause: error });
+        },
+      ),
       countRows(session).then((counts) => {
         rowCounts = counts;
       }),
@@ -308,14 +341,30 @@ async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessE
   return { bytes: written.bytes, sha256: written.digest(), rowCounts };
 }
 
-interface Meter {
+/**
+ * The streams a backup file's bytes pass on their way to the file: gzip when asked, age when the backup is encrypted,
+ * then `written`, which counts and hashes what the file gets.
+ */
+export function backupFileStages(options: { compress: boolean; encryption: EncryptionMode }): {
+  stages: NodeJS.ReadWriteStream[];
+  written: Meter;
+} {
+  const written = createMeter();
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (options.compress) stages.push(createParallelGzip());
+  if (options.encryption.kind !== 'none') stages.push(Duplex.from(encryptTransform(options.encryption)));
+  stages.push(written.stream);
+  return { stages, written };
+}
+
+export interface Meter {
   stream: Transform;
   readonly bytes: number;
   digest(): string;
 }
 
 /** A pass-through that counts and (unless told not to) hashes the bytes that flow through it. */
-function createMeter(options: { hash?: boolean } = {}): Meter {
+export function createMeter(options: { hash?: boolean } = {}): Meter {
   const hash = options.hash === false ? undefined : createHash('sha256');
   let bytes = 0;
   const stream = new Transform({

@@ -41,7 +41,14 @@ import {
   type ManifestVerifier,
   type Proof,
 } from './authentication.js';
-import { backupManifestSchema, MANIFEST_FILE, type BackupManifest, type BackupManifestDatabase } from './manifest.js';
+import {
+  backupManifestSchema,
+  MANIFEST_FILE,
+  storedFilesOf,
+  type BackupManifest,
+  type BackupManifestDatabase,
+  type ManifestStoredFile,
+} from './manifest.js';
 import { CHECKPOINT_BYTES, readCheckedFile, StoredFileMismatch } from './checked-read.js';
 
 export interface RestoreOptions {
@@ -125,17 +132,22 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   checkDecryptionMode(decryption);
   const masker = options.secrets;
 
-  const backup = `backup ${options.artifactName} of run ${options.runId ?? 'this run'}`;
+  const backup = describeBackup(options);
   await mkdir(options.workDir, { recursive: true });
   const dir = await mkdtemp(path.join(options.workDir, `restore-${options.artifactName}-`));
   try {
     const plainDir = path.join(dir, 'plain');
     await mkdir(plainDir, { mode: 0o700 });
-    const backupDir = await fetchBackup(options, path.join(dir, 'download'), backup);
+    const { backupDir, manifest } = await fetchCheckedBackup(options, path.join(dir, 'download'));
     // The manifest is the one the ledger recorded, and each file is then checked against its sha256 below: every
     // byte is the backup's own, which the backup saw complete. A full pass over a gzip dump would add nothing.
     const ledgerChecked = options.manifestSha256 !== undefined;
-    const manifest = await checkManifest(backupDir, options, backup);
+    if (manifest.databases.length === 0) {
+      throw new BackupRejectedError(
+        `${backup} is a backup of API-M home files (${manifest.stage}), not of databases: restore it with ` +
+          `restore --stage ${manifest.stage}. Nothing was changed.`,
+      );
+    }
     const matches = matchDatabases(manifest, options.databases, backup);
 
     // Every file is read against the manifest, decrypted and checked as a dump before any database is touched, in one
@@ -231,15 +243,31 @@ export type ManifestReadOptions = Pick<
  * artifacts come as one archive) and removed again.
  */
 export async function readTrustedManifest(options: ManifestReadOptions): Promise<BackupManifest> {
-  const backup = `backup ${options.artifactName} of run ${options.runId ?? 'this run'}`;
   await mkdir(options.workDir, { recursive: true });
   const dir = await mkdtemp(path.join(options.workDir, `manifest-${options.artifactName}-`));
   try {
-    const backupDir = await fetchBackup(options, path.join(dir, 'download'), backup);
-    return await checkManifest(backupDir, options, backup);
+    return (await fetchCheckedBackup(options, path.join(dir, 'download'))).manifest;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** `backup <artifact> of run <run>`, as every message of a restore names the backup. */
+export function describeBackup(options: Pick<ManifestReadOptions, 'artifactName' | 'runId'>): string {
+  return `backup ${options.artifactName} of run ${options.runId ?? 'this run'}`;
+}
+
+/**
+ * Fetches a backup and checks its manifest as every restore does, before any of its files is read: the folder that
+ * holds its files (the store's own, read in place, or `downloadDir`) and the manifest.
+ */
+export async function fetchCheckedBackup(
+  options: ManifestReadOptions,
+  downloadDir: string,
+): Promise<{ backupDir: string; manifest: BackupManifest }> {
+  const backup = describeBackup(options);
+  const backupDir = await fetchBackup(options, downloadDir, backup);
+  return { backupDir, manifest: await checkManifest(backupDir, options, backup) };
 }
 
 /** Every check of the manifest that a restore makes before it reads a dump. */
@@ -332,7 +360,7 @@ function checkEncryption(manifest: BackupManifest, expected: ExpectedEncryption,
     new BackupRejectedError(
       `${backup} ${why}. Nothing was changed; restore from a backup taken with this config's encryption.`,
     );
-  const inconsistent = manifest.databases.filter((entry) => entry.encrypted !== (mode !== 'none'));
+  const inconsistent = storedFilesOf(manifest).filter((entry) => entry.encrypted !== (mode !== 'none'));
   if (inconsistent.length > 0) {
     throw reject(
       `is inconsistent: its manifest says the backup is ${describe(mode, recipient)}, but lists ${inconsistent.map((entry) => entry.file).join(', ')} as ${mode === 'none' ? 'encrypted' : 'not encrypted'}`,
@@ -440,16 +468,16 @@ function matchDatabases(
 }
 
 /** Every file is there with the manifest's size: the part of the check that needs no read, for all files at once. */
-async function checkSizes(dir: string, manifest: BackupManifest, backup: string): Promise<void> {
+export async function checkSizes(dir: string, manifest: BackupManifest, backup: string): Promise<void> {
   const problems: string[] = [];
-  for (const entry of manifest.databases) {
+  for (const entry of storedFilesOf(manifest)) {
     const problem = await checkFileSize(path.join(dir, entry.file), entry.bytes);
     if (problem) problems.push(`${entry.file}: ${problem}`);
   }
   if (problems.length > 0) throw notAsInManifest(backup, problems);
 }
 
-function notAsInManifest(backup: string, problems: string[]): BackupRejectedError {
+export function notAsInManifest(backup: string, problems: string[]): BackupRejectedError {
   return new BackupRejectedError(
     `${backup} does not match its manifest (${problems.join('; ')}): a file is truncated, damaged or was replaced ` +
       'after the backup. Nothing was changed; download it again or restore from another backup.',
@@ -468,14 +496,20 @@ interface PreparedDump {
   changed: () => StoredFileMismatch | undefined;
 }
 
-interface StoredDump {
-  entry: BackupManifestDatabase;
-  dialect: Dialect;
+/** A file of a backup, to be read against its manifest entry. */
+export interface StoredBackupFile {
+  entry: ManifestStoredFile;
   /** The stored file, in the store's folder or where it was downloaded. */
   file: string;
-  plainDir: string;
   decryption: DecryptionMode;
+  /** The backup, for messages: see {@link describeBackup}. */
   backup: string;
+}
+
+interface StoredDump extends StoredBackupFile {
+  entry: BackupManifestDatabase;
+  dialect: Dialect;
+  plainDir: string;
 }
 
 /**
@@ -490,9 +524,9 @@ async function prepareDump(
 ): Promise<PreparedDump> {
   const { entry, dialect, file, decryption, backup } = stored;
   const expected = { bytes: entry.bytes, sha256: entry.sha256 };
-  const record: string[] = [];
-  const firstRead = readCheckedFile(file, expected, { record });
   if (dialect.restoreInput === 'stream') {
+    const record: string[] = [];
+    const firstRead = readCheckedFile(file, expected, { record });
     const checked = await readDump(firstRead, stored, (plain) =>
       checkDump(dialect, entry, { ...check, input: plain }, backup),
     );
@@ -514,7 +548,7 @@ async function prepareDump(
     return { checked, openDump, changed: () => changed };
   }
   const copy = path.join(stored.plainDir, plainName(entry));
-  await readDump(firstRead, stored, (plain) => pipeline(plain, createWriteStream(copy, { mode: 0o600, flags: 'wx' })));
+  await copyStoredFile(stored, copy);
   const input = createReadStream(copy, COPY_READS);
   try {
     const checked = await checkDump(dialect, entry, { ...check, input }, backup);
@@ -524,8 +558,18 @@ async function prepareDump(
   }
 }
 
-/** The name of a dump's private copy: the stored file's, without `.age`. */
-function plainName(entry: BackupManifestDatabase): string {
+/**
+ * Writes the plaintext of a stored file to `copy`, a new private file, in one read that hashes what it reads: it ends
+ * with the file checked against its manifest entry, refused when it does not match, whatever the decryption found.
+ */
+export async function copyStoredFile(stored: StoredBackupFile, copy: string): Promise<void> {
+  const { bytes, sha256 } = stored.entry;
+  const source = readCheckedFile(stored.file, { bytes, sha256 }, { record: [] });
+  await readDump(source, stored, (plain) => pipeline(plain, createWriteStream(copy, { mode: 0o600, flags: 'wx' })));
+}
+
+/** The name of a stored file's private copy: the stored file's, without `.age`. */
+export function plainName(entry: ManifestStoredFile): string {
   if (!entry.encrypted) return entry.file;
   return entry.file.endsWith(AGE_EXTENSION) ? entry.file.slice(0, -AGE_EXTENSION.length) : `${entry.file}.plain`;
 }
@@ -537,7 +581,7 @@ function plainName(entry: BackupManifestDatabase): string {
  */
 async function readDump<T>(
   source: AsyncIterable<Uint8Array>,
-  stored: StoredDump,
+  stored: StoredBackupFile,
   use: (plain: Readable) => Promise<T>,
 ): Promise<T> {
   let outcome: PromiseSettledResult<T>;
@@ -557,7 +601,7 @@ async function readDump<T>(
 /** Decrypts a stored dump on its way to `use`, with errors that say whether the key or the file is wrong. */
 async function decryptDump<T>(
   encrypted: Readable,
-  stored: StoredDump,
+  stored: StoredBackupFile,
   use: (plain: Readable) => Promise<T>,
 ): Promise<T> {
   const { entry, decryption, backup } = stored;

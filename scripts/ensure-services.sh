@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients, age and openssl installed,
-# PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
+# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients, age, openssl, tar and gzip
+# installed, PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
 # (the local PostgreSQL trusts every other login, so a wrong password could not be tested).
 # Idempotent; run as root. Prints one line per action it takes.
 set -euo pipefail
@@ -35,6 +35,9 @@ install_clients() {
   command -v java >/dev/null 2>&1 || install_package openjdk-17-jre-headless
   # openssl: the stand-in server's HTTPS responder makes its self-signed certificate with it.
   command -v openssl >/dev/null 2>&1 || install_package openssl
+  # tar and gzip: the startup stage keeps folders of the API-M home as gzip'd tar archives, and unpacks them again.
+  command -v tar >/dev/null 2>&1 || install_package tar
+  command -v gzip >/dev/null 2>&1 || install_package gzip
 }
 
 pg_cluster_version() {

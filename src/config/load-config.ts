@@ -229,6 +229,7 @@ async function resolveConfig(file: ConfigFile, context: ResolveContext): Promise
       ...file.server,
       ...(file.server.javaHome === undefined ? {} : { javaHome: resolvePath(file.server.javaHome) }),
     },
+    startup: { ...file.startup },
     store: { dir: resolvePath(file.store.dir), groupAccess: file.store.groupAccess },
   };
 }

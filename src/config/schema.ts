@@ -105,6 +105,18 @@ export const configSchema = z.strictObject({
       clientStartSeconds: 300,
       stallWarnMinutes: 15,
     }),
+  startup: z
+    .strictObject({
+      /** The variable that holds the admin's user name, for the Publisher API's count of APIs. */
+      adminUserEnv: envName.optional(),
+      /** The variable that holds the admin's password; set with adminUserEnv or not at all. */
+      adminPasswordEnv: envName.optional(),
+      /** How long the Publisher API may take to list every super-tenant API of AM_API (the new index complete). */
+      indexWaitMinutes: positive.default(30),
+      /** Leave the server running after the checks: the first start after the migration is then the live one. */
+      leaveRunning: z.boolean().default(false),
+    })
+    .default({ indexWaitMinutes: 30, leaveRunning: false }),
   store: z
     .strictObject({
       dir: path.default('.apim-migrate'),
@@ -172,6 +184,14 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
           'backup.recipient needs backup.identityEnv: the variable that holds the age identity used for restores',
       });
     }
+  }
+  const startup = raw['startup'];
+  if (isRecord(startup) && (startup['adminUserEnv'] === undefined) !== (startup['adminPasswordEnv'] === undefined)) {
+    violations.push({
+      path: ['startup', startup['adminUserEnv'] === undefined ? 'adminPasswordEnv' : 'adminUserEnv'],
+      message:
+        'startup.adminUserEnv and startup.adminPasswordEnv go together: set both (the variables that hold the admin user and password the Publisher API is read with) or neither',
+    });
   }
   return violations;
 }

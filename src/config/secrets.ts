@@ -27,7 +27,7 @@ function isPasswordParam(name: string): boolean {
 
 /**
  * The database passwords, the password parameters of their JDBC URLs, the backup passphrase, the age identity, the
- * manifest signing key, the store's credentials and the GitHub token, with the variables that hold them.
+ * manifest signing key, the admin password of the startup stage, the store's credentials and the GitHub token, with the variables that hold them.
  */
 export function collectSecrets(
   config: ResolvedConfig,
@@ -43,7 +43,8 @@ export function collectSecrets(
   }
   for (const value of fromDatabases) values.add(value);
   const { passphraseEnv, identityEnv, signingKeyEnv } = config.backup;
-  const keyNames = [passphraseEnv, identityEnv, signingKeyEnv, ...STORE_CREDENTIAL_ENV].filter(
+  const { adminPasswordEnv } = config.startup;
+  const keyNames = [passphraseEnv, identityEnv, signingKeyEnv, adminPasswordEnv, ...STORE_CREDENTIAL_ENV].filter(
     (name): name is string => name !== undefined && Boolean(env[name]),
   );
   for (const name of keyNames) names.add(name);

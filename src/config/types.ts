@@ -86,6 +86,15 @@ export interface ResolvedConfig {
     /** Environment variables passed to the API-M server besides the ones it needs. */
     env: string[];
   };
+  startup: {
+    /** The variables that hold the admin's credentials for the Publisher API (both or neither). */
+    adminUserEnv?: string;
+    adminPasswordEnv?: string;
+    /** How long to wait until the Publisher API lists every super-tenant API of AM_API. */
+    indexWaitMinutes: number;
+    /** Leave the server running after the checks. */
+    leaveRunning: boolean;
+  };
   store: {
     /** Absolute path of the local artifact store. */
     dir: string;

@@ -167,6 +167,7 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
       stallWarnMinutes: 15,
       env: [],
     },
+    startup: { indexWaitMinutes: 30, leaveRunning: false },
     store: { dir: '/cfg/.apim-migrate', groupAccess: false },
     ...overrides,
   };

@@ -118,6 +118,7 @@ describe('collectSecrets', () => {
       database('shared_db', 'Shared-Db-Password-2'),
     ],
     backup: { passphraseEnv: 'BK_PASS', identityEnv: 'BK_ID', signingKeyEnv: 'BK_SIGN', retentionDays: 30 },
+    startup: { adminUserEnv: 'ADMIN_USER', adminPasswordEnv: 'ADMIN_PW', indexWaitMinutes: 30, leaveRunning: false },
   } as unknown as ResolvedConfig;
   const env = {
     BK_PASS: 'a passphrase long enough',
@@ -125,6 +126,8 @@ describe('collectSecrets', () => {
     BK_SIGN: '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA\n-----END PRIVATE KEY-----\n',
     SHARED_PW: 'Shared-Db-Password-2',
     ACTIONS_RUNTIME_TOKEN: 'runtime-token-value',
+    ADMIN_USER: 'admin',
+    ADMIN_PW: 'Admin-Password-3',
     HOME: '/home/runner',
   };
 
@@ -141,13 +144,31 @@ describe('collectSecrets', () => {
         env.BK_SIGN,
         'runtime-token-value',
         'ghs_token',
+        'Admin-Password-3',
       ]),
     );
     expect(collected.values).not.toContain('require');
-    expect(collected.envNames).toEqual(['ACTIONS_RUNTIME_TOKEN', 'BK_ID', 'BK_PASS', 'BK_SIGN', 'SHARED_PW']);
+    // The admin's user name is no secret: masking "admin" would garble every log line that names the admin.
+    expect(collected.values).not.toContain('admin');
+    expect(collected.envNames).toEqual([
+      'ACTIONS_RUNTIME_TOKEN',
+      'ADMIN_PW',
+      'BK_ID',
+      'BK_PASS',
+      'BK_SIGN',
+      'SHARED_PW',
+    ]);
     // The post step gets the same values back from the names.
     expect(envSecrets(collected.envNames, env, { githubToken: 'ghs_token' }).sort()).toEqual(
-      [env.BK_ID, env.BK_PASS, env.BK_SIGN, 'Shared-Db-Password-2', 'runtime-token-value', 'ghs_token'].sort(),
+      [
+        env.ADMIN_PW,
+        env.BK_ID,
+        env.BK_PASS,
+        env.BK_SIGN,
+        'Shared-Db-Password-2',
+        'runtime-token-value',
+        'ghs_token',
+      ].sort(),
     );
   });
 });

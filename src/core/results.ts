@@ -2,14 +2,30 @@ import type { DatabaseProfile } from './data-profile.js';
 import type { Check } from './check.js';
 
 /** The stages, their results and their steps' outcomes: the words every layer uses. */
-export const STAGE_NAMES = ['preflight', 'registry-scripts', 'identity', 'apim-validate', 'apim', 'verify'] as const;
+export const STAGE_NAMES = [
+  'preflight',
+  'registry-scripts',
+  'identity',
+  'apim-validate',
+  'apim',
+  'verify',
+  'startup',
+] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 /** What the engine runs: the stages, and the operations beside them that store a report too. */
 export type OperationName = StageName | 'restore' | 'backup';
 
-/** The stages that change data, in pipeline order; each needs the ones before it. */
-export const MUTATING_STAGES = ['registry-scripts', 'identity', 'apim'] as const satisfies readonly StageName[];
+/**
+ * The stages that change data, in pipeline order; each needs the ones before it. startup changes the API-M home (its
+ * search index and deployment.toml), which it backs up instead of the databases.
+ */
+export const MUTATING_STAGES = [
+  'registry-scripts',
+  'identity',
+  'apim',
+  'startup',
+] as const satisfies readonly StageName[];
 
 export function isStageName(value: string): value is StageName {
   return (STAGE_NAMES as readonly string[]).includes(value);

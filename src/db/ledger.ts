@@ -34,7 +34,8 @@ export interface LedgerBackup {
  * - `dataChanged`: whether the attempt may have changed data. Absent means "not known", which the rules treat
  *   as changed; only an explicit `false` lets a failed attempt without a backup count as never having run.
  * - `message`: why an attempt failed.
- * Stages add their own, e.g. `versioningRemoved: ['tags']` or `restoredFrom: 12`.
+ * Stages add their own, e.g. `versioningRemoved: ['tags']`, `restoredFrom: 12`, or `rolledBack: true` (see
+ * recordRollback).
  */
 export interface LedgerDetails {
   dataChanged?: boolean;
@@ -212,6 +213,31 @@ export async function recordStageFinished(session: DbSession, id: number, finish
       `FINISHED_AT = ${finishedAt} WHERE ID = ${where}`,
     values,
   );
+}
+
+/** A rollback of a stage whose changes are outside the databases (startup: the API-M home), which a restore records. */
+export interface RollbackRecord {
+  stage: string;
+  runId: string;
+  attempt: number;
+  message: string;
+}
+
+/**
+ * Records that a stage was rolled back outside the databases: an attempt of its own that ends as not succeeded and
+ * left no change (`rolledBack: true`, `dataChanged: false`), so that the rules below let the stage run again from
+ * the start. (A database restore needs no such row: it puts the ledger back with the data.)
+ */
+export async function recordRollback(session: DbSession, record: RollbackRecord): Promise<number> {
+  const details: LedgerDetails = { rolledBack: true, dataChanged: false };
+  const id = await recordStageStarted(session, {
+    stage: record.stage,
+    runId: record.runId,
+    attempt: record.attempt,
+    details,
+  });
+  await recordStageFinished(session, id, { state: 'failed', details: { message: record.message } });
+  return id;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -473,3 +473,25 @@ export async function readResidentKeyManagerDomains(session: DbSession): Promise
   );
   return rows.map((row) => String(row.domain));
 }
+
+/**
+ * The super tenant's APIs in the migrated AM_API, as the Publisher API's `GET /apis` counts them: the rows whose
+ * ORGANIZATION is `carbon.super` (set by am-client's 4.0.0 -> 4.1.0 step from each provider's tenant), without the
+ * API Products, which are AM_API rows with API_TYPE 'APIProduct' that the listing's registry search leaves out
+ * (docs/wso2-compatibility.md, "Server Startup").
+ */
+export async function countSuperTenantApis(session: DbSession): Promise<number> {
+  const missing = await findMissingColumns(session, [
+    { table: 'AM_API', column: 'ORGANIZATION' },
+    { table: 'AM_API', column: 'API_TYPE' },
+  ]);
+  if (missing.length > 0) {
+    throw new Error(
+      `AM_API lacks ${missing.map((entry) => entry.column).join(', ')}: this apim_db was not migrated to 4.2.0 (run the apim stage)`,
+    );
+  }
+  const [row] = await session.query<{ n: number | string }>(
+    "SELECT COUNT(*) AS n FROM AM_API WHERE ORGANIZATION = 'carbon.super' AND (API_TYPE IS NULL OR API_TYPE <> 'APIProduct')",
+  );
+  return Number(row?.n ?? 0);
+}

@@ -131,6 +131,10 @@ async function walkThrough(sandbox: Sandbox, base: OperationOptions): Promise<nu
   print('\n######## apim-migrate status');
   print(renderStatusText(await statusOperation(base)));
 
+  print("\n######## apim-migrate restore --stage startup   (put back the home's solr and deployment.toml)");
+  const homeBack = await restoreOperation({ ...base, stage: 'startup' });
+  if (!finished(homeBack, print)) return 1;
+
   print('\n######## apim-migrate restore --stage registry-scripts   (roll the databases back to before the migration)');
   const rollback = await restoreOperation({ ...base, stage: 'registry-scripts' });
   if (!finished(rollback, print)) return 1;
@@ -177,10 +181,42 @@ async function addApim420Tables(sandbox: Sandbox, print: (text: string) => void)
   const domains = sandbox.seeded.tenantIds.map(sandboxTenantDomain);
   await withSession(sandbox.target, async (session) => {
     await addResidentKeyManagers(session, domains);
+    await migrateApis(session);
     for (const table of APIM_420_TABLES) await session.query(`CREATE TABLE IF NOT EXISTS ${table} (ID INTEGER)`);
   });
   print(
-    `The stand-in server changes no data; the demo created the ${APIM_420_TABLES.length} tables the real API-M migration adds (${APIM_420_TABLES.slice(0, 3).join(', ')}, ...), empty but for the Resident Key Manager of each of the ${domains.length} tenants in AM_KEY_MANAGER, for verify to find.`,
+    `The stand-in server changes no data; the demo created the ${APIM_420_TABLES.length} tables the real API-M migration adds (${APIM_420_TABLES.slice(0, 3).join(', ')}, ...), empty but for the Resident Key Manager of each of the ${domains.length} tenants in AM_KEY_MANAGER and a deployed revision of each API, and gave AM_API its 4.x columns (API_UUID, STATUS, ORGANIZATION), for verify and startup to find.`,
+  );
+}
+
+/**
+ * What the API-M client's hops do to AM_API that verify and startup read (docs/wso2-compatibility.md): 3.2.0 -> 4.0.0
+ * adds API_UUID and STATUS and gives every published API an initial revision, deployed (AM_REVISION,
+ * AM_DEPLOYMENT_REVISION_MAPPING); 4.0.0 -> 4.1.0 adds ORGANIZATION, the tenant domain of each API_PROVIDER.
+ */
+async function migrateApis(session: DbSession): Promise<void> {
+  for (const column of ['API_UUID VARCHAR(256)', 'STATUS VARCHAR(30)', 'ORGANIZATION VARCHAR(100)']) {
+    await session.query(`ALTER TABLE AM_API ADD COLUMN ${column}`);
+  }
+  await session.query(
+    "UPDATE AM_API SET API_UUID = md5(API_PROVIDER || API_NAME || API_VERSION), STATUS = 'PUBLISHED', " +
+      "ORGANIZATION = CASE WHEN POSITION('@' IN API_PROVIDER) > 0 THEN SUBSTRING(API_PROVIDER FROM POSITION('@' IN API_PROVIDER) + 1) ELSE 'carbon.super' END",
+  );
+  await session.query(
+    'CREATE TABLE AM_REVISION (ID INTEGER NOT NULL, API_UUID VARCHAR(256) NOT NULL, REVISION_UUID VARCHAR(255) NOT NULL, ' +
+      'DESCRIPTION VARCHAR(255), CREATED_TIME TIMESTAMP, CREATED_BY VARCHAR(255), PRIMARY KEY (ID, API_UUID))',
+  );
+  await session.query(
+    'CREATE TABLE AM_DEPLOYMENT_REVISION_MAPPING (NAME VARCHAR(255) NOT NULL, VHOST VARCHAR(255), ' +
+      'REVISION_UUID VARCHAR(255) NOT NULL, DISPLAY_ON_DEVPORTAL BOOLEAN DEFAULT FALSE, DEPLOYED_TIME TIMESTAMP, ' +
+      'PRIMARY KEY (NAME, REVISION_UUID))',
+  );
+  await session.query(
+    "INSERT INTO AM_REVISION (ID, API_UUID, REVISION_UUID, DESCRIPTION, CREATED_TIME, CREATED_BY) SELECT 1, API_UUID, md5(API_UUID || 'r1'), " +
+      "'Initial revision created in migration process', NOW(), API_PROVIDER FROM AM_API",
+  );
+  await session.query(
+    "INSERT INTO AM_DEPLOYMENT_REVISION_MAPPING (NAME, VHOST, REVISION_UUID, DISPLAY_ON_DEVPORTAL, DEPLOYED_TIME) SELECT 'Default', 'localhost', REVISION_UUID, TRUE, NOW() FROM AM_REVISION",
   );
 }
 
@@ -263,7 +299,7 @@ async function describeKeptSandbox(sandbox: Sandbox, print: (text: string) => vo
       '',
       `Kept the sandbox in ${sandbox.dir} and the database ${target.database}.`,
       `Backups, logs and reports of the run are in ${path.join(sandbox.dir, '.apim-migrate')}.`,
-      `${envFile} (mode 0600) holds ${SANDBOX_ENV.password} and ${SANDBOX_ENV.passphrase}; to run more commands on the sandbox:`,
+      `${envFile} (mode 0600) holds ${SANDBOX_ENV.password}, ${SANDBOX_ENV.passphrase} and the admin's ${SANDBOX_ENV.adminUser} and ${SANDBOX_ENV.adminPassword}; to run more commands on the sandbox:`,
       `  cd ${sandbox.dir} && . ./demo.env && apim-migrate status`,
       'To remove it:',
       `  ${removeCommand(sandbox)}`,

@@ -138,17 +138,24 @@ export interface DeploymentDatabaseEntry {
   driver: string;
 }
 
-/** A deployment.toml shaped like a 4.2.0 one, with these database tables. */
-export function makeDeploymentToml(title: string, databases: readonly DeploymentDatabaseEntry[]): string {
+/**
+ * A deployment.toml shaped like a 4.2.0 one, with these database tables, `[server] offset` (default 0) and the
+ * `[super_admin]` (default admin/admin).
+ */
+export function makeDeploymentToml(
+  title: string,
+  databases: readonly DeploymentDatabaseEntry[],
+  options: { offset?: number; admin?: { user: string; password: string } } = {},
+): string {
   return [
     `# ${title}`,
     '[server]',
     'hostname = "localhost"',
-    'offset = 0',
+    `offset = ${options.offset ?? 0}`,
     '',
     '[super_admin]',
-    'username = "admin"',
-    'password = "admin"',
+    `username = "${options.admin?.user ?? 'admin'}"`,
+    `password = "${options.admin?.password ?? 'admin'}"`,
     'create_admin_account = true',
     '',
     ...databases.flatMap((db) => [

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { DatabaseTarget, RegistryVersioningFlags } from '../config/types.js';
@@ -20,6 +21,7 @@ import { withSession, type DbSession } from '../db/session.js';
 import { SUPER_TENANT_DOMAIN } from '../db/verify-probes.js';
 import { createRegistrySchema, seedRegistry, type SeededRegistry } from './registry-seed.js';
 import { makeIdentityMigrationConfig, makeDeploymentToml, makeSandboxRegistryXml } from './sandbox-files.js';
+import { DEFAULT_HTTPS_PORT } from '../wso2/management-port.js';
 import { installStandInLauncher, writeStandInConf } from './stand-in.js';
 
 /** Versioning was on for tags and properties in the demo's 3.1.0 registry, off for comments and ratings. */
@@ -29,7 +31,12 @@ export const SANDBOX_FLAGS: RegistryVersioningFlags = { properties: true, commen
 export const SANDBOX_ENV = {
   password: 'APIM_MIGRATE_DEMO_DB_PASSWORD',
   passphrase: 'APIM_MIGRATE_DEMO_BACKUP_PASSPHRASE',
+  adminUser: 'APIM_MIGRATE_DEMO_ADMIN_USER',
+  adminPassword: 'APIM_MIGRATE_DEMO_ADMIN_PASSWORD',
 } as const;
+
+/** The admin of the sandbox's 4.2.0 home ([super_admin]), whom the startup stage reads the Publisher API as. */
+const SANDBOX_ADMIN = 'admin';
 
 const KITS = {
   identity: { folder: 'wso2is-migration-1.0.225', jar: 'org.wso2.carbon.is.migration-1.0.225.jar' },
@@ -87,14 +94,21 @@ export async function createSandbox(env: Record<string, string | undefined>): Pr
     await runAs(admin, [`CREATE DATABASE ${database}`]);
     created = true;
     const seeded = await seedDatabase(target);
-    await writeHomes(dir, target);
+    // Made for the run, as the passphrase is: a secret that a word like "admin" would be, masked everywhere.
+    const adminPassword = randomBytes(18).toString('base64url');
+    await writeHomes(dir, target, adminPassword);
     const configFile = path.join(dir, 'apim-migration.yml');
     await writeFile(configFile, sandboxConfig());
     return {
       dir,
       configFile,
       target,
-      env: { [SANDBOX_ENV.password]: admin.password, [SANDBOX_ENV.passphrase]: randomBytes(24).toString('base64url') },
+      env: {
+        [SANDBOX_ENV.password]: admin.password,
+        [SANDBOX_ENV.passphrase]: randomBytes(24).toString('base64url'),
+        [SANDBOX_ENV.adminUser]: SANDBOX_ADMIN,
+        [SANDBOX_ENV.adminPassword]: adminPassword,
+      },
       seeded,
       remove,
     };
@@ -113,6 +127,7 @@ function seedDatabase(target: DatabaseTarget): Promise<SeededRegistry> {
       writtenWithVersioningOff: { comments: !SANDBOX_FLAGS.comments, ratings: !SANDBOX_FLAGS.ratings },
     });
     await seedRealmTenants(session, seeded.tenantIds);
+    await seedApis(session, seeded.tenantIds);
     return seeded;
   });
 }
@@ -142,7 +157,39 @@ async function seedRealmTenants(session: DbSession, tenantIds: readonly number[]
   }
 }
 
-async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {
+/**
+ * AM_API of API-M 3.1.0 (carbon-apimgt 6.6.163 dbscripts: no API_UUID, STATUS or ORGANIZATION yet; API_TYPE is
+ * written for API Products only) with three APIs of the super tenant's admin, an API Product of his, and one API of
+ * each other tenant's admin: what verify counts, and what the startup stage compares the Publisher API with.
+ */
+async function seedApis(session: DbSession, tenantIds: readonly number[]): Promise<void> {
+  await session.query(
+    'CREATE TABLE AM_API (API_ID SERIAL PRIMARY KEY, API_PROVIDER VARCHAR(200), API_NAME VARCHAR(200), ' +
+      'API_VERSION VARCHAR(30), CONTEXT VARCHAR(256), CONTEXT_TEMPLATE VARCHAR(256), API_TIER VARCHAR(256), ' +
+      'API_TYPE VARCHAR(10), CREATED_BY VARCHAR(100), CREATED_TIME TIMESTAMP, UNIQUE (API_PROVIDER, API_NAME, API_VERSION))',
+  );
+  const rows: Array<[string, string, string, string | null]> = [
+    [SANDBOX_ADMIN, 'PizzaShackAPI', '/pizzashack', null],
+    [SANDBOX_ADMIN, 'StarWarsAPI', '/swapi', null],
+    [SANDBOX_ADMIN, 'PhoneVerification', '/phoneverify', null],
+    [SANDBOX_ADMIN, 'PizzaProduct', '/pizzaproduct', 'APIProduct'],
+    ...tenantIds
+      .filter((id) => id !== SUPER_TENANT_ID)
+      .map((id): [string, string, string, string | null] => {
+        const domain = sandboxTenantDomain(id);
+        return [`admin@${domain}`, 'WeatherAPI', `/t/${domain}/weather`, null];
+      }),
+  ];
+  for (const [provider, name, context, type] of rows) {
+    await session.query(
+      'INSERT INTO AM_API (API_PROVIDER, API_NAME, API_VERSION, CONTEXT, CONTEXT_TEMPLATE, API_TYPE, CREATED_BY, CREATED_TIME) ' +
+        "VALUES ($1, $2, '1.0.0', $3, $4, $5, $1, NOW())",
+      [provider, name, `${context}/1.0.0`, `${context}/{version}`, type],
+    );
+  }
+}
+
+async function writeHomes(dir: string, target: DatabaseTarget, adminPassword: string): Promise<void> {
   const oldHome = path.join(dir, 'wso2am-3.1.0');
   await writeDeep(path.join(oldHome, 'bin', 'version.txt'), 'WSO2 API Manager v3.1.0\n');
   await writeDeep(path.join(oldHome, 'repository', 'conf', 'registry.xml'), makeSandboxRegistryXml(SANDBOX_FLAGS));
@@ -170,6 +217,11 @@ async function writeHomes(dir: string, target: DatabaseTarget): Promise<void> {
         passwordEnv: SANDBOX_ENV.password,
         driver: 'org.postgresql.Driver',
       })),
+      // The first start opens the management port: one that is free now, rather than 9443, which may be taken.
+      {
+        offset: (await freeLoopbackPort()) - DEFAULT_HTTPS_PORT,
+        admin: { user: SANDBOX_ADMIN, password: adminPassword },
+      },
     ),
   );
 
@@ -193,6 +245,7 @@ function sandboxConfig(): string {
     apim: { migrationKit: `./${KITS.apim.folder}`, saveInvalidDefinitions: true, allowInvalidDefinitions: true },
     backup: { passphraseEnv: SANDBOX_ENV.passphrase },
     server: { timeoutMinutes: 5, stopGraceSeconds: 10 },
+    startup: { adminUserEnv: SANDBOX_ENV.adminUser, adminPasswordEnv: SANDBOX_ENV.adminPassword, indexWaitMinutes: 2 },
     store: { dir: './.apim-migrate' },
   };
   return `# apim-migrate demo sandbox: a simulation (stand-in API-M server, scratch database)\n${stringify(config)}`;
@@ -207,4 +260,19 @@ function runAs(target: DatabaseTarget, statements: string[]): Promise<void> {
   return withSession(target, async (session) => {
     for (const statement of statements) await session.query(statement);
   });
+}
+
+/** A TCP port that nothing listens on at 127.0.0.1 now, above 9443 (so that it is 9443 plus an offset). */
+async function freeLoopbackPort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    if (port > DEFAULT_HTTPS_PORT) return port;
+  }
 }

@@ -15,6 +15,8 @@ export interface ActionState {
   serverCommand?: ServerCommand;
   /** Who `serverPid` was when the server started: the post step signals it only while it still is. */
   serverIdentity?: ProcessIdentity;
+  /** The server the stage left running on purpose (startup.leaveRunning), which the post step leaves alone. */
+  serverLeftRunning?: { pid: number; home: string };
   /** The API-M home a migration kit was installed into, while it is there. */
   kitInstalledIn?: string;
   /** The logs the stage gathers, until it has stored them. */
@@ -54,6 +56,13 @@ export function actionStateSink(initial: ActionState): ServerStateSink {
         ({ serverPid: _stopped, serverHome: _home, serverCommand: _command, serverIdentity: _identity, ...rest }) =>
           rest,
       ),
+    serverLeftRunning: () =>
+      update(({ serverPid, serverHome, serverCommand: _command, serverIdentity: _identity, ...rest }) => ({
+        ...rest,
+        ...(serverPid !== undefined && serverHome !== undefined
+          ? { serverLeftRunning: { pid: serverPid, home: serverHome } }
+          : {}),
+      })),
     kitInstalled: (apimHome) => update((current) => ({ ...current, kitInstalledIn: apimHome })),
     kitRemoved: () => update(({ kitInstalledIn: _removed, ...rest }) => rest),
     logsPending: (logs) => update((current) => ({ ...current, pendingLogs: logs })),

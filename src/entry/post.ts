@@ -30,6 +30,12 @@ export async function runPost(): Promise<void> {
       core.info('apim-migrate post: the main step saved no state; nothing to clean up');
       return;
     }
+    if (state.serverLeftRunning !== undefined) {
+      const { pid, home } = state.serverLeftRunning;
+      core.info(
+        `apim-migrate post: the API-M server (pid ${pid}) in ${home} was left running on purpose (startup.leaveRunning); it is not stopped`,
+      );
+    }
     if (state.serverPid === undefined && state.kitInstalledIn === undefined && state.pendingLogs === undefined) {
       core.info(
         `apim-migrate post: stage ${state.stage} left no server running, no migration kit and no logs; nothing to clean up`,

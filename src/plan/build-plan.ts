@@ -9,7 +9,12 @@ import {
 } from '../wso2/registry.js';
 import { dialectOf } from '../db/dialects.js';
 import { describeJavaHome, isJavaHomeProblem, type JavaHome, type JavaHomeProblem } from '../server/java.js';
-import { buildServerCommand, type ServerCommand, type ServerStage } from '../server/server-command.js';
+import {
+  buildNormalStartCommand,
+  buildServerCommand,
+  type ServerCommand,
+  type ServerStage,
+} from '../server/server-command.js';
 import { STAGE_NAMES, type StageName } from '../core/results.js';
 import type { BackupEstimate, DatabaseProfile } from '../core/data-profile.js';
 import type { LedgerEntry } from '../db/ledger.js';
@@ -101,6 +106,7 @@ const TITLES: Record<StageName, { title: string; officialStep: string }> = {
   'apim-validate': { title: 'API-M pre-migration validation', officialStep: 'Step 3.4: pre-migration validation' },
   apim: { title: 'API-M data migration', officialStep: 'Step 3.5: API-M data migration' },
   verify: { title: 'Verify', officialStep: 'after migration' },
+  startup: { title: 'First start', officialStep: 'Step 5: server startup (re-indexing)' },
 };
 
 /** From the config and the facts on disk to what every stage would do. Pure. */
@@ -166,9 +172,46 @@ function planStage(stage: StageName, config: ResolvedConfig, facts: PlanFacts): 
             ? ['the tables and columns the identity migration adds exist (IDN_CORS_ORIGIN, SP_SHARED_APP, UM_ORG, ...)']
             : []),
           'no registry mapping row of a table whose versioning was on refers to an older version',
+          "the business tables' row counts against the first backup of every database",
+          'every published API has a revision and a deployed revision; every tenant has its Resident Key Manager',
         ],
       };
+    case 'startup':
+      return planStartup(base, config, facts);
   }
+}
+
+/** Step 5 of WSO2's guide: the search index rebuilt at a first normal start. */
+function planStartup(base: StagePlan, config: ResolvedConfig, facts: PlanFacts): StagePlan {
+  const admin = config.startup.adminUserEnv
+    ? [
+        `the Publisher REST API (as $${config.startup.adminUserEnv}) lists every super-tenant API of AM_API, waiting up to ${config.startup.indexWaitMinutes} minutes for the new index`,
+      ]
+    : [];
+  return {
+    ...base,
+    readOnly: false,
+    serverRun: buildNormalStartCommand({
+      apimHome: config.apimHome,
+      javaHome: isJavaHomeProblem(facts.javaHome) ? '' : facts.javaHome.home,
+      platform: facts.platform,
+      ...(config.profile ? { profile: config.profile } : {}),
+    }),
+    configEdits: [{ file: 'repository/conf/deployment.toml', change: 'set [indexing] re_indexing one higher' }],
+    checks: [
+      "verify's checks pass first",
+      'the server prints WSO2 Carbon started',
+      'the management HTTPS port (9443 + [server] offset) answers on 127.0.0.1',
+      ...admin,
+    ],
+    notes: [
+      `backs up ${config.apimHome}/solr and repository/conf/deployment.toml (apim-migrate-startup-backup-a<attempt>), then removes solr`,
+      config.startup.leaveRunning
+        ? 'leaves the server running afterwards (startup.leaveRunning)'
+        : 'stops the server afterwards (startup.leaveRunning: true leaves it running)',
+      'on failure puts solr and deployment.toml back from the backup',
+    ],
+  };
 }
 
 function preflightChecks(config: ResolvedConfig): string[] {

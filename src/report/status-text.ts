@@ -21,5 +21,7 @@ function formatLedgerEntry(entry: LedgerEntry): string {
       : '';
   const backup = entry.backupName ? `, backup ${entry.backupName} of run ${entry.backupRunId ?? '?'}${measure}` : '';
   const message = entry.details.message ? `: ${entry.details.message}` : '';
-  return `#${entry.id} ${entry.stage} ${entry.state} (run ${entry.runId}, attempt ${entry.attempt}, ${when}${backup})${message}`;
+  // A rollback of the home (restore --stage startup) is an attempt of its own that changed nothing.
+  const state = entry.details['rolledBack'] === true ? 'rolled back' : entry.state;
+  return `#${entry.id} ${entry.stage} ${state} (run ${entry.runId}, attempt ${entry.attempt}, ${when}${backup})${message}`;
 }

@@ -71,7 +71,7 @@ export async function runStage(definition: StageDefinition, context: StageContex
     toolVersion: TOOL_VERSION,
     ...context.outcome,
   };
-  return storeReport(result, context);
+  return storeReport(result, context, definition.reportName ?? definition.name);
 }
 
 function stepResult(id: string, title: string, output: StepOutput, durationMs: number): StepResult {
@@ -101,12 +101,12 @@ function verdictLine(title: string, status: StageStatus, steps: StepResult[]): s
 }
 
 /** Writes the report and stores it; a report that cannot be stored is said, never hidden. */
-async function storeReport(result: StageResult, context: StageContext): Promise<StageResult> {
+async function storeReport(result: StageResult, context: StageContext, reportName: string): Promise<StageResult> {
   const { logger, store, run } = context.deps;
   const reportDir = path.join(context.workDir, 'report');
   await makePrivateDir(reportDir);
   const localPath = path.join(reportDir, REPORT_FILE);
-  const name = artifactName(result.stage, 'report', run.attempt);
+  const name = artifactName(reportName, 'report', run.attempt);
   // The stored report holds no reportPath: a path on this machine means nothing inside the artifact.
   const withName: StageResult = { ...result, reportArtifact: name };
   // Its texts are neutralised as printed ones are: a report is read in terminals and logs too.

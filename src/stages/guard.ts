@@ -9,7 +9,7 @@
 
 import type { ResolvedConfig } from '../config/types.js';
 import type { StageName, StageResult } from '../core/results.js';
-import type { StageRunDecision } from '../db/ledger.js';
+import type { LedgerEntryWithBackup, StageRunDecision } from '../db/ledger.js';
 import { isRegistryDatabase, type PhysicalTarget } from '../plan/build-plan.js';
 import { physicalTargets, targetsOnce } from './databases.js';
 import { runStage } from './engine.js';
@@ -35,6 +35,16 @@ export interface MutatingStageDefinition {
     env: Record<string, string | undefined>,
     platform: NodeJS.Platform,
   ): Promise<void>;
+  /** Read-only checks that must pass before anything is backed up or changed: the stage refuses when one fails. */
+  preconditions?(context: StageContext): StepDefinition[];
+  /**
+   * For a stage that changes the API-M home rather than the databases: its own backup step and its own restore of a
+   * failed attempt's backup, each of which writes the attempt's ledger row, instead of the databases' ones.
+   */
+  safety?: {
+    backup(context: StageContext, guard: GuardState): StepDefinition;
+    restore(from: LedgerEntryWithBackup, context: StageContext, guard: GuardState): StepDefinition;
+  };
   steps(context: StageContext, guard: GuardState): StepDefinition[];
 }
 
@@ -51,6 +61,7 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
       withSteps(stage, [
         connectedClientsPreview(touched, context, stage.name),
         previewStep(stage.name, context, guard),
+        ...(stage.preconditions?.(context) ?? []),
         ...stage.steps(context, guard),
       ]),
       context,
@@ -58,10 +69,13 @@ export async function runMutatingStage(stage: MutatingStageDefinition, context: 
   }
   const locks = lockSteps(touched, context, stage.name);
   const clients = connectedClientsSteps(touched, context, stage.name);
+  const safety = stage.safety;
   const decided = (decision: StageRunDecision): StepDefinition[] => [
+    ...(stage.preconditions?.(context) ?? []),
     decision.kind === 'resume-failed'
-      ? restoreStep(stage.name, decision.restoreFrom, context, guard, touched)
-      : backupStep(stage.name, context, guard, touched),
+      ? (safety?.restore(decision.restoreFrom, context, guard) ??
+        restoreStep(stage.name, decision.restoreFrom, context, guard, touched))
+      : (safety?.backup(context, guard) ?? backupStep(stage.name, context, guard, touched)),
     ...stage.steps(context, guard),
     recordStep(context, guard),
   ];

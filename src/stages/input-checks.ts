@@ -15,6 +15,8 @@ import { editMigrationConfig } from '../wso2/migration-config-edit.js';
 import { inspectMigrationKit, MIGRATION_CONFIG_PATH, readKitText, type KitKind } from '../wso2/migration-kit.js';
 import { readRegistryVersioningFlags, registryXmlPath } from '../wso2/registry-flags.js';
 import { configuredJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
+import { bumpReIndexing } from '../wso2/deployment-toml-edit.js';
+import { readManagementPort } from '../wso2/management-port.js';
 import { windowsHomeProblem } from '../server/server-command.js';
 import { readServerEnvNames } from '../server/server-env-names.js';
 import { isGitHubActions } from '../artifacts/create-store.js';
@@ -65,20 +67,22 @@ export async function checkOldHomeInput(config: ResolvedConfig): Promise<void> {
 }
 
 /**
- * The 4.2.0 home the server runs from (on Windows, one cmd.exe can be given), the migration kit that goes into it,
- * the JDK it runs on, and the variables it would get from the environment.
+ * The 4.2.0 home the server runs from (on Windows, one cmd.exe can be given), the migration kit that goes into it
+ * (none for the first normal start), the JDK it runs on, and the variables it would get from the environment.
  */
 export async function checkServerRunInput(
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
-  kit: { path: string; kind: KitKind },
+  kit: { path: string; kind: KitKind } | undefined,
   platform: NodeJS.Platform = process.platform,
 ): Promise<void> {
   const problems = failedChecks(checkNewHome(await inspectApimHome(config.apimHome)));
   const windowsHome = platform === 'win32' ? windowsHomeProblem(config.apimHome) : undefined;
   if (windowsHome !== undefined) problems.push({ file: config.configFile, message: windowsHome });
-  const inspection = await inspectMigrationKit(kit.path, kit.kind);
-  problems.push(...inspection.problems.map((message) => ({ message })));
+  if (kit !== undefined) {
+    const inspection = await inspectMigrationKit(kit.path, kit.kind);
+    problems.push(...inspection.problems.map((message) => ({ message })));
+  }
   const javaHome = await resolveJavaHome({ env, ...configuredJavaHome(config) });
   if (isJavaHomeProblem(javaHome)) problems.push({ file: config.configFile, message: javaHome.problem });
   if (problems.length > 0) throw new InputError(problems);
@@ -111,6 +115,39 @@ export async function checkDeploymentTomlInput(
 ): Promise<void> {
   const addStatementCacheParam = edits.statementCache ? statementCacheTargets(config) : [];
   if (addStatementCacheParam.length === 0 && !edits.userStoreUniqueId) return;
+  const { file, text } = await readDeploymentTomlInput(config);
+  editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: edits.userStoreUniqueId });
+}
+
+/**
+ * The startup stage's input: the variables that hold the admin's credentials are set when the config names them, and
+ * deployment.toml takes the re_indexing edit and gives a management port.
+ */
+export async function checkStartupInput(
+  config: ResolvedConfig,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const problems: Problem[] = [];
+  const { adminUserEnv, adminPasswordEnv } = config.startup;
+  for (const [key, name, what] of [
+    ['adminUserEnv', adminUserEnv, 'user name'],
+    ['adminPasswordEnv', adminPasswordEnv, 'password'],
+  ] as const) {
+    if (name !== undefined && !env[name]) {
+      problems.push({
+        file: config.configFile,
+        message: `startup.${key} names ${name}, which is not set: set it to the admin's ${what} (a secret in GitHub), or remove startup.adminUserEnv and startup.adminPasswordEnv to skip the Publisher API's count`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  const { file, text } = await readDeploymentTomlInput(config);
+  bumpReIndexing(text, file);
+  readManagementPort(text, file);
+}
+
+/** deployment.toml of the 4.2.0 home, or an InputError that says it cannot be read. */
+async function readDeploymentTomlInput(config: ResolvedConfig): Promise<{ file: string; text: string }> {
   const file = deploymentTomlPath(config.apimHome);
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new InputError(
@@ -118,5 +155,5 @@ export async function checkDeploymentTomlInput(
       { cause: error },
     );
   });
-  editDeploymentToml(text, { file, addStatementCacheParam, userStoreUniqueId: edits.userStoreUniqueId });
+  return { file, text };
 }

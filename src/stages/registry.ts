@@ -4,6 +4,7 @@ import { apimStage } from './apim.js';
 import { apimValidateStage } from './apim-validate.js';
 import { identityStage } from './identity.js';
 import { preflightStage } from './preflight.js';
+import { startupStage } from './startup.js';
 import { verifyStage } from './verify.js';
 import { checkBackupKeyInput } from './input-checks.js';
 import { registryScriptsStage } from './registry-scripts.js';
@@ -21,6 +22,7 @@ const STAGES: Record<StageName, AvailableStage> = {
   'apim-validate': { reads: apimValidateStage },
   apim: { changes: apimStage },
   verify: { reads: verifyStage },
+  startup: { changes: startupStage },
 };
 
 export function requireStage(name: StageName): AvailableStage {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
-import { readLedger } from '../db/ledger.js';
+import { readLedger, recordRollback } from '../db/ledger.js';
 import { restoreBackup } from '../backup/restore-backup.js';
 import { InputError } from '../core/errors.js';
 import { physicalTargets, targetsOnce } from './databases.js';
@@ -9,8 +9,9 @@ import { runStage } from './engine.js';
 import { backupDecryption } from './backup-keys.js';
 import { connectedClientsSteps, leftoverServerStep } from './connected-clients.js';
 import { lockSteps } from './locks.js';
-import { trustBackup, type BackupRef } from './backup-trust.js';
-import type { StageContext, StepOutput } from './types.js';
+import { trustBackup, type BackupRef, type RestoreTrust } from './backup-trust.js';
+import { putBackHome } from './startup.js';
+import type { StageContext, StepDefinition, StepOutput } from './types.js';
 import type { StageName, StageResult } from '../core/results.js';
 
 export interface RestoreRequest {
@@ -53,6 +54,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
     { trustUnrecordedRun: request.trustUnrecordedRun ?? false, decryption },
     context,
   );
+  if (request.stage === 'startup') return restoreStartup(backup, trust, context);
   const touched = targetsOnce(() => physicalTargets(context.config));
   const title = `Restore ${backup.name} of run ${backup.runId}`;
   if (context.dryRun) {
@@ -60,6 +62,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
     return runStage(
       {
         name: 'restore',
+        reportName: `restore-${request.stage}`,
         title: `Restore of ${request.stage}`,
         steps: () => [{ id: 'restore', title, run: async () => ({ summary }) }],
       },
@@ -71,6 +74,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
   return runStage(
     {
       name: 'restore',
+      reportName: `restore-${request.stage}`,
       title: `Restore of ${request.stage}`,
       steps: () => [
         leftoverServerStep(context),
@@ -146,4 +150,47 @@ function attemptOf(stage: StageName, name: string): number | undefined {
   if (!name.startsWith(prefix)) return undefined;
   const attempt = Number(name.slice(prefix.length));
   return Number.isInteger(attempt) && attempt > 0 ? attempt : undefined;
+}
+
+/**
+ * Rolls the startup stage back: puts solr and deployment.toml back from its backup (with the server stopped: a
+ * server a killed run left behind is stopped first), then records in the ledger that startup was rolled back, so
+ * that it can run again. The databases are not touched, so no client check and no lock beyond the ledger's.
+ */
+function restoreStartup(backup: BackupRef, trust: RestoreTrust, context: StageContext): Promise<StageResult> {
+  const title = `Put back solr and deployment.toml from ${backup.name} of run ${backup.runId}`;
+  const steps = (): StepDefinition[] => {
+    if (context.dryRun) return [{ id: 'restore', title, run: async () => ({ summary: `dry run: would ${title}` }) }];
+    const locks = lockSteps(
+      targetsOnce(async () => (await physicalTargets(context.config)).filter((db) => db.names.includes('shared_db'))),
+      context,
+      'restore of startup',
+    );
+    return [
+      leftoverServerStep(context),
+      locks.lock,
+      {
+        id: 'restore',
+        title,
+        async run(): Promise<StepOutput> {
+          const result = await putBackHome(context, backup, trust);
+          await withDatabase(context.config, 'shared_db', (session) =>
+            recordRollback(session, {
+              stage: 'startup',
+              runId: context.deps.run.runId,
+              attempt: context.deps.run.attempt,
+              message: `rolled back: ${backup.name} of run ${backup.runId} put back by restore --stage startup`,
+            }),
+          );
+          const removed =
+            result.removed.length > 0 ? `; removed ${result.removed.join(', ')} (absent in the backup)` : '';
+          return {
+            summary: `put back ${result.restored.join(', ')}${removed}; the ledger records startup as rolled back`,
+          };
+        },
+      },
+      locks.release,
+    ];
+  };
+  return runStage({ name: 'restore', reportName: 'restore-startup', title: 'Restore of startup', steps }, context);
 }

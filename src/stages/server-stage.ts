@@ -5,9 +5,20 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 import { errorMessage } from '../core/errors.js';
 import { copyMasked, copyPrivateFile, makePrivateDir, writePrivateFile } from '../core/private-files.js';
-import { configuredJavaHome, describeJavaHome, isJavaHomeProblem, resolveJavaHome } from '../server/java.js';
+import {
+  configuredJavaHome,
+  describeJavaHome,
+  isJavaHomeProblem,
+  resolveJavaHome,
+  type JavaHome,
+} from '../server/java.js';
 import { DEFAULT_HARMLESS_ERRORS } from '../server/log-matcher.js';
-import { buildServerCommand, type ServerStage } from '../server/server-command.js';
+import {
+  buildServerCommand,
+  type NormalStartOptions,
+  type ServerCommand,
+  type ServerStage,
+} from '../server/server-command.js';
 import { readServerEnvNames } from '../server/server-env-names.js';
 import { readProcessIdentity } from '../server/process-identity.js';
 import { clearLeftoverServer, runServer, type InvalidDefinition } from '../server/server-runner.js';
@@ -131,31 +142,15 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
       title: 'Run the server',
       async run(): Promise<StepOutput> {
         const { config, deps } = context;
-        const platform = deps.platform ?? process.platform;
-        const javaHome = await resolveJavaHome({ env: deps.env, platform, ...configuredJavaHome(config) });
-        // checkInputs refused the stage already; this is for a JDK that went away in the meantime.
-        if (isJavaHomeProblem(javaHome)) return { outcome: 'failed', summary: javaHome.problem };
-        const command = buildServerCommand({
-          apimHome: config.apimHome,
-          javaHome: javaHome.home,
-          stage: spec.stage,
-          platform,
-          ...(config.profile ? { profile: config.profile } : {}),
-          saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
-          passEnv: await readServerEnvNames(config),
-        });
-        const passed = command.passEnv?.length
-          ? `, and of the environment only ${command.passEnv.join(', ')} besides the base set`
-          : '';
-        const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}${passed}`;
-        if (context.dryRun) return { summary: `dry run: would run ${command.display} with ${launcherEnv}` };
-        deps.logger.info(`The launcher runs with ${launcherEnv}`);
-        await makePrivateDir(logsDir(context));
-        await clearLeftoverServer(config.apimHome, {
-          graceMs: config.server.stopGraceSeconds * 1000,
-          logger: deps.logger,
-          command,
-        });
+        const launcher = await prepareLauncher(context, (options) =>
+          buildServerCommand({
+            ...options,
+            stage: spec.stage,
+            saveInvalidDefinitions: config.apim.saveInvalidDefinitions,
+          }),
+        );
+        if ('failed' in launcher) return launcher.failed;
+        const { command, javaHome } = launcher;
         const masker = deps.secrets;
         const result = await runServer({
           command,
@@ -235,6 +230,45 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
       },
     },
   ];
+}
+
+/** A launcher command ready to run, or why there is none (a JDK that went away); in a dry run, what it would run. */
+export type PreparedLauncher = { command: ServerCommand; javaHome: JavaHome } | { failed: StepOutput };
+
+/**
+ * What every server run starts with: the JDK, the launcher command `build` makes with it (the config's profile and
+ * the environment the server gets), the launcher's environment said in the log, and a server a killed run left
+ * behind stopped. In a dry run, the step's output says what would run.
+ */
+export async function prepareLauncher(
+  context: StageContext,
+  build: (options: NormalStartOptions) => ServerCommand,
+): Promise<PreparedLauncher> {
+  const { config, deps } = context;
+  const platform = deps.platform ?? process.platform;
+  const javaHome = await resolveJavaHome({ env: deps.env, platform, ...configuredJavaHome(config) });
+  // checkInputs refused the stage already; this is for a JDK that went away in the meantime.
+  if (isJavaHomeProblem(javaHome)) return { failed: { outcome: 'failed', summary: javaHome.problem } };
+  const command = build({
+    apimHome: config.apimHome,
+    javaHome: javaHome.home,
+    platform,
+    ...(config.profile ? { profile: config.profile } : {}),
+    passEnv: await readServerEnvNames(config),
+  });
+  const passed = command.passEnv?.length
+    ? `, and of the environment only ${command.passEnv.join(', ')} besides the base set`
+    : '';
+  const launcherEnv = `CARBON_HOME=${config.apimHome} and ${describeJavaHome(javaHome)}${passed}`;
+  if (context.dryRun) return { failed: { summary: `dry run: would run ${command.display} with ${launcherEnv}` } };
+  deps.logger.info(`The launcher runs with ${launcherEnv}`);
+  await makePrivateDir(logsDir(context));
+  await clearLeftoverServer(config.apimHome, {
+    graceMs: config.server.stopGraceSeconds * 1000,
+    logger: deps.logger,
+    command,
+  });
+  return { command, javaHome };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface ServerStateSink {
    */
   serverStarted(pid: number, apimHome: string, command: ServerCommand, identity?: ProcessIdentity): void;
   serverStopped(): void;
+  /** The server is left running on purpose (startup.leaveRunning): the post step must not stop it. */
+  serverLeftRunning(): void;
   kitInstalled(apimHome: string): void;
   kitRemoved(): void;
   /** The stage gathers its logs; if the job ends before it stores them, the post step does. */
@@ -114,6 +116,11 @@ export interface StepDefinition {
 export interface StageDefinition {
   name: OperationName;
   title: string;
+  /**
+   * The `<stage>` part of the report artifact's name when it is not `name`: a restore's names the stage it rolls
+   * back (`restore-apim`), so that several restores in one job (a rehearsal's rollback) each store their report.
+   */
+  reportName?: string;
   /** Preflight reports every failed check, so its steps all run even after one failed. */
   runAllSteps?: boolean;
   /** Checks the stage's input files before anything happens; throws InputError (see input-checks.ts). */

@@ -85,6 +85,11 @@ describe('apim-migrate demo (built dist/cli/index.js)', () => {
       /\[pass\] UM_TENANT \(tenants\) in shared_db [^\n]*: 1 row, as in apim-migrate-identity-backup-a1/,
     );
     expect(run.stdout).toContain('[pass] each of the 2 tenants has its Resident Key Manager in AM_KEY_MANAGER');
+    // The first start: a normal start, the Publisher API's count against AM_API (products and tenants' APIs left
+    // out), and the home put back before the databases are rolled back.
+    expect(run.stdout).toContain('First start succeeded');
+    expect(run.stdout).toContain('the Publisher API lists 3 APIs of the super tenant, as AM_API holds');
+    expect(run.stdout).toContain('Restore of startup succeeded');
     expect(run.stdout).toContain('Restore of registry-scripts succeeded');
     // The stand-in server really ran, with the real flags.
     expect(run.stdout).toContain('api-manager.sh -Dmigrate -Dcomponent=identity');
@@ -125,8 +130,11 @@ describe('apim-migrate demo (built dist/cli/index.js)', () => {
           'apim-migrate-registry-scripts-backup-a1',
           'apim-migrate-identity-backup-a1',
           'apim-migrate-apim-backup-a1',
+          'apim-migrate-startup-backup-a1',
+          'apim-migrate-startup-logs-a1',
           'apim-migrate-apim-validate-logs-a1',
-          'apim-migrate-restore-report-a1',
+          'apim-migrate-restore-startup-report-a1',
+          'apim-migrate-restore-registry-scripts-report-a1',
         ]),
       );
       const backup = await readdir(

@@ -564,7 +564,7 @@ describe.each(ENGINES)('a rollback from another run on %s', (_label, engine) => 
     expect(rollback.main.outputs['backup-artifact']).toBe('apim-migrate-registry-scripts-backup-a1');
     expect(rollback.main.summary).toContain('## ✅ apim-migrate: Restore of registry-scripts succeeded');
     expect(rollback.main.summary).toContain('the databases are back as they were before the stage');
-    expect(storedArtifactNames(service, second)).toEqual(['apim-migrate-restore-report-a1']);
+    expect(storedArtifactNames(service, second)).toEqual(['apim-migrate-restore-registry-scripts-report-a1']);
 
     // Every table, the ledger included (there was none before registry-scripts): as seeded.
     expect(await checksums(setup, { withLedger: true })).toEqual(seededState);

@@ -19,20 +19,26 @@ export function freshPortOffset(): number {
   return 20_000 + Math.floor(Math.random() * 30_000);
 }
 
-/** The super tenant's APIs and one of a tenant, in a 4.2.0-shaped AM_API (ORGANIZATION since 4.0.0). */
+/**
+ * The super tenant's APIs, one of a tenant and an API Product of the super tenant, in a 4.2.0-shaped AM_API
+ * (ORGANIZATION since 4.0.0). A migrated 3.1.0 API has no API_TYPE; a product has 'APIProduct', and the Publisher
+ * API's GET /apis leaves it out.
+ */
 export async function seedApis(target: DatabaseTarget): Promise<void> {
   const session = await openSession(target);
   try {
     await session.query(
       'CREATE TABLE AM_API (API_ID INTEGER PRIMARY KEY, API_UUID VARCHAR(256), API_PROVIDER VARCHAR(200), ' +
-        'API_NAME VARCHAR(200), API_VERSION VARCHAR(30), CONTEXT VARCHAR(256), ORGANIZATION VARCHAR(100))',
+        'API_NAME VARCHAR(200), API_VERSION VARCHAR(30), CONTEXT VARCHAR(256), API_TYPE VARCHAR(10), ' +
+        'STATUS VARCHAR(30), ORGANIZATION VARCHAR(100))',
     );
     await session.query(
       'INSERT INTO AM_API VALUES ' +
-        "(1, 'a1', 'admin', 'PizzaShackAPI', '1.0.0', '/pizzashack/1.0.0', 'carbon.super'), " +
-        "(2, 'a2', 'admin', 'StarWarsAPI', '1.0.0', '/swapi/1.0.0', 'carbon.super'), " +
-        "(3, 'a3', 'tenantadmin@tenant.example', 'WeatherAPI', '2.1.0', '/t/tenant.example/weather', 'tenant.example'), " +
-        "(4, 'a4', 'admin', 'PhoneVerification', '2.0.0', '/phone/2.0.0', 'carbon.super')",
+        "(1, 'a1', 'admin', 'PizzaShackAPI', '1.0.0', '/pizzashack/1.0.0', NULL, 'CREATED', 'carbon.super'), " +
+        "(2, 'a2', 'admin', 'StarWarsAPI', '1.0.0', '/swapi/1.0.0', 'GRAPHQL', 'CREATED', 'carbon.super'), " +
+        "(3, 'a3', 'tenantadmin@tenant.example', 'WeatherAPI', '2.1.0', '/t/tenant.example/weather', NULL, 'CREATED', 'tenant.example'), " +
+        "(4, 'a4', 'admin', 'PhoneVerification', '2.0.0', '/phone/2.0.0', NULL, 'CREATED', 'carbon.super'), " +
+        "(5, 'a5', 'admin', 'PizzaProduct', '1.0.0', '/pizzaproduct/1.0.0', 'APIProduct', 'CREATED', 'carbon.super')",
     );
   } finally {
     await session.close();

@@ -160,6 +160,7 @@ describe('runCli: plan', () => {
       'apim-validate',
       'apim',
       'verify',
+      'startup',
     ]);
     const registry = plan.stages.find((stage) => stage.stage === 'registry-scripts');
     expect(registry?.versioningRemoval.filter((action) => action.runs).map((action) => action.mappingTable)).toEqual([

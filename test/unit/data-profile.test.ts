@@ -107,7 +107,9 @@ describe('the profile in the plan', () => {
     expect(text).toContain('Data profile:');
     expect(text).toContain('public.idn_oauth2_access_token: ~2500000 (estimate) rows');
     expect(text).toContain('WARNING: ');
-    for (const stage of withProfile.stages.filter((candidate) => !candidate.readOnly && !candidate.skipped)) {
+    // startup backs up files of the home, not databases: no estimate.
+    expect(withProfile.stages.find((stage) => stage.stage === 'startup')?.backupEstimate).toBeUndefined();
+    for (const stage of withProfile.stages.filter((candidate) => candidate.backups.length > 0 && !candidate.skipped)) {
       expect(stage.backupEstimate?.basis, stage.stage).toBe('default');
       expect(stage.backupEstimate?.dataBytes).toBe(5000 * stage.backups.length);
     }

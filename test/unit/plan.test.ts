@@ -31,7 +31,7 @@ function stageOf(plan: Plan, name: StageName): StagePlan {
   return stage;
 }
 
-const SERVER_STAGES = ['identity', 'apim-validate', 'apim'] as const;
+const SERVER_STAGES = ['identity', 'apim-validate', 'apim', 'startup'] as const;
 
 /** Every one of the 16 combinations of the four registry versioning flags. */
 const FLAG_COMBINATIONS: RegistryVersioningFlags[] = Array.from({ length: 16 }, (_, bits) => ({
@@ -49,7 +49,7 @@ const MAPPING_TABLE_OF_FLAG: Record<keyof RegistryVersioningFlags, string> = {
 };
 
 describe('buildPlan: stages', () => {
-  it('lists the six stages in order', () => {
+  it('lists the seven stages in order', () => {
     const plan = buildPlan(makeResolvedConfig(), facts());
     expect(plan.stages.map((stage) => stage.stage)).toEqual([
       'preflight',
@@ -58,8 +58,9 @@ describe('buildPlan: stages', () => {
       'apim-validate',
       'apim',
       'verify',
+      'startup',
     ]);
-    expect(plan.stages.map((stage) => stage.readOnly)).toEqual([true, false, false, true, false, true]);
+    expect(plan.stages.map((stage) => stage.readOnly)).toEqual([true, false, false, true, false, true, false]);
     expect(plan.apimHome).toBe('/opt/wso2am-4.2.0');
     expect(plan.oldApimHome).toBe('/opt/wso2am-3.1.0');
   });
@@ -428,7 +429,9 @@ describe('buildPlan: server runs', () => {
       const run = stageOf(plan, name).serverRun;
       expect(run?.command).toBe('cmd.exe');
       expect(run?.args.slice(0, 3)).toEqual(['/d', '/c', 'C:\\wso2\\wso2am-4.2.0\\bin\\api-manager.bat']);
-      expect(run?.display.startsWith('C:\\wso2\\wso2am-4.2.0\\bin\\api-manager.bat -Dmigrate')).toBe(true);
+      // The first start has no migration flag, only the profile.
+      const flag = name === 'startup' ? '-Dprofile' : '-Dmigrate';
+      expect(run?.display.startsWith(`C:\\wso2\\wso2am-4.2.0\\bin\\api-manager.bat ${flag}`)).toBe(true);
       expect(run?.args.at(-1)).toBe('-Dprofile=control-plane');
     }
     expect(stageOf(plan, 'identity').serverRun?.args).toEqual([
@@ -525,6 +528,7 @@ describe('renderPlanText', () => {
       '4. apim-validate: API-M pre-migration validation (Step 3.4: pre-migration validation; read only)',
       '5. apim: API-M data migration (Step 3.5: API-M data migration; changes data)',
       '6. verify: Verify (after migration; read only)',
+      '7. startup: First start (Step 5: server startup (re-indexing); changes data)',
     ]);
     const registry = out.slice(
       out.indexOf(

@@ -298,8 +298,8 @@ describe('rehearsal.yml', () => {
     expect(rehearsal.concurrency.group).not.toBe(migrate.concurrency.group);
   });
 
-  it('ends with verify, then rolls the copy back whenever registry-scripts succeeded', () => {
-    expect(needsOf(rollbackJob)).toEqual(expect.arrayContaining(['verify', 'registry-scripts']));
+  it('ends with startup, then rolls the copy back whenever registry-scripts succeeded', () => {
+    expect(needsOf(rollbackJob)).toEqual(expect.arrayContaining(['startup', 'registry-scripts']));
     expect(rollbackJob.if).toBe("${{ always() && needs.registry-scripts.result == 'success' }}");
   });
 

@@ -78,11 +78,15 @@ function readBody(request) {
   });
 }
 
-/** The super tenant's APIs in AM_API, in API_ID order, through the database client of [database.apim_db]. */
+/**
+ * The super tenant's APIs in AM_API, in API_ID order, through the database client of [database.apim_db]. API
+ * Products are AM_API rows too (API_TYPE 'APIProduct', ApiMgtDAO.addAPIProduct) but GET /apis leaves them out: its
+ * registry search adds `type=(HTTP OR WS OR ...)` without APIProduct (carbon-apimgt 9.28.116 RegistrySearchUtil).
+ */
 function superTenantApis() {
   const sql =
     'SELECT API_UUID, API_NAME, API_VERSION, CONTEXT, API_PROVIDER FROM AM_API ' +
-    "WHERE ORGANIZATION = 'carbon.super' ORDER BY API_ID";
+    "WHERE ORGANIZATION = 'carbon.super' AND (API_TYPE IS NULL OR API_TYPE <> 'APIProduct') ORDER BY API_ID";
   const { STAND_IN_DB_SCHEME: scheme, STAND_IN_DB_HOST: host, STAND_IN_DB_PORT: dbPort } = env;
   const { STAND_IN_DB_USER: user, STAND_IN_DB_PASSWORD: password, STAND_IN_DB_NAME: database } = env;
   let command;

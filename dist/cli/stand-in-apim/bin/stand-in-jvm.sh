@@ -90,6 +90,9 @@
 #   start-fails             the start fails as carbon-kernel 4.8.1's Main does when the configuration cannot be
 #                           applied: SEVERE "Error while performing configuration changes" (java.util.logging, on
 #                           stderr) and exit 1, before any log record; the launcher then ends with 0
+#   init-fatal              the start fails later, as carbon-kernel 4.8.1's CarbonServerManager logs it: FATAL
+#                           "WSO2 Carbon initialization Failed" with its exception below; the JVM stays up without
+#                           printing "WSO2 Carbon started"
 #   no-https                normal start: the server starts but nothing answers on the management port
 #   index-delay-ms=N        normal start: for N ms after the start the Publisher API lists no API (the new index is
 #                           being built); 0 by default (the real server starts indexing 35 s after its start)
@@ -231,6 +234,7 @@ PRINT_ENV=""
 HOSTILE_OUTPUT=false
 ORGANIZATION_COLUMN=false
 START_FAILS=false
+INIT_FATAL=false
 NO_HTTPS=false
 INDEX_DELAY_MS=0
 INDEX_NEVER_COMPLETES=false
@@ -264,6 +268,7 @@ if [ -f "$CONF_FILE" ]; then
       hostile-output) HOSTILE_OUTPUT=true ;;
       organization-column) ORGANIZATION_COLUMN=true ;;
       start-fails) START_FAILS=true ;;
+      init-fatal) INIT_FATAL=true ;;
       no-https) NO_HTTPS=true ;;
       index-never-completes) INDEX_NEVER_COMPLETES=true ;;
       index-delay-ms=*)
@@ -1405,6 +1410,16 @@ if [ "$RESTART_ONCE" = true ] && [ ! -e "$RESTART_MARKER" ]; then
   log INFO "$SERVER_MANAGER" "Starting a new Carbon instance. Current instance will be shutdown"
   log INFO "$SERVER_MANAGER" "Halting JVM"
   exit 121
+fi
+
+# CarbonServerManager.initializeCarbon: an exception of the start is logged FATAL with its trace; nothing of the
+# start follows, and the JVM does not exit.
+if [ "$INIT_FATAL" = true ]; then
+  log FATAL "$SERVER_MANAGER" "WSO2 Carbon initialization Failed"
+  raw "org.wso2.carbon.CarbonException: Error while initializing the registry (stand-in: init-fatal)" \
+    "	at org.wso2.carbon.core.init.CarbonServerManager.initializeCarbon(CarbonServerManager.java:517)" \
+    "	at org.wso2.carbon.core.init.CarbonServerManager.start(CarbonServerManager.java:220)"
+  stay_up
 fi
 
 # IdentityCoreServiceComponent: without its client (under -Dmigrate -Dcomponent=identity) it never activates and

@@ -64,6 +64,8 @@ export interface StageResult {
   exitCode: 0 | 1 | 2;
   toolVersion: string;
   backupArtifact?: string;
+  /** restore: the stage it rolled back. */
+  restoredStage?: StageName;
   logArtifact?: string;
   reportArtifact?: string;
   /** Path of the JSON report on this machine. */

@@ -172,16 +172,28 @@ function nodeId(stage: string): string {
 
 function nextStep(result: StageResult): string {
   if (result.stage === 'restore') {
-    return result.status === 'failed'
-      ? '**Next:** fix what the failed step says, then re-run this job; the databases were not changed before the backup was verified.'
+    if (result.status === 'failed') {
+      return '**Next:** fix what the failed step says, then re-run this job; nothing was changed before the backup was checked.';
+    }
+    return result.restoredStage === 'startup'
+      ? "**Next:** the API-M home's `solr` and `deployment.toml` are back as they were before the first start; the ledger records the rollback, so `startup` can run again."
       : '**Next:** the databases are back as they were before the stage; the ledger says what they have been through.';
   }
   if (result.status === 'failed') {
-    const again = result.backupArtifact ? " The re-run restores the databases from this stage's backup first." : '';
+    const again = !result.backupArtifact
+      ? ''
+      : result.stage === 'startup'
+        ? " The API-M home was put back from this stage's backup (the re-run puts it back first if that failed)."
+        : " The re-run restores the databases from this stage's backup first.";
     return `**Next:** fix what the failed steps say, then re-run this job.${again}`;
   }
+  const rollback = (stage: string) =>
+    `To roll this stage back, run the action with \`stage: restore\`, \`restore-stage: ${stage}\` and \`restore-from-run: ${escapeMarkdown(result.runId)}\` (CLI: \`apim-migrate restore --stage ${stage} --from-run ${escapeMarkdown(result.runId)}\`).`;
+  if (result.stage === 'startup' && result.status === 'succeeded') {
+    return `**Next:** the migration is complete: sign in to the Publisher and the Developer Portal and check the APIs. ${rollback('startup')}`;
+  }
   if (result.backupArtifact && result.stage !== 'backup') {
-    return `**Next:** run the next stage of the pipeline. To roll this stage back, run the action with \`stage: restore\`, \`restore-stage: ${result.stage}\` and \`restore-from-run: ${escapeMarkdown(result.runId)}\` (CLI: \`apim-migrate restore --stage ${result.stage} --from-run ${escapeMarkdown(result.runId)}\`).`;
+    return `**Next:** run the next stage of the pipeline. ${rollback(result.stage)}`;
   }
   return '**Next:** run the next stage of the pipeline.';
 }

@@ -48,6 +48,7 @@ export async function restoreStage(request: RestoreRequest, context: StageContex
   // A backup that cannot be found is a wrong request (exit code 2), found before anything runs.
   const backup = await findBackup(request, context);
   context.outcome.backupArtifact = backup.name;
+  context.outcome.restoredStage = request.stage;
   const decryption = backupDecryption(context.config, context.deps.env);
   const trust = await trustBackup(
     backup,

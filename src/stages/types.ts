@@ -1,6 +1,6 @@
 import type { Check } from '../core/check.js';
 import type { DatabaseProfile } from '../core/data-profile.js';
-import type { KnownProblemMatch, OperationName, StageChanges } from '../core/results.js';
+import type { KnownProblemMatch, OperationName, StageChanges, StageName } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { SecretMasker } from '../core/secrets.js';
@@ -70,6 +70,8 @@ export interface StageDeps {
 /** What the steps of a stage found or changed, merged into its result and report. */
 export interface StageOutcome {
   backupArtifact?: string;
+  /** restore: the stage it rolls back. */
+  restoredStage?: StageName;
   logArtifact?: string;
   invalidDefinitions?: number;
   /** What changed, for the report and the job summary (indices added, rows deleted per table, ...). */

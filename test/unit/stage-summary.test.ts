@@ -25,6 +25,35 @@ function result(overrides: Partial<StageResult> = {}): StageResult {
   };
 }
 
+describe('renderStageMarkdown: the next step', () => {
+  const startup = {
+    stage: 'startup' as const,
+    summary: 'First start succeeded',
+    backupArtifact: 'apim-migrate-startup-backup-a1',
+  };
+
+  it('after startup, the migration is complete, and it says how to roll the home back', () => {
+    const markdown = renderStageMarkdown(result(startup));
+    expect(markdown).toContain('**Next:** the migration is complete');
+    expect(markdown).toContain('`restore-stage: startup`');
+    expect(markdown).toContain('startup["startup"]');
+    expect(markdown).toContain('verify --> startup');
+  });
+
+  it('after a failed startup, the home was put back, not the databases', () => {
+    const markdown = renderStageMarkdown(result({ ...startup, status: 'failed', exitCode: 1 }));
+    expect(markdown).toContain("The API-M home was put back from this stage's backup");
+    expect(markdown).not.toContain('restores the databases');
+  });
+
+  it("after the restore of startup, the home's files are back and startup may run again", () => {
+    const restored = renderStageMarkdown(result({ stage: 'restore', restoredStage: 'startup' }));
+    expect(restored).toContain("the API-M home's `solr` and `deployment.toml` are back");
+    const databases = renderStageMarkdown(result({ stage: 'restore', restoredStage: 'apim' }));
+    expect(databases).toContain('the databases are back as they were before the stage');
+  });
+});
+
 describe('renderStageMarkdown', () => {
   it('lists the steps, escaping what Markdown would read as table syntax', () => {
     const markdown = renderStageMarkdown(result());

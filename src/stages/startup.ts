@@ -20,7 +20,7 @@ import { deploymentTomlPath } from '../config/load-config.js';
 import type { Check } from '../core/check.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/format.js';
-import { copyMasked } from '../core/private-files.js';
+import { copyMasked, makePrivateDir } from '../core/private-files.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { LedgerEntryWithBackup } from '../db/ledger.js';
 import { countSuperTenantApis } from '../db/verify-probes.js';
@@ -118,7 +118,8 @@ function verifyFirstStep(context: StageContext): StepDefinition {
     title: "Verify's checks",
     async run(): Promise<StepOutput> {
       const failed: string[] = [];
-      let warnings = 0;
+      // What did not pass goes into this stage's report too: the reason it refused, or what to look at.
+      const findings: Check[] = [];
       for (const step of verifyStage.steps(context)) {
         let output: StepOutput;
         try {
@@ -131,19 +132,22 @@ function verifyFirstStep(context: StageContext): StepDefinition {
         }
         for (const check of output.checks ?? []) {
           if (check.verdict === 'fail') failed.push(`${step.title}: ${check.message}`);
-          if (check.verdict === 'warn') warnings += 1;
+          if (check.verdict !== 'pass') findings.push({ ...check, message: `verify, ${step.title}: ${check.message}` });
         }
         if (output.outcome === 'failed' && !(output.checks ?? []).some((check) => check.verdict === 'fail')) {
           failed.push(`${step.title}: ${output.summary ?? 'failed'}`);
         }
       }
+      const checks = findings.length > 0 ? { checks: findings } : {};
       if (failed.length > 0) {
         return {
           outcome: 'failed',
           summary: `verify's checks fail, so the server is not started and nothing was changed: ${failed.join('; ')}`,
+          ...checks,
         };
       }
-      return { summary: `verify's checks pass${warnings > 0 ? ` (${warnings} warnings: see the verify stage)` : ''}` };
+      const warnings = findings.length;
+      return { summary: `verify's checks pass${warnings > 0 ? ` (${warnings} warnings)` : ''}`, ...checks };
     },
   };
 }
@@ -246,7 +250,8 @@ function reIndexingStep(context: StageContext, shared: StartupState): StepDefini
       const file = deploymentTomlPath(context.config.apimHome);
       if (context.dryRun) {
         const planned = bumpReIndexing(await readFile(file, 'utf8'), file);
-        return { summary: `dry run: would ${planned.change}` };
+        const now = planned.previous === undefined ? 'none now' : `now ${planned.previous}`;
+        return { summary: `dry run: would set [indexing] re_indexing to ${planned.value} (${now})` };
       }
       shared.homeChanged = true;
       const changes = await editHomeFile(context, file, (text) => {
@@ -389,9 +394,9 @@ function stopStep(context: StageContext, shared: StartupState): StepDefinition {
     alwaysRun: true,
     async run(_context, progress): Promise<StepOutput> {
       const server = shared.server;
-      if (!server) return { outcome: 'skipped', summary: 'no server running' };
       const { deps, config } = context;
       try {
+        if (!server) return { outcome: 'skipped', summary: 'no server running' };
         if (config.startup.leaveRunning && !progress.failed) {
           await server.detach();
           deps.serverState?.serverLeftRunning();
@@ -410,7 +415,11 @@ function stopStep(context: StageContext, shared: StartupState): StepDefinition {
         }
         return { summary: `${STOPPED[stop.outcome]} after ${formatDuration(stop.durationMs)}` };
       } finally {
-        await copyMasked(consoleFile(context), path.join(logsDir(context), 'server-console.log'), deps.secrets);
+        // Also after a start that failed: its lines are what to read.
+        if (!context.dryRun) {
+          await makePrivateDir(logsDir(context));
+          await copyMasked(consoleFile(context), path.join(logsDir(context), 'server-console.log'), deps.secrets);
+        }
       }
     },
   };

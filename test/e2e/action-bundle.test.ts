@@ -275,7 +275,7 @@ describe('the action main step (built dist/main/index.js)', () => {
     const run = await runMain(files, { stage: 'restore' });
     expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual([
-      'stage "restore" needs the input restore-stage: one of preflight, registry-scripts, identity, apim-validate, apim, verify',
+      'stage "restore" needs the input restore-stage: one of preflight, registry-scripts, identity, apim-validate, apim, verify, startup',
     ]);
     expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
   });
@@ -285,7 +285,7 @@ describe('the action main step (built dist/main/index.js)', () => {
     const run = await runMain(files, { stage: '' });
     expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual([
-      'input "stage" is required: set it to one of preflight, registry-scripts, identity, apim-validate, apim, verify, restore (with: stage: preflight)',
+      'input "stage" is required: set it to one of preflight, registry-scripts, identity, apim-validate, apim, verify, startup, restore (with: stage: preflight)',
     ]);
     expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
   });

@@ -131,6 +131,12 @@ describe.each<[string, SetupEngine]>([
       expect(plan.code, plan.output).toBe(0);
       expect(plan.output).toContain('set [indexing] re_indexing one higher');
 
+      const dryRun = await cli(current, ['run', 'startup', '--dry-run']);
+      expect(dryRun.code, dryRun.output).toBe(0);
+      expect(dryRun.output).toContain('dry run: would set [indexing] re_indexing to 1 (none now)');
+      expect(await homeDigests(current)).toEqual(before);
+      expect(await ledgerStates(current)).toHaveLength(3);
+
       const startup = await cli(current, ['run', 'startup']);
       expect(startup.code, startup.output).toBe(0);
       expect(startup.output).toContain("verify's checks pass");

@@ -80,6 +80,37 @@ describe('the state the main step saves for the post step', () => {
   });
 });
 
+describe('a server left running on purpose (startup.leaveRunning)', () => {
+  it('is no longer the server the post step stops, and the post step says it leaves it alone', async () => {
+    const file = path.join(await temp.make(), 'github_state');
+    await writeFile(file, '');
+    process.env['GITHUB_STATE'] = file;
+    const sink = actionStateSink({ stage: 'startup', config: 'apim-migration.yml' });
+    const command = { command: 'sh', args: ['/opt/wso2am-4.2.0/bin/api-manager.sh'], display: 'sh ...' };
+    // A live process group stands for the server: the post step must not signal it.
+    const server = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const pid = server.pid ?? 0;
+    try {
+      sink.serverStarted(pid, '/opt/wso2am-4.2.0', command);
+      sink.serverLeftRunning();
+      const state = await lastState(file);
+      expect(state).toEqual({
+        stage: 'startup',
+        config: 'apim-migration.yml',
+        serverLeftRunning: { pid, home: '/opt/wso2am-4.2.0' },
+      });
+
+      process.env[STATE_ENV] = JSON.stringify(state);
+      await runPost();
+      expect(process.exitCode ?? 0).toBe(0);
+      expect(postOutput()).toContain(`the API-M server (pid ${pid}) in /opt/wso2am-4.2.0 was left running on purpose`);
+      expect(() => process.kill(pid, 0)).not.toThrow();
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+});
+
 describe('the post step', () => {
   it('removes the wso2carbon.pid that a server gone since the job was cancelled left in its home', async () => {
     const home = await temp.make();

@@ -262,17 +262,18 @@ function runAs(target: DatabaseTarget, statements: string[]): Promise<void> {
   });
 }
 
-/** A TCP port that nothing listens on at 127.0.0.1 now, above 9443 (so that it is 9443 plus an offset). */
+/**
+ * A TCP port that nothing listens on at 127.0.0.1 now, between 10443 and 30442: 9443 plus an offset, and below
+ * Linux's ephemeral range (32768 and up), where the stages' own database connections would take local ports.
+ */
 async function freeLoopbackPort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
+    const port = 10_443 + Math.floor(Math.random() * 20_000);
+    const free = await new Promise<boolean>((resolve) => {
       const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (port > DEFAULT_HTTPS_PORT) return port;
+    if (free) return port;
   }
 }

@@ -14,9 +14,13 @@ export const STARTUP_ADMIN = { user: 'admin', password: 'admin-pw' } as const;
 /** How many of the rows seedApis writes are the super tenant's (ORGANIZATION 'carbon.super'). */
 export const SUPER_TENANT_APIS = 3;
 
-/** A port offset of its own for each home, so that parallel test files do not meet on one port. */
+/**
+ * A port offset of its own for each home, so that parallel test files do not meet on one port. The port (9443 plus
+ * the offset) stays between 10443 and 30442, below Linux's ephemeral range (32768 and up), where the suite's own
+ * database connections take local ports that a listener on 127.0.0.1 would then find in use.
+ */
 export function freshPortOffset(): number {
-  return 20_000 + Math.floor(Math.random() * 30_000);
+  return 1_000 + Math.floor(Math.random() * 20_000);
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   type SetupEngine,
 } from '../helpers/migration-setup.js';
 import { readStandInArgs, writeStandInConf, type StandInBehaviour } from '../helpers/stand-in.js';
-import { seedApis } from '../helpers/startup-home.js';
+import { freshPortOffset, seedApis } from '../helpers/startup-home.js';
 
 let setup: MigrationSetup | undefined;
 afterEach(async () => {
@@ -64,7 +64,7 @@ async function migratedSetup(engine: SetupEngine): Promise<MigrationSetup> {
   }
   if (!current.scratch) throw new Error('the setup has no scratch database');
   await seedApis(current.scratch.target);
-  const offset = 20_000 + Math.floor(Math.random() * 30_000);
+  const offset = freshPortOffset();
   const toml = await readFile(current.deploymentToml, 'utf8');
   await writeFile(
     current.deploymentToml,

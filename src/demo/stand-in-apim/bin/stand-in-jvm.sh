@@ -1350,9 +1350,11 @@ write_index() {
   printf 'stand-in index of %s\n' "$HOME_DIR" >"$_index/segments_1"
 }
 
-# start_https: the management port's responder, ready before the server says it started; a port that is taken
-# leaves the server up without it, as the real server goes on after its connector's error (a WARN here, so that
-# parallel stand-ins on one port do not add ERROR records to runs that count them).
+# start_https: the management port's responder, ready before the server says it started (kernel-4.8.1
+# StartupFinalizerServiceComponent starts the transports first), waiting up to 30 s for node and openssl on a
+# loaded machine; a port that is taken leaves the server up without it, as the real server goes on after its
+# connector's error (a WARN here, so that parallel stand-ins on one port do not add ERROR records to runs that
+# count them).
 start_https() {
   [ "$NO_HTTPS" = true ] && return 0
   for _tool in node openssl; do
@@ -1380,7 +1382,7 @@ start_https() {
     node "$BIN_DIR/stand-in-https.mjs" </dev/null >>"$_dir/responder.log" 2>&1 &
   HTTPS_PID=$!
   _waited=0
-  while [ ! -f "$_dir/ready" ] && kill -0 "$HTTPS_PID" 2>/dev/null && [ "$_waited" -lt 100 ]; do
+  while [ ! -f "$_dir/ready" ] && kill -0 "$HTTPS_PID" 2>/dev/null && [ "$_waited" -lt 300 ]; do
     sleep 0.1
     _waited=$((_waited + 1))
   done

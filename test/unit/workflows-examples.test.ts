@@ -227,6 +227,22 @@ describe('migrate.yml', () => {
   });
 });
 
+describe('the jobs of the server stages', () => {
+  // The example config's server.timeoutMinutes (180) and startup.indexWaitMinutes (30), plus an hour for the backup.
+  const expected: Record<string, number> = { identity: 240, 'apim-validate': 240, apim: 240, startup: 270 };
+
+  it.each(['migrate.yml', 'rehearsal.yml'] as const)(
+    "%s: each sets timeout-minutes above the stage's own limits, below GitHub's 360",
+    (file) => {
+      for (const [stage, minutes] of Object.entries(expected)) {
+        const job = workflows[file].jobs[stage] as { 'timeout-minutes'?: number } | undefined;
+        expect(job?.['timeout-minutes'], `${file}: ${stage}`).toBe(minutes);
+        expect(minutes).toBeLessThan(360);
+      }
+    },
+  );
+});
+
 describe('rollback.yml', () => {
   const inputs = rollback.on.workflow_dispatch?.inputs ?? {};
   const jobs = Object.values(rollback.jobs);

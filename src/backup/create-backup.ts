@@ -7,17 +7,18 @@
  * part every backup artifact shares (the home backup of home-backup.ts too).
  */
 
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Duplex, Transform } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore, RunIdentity, StoredArtifact } from '../artifacts/store.js';
 import type { DatabaseName, DatabaseTarget } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import { checkFile } from '../core/files.js';
 import { formatBytes } from '../core/format.js';
+import { createMeter, type Meter } from '../core/streams.js';
 import { requireTool, startTool, superviseTool, type ResolvedTool } from '../db/client-process.js';
 import { findClientTools } from '../db/client-tools.js';
 import type { Dialect, DumpResult } from '../db/dialect.js';
@@ -355,35 +356,6 @@ export function backupFileStages(options: { compress: boolean; encryption: Encry
   if (options.encryption.kind !== 'none') stages.push(Duplex.from(encryptTransform(options.encryption)));
   stages.push(written.stream);
   return { stages, written };
-}
-
-export interface Meter {
-  stream: Transform;
-  readonly bytes: number;
-  digest(): string;
-}
-
-/** A pass-through that counts and (unless told not to) hashes the bytes that flow through it. */
-export function createMeter(options: { hash?: boolean } = {}): Meter {
-  const hash = options.hash === false ? undefined : createHash('sha256');
-  let bytes = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash?.update(chunk);
-      bytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  return {
-    stream,
-    get bytes() {
-      return bytes;
-    },
-    digest: () => {
-      if (!hash) throw new Error('this meter only counts bytes');
-      return hash.digest('hex');
-    },
-  };
 }
 
 /** What proves the manifest, for the log: an unauthenticated one restores only while the ledger records it. */

@@ -34,9 +34,10 @@ import type { StoredArtifact } from '../artifacts/store.js';
 import { errorMessage, InputError } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';
 import { SecretMasker } from '../core/secrets.js';
+import { createMeter } from '../core/streams.js';
 import { ClientToolError, requireTool, startTool, superviseTool, type ResolvedTool } from '../db/client-process.js';
 import { locateOnPath, type ToolRole } from '../db/client-tools.js';
-import { backupFileStages, createMeter, storeBackup, type BackupArtifactOptions } from './create-backup.js';
+import { backupFileStages, storeBackup, type BackupArtifactOptions } from './create-backup.js';
 import { AGE_EXTENSION, checkDecryptionMode, type DecryptionMode } from './encryption.js';
 import {
   homeFilePathSchema,

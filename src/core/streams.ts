@@ -1,9 +1,11 @@
 /**
  * Stream helpers every layer uses: the first bytes of a stream without losing them, waiting until a writable takes
- * more, and one read of a source shared with a consumer that may stop before the end.
+ * more, one read of a source shared with a consumer that may stop before the end, and a meter that counts and hashes
+ * what flows through it.
  */
 
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 
 /**
  * The first `bytes` bytes of `source` (fewer when it is shorter) and all of it, those bytes included, to read on. The
@@ -91,4 +93,33 @@ export async function readThrough<T>(
   }
   stream.end();
   return consumed;
+}
+
+export interface Meter {
+  stream: Transform;
+  readonly bytes: number;
+  digest(): string;
+}
+
+/** A pass-through that counts and (unless told not to) hashes the bytes that flow through it. */
+export function createMeter(options: { hash?: boolean } = {}): Meter {
+  const hash = options.hash === false ? undefined : createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash?.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return {
+    stream,
+    get bytes() {
+      return bytes;
+    },
+    digest: () => {
+      if (!hash) throw new Error('this meter only counts bytes');
+      return hash.digest('hex');
+    },
+  };
 }

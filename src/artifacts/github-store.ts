@@ -364,7 +364,7 @@ function assertNotGhes(serverUrl: string): void {
 
 function ghesError(serverUrl: string): UnsupportedError {
   return new UnsupportedError(
-    `GitHub Enterprise Server (${serverUrl}) does not have the artifact service (v4) that apim-migrate's GitHub store needs; on this server run the stages with the apim-migrate CLI, which keeps backups, logs and reports in the local folder store (store.dir) on the runner`,
+    `GitHub Enterprise Server (${serverUrl}) does not have the artifact service (v4) that apim-migrate's GitHub store needs; on this server keep them elsewhere: set store.kind: folder (store.dir, a folder on the runner or a shared mount) or s3 (store.bucket, an S3 or S3-compatible bucket)`,
   );
 }
 

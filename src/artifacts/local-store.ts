@@ -37,7 +37,7 @@ export interface LocalFolderStoreOptions {
  * whatever the umask; a folder that was there already keeps its modes, with a warning when they are wider.
  */
 export class LocalFolderStore implements ArtifactStore {
-  readonly kind = 'local';
+  readonly kind = 'folder';
   readonly description: string;
   private readonly modes: FileModes;
   private warned = false;
@@ -179,10 +179,7 @@ export async function newLocalRunId(
   now: Date = new Date(),
   modes: FileModes = OWNER_ONLY,
 ): Promise<string> {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const stamp = runStamp(now);
   await makePrivateDir(path.join(dir, 'runs'), modes);
   for (let suffix = 1; ; suffix += 1) {
     const runId = suffix === 1 ? stamp : `${stamp}-${suffix}`;
@@ -194,6 +191,14 @@ export async function newLocalRunId(
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
+}
+
+/** The UTC second of `now` as a run id sorts by time: `20261124T203300Z`. */
+export function runStamp(now: Date): string {
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Removes a run's folder if nothing was stored in it: rmdir refuses a folder that holds anything. */

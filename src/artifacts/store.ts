@@ -1,4 +1,6 @@
-/** The artifact store contract: the local folder store and GitHub's artifact service both fulfil it. */
+/** The artifact store contract: the folder store, GitHub's artifact service and the S3 store all fulfil it. */
+
+import type { StoreKind } from '../config/types.js';
 
 export type ArtifactKind = 'backup' | 'logs' | 'report';
 
@@ -35,14 +37,15 @@ export interface UploadOptions {
   retentionDays?: number;
   /**
    * The caller is done with the files: a store that keeps its files on this machine may move them into place
-   * instead of copying them (on the same filesystem, a rename: no second copy of a dump of gigabytes).
+   * instead of copying them (on the same filesystem, a rename: no second copy of a dump of gigabytes). A store that
+   * sends them elsewhere leaves them where they are; the caller removes them.
    */
   moveFiles?: boolean;
 }
 
 export interface ArtifactStore {
   /** Which store: backups that go to GitHub must be encrypted unless the config allows plaintext. */
-  readonly kind: 'local' | 'github';
+  readonly kind: StoreKind;
   /** One line for messages, e.g. "local folder /srv/migration/.apim-migrate". */
   readonly description: string;
   /** Stores the files under `name` in this run. A name is never reused: storing it twice is an error. */
@@ -58,7 +61,8 @@ export interface ArtifactStore {
   localFolder?(name: string, options?: { runId?: string }): Promise<string | undefined>;
   /**
    * Where another run of the store came from, for a store whose runs anyone with push access (or a pull request)
-   * can start: GitHub's. A restore of that run's backup checks it first.
+   * can start: GitHub's. A restore of that run's backup checks it first. The folder and S3 stores have no such
+   * record: their runs are trusted through the ledger and the manifest alone (stages/backup-trust.ts).
    */
   runOrigin?(runId: string): Promise<RunOrigin>;
 }

@@ -10,8 +10,15 @@ import {
   type DeploymentDatabase,
 } from './deployment-toml.js';
 import { resolvePlaceholders } from './placeholders.js';
-import { checkCrossFieldRules, configSchema, isRecord, type ConfigFile } from './schema.js';
-import { DATABASE_NAMES, type DatabaseName, type ResolvedConfig } from './types.js';
+import {
+  checkCrossFieldRules,
+  checkStoreRules,
+  configSchema,
+  isRecord,
+  storeKindOf,
+  type ConfigFile,
+} from './schema.js';
+import { DATABASE_NAMES, type DatabaseName, type ResolvedConfig, type StoreConfig } from './types.js';
 
 export const DEFAULT_CONFIG_FILE = 'apim-migration.yml';
 
@@ -46,7 +53,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   // reportInput: without it zod leaves `input` out of every issue, and a wrong value would read as a missing one.
   const parsed = configSchema.safeParse(expanded, { reportInput: true });
   if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => problemFromIssue(issue, located)));
-  for (const violation of checkCrossFieldRules(expanded)) {
+  for (const violation of [...checkCrossFieldRules(expanded), ...checkStoreRules(expanded, env)]) {
     problems.push({ ...located.at(violation.path), message: `${violation.path.join('.')}: ${violation.message}` });
   }
   if (!parsed.success || problems.length > 0) throw configError(configFile, problems);
@@ -230,7 +237,34 @@ async function resolveConfig(file: ConfigFile, context: ResolveContext): Promise
       ...(file.server.javaHome === undefined ? {} : { javaHome: resolvePath(file.server.javaHome) }),
     },
     startup: { ...file.startup },
-    store: { dir: resolvePath(file.store.dir), groupAccess: file.store.groupAccess },
+    store: resolveStore(file.store, context.env, resolvePath),
+  };
+}
+
+const DEFAULT_STORE_DIR = '.apim-migrate';
+
+/** `store` with its kind decided and its defaults filled in; checkStoreRules has made sure the kind's keys are there. */
+function resolveStore(
+  store: ConfigFile['store'],
+  env: Record<string, string | undefined>,
+  resolvePath: (value: string) => string,
+): StoreConfig {
+  const kind = storeKindOf(store.kind, env);
+  const resolved: StoreConfig = {
+    kind,
+    dir: resolvePath(store.dir ?? DEFAULT_STORE_DIR),
+    groupAccess: store.groupAccess ?? false,
+  };
+  if (kind !== 's3') return resolved;
+  return {
+    ...resolved,
+    s3: {
+      bucket: store.bucket ?? '',
+      prefix: (store.prefix ?? '').replace(/\/$/, ''),
+      region: store.region ?? (env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || ''),
+      ...(store.endpoint === undefined ? {} : { endpoint: store.endpoint }),
+      forcePathStyle: store.forcePathStyle ?? false,
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { isGitHubActions } from '../core/github-actions.js';
+import { STORE_KINDS, type StoreKind } from './types.js';
 
 /**
  * The schema of `apim-migration.yml`. Every object is strict: an unknown key is an error
@@ -8,6 +10,19 @@ import { z } from 'zod';
 const path = z.string().trim().min(1, 'must be a path');
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const positive = z.number().positive();
+
+/** An object key prefix: segments of S3's safe characters, no empty, `.` or `..` one; a trailing slash is dropped. */
+function isKeyPrefix(value: string): boolean {
+  if (value === '') return true;
+  const segments = value.replace(/\/$/, '').split('/');
+  return segments.every((segment) => /^[A-Za-z0-9!_.*'()-]+$/.test(segment) && segment !== '.' && segment !== '..');
+}
+
+/** A URL without user and password: the store's credentials come from the AWS SDK's chain, never from the config. */
+function hasNoCredentials(value: string): boolean {
+  const url = URL.parse(value);
+  return url === null || (url.username === '' && url.password === '');
+}
 
 const databaseEntry = z.strictObject({
   url: z.string().min(1).optional(),
@@ -117,13 +132,43 @@ export const configSchema = z.strictObject({
       leaveRunning: z.boolean().default(false),
     })
     .default({ indexWaitMinutes: 30, leaveRunning: false }),
+  /** Which keys go with which kind is checked by {@link checkStoreRules}, which knows where apim-migrate runs. */
   store: z
     .strictObject({
-      dir: path.default('.apim-migrate'),
-      /** Folders 0750 and files 0640 instead of 0700 and 0600: for runner accounts of one group sharing the store. */
-      groupAccess: z.boolean().default(false),
+      /** github (the default inside GitHub Actions), folder (the default elsewhere) or s3. */
+      kind: z.enum(STORE_KINDS).optional(),
+      /** folder: where the store is; default `.apim-migrate`. */
+      dir: path.optional(),
+      /** folder: folders 0750 and files 0640 instead of 0700 and 0600, for runner accounts of one group. */
+      groupAccess: z.boolean().optional(),
+      bucket: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/,
+          'must be a bucket name: letters, digits, dots, hyphens and underscores, at least 3',
+        )
+        .optional(),
+      prefix: z
+        .string()
+        .refine(
+          isKeyPrefix,
+          "must be a key prefix such as migrations/prod: segments of letters, digits and . _ - ! * ' ( ) separated by /, none empty, . or .., no leading /",
+        )
+        .optional(),
+      region: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, 'must be a region name such as eu-west-1')
+        .optional(),
+      endpoint: z
+        .url({ protocol: /^https?$/ })
+        .refine(
+          hasNoCredentials,
+          'must not hold a user or password: the credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role)',
+        )
+        .optional(),
+      forcePathStyle: z.boolean().optional(),
     })
-    .default({ dir: '.apim-migrate', groupAccess: false }),
+    .default({}),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -192,6 +237,69 @@ export function checkCrossFieldRules(raw: unknown): RuleViolation[] {
       message:
         'startup.adminUserEnv and startup.adminPasswordEnv go together: set both (the variables that hold the admin user and password the Publisher API is read with) or neither',
     });
+  }
+  return violations;
+}
+
+/** The keys of `store` that each kind takes, besides `kind`. */
+const STORE_KEYS: Readonly<Record<StoreKind, readonly string[]>> = {
+  github: [],
+  folder: ['dir', 'groupAccess'],
+  s3: ['bucket', 'prefix', 'region', 'endpoint', 'forcePathStyle'],
+};
+
+/** `store.kind` as written, or where apim-migrate runs decides: GitHub's artifact service inside Actions, else a folder. */
+export function storeKindOf(kind: StoreKind | undefined, env: Record<string, string | undefined>): StoreKind {
+  return kind ?? (isGitHubActions(env) ? 'github' : 'folder');
+}
+
+/**
+ * The `store` rules that depend on the kind, and so on where apim-migrate runs: a key of another kind is an error
+ * (one config can serve the CLI and the action when the kind is left to default: `dir` and `groupAccess` then apply
+ * outside Actions only), github needs Actions, s3 needs a bucket and a region.
+ */
+export function checkStoreRules(raw: unknown, env: Record<string, string | undefined>): RuleViolation[] {
+  const store = isRecord(raw) ? raw['store'] : undefined;
+  if (!isRecord(store)) return [];
+  const written = store['kind'];
+  // A kind that is not one of the three is the schema's to report.
+  if (written !== undefined && !STORE_KINDS.includes(written as StoreKind)) return [];
+  const kind = storeKindOf(written as StoreKind | undefined, env);
+  const owner = (key: string) => STORE_KINDS.find((candidate) => STORE_KEYS[candidate].includes(key));
+  const violations: RuleViolation[] = [];
+  for (const key of Object.keys(store)) {
+    const belongs = owner(key);
+    if (belongs === undefined || belongs === kind) continue;
+    if (written === undefined && belongs === 'folder') continue;
+    violations.push({
+      path: ['store', key],
+      message:
+        written === undefined
+          ? `is a setting of store.kind ${belongs}, and the store here is ${kind} (the default ${isGitHubActions(env) ? 'inside' : 'outside'} GitHub Actions): add store.kind: ${belongs}, or remove it`
+          : `is a setting of store.kind ${belongs}, not ${kind}: remove it, or set store.kind: ${belongs}`,
+    });
+  }
+  if (kind === 'github' && !isGitHubActions(env)) {
+    violations.push({
+      path: ['store', 'kind'],
+      message:
+        "github (GitHub's artifact service) works only inside GitHub Actions: here, set store.kind: folder (with store.dir) or s3 (with store.bucket)",
+    });
+  }
+  if (kind === 's3') {
+    if (store['bucket'] === undefined) {
+      violations.push({
+        path: ['store', 'kind'],
+        message: 's3 needs store.bucket: the bucket that holds the artifacts',
+      });
+    }
+    if (store['region'] === undefined && !env['AWS_REGION'] && !env['AWS_DEFAULT_REGION']) {
+      violations.push({
+        path: ['store', 'kind'],
+        message:
+          "s3 needs store.region (the bucket's region, e.g. eu-west-1; an S3-compatible service names its own, often us-east-1), unless AWS_REGION or AWS_DEFAULT_REGION is set",
+      });
+    }
   }
   return violations;
 }

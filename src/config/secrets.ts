@@ -5,10 +5,11 @@
 import type { ResolvedConfig } from './types.js';
 
 /**
- * The credentials of the artifact stores: GitHub's artifact service takes the runner's ACTIONS_RUNTIME_TOKEN. The
- * local folder store has none.
+ * The credentials of the artifact stores: GitHub's artifact service takes the runner's ACTIONS_RUNTIME_TOKEN, the S3
+ * store the AWS SDK's chain, whose secrets in the environment are these two (a profile's or a role's never pass
+ * through apim-migrate). The folder store has none.
  */
-const STORE_CREDENTIAL_ENV = ['ACTIONS_RUNTIME_TOKEN'] as const;
+const STORE_CREDENTIAL_ENV = ['ACTIONS_RUNTIME_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
 export interface CollectedSecrets {
   /** The values, as they are; a masker also masks each secret line of a multi-line one. */

@@ -95,12 +95,34 @@ export interface ResolvedConfig {
     /** Leave the server running after the checks. */
     leaveRunning: boolean;
   };
-  store: {
-    /** Absolute path of the local artifact store. */
-    dir: string;
-    /** Share the local store with the owner's group (0750/0640) instead of the owner only (0700/0600). */
-    groupAccess: boolean;
-  };
+  store: StoreConfig;
+}
+
+/** Where artifacts go: GitHub's artifact service, a folder, or an S3 bucket (README, "Artifacts and stores"). */
+export const STORE_KINDS = ['github', 'folder', 's3'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** `store`, resolved: the kind (defaulted by where apim-migrate runs) and its settings. Never a credential. */
+export interface StoreConfig {
+  kind: StoreKind;
+  /** Absolute path of the folder store (`store.dir`, default `.apim-migrate`); used by kind `folder`. */
+  dir: string;
+  /** Share the folder store with the owner's group (0750/0640) instead of the owner only (0700/0600). */
+  groupAccess: boolean;
+  /** The bucket's settings, with kind `s3`. */
+  s3?: S3StoreConfig;
+}
+
+export interface S3StoreConfig {
+  bucket: string;
+  /** The key prefix the store's objects go under, without slashes at either end; '' for the bucket's root. */
+  prefix: string;
+  /** `store.region`, else AWS_REGION, else AWS_DEFAULT_REGION. */
+  region: string;
+  /** An http(s) URL of an S3-compatible service (MinIO, Ceph RGW); AWS's own endpoint when absent. */
+  endpoint?: string;
+  /** Bucket in the path (`https://host/bucket/key`) instead of the host name: what most S3-compatible services need. */
+  forcePathStyle: boolean;
 }
 
 /** Versioning flags of the old registry.xml `<staticConfiguration>`. */

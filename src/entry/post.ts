@@ -120,11 +120,15 @@ async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<numb
   const carbonLog = path.join(logs.apimHome, 'repository', 'logs', CARBON_LOG);
   await copyMasked(carbonLog, path.join(logs.dir, CARBON_LOG), secrets);
   const files = (await readdir(logs.dir)).map((name) => path.join(logs.dir, name));
+  // The store the main step used; a state saved without it comes from a version that had GitHub's store only.
+  const settings = logs.store ?? { kind: 'github', dir: logs.storeDir, groupAccess: false };
   const store = createStore({
+    store: settings,
     env: process.env,
-    storeDir: logs.storeDir,
-    run: await resolveRunIdentity(process.env, logs.storeDir),
+    run: await resolveRunIdentity(process.env, settings),
     ...(token ? { githubToken: token } : {}),
+    onWarning: (message) => logger.warning(message),
+    onProgress: (message) => logger.info(message),
   });
   await store.upload(logs.artifact, files, { retentionDays: logs.retentionDays });
   return files.length;

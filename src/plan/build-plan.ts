@@ -226,7 +226,9 @@ function preflightChecks(config: ResolvedConfig): string[] {
     'the dump and restore tools are present and new enough for the servers',
     'a JDK 11 or 17 for the launcher (server.javaHome, JAVA_HOME or the java on PATH)',
     'repository/components/lib holds the JDBC driver of each database',
-    `the store (${config.store.dir}) has room for the backups`,
+    config.store.kind === 'folder'
+      ? `the store (${config.store.dir}) has room for the backups`
+      : 'the work folder has room for the backups, which are written there before they are stored',
     "the data profile of every database; WSO2's token cleanup first when the token tables hold most of its bytes",
     "MySQL/MariaDB: the character sets of the databases and tables against InnoDB's index key limits",
     "the new home's primary and internal keystores are the old home's files",

@@ -10,7 +10,7 @@ import {
 } from '../backup/authentication.js';
 import type { DecryptionMode, EncryptionMode } from '../backup/encryption.js';
 import type { ExpectedEncryption } from '../backup/restore-backup.js';
-import type { ResolvedConfig } from '../config/types.js';
+import type { ResolvedConfig, StoreKind } from '../config/types.js';
 import { InputError } from '../core/errors.js';
 
 /** The shortest passphrase new backups take. */
@@ -20,7 +20,7 @@ const MIN_PASSPHRASE_LENGTH = 16;
 export function backupEncryption(
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
-  storeKind: 'local' | 'github',
+  storeKind: StoreKind,
 ): EncryptionMode {
   const { backup } = config;
   if (backup.passphraseEnv !== undefined) {

@@ -19,25 +19,24 @@ import { bumpReIndexing } from '../wso2/deployment-toml-edit.js';
 import { readManagementPort } from '../wso2/management-port.js';
 import { windowsHomeProblem } from '../server/server-command.js';
 import { readServerEnvNames } from '../server/server-env-names.js';
-import { isGitHubActions } from '../artifacts/create-store.js';
 import { BackupKeyError, checkDecryptionMode, checkEncryptionMode } from '../backup/encryption.js';
 import { backupDecryption, backupEncryption, backupSigningKey, signingPublicKey } from './backup-keys.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
 
-/** The local store's folder is a folder (or does not exist yet: it is created). */
+/** The folder store's folder is a folder (or does not exist yet: it is created). */
 export async function checkStoreDirInput(config: ResolvedConfig): Promise<void> {
   const info = await stat(config.store.dir).catch(() => undefined);
   if (info && !info.isDirectory()) {
     throw new InputError({
       file: config.configFile,
-      message: `store.dir ${config.store.dir} is not a folder: set store.dir to the folder of the local artifact store (it is created when missing)`,
+      message: `store.dir ${config.store.dir} is not a folder: set store.dir to the folder of the artifact store (it is created when missing)`,
     });
   }
 }
 
 /** A stage that backs up can encrypt: its passphrase variable is set, its recipient is an age public key. */
 export function checkBackupKeyInput(config: ResolvedConfig, env: Record<string, string | undefined>): void {
-  const encryption = backupEncryption(config, env, isGitHubActions(env) ? 'github' : 'local');
+  const encryption = backupEncryption(config, env, config.store.kind);
   asConfigError(config, 'backup.recipient', () => checkEncryptionMode(encryption));
   backupSigningKey(config, env);
 }

@@ -1,10 +1,10 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createStore, isGitHubActions, resolveRunIdentity } from '../artifacts/create-store.js';
+import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { removeEmptyRunFolder } from '../artifacts/local-store.js';
 import { deploymentTomlPath, loadConfig } from '../config/load-config.js';
-import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
+import type { RegistryVersioningFlags, ResolvedConfig, StoreConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { withSession } from '../db/session.js';
@@ -132,18 +132,20 @@ async function withStageContext(
 ): Promise<StageResult> {
   const { config, secrets, collected } = await loadConfigWithSecrets(options);
   // Before the run's folder, the lock or a backup: bad input changes nothing.
-  if (!isGitHubActions(options.env)) await checkStoreDirInput(config);
+  if (config.store.kind === 'folder') await checkStoreDirInput(config);
   await checks.checkInputs?.(config);
   const lockWaitMs = readLockWaitMs(options.env);
-  const run = await resolveRunIdentity(options.env, config.store.dir, { groupAccess: config.store.groupAccess });
+  const run = await resolveRunIdentity(options.env, config.store);
   const store = createStore({
+    store: config.store,
     env: options.env,
-    storeDir: config.store.dir,
     run,
     ...(options.githubToken ? { githubToken: options.githubToken } : {}),
-    groupAccess: config.store.groupAccess,
     onWarning: (message) => options.logger.warning(message),
+    onProgress: (message) => options.logger.info(message),
   });
+  // The post step stores logs a stage could not in the same store: it gets the store's settings (never a credential).
+  const serverState = options.serverState && withStoreConfig(options.serverState, config.store);
   const workBase = options.env['RUNNER_TEMP'] ?? os.tmpdir();
   for (const base of new Set([workBase, os.tmpdir()])) await removeOrphanedWorkDirs(base, options.logger);
   const workDir = await mkdtemp(path.join(workBase, `apim-migrate-${name}-${process.pid}-`));
@@ -160,7 +162,7 @@ async function withStageContext(
         secretEnv: collected.envNames,
         lockWaitMs,
         platform: options.platform ?? process.platform,
-        ...(options.serverState ? { serverState: options.serverState } : {}),
+        ...(serverState ? { serverState } : {}),
       },
       dryRun: options.dryRun ?? false,
       force: options.force ?? false,
@@ -174,8 +176,13 @@ async function withStageContext(
   } finally {
     if (!keepWorkDir) await rm(workDir, { recursive: true, force: true });
     // A run that stored nothing (refused, or failed before its first artifact) leaves no folder behind.
-    if (store.kind === 'local') await removeEmptyRunFolder(config.store.dir, run.runId);
+    if (store.kind === 'folder') await removeEmptyRunFolder(config.store.dir, run.runId);
   }
+}
+
+/** The sink with the store's settings added to the logs it records as pending. */
+function withStoreConfig(sink: ServerStateSink, store: StoreConfig): ServerStateSink {
+  return { ...sink, logsPending: (logs) => sink.logsPending({ ...logs, store }) };
 }
 
 const LOCK_WAIT_ENV = 'APIM_MIGRATE_LOCK_WAIT_SECONDS';

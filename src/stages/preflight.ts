@@ -284,7 +284,9 @@ async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Pr
   const databases = facts.physical;
   const unmeasured = databases.filter(({ target }) => !facts.sizes.has(target.name)).map(({ label }) => label);
   const needed = [...facts.sizes.values()].reduce((sum, size) => sum + size, 0);
-  const where = await nearestExistingFolder(config.store.dir);
+  // A folder store keeps the backups; another store gets them from the work folder, where they are written first.
+  const inFolder = config.store.kind === 'folder';
+  const where = await nearestExistingFolder(inFolder ? config.store.dir : context.workDir);
   const stats = await statfs(where);
   const free = stats.bavail * stats.bsize;
   const checks: Check[] = [];
@@ -302,7 +304,7 @@ async function checkStoreSpace(context: StageContext, facts: PreflightFacts): Pr
         }
       : {
           verdict: 'fail',
-          message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point store.dir at a larger disk`,
+          message: `only ${formatBytes(free)} free at ${where}, but the databases hold ${formatBytes(needed)}: free some space or point ${inFolder ? 'store.dir' : 'the work folder (RUNNER_TEMP in Actions, TMPDIR elsewhere)'} at a larger disk`,
         },
   );
   return reportChecks(context, checks);

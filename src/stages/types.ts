@@ -2,7 +2,7 @@ import type { Check } from '../core/check.js';
 import type { DatabaseProfile } from '../core/data-profile.js';
 import type { KnownProblemMatch, OperationName, StageChanges, StageName } from '../core/results.js';
 import type { ArtifactStore, RunIdentity } from '../artifacts/store.js';
-import type { ResolvedConfig } from '../config/types.js';
+import type { ResolvedConfig, StoreConfig } from '../config/types.js';
 import type { SecretMasker } from '../core/secrets.js';
 import type { Logger } from '../log/logger.js';
 import type { ProcessIdentity } from '../server/process-identity.js';
@@ -43,8 +43,10 @@ export interface PendingLogs {
   retentionDays: number;
   /** The API-M home, whose repository/logs/wso2carbon.log joins them. */
   apimHome: string;
-  /** store.dir, for a local store. */
+  /** store.dir, for a folder store. */
   storeDir: string;
+  /** The store the logs go to, as the config set it (kind and settings, never a credential); added by the operation. */
+  store?: StoreConfig;
   /** The environment variables that hold secrets, by name, never their values: the post step masks with them. */
   secretEnv: readonly string[];
 }

@@ -168,7 +168,7 @@ export function makeResolvedConfig(overrides: Partial<ResolvedConfig> = {}): Res
       env: [],
     },
     startup: { indexWaitMinutes: 30, leaveRunning: false },
-    store: { dir: '/cfg/.apim-migrate', groupAccess: false },
+    store: { kind: 'folder', dir: '/cfg/.apim-migrate', groupAccess: false },
     ...overrides,
   };
 }

@@ -64,7 +64,7 @@ export function createMemoryStore(
     artifacts.find((artifact) => artifact.name === name && artifact.runId === run);
   return {
     artifacts,
-    kind: 'local',
+    kind: 'folder',
     description: 'memory store',
     async upload(name, files) {
       if (options.failUploads) throw new Error('the store is down');

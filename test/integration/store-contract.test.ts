@@ -1,7 +1,12 @@
 /**
  * The artifact store contract of src/artifacts/store.ts, one suite for every store: the local folder store, GitHub's
- * artifact store (the real @actions/artifact client against the local fake of the service) and the in-memory store
- * the unit tests use, so that a fake cannot pass tests the real stores would fail.
+ * artifact store (the real @actions/artifact client against the local fake of the service), the S3 store (the real
+ * AWS SDK against s3rver on loopback) and the in-memory store the unit tests use, so that a fake cannot pass tests
+ * the real stores would fail.
+ *
+ * s3rver ignores `If-None-Match` on PUT, so here the S3 store keeps a name from being stored twice through its check
+ * before the upload alone; test/integration/s3-store.test.ts exercises the conditional write against a server that
+ * honours it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../src/artifacts/local-store.js';
+import { S3ArtifactStore } from '../../src/artifacts/s3-store.js';
 import { ArtifactExistsError, ArtifactNotFoundError, type ArtifactStore } from '../../src/artifacts/store.js';
 import {
   ARTIFACT_JOB_ENV,
@@ -17,10 +23,13 @@ import {
   type FakeArtifactService,
 } from '../helpers/fake-artifact-service.js';
 import { createMemoryStore, type MemoryBucket } from '../helpers/fakes.js';
+import { S3RVER_REGION, startS3Server, useS3rverCredentials, type S3TestServer } from '../helpers/s3-server.js';
 
 const READ_TOKEN = 'ghs_contract_read_token';
 
 let fake: FakeArtifactService;
+let s3: S3TestServer;
+let restoreAwsEnv: () => void;
 let githubStore: typeof import('../../src/artifacts/github-store.js');
 let saved: Record<string, string | undefined>;
 let work: string;
@@ -32,10 +41,14 @@ beforeAll(async () => {
   // @actions/github reads GITHUB_API_URL once, when it is first imported: set it before the store is loaded.
   process.env['GITHUB_API_URL'] = fake.url;
   githubStore = await import('../../src/artifacts/github-store.js');
+  restoreAwsEnv = useS3rverCredentials();
+  s3 = await startS3Server();
 });
 
 afterAll(async () => {
   await fake.close();
+  await s3.close();
+  restoreAwsEnv();
   for (const key of ARTIFACT_JOB_ENV) {
     if (saved[key] === undefined) delete process.env[key];
     else process.env[key] = saved[key];
@@ -56,6 +69,7 @@ interface StoreKind {
 }
 
 let storeDir = '';
+let s3Prefix = '';
 let bucket: MemoryBucket = { artifacts: [], contents: new Map() };
 
 const KINDS: StoreKind[] = [
@@ -80,6 +94,21 @@ const KINDS: StoreKind[] = [
         repository: { owner: 'acme', repo: 'apim' },
       });
     },
+  },
+  {
+    name: 'the S3 store (s3rver: no conditional writes, the check before the upload keeps names unique)',
+    begin: () => {
+      s3Prefix = `contract/${randomBytes(4).toString('hex')}`;
+    },
+    open: (runId) =>
+      new S3ArtifactStore({
+        bucket: s3.bucket,
+        prefix: s3Prefix,
+        region: S3RVER_REGION,
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        runId,
+      }),
   },
   {
     name: 'the in-memory store of the unit tests',

@@ -31,6 +31,8 @@ const RESTRICTED_LIBRARIES: Readonly<Record<string, readonly string[]>> = {
   pg: ['db'],
   mysql2: ['db'],
   '@actions/artifact': ['artifacts'],
+  // Every package of the AWS SDK (the S3 client, lib-storage, the credential chain): the S3 store's alone.
+  '@aws-sdk': ['artifacts'],
   '@actions/core': ['entries', 'log'],
   // One deployment.toml reader: config/toml-document.ts.
   'smol-toml': ['config'],
@@ -78,14 +80,15 @@ async function sourceFiles(dir: string): Promise<string[]> {
 
 /** Static imports and re-exports (type-only ones too) and dynamic import() calls. */
 function importsOf(text: string): string[] {
-  const pattern = /(?:^|\n)\s*(?:import|export)\b[^'";]*?\bfrom\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g;
+  const pattern =
+    /(?:^|\n)\s*(?:import|export)\b[^'";]*?\bfrom\s*'([^']+)'|\bimport\(\s*(?:\/\*[^*]*\*\/\s*)?'([^']+)'\s*\)/g;
   return [...text.matchAll(pattern)].map((match) => match[1] ?? match[2] ?? '');
 }
 
 /** The imports that stay in the bundle: `import type` and `export type` go when TypeScript compiles. */
 function valueImportsOf(text: string): string[] {
   const pattern =
-    /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'";]*?\bfrom\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g;
+    /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'";]*?\bfrom\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|\bimport\(\s*(?:\/\*[^*]*\*\/\s*)?'([^']+)'\s*\)/g;
   return [...text.matchAll(pattern)].map((match) => match[1] ?? match[2] ?? match[3] ?? '');
 }
 
@@ -146,16 +149,25 @@ describe('layers', () => {
     expect(layerViolation(from, to)).toBeUndefined();
   });
 
+  it.each([
+    ['stages', '@aws-sdk/client-s3', 'stages may not import @aws-sdk (only artifacts)'],
+    ['backup', '@aws-sdk/lib-storage', 'backup may not import @aws-sdk (only artifacts)'],
+    ['artifacts', '@aws-sdk/client-s3', undefined],
+  ])('%s importing %s: %s', (from, specifier, problem) => {
+    expect(libraryViolation(from, specifier)).toBe(problem);
+  });
+
   it('finds import statements of every form', () => {
     const text = [
       "import type { A } from '../a.js';",
       "import {\n  B,\n  type C,\n} from '../b.js';",
       "export { D } from './d.js';",
       "const e = await import('../e.js');",
+      'const f = await import(/* webpackMode: "eager" */ \'../f.js\');',
       "import pg from 'pg';",
       "const text = 'from the start';",
     ].join('\n');
-    expect(importsOf(text)).toEqual(['../a.js', '../b.js', './d.js', '../e.js', 'pg']);
+    expect(importsOf(text)).toEqual(['../a.js', '../b.js', './d.js', '../e.js', '../f.js', 'pg']);
   });
 
   it('every import in src/ points down the layers, and the restricted libraries stay where they belong', async () => {

@@ -872,3 +872,170 @@ describe('loadConfig: secrets never appear in error messages', () => {
     expect(error.message).not.toContain(SECRET);
   });
 });
+
+describe('loadConfig: the store', () => {
+  const ACTIONS = { GITHUB_ACTIONS: 'true' };
+  const withStore = (...storeLines: string[]) => `${MINIMAL_CONFIG}${lines('store:', ...storeLines)}`;
+
+  it('is a folder outside GitHub Actions and GitHub artifacts inside, when the config does not say', async () => {
+    const outside = await load();
+    expect(outside.config.store).toEqual({
+      kind: 'folder',
+      dir: path.join(outside.setup.root, '.apim-migrate'),
+      groupAccess: false,
+    });
+    const inside = await load({}, ACTIONS);
+    expect(inside.config.store.kind).toBe('github');
+  });
+
+  it('takes store.dir and groupAccess without a kind inside Actions too: one config serves the CLI and the action', async () => {
+    const { setup, config } = await load({ config: withStore('  dir: state', '  groupAccess: true') }, ACTIONS);
+    expect(config.store).toEqual({ kind: 'github', dir: path.join(setup.root, 'state'), groupAccess: true });
+  });
+
+  it('takes a folder store inside Actions', async () => {
+    const { setup, config } = await load({ config: withStore('  kind: folder', '  dir: /srv/apim-migrate') }, ACTIONS);
+    expect(config.store).toEqual({ kind: 'folder', dir: '/srv/apim-migrate', groupAccess: false });
+    expect(setup.root).not.toBe('/srv');
+  });
+
+  it('resolves an S3 store: bucket, prefix without its trailing slash, region, endpoint and path style', async () => {
+    const { config } = await load({
+      config: withStore(
+        '  kind: s3',
+        '  bucket: apim-backups',
+        '  prefix: migrations/prod/',
+        '  region: eu-west-1',
+        '  endpoint: https://minio.example:9000',
+        '  forcePathStyle: true',
+      ),
+    });
+    expect(config.store.kind).toBe('s3');
+    expect(config.store.s3).toEqual({
+      bucket: 'apim-backups',
+      prefix: 'migrations/prod',
+      region: 'eu-west-1',
+      endpoint: 'https://minio.example:9000',
+      forcePathStyle: true,
+    });
+  });
+
+  it.each([
+    { env: { AWS_REGION: 'ap-south-1' }, region: 'ap-south-1' },
+    { env: { AWS_DEFAULT_REGION: 'ca-central-1' }, region: 'ca-central-1' },
+    { env: { AWS_REGION: 'ap-south-1', AWS_DEFAULT_REGION: 'ca-central-1' }, region: 'ap-south-1' },
+  ])('takes the region of an S3 store from $env when the config has none', async ({ env, region }) => {
+    const { config } = await load({ config: withStore('  kind: s3', '  bucket: apim-backups') }, env);
+    expect(config.store.s3).toEqual({ bucket: 'apim-backups', prefix: '', region, forcePathStyle: false });
+  });
+
+  it.each([
+    {
+      title: 'store.bucket with kind folder',
+      store: ['  kind: folder', '  bucket: apim-backups'],
+      env: {},
+      at: 'store.bucket',
+      text: 'is a setting of store.kind s3, not folder: remove it, or set store.kind: s3',
+    },
+    {
+      title: 'store.dir with kind s3',
+      store: ['  kind: s3', '  bucket: apim-backups', '  region: eu-west-1', '  dir: state'],
+      env: {},
+      at: 'store.dir',
+      text: 'is a setting of store.kind folder, not s3',
+    },
+    {
+      title: 'store.groupAccess with kind github inside Actions',
+      store: ['  kind: github', '  groupAccess: true'],
+      env: ACTIONS,
+      at: 'store.groupAccess',
+      text: 'is a setting of store.kind folder, not github',
+    },
+    {
+      title: 'store.bucket without a kind',
+      store: ['  bucket: apim-backups'],
+      env: {},
+      at: 'store.bucket',
+      text: 'the store here is folder (the default outside GitHub Actions): add store.kind: s3, or remove it',
+    },
+    {
+      title: 'kind github outside Actions',
+      store: ['  kind: github'],
+      env: {},
+      at: 'store.kind',
+      text: 'works only inside GitHub Actions: here, set store.kind: folder (with store.dir) or s3 (with store.bucket)',
+    },
+    {
+      title: 'kind s3 without a bucket',
+      store: ['  kind: s3', '  region: eu-west-1'],
+      env: {},
+      at: 'store.kind',
+      text: 's3 needs store.bucket',
+    },
+    {
+      title: 'kind s3 without a region, and none in the environment',
+      store: ['  kind: s3', '  bucket: apim-backups'],
+      env: {},
+      at: 'store.kind',
+      text: 'unless AWS_REGION or AWS_DEFAULT_REGION is set',
+    },
+    {
+      title: 'an endpoint that is not an http(s) URL',
+      store: ['  kind: s3', '  bucket: apim-backups', '  region: eu-west-1', '  endpoint: ftp://minio.example'],
+      env: {},
+      at: 'store.endpoint',
+      text: 'must be an http(s) URL',
+    },
+    {
+      title: 'an endpoint with a user and password in it',
+      store: ['  kind: s3', '  bucket: b-1', '  region: eu-west-1', '  endpoint: https://key:secret@minio.example'],
+      env: {},
+      at: 'store.endpoint',
+      text: 'must not hold a user or password',
+    },
+    {
+      title: 'a prefix with a leading slash',
+      store: ['  kind: s3', '  bucket: apim-backups', '  region: eu-west-1', '  prefix: /migrations'],
+      env: {},
+      at: 'store.prefix',
+      text: 'must be a key prefix',
+    },
+    {
+      title: 'a prefix with a .. segment',
+      store: ['  kind: s3', '  bucket: apim-backups', '  region: eu-west-1', '  prefix: a/../b'],
+      env: {},
+      at: 'store.prefix',
+      text: 'must be a key prefix',
+    },
+    {
+      title: 'an unknown kind',
+      store: ['  kind: bucket'],
+      env: {},
+      at: 'store.kind',
+      text: 'must be one of "github", "folder", "s3"',
+    },
+  ])('refuses $title, naming the key', async ({ store, env, at, text }) => {
+    const { setup, error } = await loadError({ config: withStore(...store) }, env);
+    expect(error.problems.map((problem) => problem.message)).toEqual([expect.stringContaining(text)]);
+    const [problem] = error.problems;
+    expect(problem?.message.startsWith(`${at}: `)).toBe(true);
+    expect(problem?.file).toBe(setup.configFile);
+    // Line 8 is `store:`; the key is on a line of its own below it.
+    expect(problem?.line).toBeGreaterThan(8);
+  });
+
+  it('reports every problem of the store in one pass, with the rest of the config', async () => {
+    const config = withStore('  kind: s3', '  dir: state', '  prefix: /x', '  forcePathStyle: yes', '  bogus: 1');
+    const { error } = await loadError({ config: `${config}server:\n  timeoutMinutes: soon\n` });
+    const messages = error.problems.map((problem) => problem.message).sort();
+    expect(messages).toEqual([
+      expect.stringContaining('server.timeoutMinutes: must be a number'),
+      expect.stringContaining('store.dir: is a setting of store.kind folder, not s3'),
+      expect.stringContaining('store.forcePathStyle: must be a boolean'),
+      expect.stringContaining('store.kind: s3 needs store.bucket'),
+      expect.stringContaining('store.kind: s3 needs store.region'),
+      expect.stringContaining('store.prefix: must be a key prefix'),
+      expect.stringContaining('unknown key "store.bogus"'),
+    ]);
+  });
+});

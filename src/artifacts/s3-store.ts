@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -116,7 +117,9 @@ export class S3ArtifactStore implements ArtifactStore {
     } finally {
       progress.stop();
     }
-    const index = `${JSON.stringify({ format: INDEX_FORMAT, name, runId: this.runId, files: stored }, null, 2)}\n`;
+    // `upload` tells this upload's index from another's with the same files, when a retry of the write reads it back.
+    const upload = randomBytes(8).toString('hex');
+    const index = `${JSON.stringify({ format: INDEX_FORMAT, name, runId: this.runId, upload, files: stored }, null, 2)}\n`;
     await this.putIndex(name, indexKey, index);
     this.options.onProgress?.(`Stored ${name} in ${location}: ${progress.summary(stored.length)}`);
     return { name, id: `${this.runId}/${name}`, runId: this.runId, location, files: stored };
@@ -499,10 +502,11 @@ function describeAnswer(error: unknown, status: number): string {
   const requestId = (error as { $metadata?: { requestId?: unknown } }).$metadata?.requestId;
   const message = errorMessage(error);
   const parts = [
-    name && name !== 'Error' && name !== 'UnknownError' ? `${name}, ` : '',
+    // A HEAD answer has no body to name the error: the SDK calls it Unknown, or by the status (NotFound).
+    name && !['Error', 'Unknown', 'UnknownError'].includes(name) ? `${name}, ` : '',
     `HTTP ${status}`,
     typeof requestId === 'string' && requestId !== '' ? `, request id ${requestId}` : '',
-    message && message !== 'UnknownError' && message !== name ? `: ${message}` : '',
+    message && !['Unknown', 'UnknownError', name].includes(message) ? `: ${message}` : '',
   ];
   return neutraliseText(parts.join(''));
 }

@@ -4,9 +4,10 @@
  * through its default credential chain: {@link useS3rverCredentials} puts s3rver's fixed key pair in the environment
  * and shuts the other sources (shared files, the instance metadata service) out, as a test must.
  *
- * s3rver ignores `If-None-Match` on PUT, as some S3-compatible services do. With `conditionalWrites: true` the server
- * answers such a PUT of an existing key with 412 PreconditionFailed, as AWS S3 does; those PUTs are taken one at a
- * time, so that of two racing writers of one key exactly one wins.
+ * s3rver ignores `If-None-Match` on PUT, as some S3-compatible services do. With `conditionalWrites: 'honour'` the
+ * server answers such a PUT of an existing key with 412 PreconditionFailed, as AWS S3 does; those PUTs are taken one
+ * at a time, so that of two racing writers of one key exactly one wins. With `'refuse'` it answers every such PUT
+ * with 501 NotImplemented, as a service that cannot do them may.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -31,7 +32,7 @@ export interface S3TestServer {
 }
 
 export async function startS3Server(
-  options: { bucket?: string; conditionalWrites?: boolean } = {},
+  options: { bucket?: string; conditionalWrites?: 'honour' | 'refuse' } = {},
 ): Promise<S3TestServer> {
   const bucket = options.bucket ?? 'apim-migrate-test';
   const directory = await mkdtemp(path.join(os.tmpdir(), 's3rver-'));
@@ -46,16 +47,27 @@ export async function startS3Server(
       handle(request, response);
       return;
     }
+    if (options.conditionalWrites === 'refuse') {
+      request.resume();
+      answerError(
+        response,
+        501,
+        'NotImplemented',
+        'A header you provided implies functionality that is not implemented',
+      );
+      return;
+    }
     const turn = conditional.then(async () => {
       const [name, ...key] = decodeURIComponent(new URL(request.url ?? '/', 'http://s3').pathname)
         .slice(1)
         .split('/');
       if (await store.existsObject(name ?? '', key.join('/'))) {
         request.resume();
-        response.writeHead(412, { 'content-type': 'application/xml' });
-        response.end(
-          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-            '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+        answerError(
+          response,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
         );
         return;
       }
@@ -81,6 +93,14 @@ export async function startS3Server(
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** An S3 error answer: the XML body S3 sends, with its code and message. */
+function answerError(response: ServerResponse, status: number, code: string, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/xml' });
+  response.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  );
 }
 
 /** s3rver keeps `<key>._S3rver_object` (and its metadata beside it) under the bucket's folder. */

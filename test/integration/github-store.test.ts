@@ -237,7 +237,9 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     enterJob(newRun());
     process.env['GITHUB_SERVER_URL'] = 'https://github.example.internal';
     expect(() => new mod.GitHubArtifactStore({ runId: '1', attempt: 1 })).toThrow(UnsupportedError);
-    expect(() => new mod.GitHubArtifactStore({ runId: '1', attempt: 1 })).toThrow(/local folder store/);
+    expect(() => new mod.GitHubArtifactStore({ runId: '1', attempt: 1 })).toThrow(
+      /on this server keep them elsewhere: set store\.kind: folder \(store\.dir.*\) or s3 \(store\.bucket/,
+    );
     expect(mod.isGhesUrl('https://acme.ghe.com')).toBe(false);
     expect(mod.isGhesUrl('https://github.com')).toBe(false);
   });
@@ -254,6 +256,6 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
     };
     const store = new mod.GitHubArtifactStore({ runId, attempt: 1, repository: REPOSITORY, client: refusing });
     await expect(store.list()).rejects.toThrow(UnsupportedError);
-    await expect(store.list()).rejects.toThrow(/local folder store/);
+    await expect(store.list()).rejects.toThrow(/set store\.kind: folder \(store\.dir.*\) or s3 \(store\.bucket/);
   });
 });

@@ -170,11 +170,13 @@ async function withStageContext(
       workDir,
       outcome: {},
     });
-    // A report that could not be stored elsewhere stays where it is.
+    // The report stays where it is when it could not be stored, or when the store keeps it elsewhere than on this
+    // machine (GitHub, S3): its path is printed, and is the action's output.
     keepWorkDir = result.reportPath?.startsWith(workDir) ?? false;
     return result;
   } finally {
     if (!keepWorkDir) await rm(workDir, { recursive: true, force: true });
+    else await removeAllBut(workDir, KEPT_IN_WORK_DIR);
     // A run that stored nothing (refused, or failed before its first artifact) leaves no folder behind.
     if (store.kind === 'folder') await removeEmptyRunFolder(config.store.dir, run.runId);
   }
@@ -183,6 +185,18 @@ async function withStageContext(
 /** The sink with the store's settings added to the logs it records as pending. */
 function withStoreConfig(sink: ServerStateSink, store: StoreConfig): ServerStateSink {
   return { ...sink, logsPending: (logs) => sink.logsPending({ ...logs, store }) };
+}
+
+/**
+ * What a kept work folder keeps: the report, and the logs the post step may still have to store. The backup's files,
+ * a restore's decrypted ones and the kit's copy go: they are stored, or of no use, and may hold plaintext data.
+ */
+const KEPT_IN_WORK_DIR = ['report', 'logs'];
+
+async function removeAllBut(dir: string, kept: readonly string[]): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (!kept.includes(name)) await rm(path.join(dir, name), { recursive: true, force: true });
+  }
 }
 
 const LOCK_WAIT_ENV = 'APIM_MIGRATE_LOCK_WAIT_SECONDS';

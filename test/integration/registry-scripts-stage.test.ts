@@ -3,6 +3,7 @@ import { readLedger } from '../../src/db/ledger.js';
  * The registry-scripts stage end to end through the CLI, against the real servers: lock, ledger, verified backup,
  * indices, versioning removal, then `restore --stage registry-scripts`, which must give back every table exactly.
  */
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import {
   type SetupEngine,
 } from '../helpers/migration-setup.js';
 import { tableChecksums, type TableChecksums } from '../../src/db/table-checksums.js';
+import { S3RVER_REGION, startS3Server, useS3rverCredentials, type S3TestServer } from '../helpers/s3-server.js';
 
 let setup: MigrationSetup | undefined;
 afterEach(async () => {
@@ -179,6 +181,76 @@ describe('ad-hoc backups', () => {
     const missing = await cli(setup, ['restore', '--stage', 'registry-scripts', '--from-run', 'no-such-run']);
     expect(missing.code).toBe(2);
     expect(missing.output).toContain('run no-such-run has no backup of registry-scripts');
+  });
+});
+
+describe('registry-scripts with the S3 store', () => {
+  let s3: S3TestServer | undefined;
+  let restoreAwsEnv: (() => void) | undefined;
+  afterEach(async () => {
+    await s3?.close();
+    s3 = undefined;
+    restoreAwsEnv?.();
+    restoreAwsEnv = undefined;
+  });
+
+  it('keeps its backup in the bucket, and restore --stage registry-scripts puts the data back from there', async () => {
+    // The AWS SDK's default chain reads this process's environment: s3rver's key pair, nothing else of AWS's.
+    restoreAwsEnv = useS3rverCredentials();
+    s3 = await startS3Server();
+    const prefix = 'migrations/stage-test';
+    setup = await createMigrationSetup({
+      engine: 'postgresql',
+      flags: FLAGS,
+      config: {
+        store: {
+          kind: 's3',
+          bucket: s3.bucket,
+          prefix,
+          region: S3RVER_REGION,
+          endpoint: s3.endpoint,
+          forcePathStyle: true,
+        },
+      },
+    });
+    await seed(setup);
+    const before = await checksums(setup);
+
+    const run = await cli(setup, ['run', 'registry-scripts'], { APIM_MIGRATE_RUN_ID: 's3-run' });
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain(
+      `Uploading apim-migrate-registry-scripts-backup-a1 (2 files) to S3 bucket ${s3.bucket} at ${s3.endpoint}`,
+    );
+    expect(run.output).toContain(
+      `Stored apim-migrate-registry-scripts-backup-a1 in s3://${s3.bucket}/${prefix}/runs/s3-run/`,
+    );
+    expect(run.output).toContain('apim-migrate-registry-scripts-backup-a1 stored and verified');
+    const after = await checksums(setup);
+    expect(after).not.toEqual(before);
+    const backup = `${prefix}/runs/s3-run/apim-migrate-registry-scripts-backup-a1/`;
+    expect(await s3.keys(backup)).toEqual([
+      `${backup}.apim-migrate-artifact.json`,
+      `${backup}apim_db.pgdump.age`,
+      `${backup}manifest.json`,
+    ]);
+    expect((await s3.keys(`${prefix}/runs/s3-run/`)).some((key) => key.includes('registry-scripts-report-a1/'))).toBe(
+      true,
+    );
+    // Nothing went to a folder store, and of the work folder only the report is left, which the output names.
+    expect(existsSync(setup.storeDir)).toBe(false);
+    const reportPath = /^Report: (.*)$/m.exec(run.output)?.[1] ?? '';
+    expect(await readdir(path.dirname(path.dirname(reportPath)))).toEqual(['report']);
+
+    // The ledger names the backup and its run: the restore finds it in the bucket without --from-run.
+    const restore = await cli(setup, ['restore', '--stage', 'registry-scripts']);
+    expect(restore.code, restore.output).toBe(0);
+    expect(restore.output).toContain(
+      `Downloading backup apim-migrate-registry-scripts-backup-a1 of run s3-run from S3 bucket ${s3.bucket}`,
+    );
+    expect(restore.output).toContain("every table's row count matches the manifest");
+    expect(await checksums(setup)).toEqual(before);
+    expect(await ledgerStates(setup)).toEqual([]);
+    for (const secret of setup.secrets) expect(`${run.output}\n${restore.output}`).not.toContain(secret);
   });
 });
 

@@ -7,6 +7,7 @@ import { checkBackupKeyInput, checkRestoreKeyInput } from '../../src/stages/inpu
 const config = {
   configFile: '/work/apim-migration.yml',
   backup: { passphraseEnv: 'BK_PASS', retentionDays: 30, allowPlaintextBackups: false },
+  store: { kind: 'folder', dir: '/work/.apim-migrate', groupAccess: false },
 } as unknown as ResolvedConfig;
 
 describe('the backup passphrase', () => {

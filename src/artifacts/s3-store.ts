@@ -99,6 +99,8 @@ export class S3ArtifactStore implements ArtifactStore {
       const base = path.basename(file);
       if (sources.some((entry) => entry.name === base)) throw new Error(`two files named ${base} in artifact ${name}`);
       if (base === S3_INDEX_OBJECT) throw new Error(`${file}: ${S3_INDEX_OBJECT} is the name of the store's own index`);
+      if (!isPlainFileName(base))
+        throw new Error(`${file}: an artifact's file needs a plain name, without \\ or control characters`);
       const info = await stat(file);
       if (!info.isFile()) throw new Error(`${file} is not a file; an artifact holds plain files only`);
       sources.push({ file, name: base, size: info.size });
@@ -431,8 +433,8 @@ function parseIndex(text: string, name: string, runId: string): StoredFile[] | s
     const fileName = file['name'];
     const size = file['size'];
     const sha256 = file['sha256'];
-    if (typeof fileName !== 'string' || !SAFE_NAME.test(fileName) || fileName === S3_INDEX_OBJECT) {
-      return 'names a file that is not a safe file name';
+    if (typeof fileName !== 'string' || !isPlainFileName(fileName) || fileName === S3_INDEX_OBJECT) {
+      return 'names a file that is not a plain file name';
     }
     if (files.some((known) => known.name === fileName)) return `names ${fileName} twice`;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `gives ${fileName} no valid size`;
@@ -509,6 +511,11 @@ function describeAnswer(error: unknown, status: number): string {
     message && !['Unknown', 'UnknownError', name].includes(message) ? `: ${message}` : '',
   ];
   return neutraliseText(parts.join(''));
+}
+
+/** A name that stays in the folder it is joined to, here and on Windows: no separator, not `.` or `..`. */
+function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && name.length <= 255 && !/[/\\\u0000-\u001f\u007f]/.test(name);
 }
 
 function assertSafeName(name: string): void {

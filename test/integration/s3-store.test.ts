@@ -222,7 +222,7 @@ describe('the S3 store', () => {
         runId: '@RUN@',
         files: [{ name: '../../etc/passwd', size: 1, sha256: 'a'.repeat(64) }],
       }),
-      problem: 'names a file that is not a safe file name',
+      problem: 'names a file that is not a plain file name',
     },
   ])(
     'ignores an index that is $title when listing, with a warning, and refuses to download by it',

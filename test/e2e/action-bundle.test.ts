@@ -212,7 +212,7 @@ describe('the action main step (built dist/main/index.js)', () => {
     const run = await runNodeScript(BUNDLES.main, [], { cwd: setup.dir, env });
     expect(run.code).toBe(2);
     expect(errorCommands(run.stdout)).toEqual([
-      'ACTIONS_RUNTIME_TOKEN is not set: the runner gives it to actions (uses: ...), not to run: steps; run apim-migrate as the action, or use the CLI with the local folder store (store.dir)',
+      'ACTIONS_RUNTIME_TOKEN is not set: the runner gives it to actions (uses: ...), not to run: steps; run apim-migrate as the action, or keep the artifacts elsewhere with store.kind: folder (store.dir) or s3 (store.bucket)',
     ]);
     expect(await readFileCommands(files.output)).toEqual({ status: 'failed' });
   });

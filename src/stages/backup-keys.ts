@@ -16,7 +16,10 @@ import { InputError } from '../core/errors.js';
 /** The shortest passphrase new backups take. */
 const MIN_PASSPHRASE_LENGTH = 16;
 
-/** Encryption of new backups from the config; GitHub's store never gets plaintext unless allowed. */
+/**
+ * Encryption of new backups from the config. Only the folder store, on the operator's own disks, takes plaintext
+ * by default: GitHub's store and an S3 bucket (another party's service, or shared by many) get it only when allowed.
+ */
 export function backupEncryption(
   config: ResolvedConfig,
   env: Record<string, string | undefined>,
@@ -41,11 +44,11 @@ export function backupEncryption(
     return { kind: 'passphrase', passphrase };
   }
   if (backup.recipient !== undefined) return { kind: 'recipient', recipient: backup.recipient };
-  if (storeKind === 'github' && !backup.allowPlaintextBackups) {
+  if (storeKind !== 'folder' && !backup.allowPlaintextBackups) {
+    const where = storeKind === 'github' ? "GitHub's artifact store" : 'an S3 bucket';
     throw new InputError({
       file: config.configFile,
-      message:
-        "backups that go to GitHub's artifact store are encrypted: set backup.passphraseEnv or backup.recipient, or allowPlaintextBackups: true to store them in clear",
+      message: `backups that go to ${where} are encrypted: set backup.passphraseEnv or backup.recipient, or allowPlaintextBackups: true to store them in clear`,
     });
   }
   return { kind: 'none' };

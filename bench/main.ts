@@ -14,6 +14,7 @@ import { releaseFixtures, runBackup, runRestore } from './backup-restore.js';
 import type { BenchContext, BenchSection } from './harness.js';
 import { run as runLogWatching } from './log-watching.js';
 import { run as runRegistryScripts } from './registry-scripts.js';
+import { run as runStores } from './stores.js';
 import { describeMachine, formatMarkdown, formatText } from './report.js';
 
 interface SectionEntry {
@@ -27,6 +28,7 @@ export const SECTIONS: SectionEntry[] = [
   { id: 'restore', run: runRestore },
   { id: 'registry-scripts', run: runRegistryScripts },
   { id: 'log-watching', run: runLogWatching },
+  { id: 'stores', run: runStores },
 ];
 
 interface BenchArgs {

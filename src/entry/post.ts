@@ -105,8 +105,9 @@ function serverLeftAlone(state: ActionState, verdict: RecordedServerCheck): stri
 }
 
 /**
- * What storeLogsStep would have stored: the gathered files and wso2carbon.log, in the artifact it named, masked with
- * the secrets of the variables the main step named (never their values: the state has only the names).
+ * What the stage would have stored as its logs artifact: the gathered files (its output up to where the main step
+ * ended among them) and wso2carbon.log, in the artifact it named, masked with the secrets of the variables the main
+ * step named (never their values: the state has only the names).
  */
 async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<number> {
   const token = core.getInput('github-token');

@@ -22,12 +22,14 @@ export interface ConsoleLoggerOptions {
   /** Where normal lines go; warnings and errors go to `err`. */
   out?: (line: string) => void;
   err?: (line: string) => void;
+  /** Masks with this one (the run's, which holds its secrets already) instead of a fresh one; setSecret adds to it. */
+  masker?: SecretMasker;
 }
 
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const err = options.err ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const masker = new SecretMasker();
+  const masker = options.masker ?? new SecretMasker();
   let depth = 0;
   const indent = () => '  '.repeat(depth);
   const write = (sink: (line: string) => void, prefix: string, message: string) => {
@@ -51,6 +53,37 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       }
     },
     setSecret: (value) => masker.add(value),
+  };
+}
+
+/** A logger that prints every message through both: groups nest in both, and a secret is registered with both. */
+export function teeLogger(primary: Logger, copy: Logger): Logger {
+  return {
+    info: (message) => {
+      primary.info(message);
+      copy.info(message);
+    },
+    notice: (message) => {
+      primary.notice(message);
+      copy.notice(message);
+    },
+    warning: (message) => {
+      primary.warning(message);
+      copy.warning(message);
+    },
+    error: (message) => {
+      primary.error(message);
+      copy.error(message);
+    },
+    debug: (message) => {
+      primary.debug(message);
+      copy.debug(message);
+    },
+    group: (title, fn) => primary.group(title, () => copy.group(title, fn)),
+    setSecret: (value) => {
+      primary.setSecret(value);
+      copy.setSecret(value);
+    },
   };
 }
 

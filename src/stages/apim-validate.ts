@@ -4,7 +4,8 @@ import { writePrivateFile } from '../core/private-files.js';
 import type { InvalidDefinition } from '../server/server-runner.js';
 import { isHealthStep } from './apim.js';
 import { checkServerRunInput } from './input-checks.js';
-import { logsDir, serverRunSteps, storeLogsStep } from './server-stage.js';
+import { serverRunSteps, storeLogsStep } from './server-stage.js';
+import { logsDir } from './stage-logs.js';
 import type { StageContext, StageDefinition, StepDefinition, StepOutput } from './types.js';
 
 /** Step 3.4 of WSO2's guide: the pre-migration validation. Reads only: no backup. */

@@ -5,6 +5,7 @@ import { neutraliseText } from '../core/neutralise.js';
 import { makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import { TOOL_VERSION } from '../core/version.js';
 import { noteDatabaseError } from './known-problems.js';
+import { captureStageOutput, storeStageLogs } from './stage-logs.js';
 import type { StageContext, StageDefinition, StepOutput } from './types.js';
 import type { StageResult, StageStatus, StepResult } from '../core/results.js';
 
@@ -12,13 +13,64 @@ export const REPORT_FILE = 'report.json';
 
 /**
  * Runs one stage: each step in its own group, timed, its outcome recorded as data. A failed step
- * stops the stage (its later steps are "not run") unless the stage runs all its steps. The result
- * is written as a JSON report and stored as the stage's report artifact, also when the stage failed.
+ * stops the stage (its later steps are "not run") unless the stage runs all its steps. What the stage
+ * printed is stored with what it gathered as its logs artifact (stage-logs.ts), then the result is
+ * written as a JSON report and stored as its report artifact, both also when the stage failed.
  */
 export async function runStage(definition: StageDefinition, context: StageContext): Promise<StageResult> {
-  const { logger, run } = context.deps;
   const clock = context.deps.clock ?? Date.now;
   const started = clock();
+  const capture = await captureStageOutput(context);
+  let ran: StepsRun;
+  try {
+    ran = await runSteps(definition, context, clock);
+  } finally {
+    await capture.end();
+  }
+  const finished = clock();
+  const reportName = definition.reportName ?? definition.name;
+  const logArtifact = await storeStageLogs(context, reportName);
+  if (logArtifact !== undefined) context.outcome.logArtifact = logArtifact;
+  const { steps, housekeeping, exitCode } = ran;
+  // A housekeeping step counts for the verdict only when it failed.
+  const counted = steps.filter((step) => !housekeeping.has(step) || step.outcome === 'failed');
+  const status = stageStatus(counted);
+  const result: StageResult = {
+    stage: definition.name,
+    status,
+    dryRun: context.dryRun,
+    runId: context.deps.run.runId,
+    attempt: context.deps.run.attempt,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - started,
+    steps,
+    summary: verdictLine(definition.title, status, counted),
+    exitCode: status === 'failed' ? exitCode : 0,
+    toolVersion: TOOL_VERSION,
+    ...context.outcome,
+  };
+  // Logs that could not be stored fail the stage as a report that cannot be does: said, never hidden.
+  const withLogs: StageResult =
+    logArtifact !== undefined
+      ? result
+      : {
+          ...result,
+          status: 'failed',
+          exitCode: result.status === 'failed' ? result.exitCode : 1,
+          summary: `${result.summary}; the logs could not be stored`,
+        };
+  return storeReport(withLogs, context, reportName);
+}
+
+interface StepsRun {
+  steps: StepResult[];
+  housekeeping: Set<StepResult>;
+  exitCode: 1 | 2;
+}
+
+async function runSteps(definition: StageDefinition, context: StageContext, clock: () => number): Promise<StepsRun> {
+  const { logger } = context.deps;
   const steps: StepResult[] = [];
   const housekeeping = new Set<StepResult>();
   let failed = false;
@@ -51,27 +103,7 @@ export async function runStage(definition: StageDefinition, context: StageContex
     steps.push(result);
     queue.unshift(...(output.next ?? []));
   }
-
-  const finished = clock();
-  // A housekeeping step counts for the verdict only when it failed.
-  const counted = steps.filter((step) => !housekeeping.has(step) || step.outcome === 'failed');
-  const status = stageStatus(counted);
-  const result: StageResult = {
-    stage: definition.name,
-    status,
-    dryRun: context.dryRun,
-    runId: run.runId,
-    attempt: run.attempt,
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date(finished).toISOString(),
-    durationMs: finished - started,
-    steps,
-    summary: verdictLine(definition.title, status, counted),
-    exitCode: status === 'failed' ? exitCode : 0,
-    toolVersion: TOOL_VERSION,
-    ...context.outcome,
-  };
-  return storeReport(result, context, definition.reportName ?? definition.name);
+  return { steps, housekeeping, exitCode };
 }
 
 function stepResult(id: string, title: string, output: StepOutput, durationMs: number): StepResult {

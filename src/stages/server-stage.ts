@@ -3,7 +3,6 @@ import path from 'node:path';
 import { artifactName } from '../artifacts/store.js';
 import { deploymentTomlPath } from '../config/load-config.js';
 import { statementCacheTargets } from '../plan/build-plan.js';
-import { errorMessage } from '../core/errors.js';
 import { copyMasked, copyPrivateFile, makePrivateDir, writePrivateFile } from '../core/private-files.js';
 import {
   configuredJavaHome,
@@ -29,15 +28,14 @@ import { unifiedDiff } from '../wso2/text-diff.js';
 import type { Check } from '../core/check.js';
 import { noteKnownProblems } from './known-problems.js';
 import { serverSessionsProbe } from './server-monitor.js';
+import { logsDir, STAGE_OUTPUT_FILE, whenLogsStored } from './stage-logs.js';
 import type { StageContext, StepDefinition, StepOutput } from './types.js';
+
+// The server stages gather their logs where every stage's logs artifact is made.
+export { logsDir } from './stage-logs.js';
 
 /** How many ERROR lines of the server outside the client's run the report lists one by one. */
 const LISTED_SERVER_ERRORS = 20;
-
-/** Where a server stage gathers what becomes its logs artifact. */
-export function logsDir(context: StageContext): string {
-  return path.join(context.workDir, 'logs');
-}
 
 async function keepInLogs(context: StageContext, name: string, content: string): Promise<void> {
   await makePrivateDir(logsDir(context));
@@ -272,10 +270,11 @@ export async function prepareLauncher(
 }
 
 /**
- * Stores what the server stage gathered: console output, wso2carbon.log, original config files, diffs, and the files
- * of `extraFolders` (read when the step runs, so an earlier step may add to it). With `removeExtraFolders`, the
- * files stored leave the home once the artifact is stored (not before: when the upload fails they stay where they
- * are), and so do their folders when nothing else is in them.
+ * Gathers what the server stage leaves for its logs artifact beside what it gathered already (console output, original
+ * config files, diffs): wso2carbon.log, and the files of `extraFolders` (read when the step runs, so an earlier step may
+ * add to it). The engine stores the artifact once the stage's steps are done, with the stage's output
+ * (stage-logs.ts). With `removeExtraFolders`, the files gathered leave the home once the artifact is stored (not
+ * before: when the upload fails they stay where they are), and so do their folders when nothing else is in them.
  */
 export function storeLogsStep(
   context: StageContext,
@@ -285,33 +284,28 @@ export function storeLogsStep(
 ): StepDefinition {
   return {
     id: 'logs',
-    title: 'Store the logs',
+    title: 'Gather the logs',
     alwaysRun: true,
     async run(): Promise<StepOutput> {
-      if (context.dryRun) return { outcome: 'skipped', summary: 'dry run: no logs' };
+      const name = artifactName(stage, 'logs', context.deps.run.attempt);
+      if (context.dryRun) {
+        return { outcome: 'skipped', summary: `dry run: no server logs; ${name} holds the stage's output` };
+      }
       const dir = logsDir(context);
       await makePrivateDir(dir);
       const carbonLog = path.join(context.config.apimHome, 'repository', 'logs', 'wso2carbon.log');
       await copyMasked(carbonLog, path.join(dir, 'wso2carbon.log'), context.deps.secrets);
       const copied: string[] = [];
       for (const folder of extraFolders) copied.push(...(await copyFolderFlat(folder, dir)));
-      const files = (await readdir(dir)).map((name) => path.join(dir, name));
-      const name = artifactName(stage, 'logs', context.deps.run.attempt);
-      try {
-        await context.deps.store.upload(name, files, { retentionDays: context.config.backup.retentionDays });
-      } catch (error) {
-        return { outcome: 'failed', summary: `the logs could not be stored as ${name}: ${errorMessage(error)}` };
-      } finally {
-        // Tried once: the post step must not reuse the name.
-        context.deps.serverState?.logsStored();
-      }
-      context.outcome.logArtifact = name;
       if (options.removeExtraFolders) {
-        // Only what was stored goes: a folder with anything else in it (a subfolder) stays.
-        for (const file of copied) await rm(file, { force: true });
-        for (const folder of extraFolders) await rmdir(folder).catch(() => undefined);
+        whenLogsStored(context, async () => {
+          // Only what was stored goes: a folder with anything else in it (a subfolder) stays.
+          for (const file of copied) await rm(file, { force: true });
+          for (const folder of extraFolders) await rmdir(folder).catch(() => undefined);
+        });
       }
-      return { summary: `${name} (${files.length} files)` };
+      const files = (await readdir(dir)).filter((file) => file !== STAGE_OUTPUT_FILE);
+      return { summary: `${files.length} files for ${name}, stored with the stage's output when the stage ends` };
     },
   };
 }

@@ -23,6 +23,7 @@ import {
 } from '../helpers/migration-setup.js';
 
 const REPORT_ARTIFACT = 'apim-migrate-preflight-report-a1';
+const LOGS_ARTIFACT = 'apim-migrate-preflight-logs-a1';
 const WRONG_PASSWORD = 'Wr0ng-Secret-preflight-5d1e';
 const UNTESTED_DBMS = /is not among the DBMSs WSO2 tested API-M 4\.2\.0 with/;
 
@@ -233,9 +234,17 @@ describe.each(ENGINES)('preflight on $product', ({ engine, product }) => {
     const text = await readFile(stored, 'utf8');
     const { reportPath: _where, ...content } = result;
     expect(JSON.parse(text)).toEqual(content);
-    expect(await readdir(path.join(setup.storeDir, 'runs', result.runId))).toEqual([REPORT_ARTIFACT]);
+    expect(await readdir(path.join(setup.storeDir, 'runs', result.runId))).toEqual([LOGS_ARTIFACT, REPORT_ARTIFACT]);
+    // The logs artifact holds what the stage printed, as it printed it.
+    expect(result.logArtifact).toBe(LOGS_ARTIFACT);
+    const output = await readFile(
+      path.join(setup.storeDir, 'runs', result.runId, LOGS_ARTIFACT, 'stage-output.log'),
+      'utf8',
+    );
+    expect(output).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z == /);
+    expect(output).toMatch(new RegExp(`\\[WARN\\] .*${product} [\\d.]+ is not among the DBMSs`));
 
-    expectNoSecrets(setup, [lines.join('\n'), text]);
+    expectNoSecrets(setup, [lines.join('\n'), text, output]);
   });
 
   it('profiles the data into its report, and warns about other keystores, without failing', async () => {

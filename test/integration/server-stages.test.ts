@@ -55,8 +55,11 @@ async function storedFiles(current: MigrationSetup, artifact: string): Promise<s
   return readdir(await artifactDir(current, artifact));
 }
 
+/** The artifact's folder in the latest run that stored it: a refused run stores its logs and its report too. */
 async function artifactDir(current: MigrationSetup, artifact: string): Promise<string> {
-  for (const run of await readdir(path.join(current.storeDir, 'runs'))) {
+  const counter = (run: string) => Number(/-(\d+)$/.exec(run)?.[1] ?? 0);
+  const runs = (await readdir(path.join(current.storeDir, 'runs'))).sort((a, b) => counter(b) - counter(a));
+  for (const run of runs) {
     const dir = path.join(current.storeDir, 'runs', run, artifact);
     if (
       await readdir(dir).then(
@@ -104,6 +107,7 @@ describe.each<[string, SetupEngine]>([
     const identityLogs = await storedFiles(setup, 'apim-migrate-identity-logs-a1');
     expect(identityLogs).toEqual(
       expect.arrayContaining([
+        'stage-output.log',
         'server-console.log',
         'wso2carbon.log',
         'migration-config.yaml.orig',

@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResolvedConfig } from '../../src/config/types.js';
 import { SecretMasker } from '../../src/core/secrets.js';
 import { runStage } from '../../src/stages/engine.js';
+import { logsDir, whenLogsStored } from '../../src/stages/stage-logs.js';
 import type { StageContext, StageDefinition, StepDefinition, StepOutput } from '../../src/stages/types.js';
 import { createMemoryStore, createRecordingLogger } from '../helpers/fakes.js';
 
@@ -229,7 +230,10 @@ describe('runStage', () => {
   it('stores the report as apim-migrate-<stage>-report-a<attempt>, also for a failed stage', async () => {
     const { ctx, store } = context();
     const result = await runStage(stage([step('a', new Error('boom'))]), ctx);
-    expect(store.artifacts.map((artifact) => artifact.name)).toEqual(['apim-migrate-preflight-report-a2']);
+    expect(store.artifacts.map((artifact) => artifact.name)).toEqual([
+      'apim-migrate-preflight-logs-a2',
+      'apim-migrate-preflight-report-a2',
+    ]);
     expect(result.reportArtifact).toBe('apim-migrate-preflight-report-a2');
     const report = JSON.parse(await readFile(result.reportPath ?? '', 'utf8')) as { status: string; steps: unknown[] };
     expect(report.status).toBe('failed');
@@ -245,3 +249,125 @@ describe('runStage', () => {
     expect(logger.lines.some((line) => line.startsWith('error: the report could not be stored'))).toBe(true);
   });
 });
+
+describe('runStage: the logs artifact', () => {
+  /** The text of one file of an artifact the memory store holds. */
+  async function storedText(ctx: StageContext, artifact: string, file: string): Promise<string> {
+    const dir = await mkdtemp(path.join(workDir, 'download-'));
+    await ctx.deps.store.download(artifact, dir);
+    return readFile(path.join(dir, file), 'utf8');
+  }
+
+  it('stores what the stage printed, masked and neutralised, as apim-migrate-<stage>-logs-a<attempt>', async () => {
+    const secrets = new SecretMasker();
+    secrets.add('S3cret-run-value');
+    const { ctx, logger } = context({ secrets });
+    const talk: StepDefinition = {
+      id: 'talk',
+      title: 'Talk',
+      async run(stepContext) {
+        stepContext.deps.logger.info('connected with S3cret-run-value');
+        stepContext.deps.logger.setSecret('token-found-during-the-stage');
+        stepContext.deps.logger.warning(
+          'server said \u001b[31mred\u001b[0m\n::error::spoofed with token-found-during-the-stage',
+        );
+        stepContext.deps.logger.info('password = "in-a-config-line"');
+      },
+    };
+    const result = await runStage(stage([talk, step('quiet', new Error('boom'))]), ctx);
+    expect(result.logArtifact).toBe('apim-migrate-preflight-logs-a2');
+    expect(
+      store(ctx)
+        .artifacts.find((artifact) => artifact.name === result.logArtifact)
+        ?.files.map((f) => f.name),
+    ).toEqual(['stage-output.log']);
+    const lines = (await storedText(ctx, 'apim-migrate-preflight-logs-a2', 'stage-output.log')).trimEnd().split('\n');
+    const texts = lines.map((line) => line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
+    expect(texts).toEqual([
+      '== Talk',
+      '  connected with ***',
+      '  warning: server said red',
+      '  warning: : :error::spoofed with ***',
+      '  password = "***"',
+      '== Step quiet',
+      '  error: Step quiet: boom',
+    ]);
+    expect(lines.every((line) => /^\d{4}-\d\d-\d\dT[\d:.]+Z /.test(line))).toBe(true);
+    // The stage's own logger got every line, and the secret registered during the stage.
+    expect(logger.lines).toContain('info: connected with S3cret-run-value');
+    expect(logger.secrets).toEqual(['token-found-during-the-stage']);
+    // After the stage, the logger is the one it had.
+    expect(ctx.deps.logger).toBe(logger);
+    // The report names the logs artifact.
+    const report = JSON.parse(await readFile(result.reportPath ?? '', 'utf8')) as { logArtifact?: string };
+    expect(report.logArtifact).toBe('apim-migrate-preflight-logs-a2');
+  });
+
+  it('stores one logs artifact with what the stage gathered in its logs folder, in a dry run too', async () => {
+    const { ctx } = context();
+    ctx.dryRun = true;
+    const gather: StepDefinition = {
+      id: 'gather',
+      title: 'Gather',
+      async run(stepContext) {
+        await writeFile(path.join(logsDir(stepContext), 'server-console.log'), 'started\n');
+      },
+    };
+    const result = await runStage(stage([gather]), ctx);
+    expect(store(ctx).artifacts.map((artifact) => artifact.name)).toEqual([
+      'apim-migrate-preflight-logs-a2',
+      'apim-migrate-preflight-report-a2',
+    ]);
+    expect(
+      store(ctx)
+        .artifacts[0]?.files.map((file) => file.name)
+        .sort(),
+    ).toEqual(['server-console.log', 'stage-output.log']);
+    expect(result.logArtifact).toBe('apim-migrate-preflight-logs-a2');
+  });
+
+  it("names the artifact as the report: a restore's after the stage it rolls back", async () => {
+    const { ctx } = context();
+    const result = await runStage(
+      { name: 'restore', reportName: 'restore-apim', title: 'Restore of apim', steps: () => [step('a', undefined)] },
+      ctx,
+    );
+    expect(result.logArtifact).toBe('apim-migrate-restore-apim-logs-a2');
+    expect(result.reportArtifact).toBe('apim-migrate-restore-apim-report-a2');
+  });
+
+  it('runs what waited for the logs once they are stored, and not when they could not be', async () => {
+    const ran: string[] = [];
+    const waiting: StepDefinition = {
+      id: 'wait',
+      title: 'Wait',
+      async run(stepContext) {
+        whenLogsStored(stepContext, async () => {
+          ran.push(
+            store(stepContext)
+              .artifacts.map((artifact) => artifact.name)
+              .join(','),
+          );
+        });
+      },
+    };
+    const { ctx } = context();
+    await runStage(stage([waiting]), ctx);
+    expect(ran).toEqual(['apim-migrate-preflight-logs-a2']);
+
+    ran.length = 0;
+    const failing = context({ store: createMemoryStore('run-1', { failUploads: true }) });
+    const result = await runStage(stage([waiting]), failing.ctx);
+    expect(ran).toEqual([]);
+    expect(result.status).toBe('failed');
+    expect(result.logArtifact).toBeUndefined();
+    expect(result.summary).toBe('Preflight succeeded; the logs could not be stored; the report could not be stored');
+    expect(failing.logger.lines).toContain(
+      'error: the logs could not be stored as apim-migrate-preflight-logs-a2 in memory store: the store is down',
+    );
+  });
+});
+
+function store(ctx: StageContext): ReturnType<typeof createMemoryStore> {
+  return ctx.deps.store as ReturnType<typeof createMemoryStore>;
+}

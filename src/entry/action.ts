@@ -3,7 +3,7 @@ import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
 import { neutraliseText } from '../core/neutralise.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
-import { escapeMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
+import { renderRunErrorMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
 import { restoreOperation, runStageOperation } from '../stages/operations.js';
 import type { RestoreRequest } from '../stages/restore.js';
 import { isStageName, STAGE_NAMES, type StageName } from '../core/results.js';
@@ -101,7 +101,7 @@ export async function runAction(env: Record<string, string | undefined> = proces
   } catch (error) {
     core.setOutput('status', 'failed');
     await core.summary
-      .addRaw(`## ❌ apim-migrate could not run the stage\n\n${escapeMarkdown(errorMessage(error))}\n`)
+      .addRaw(renderRunErrorMarkdown(errorMessage(error)))
       .write()
       .catch(() => undefined);
     core.setFailed(neutraliseText(errorMessage(error)));

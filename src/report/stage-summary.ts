@@ -2,7 +2,6 @@ import { formatDuration } from '../core/format.js';
 import { neutraliseText } from '../core/neutralise.js';
 import {
   STAGE_NAMES,
-  type ApimValidateChanges,
   type KnownProblemMatch,
   type RegistryScriptsChanges,
   type StageChanges,
@@ -11,7 +10,6 @@ import {
 } from '../core/results.js';
 import { VERDICT_MARK } from '../core/check.js';
 import { formatKnownProblem } from '../wso2/known-problems.js';
-import type { DatabaseProfile } from '../core/data-profile.js';
 import { renderProfileLines } from '../plan/data-profile.js';
 
 const OUTCOME_MARK: Record<StepOutcome, string> = {
@@ -48,101 +46,263 @@ export function renderStageText(result: StageResult): string {
   return lines.join('\n');
 }
 
-/** The job summary of a stage in GitHub-flavoured Markdown, escaped once here. */
+/**
+ * GitHub drops a step summary over 1 MiB (1,048,576 bytes) whole: a stage's summary stays within this many bytes,
+ * whatever the input, with room to spare.
+ */
+export const SUMMARY_MAX_BYTES = 1_000_000;
+/** A longer text from a step (its summary, a check's message, a server line) is cut here; the report has it whole. */
+const MAX_TEXT_CHARS = 20_000;
+/** Names and ids (the run id, the artifacts) are ours and short: cut at this many characters all the same. */
+const MAX_NAME_CHARS = 200;
+
+/**
+ * The job summary of a stage in GitHub-flavoured Markdown, escaped once here. Its long lists (steps, checks, known
+ * problems, what changed, the data profile) are cut by bytes, each ending with how many more the report holds, so
+ * that the whole summary stays within SUMMARY_MAX_BYTES.
+ */
 export function renderStageMarkdown(result: StageResult): string {
   const icon = result.status === 'succeeded' ? '✅' : result.status === 'skipped' ? '⏭️' : '❌';
-  const lines = [
-    `## ${icon} apim-migrate: ${escapeMarkdown(result.summary)}`,
+  const runId = clipText(result.runId, MAX_NAME_CHARS);
+  const head = [
+    `## ${icon} apim-migrate: ${escapeMarkdown(clipText(result.summary))}`,
     '',
-    `Run ${escapeMarkdown(result.runId)}, attempt ${result.attempt}${result.dryRun ? ', dry run' : ''}, ${formatDuration(result.durationMs)}.`,
+    `Run ${escapeMarkdown(runId)}, attempt ${result.attempt}${result.dryRun ? ', dry run' : ''}, ${formatDuration(result.durationMs)}.`,
     '',
-    '| Step | Outcome | Duration | Details |',
-    '| --- | --- | --- | --- |',
-    ...result.steps.map(
-      (step) =>
-        `| ${escapeCell(step.title)} | ${OUTCOME_MARK[step.outcome]} | ${formatDuration(step.durationMs)} | ${escapeCell(step.summary ?? '')} |`,
-    ),
   ];
-  const checks = result.steps.flatMap((step) => (step.checks ?? []).map((check) => ({ step: step.title, check })));
-  if (checks.length > 0) {
-    lines.push('', '<details><summary>Checks</summary>', '', '| Step | Verdict | Check |', '| --- | --- | --- |');
-    for (const { step, check } of checks) {
-      lines.push(`| ${escapeCell(step)} | ${VERDICT_MARK[check.verdict]} | ${escapeCell(check.message)} |`);
-    }
-    lines.push('', '</details>');
-  }
-  lines.push(...renderKnownProblems(result.knownProblems));
-  lines.push(...renderChanges(result.changes));
-  lines.push(...renderProfile(result.profile));
   const artifacts = [
     ['Backup', result.backupArtifact],
     ['Logs', result.logArtifact],
     ['Report', result.reportArtifact],
   ].filter((entry): entry is [string, string] => entry[1] !== undefined);
-  if (artifacts.length > 0) {
-    lines.push('', ...artifacts.map(([kind, name]) => `- ${kind} artifact: \`${name}\``));
+  const tail = [
+    ...(artifacts.length > 0
+      ? ['', ...artifacts.map(([kind, name]) => `- ${kind} artifact: \`${clipText(name, MAX_NAME_CHARS)}\``)]
+      : []),
+    '',
+    ...renderPipeline(result),
+    '',
+    nextStep(result, runId),
+  ];
+  const reference = reportReference(result);
+  const sections = summarySections(result);
+  const budget = SUMMARY_MAX_BYTES - linesBytes(head) - linesBytes(tail);
+  const budgets = shareBudget(
+    sections.map((section) => sectionBytes(section, budget)),
+    budget,
+  );
+  const body = sections.flatMap((section, index) => fitSection(section, budgets[index] ?? 0, reference));
+  const markdown = `${[...head, ...body, ...tail].join('\n')}\n`;
+  // Only a summary whose fixed parts alone were too long could get here: the clips above make that impossible.
+  if (Buffer.byteLength(markdown) > SUMMARY_MAX_BYTES) {
+    return `${head[0]?.slice(0, MAX_NAME_CHARS) ?? ''}\n\nThe summary is too long to show: see ${reference}.\n`;
   }
-  lines.push('', ...renderPipeline(result), '', nextStep(result));
-  return `${lines.join('\n')}\n`;
+  return markdown;
 }
 
-/** The known problems the stage met: what each means, what to do, and the line it was seen in. */
-function renderKnownProblems(problems: KnownProblemMatch[] | undefined): string[] {
-  if (!problems?.length) return [];
-  const lines = ['', '### Known problems', ''];
-  for (const problem of problems) {
-    lines.push(
-      `- **${escapeMarkdown(problem.id)}**: ${escapeMarkdown(problem.cause)} **Fix:** ${escapeMarkdown(problem.fix)} (${escapeMarkdown(problem.reference)})`,
-      `  <br>Seen in: <code>${escapeMarkdown(problem.line)}</code>`,
+/** The job summary when the stage could not run at all: what went wrong, cut as a step's text is. */
+export function renderRunErrorMarkdown(message: string): string {
+  return `## ❌ apim-migrate could not run the stage\n\n${escapeMarkdown(clipText(message))}\n`;
+}
+
+/**
+ * One list of the summary: its `items` rendered one by one (each its own line or lines) until the budget is spent,
+ * between `head` (a heading, a table's head) and `tail` (what closes a `<details>`).
+ */
+interface SummarySection<T = unknown> {
+  head: string[];
+  items: readonly T[];
+  render: (item: T) => string;
+  tail?: string[];
+  /** What the items are, for the line that says how many more the report has: `steps`, `checks`. */
+  noun: string;
+}
+
+function section<T>(spec: SummarySection<T>): SummarySection {
+  return spec as SummarySection;
+}
+
+/** The summary's lists, in the order they are shown (and filled). */
+function summarySections(result: StageResult): SummarySection[] {
+  const sections: SummarySection[] = [
+    section({
+      head: ['| Step | Outcome | Duration | Details |', '| --- | --- | --- | --- |'],
+      items: result.steps,
+      render: (step) =>
+        `| ${escapeCell(clipText(step.title))} | ${OUTCOME_MARK[step.outcome]} | ${formatDuration(step.durationMs)} | ${escapeCell(clipText(step.summary ?? ''))} |`,
+      noun: 'steps',
+    }),
+  ];
+  const checks = result.steps.flatMap((step) => (step.checks ?? []).map((check) => ({ step: step.title, check })));
+  if (checks.length > 0) {
+    sections.push(
+      section({
+        head: ['', '<details><summary>Checks</summary>', '', '| Step | Verdict | Check |', '| --- | --- | --- |'],
+        items: checks,
+        render: ({ step, check }) =>
+          `| ${escapeCell(clipText(step))} | ${VERDICT_MARK[check.verdict]} | ${escapeCell(clipText(check.message))} |`,
+        tail: ['', '</details>'],
+        noun: 'checks',
+      }),
     );
   }
-  return lines;
+  const problems = result.knownProblems ?? [];
+  if (problems.length > 0) {
+    sections.push(
+      section({
+        head: ['', '### Known problems', ''],
+        items: problems,
+        render: renderKnownProblem,
+        noun: 'known problems',
+      }),
+    );
+  }
+  sections.push(...changeSections(result.changes));
+  const profile = result.profile ?? [];
+  if (profile.length > 0) {
+    sections.push(
+      section({
+        head: ['', '<details><summary>Data profile</summary>', ''],
+        items: renderProfileLines(profile),
+        render: (line) => {
+          const depth = (line.length - line.trimStart().length) / 2;
+          return `${'  '.repeat(depth)}- ${escapeMarkdown(clipText(line.trim()))}`;
+        },
+        tail: ['', '</details>'],
+        noun: 'lines of the data profile',
+      }),
+    );
+  }
+  return sections;
 }
 
-/** preflight's data profile, folded: the profile's text lines as a nested list, every line escaped. */
-function renderProfile(profile: readonly DatabaseProfile[] | undefined): string[] {
-  if (!profile || profile.length === 0) return [];
-  const items = renderProfileLines(profile).map((line) => {
-    const depth = (line.length - line.trimStart().length) / 2;
-    return `${'  '.repeat(depth)}- ${escapeMarkdown(line.trim())}`;
-  });
-  return ['', '<details><summary>Data profile</summary>', '', ...items, '', '</details>'];
+/** A known problem the stage met: what it means, what to do, and the line it was seen in. */
+function renderKnownProblem(problem: KnownProblemMatch): string {
+  return [
+    `- **${escapeMarkdown(clipText(problem.id))}**: ${escapeMarkdown(clipText(problem.cause))} **Fix:** ${escapeMarkdown(clipText(problem.fix))} (${escapeMarkdown(clipText(problem.reference))})`,
+    `  <br>Seen in: <code>${escapeMarkdown(clipText(problem.line))}</code>`,
+  ].join('\n');
+}
+
+/** Bytes of a section shown whole, counted up to `cap` only (a list of a million items is not rendered to be cut). */
+function sectionBytes(spec: SummarySection, cap: number): number {
+  let bytes = linesBytes(spec.head) + linesBytes(spec.tail ?? []);
+  for (const item of spec.items) {
+    if (bytes > cap) break;
+    bytes += linesBytes([spec.render(item)]);
+  }
+  return bytes;
+}
+
+/**
+ * Shares `budget` among sections that need `needs` bytes each: a section that needs less than an even share gets what
+ * it needs, and what it leaves goes to the others, so that one long list does not crowd out the rest.
+ */
+function shareBudget(needs: readonly number[], budget: number): number[] {
+  const shares = needs.map(() => 0);
+  let left = budget;
+  let count = needs.length;
+  const smallestFirst = needs.map((need, index) => ({ need, index })).sort((a, b) => a.need - b.need);
+  for (const { need, index } of smallestFirst) {
+    const share = Math.min(need, Math.floor(left / count));
+    shares[index] = share;
+    left -= share;
+    count -= 1;
+  }
+  return shares;
+}
+
+/**
+ * The section whole when it fits in `budget` bytes; else `head`, as many items as fit, a line that says how many more
+ * are in the report, and `tail`. A section whose head and tail alone do not fit is left out (with the budget of a
+ * summary, it never is).
+ */
+function fitSection(spec: SummarySection, budget: number, reference: string): string[] {
+  const tail = spec.tail ?? [];
+  if (sectionBytes(spec, budget) <= budget) return [...spec.head, ...spec.items.map(spec.render), ...tail];
+  const more = (count: number) => ['', `_${count} more ${spec.noun} in ${reference}_`];
+  const moreBytes = linesBytes(more(spec.items.length));
+  let used = linesBytes(spec.head) + linesBytes(tail) + moreBytes;
+  if (used > budget) return [];
+  const lines = [...spec.head];
+  let shown = 0;
+  for (const item of spec.items) {
+    const line = spec.render(item);
+    const bytes = linesBytes([line]);
+    if (used + bytes > budget) break;
+    lines.push(line);
+    used += bytes;
+    shown += 1;
+  }
+  return [...lines, ...more(spec.items.length - shown), ...tail];
+}
+
+/** Where the whole of a cut list is: the report artifact, or the report's file when it could not be stored. */
+function reportReference(result: StageResult): string {
+  if (result.reportArtifact) return `the report artifact \`${clipText(result.reportArtifact, MAX_NAME_CHARS)}\``;
+  return 'the report';
+}
+
+/** Bytes of lines joined by `\n`, each with its line break. */
+function linesBytes(lines: readonly string[]): number {
+  return lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+}
+
+/** `text`, or its first `max` characters and a note that it was cut (never half a surrogate pair). */
+function clipText(text: string, max = MAX_TEXT_CHARS): string {
+  if (text.length <= max) return text;
+  const end = /[\ud800-\udbff]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return `${text.slice(0, end)}… (cut: the report has it whole)`;
 }
 
 /** What the stage changed, from the facts its steps recorded. */
-function renderChanges(changes: StageChanges | undefined): string[] {
+function changeSections(changes: StageChanges | undefined): SummarySection[] {
   if (!changes) return [];
-  const lines = changes.stage === 'registry-scripts' ? registryChangeLines(changes) : validationLines(changes);
-  return lines.length > 0 ? ['', '### What changed', '', ...lines] : [];
+  const heading = ['', '### What changed', ''];
+  if (changes.stage === 'registry-scripts') {
+    const lines = registryChangeLines(changes);
+    return lines.length > 0 ? [section({ head: heading, items: lines, render: (line) => line, noun: 'changes' })] : [];
+  }
+  if (changes.invalidDefinitions.length === 0) return [];
+  return [
+    section({
+      head: [...heading, '', '| API | Version | Provider | Definition | Message |', '| --- | --- | --- | --- | --- |'],
+      items: changes.invalidDefinitions,
+      render: (api) =>
+        `| ${escapeCell(clipText(api.name))} | ${escapeCell(clipText(api.version))} | ${escapeCell(clipText(api.provider))} | ${escapeCell(clipText(api.kind))} | ${escapeCell(clipText(api.message))} |`,
+      noun: 'invalid API definitions',
+    }),
+  ];
 }
 
 function registryChangeLines(changes: RegistryScriptsChanges): string[] {
   const lines: string[] = [];
-  const code = (names: readonly string[]) => names.map((name) => `\`${name}\``).join(', ');
-  if (changes.indicesAdded?.length) lines.push(`- Indices added: ${code(changes.indicesAdded)}`);
-  if (changes.indicesToAdd?.length) lines.push(`- Indices that would be added: ${code(changes.indicesToAdd)}`);
+  if (changes.indicesAdded?.length) lines.push(`- Indices added: ${codeList(changes.indicesAdded)}`);
+  if (changes.indicesToAdd?.length) lines.push(`- Indices that would be added: ${codeList(changes.indicesToAdd)}`);
   for (const table of changes.versioningRemoval ?? []) {
     const [verb, mapping, entity] =
       'mappingRowsDeleted' in table
         ? ['deleted', table.mappingRowsDeleted, table.entityRowsDeleted]
         : ['would delete', table.mappingRowsToDelete, table.entityRowsToDelete];
-    const database = table.database === undefined ? '' : `${escapeMarkdown(table.database)}: `;
+    const database = table.database === undefined ? '' : `${escapeMarkdown(clipText(table.database))}: `;
     lines.push(
-      `- ${database}${escapeMarkdown(table.mappingTable)}: ${verb} ${mapping} rows; ${escapeMarkdown(table.entityTable)}: ${verb} ${entity} orphans`,
+      `- ${database}${escapeMarkdown(clipText(table.mappingTable))}: ${verb} ${mapping} rows; ${escapeMarkdown(clipText(table.entityTable))}: ${verb} ${entity} orphans`,
     );
   }
   return lines;
 }
 
-function validationLines(changes: ApimValidateChanges): string[] {
-  if (changes.invalidDefinitions.length === 0) return [];
-  const lines = ['', '| API | Version | Provider | Definition | Message |', '| --- | --- | --- | --- | --- |'];
-  for (const api of changes.invalidDefinitions) {
-    lines.push(
-      `| ${escapeCell(api.name)} | ${escapeCell(api.version)} | ${escapeCell(api.provider)} | ${escapeCell(api.kind)} | ${escapeCell(api.message)} |`,
-    );
+/** Names as code, as many as MAX_TEXT_CHARS holds, then how many more. */
+function codeList(names: readonly string[]): string {
+  const shown: string[] = [];
+  let length = 0;
+  for (const name of names) {
+    length += name.length + 4;
+    if (length > MAX_TEXT_CHARS) break;
+    shown.push(`\`${name}\``);
   }
-  return lines;
+  const rest = names.length - shown.length;
+  return `${shown.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
 }
 
 /** The pipeline as a Mermaid flowchart (GitHub renders it), with this stage marked by its outcome. */
@@ -170,7 +330,7 @@ function nodeId(stage: string): string {
   return stage.replace(/-/g, '_');
 }
 
-function nextStep(result: StageResult): string {
+function nextStep(result: StageResult, runId: string): string {
   if (result.stage === 'restore') {
     if (result.status === 'failed') {
       return '**Next:** fix what the failed step says, then re-run this job; nothing was changed before the backup was checked.';
@@ -188,7 +348,7 @@ function nextStep(result: StageResult): string {
     return `**Next:** fix what the failed steps say, then re-run this job.${again}`;
   }
   const rollback = (stage: string) =>
-    `To roll this stage back, run the action with \`stage: restore\`, \`restore-stage: ${stage}\` and \`restore-from-run: ${escapeMarkdown(result.runId)}\` (CLI: \`apim-migrate restore --stage ${stage} --from-run ${escapeMarkdown(result.runId)}\`).`;
+    `To roll this stage back, run the action with \`stage: restore\`, \`restore-stage: ${stage}\` and \`restore-from-run: ${escapeMarkdown(runId)}\` (CLI: \`apim-migrate restore --stage ${stage} --from-run ${escapeMarkdown(runId)}\`).`;
   if (result.stage === 'startup' && result.status === 'succeeded') {
     return `**Next:** the migration is complete: sign in to the Publisher and the Developer Portal and check the APIs. ${rollback('startup')}`;
   }

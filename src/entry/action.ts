@@ -1,6 +1,5 @@
 import * as core from '@actions/core';
 import { errorMessage, exitCodeOf, InputError } from '../core/errors.js';
-import { neutraliseText } from '../core/neutralise.js';
 import { createActionsLogger } from '../log/actions-logger.js';
 import { stageOutputs } from '../report/outputs.js';
 import { renderRunErrorMarkdown, renderStageMarkdown } from '../report/stage-summary.js';
@@ -94,17 +93,21 @@ export async function runAction(env: Record<string, string | undefined> = proces
     for (const [name, value] of Object.entries(stageOutputs(result))) core.setOutput(name, value);
     await core.summary.addRaw(renderStageMarkdown(result)).write();
     if (result.status === 'failed') {
-      core.setFailed(neutraliseText(result.summary));
+      // The verdict as the step's last error annotation, which GitHub keeps whatever came before it.
+      logger.finish(result.summary);
       // As the CLI: 2 says the input, the config or its secrets are wrong, 1 that the stage failed.
       process.exitCode = result.exitCode;
-    } else logger.info(result.summary);
+    } else {
+      logger.info(result.summary);
+      logger.finish();
+    }
   } catch (error) {
     core.setOutput('status', 'failed');
     await core.summary
       .addRaw(renderRunErrorMarkdown(errorMessage(error)))
       .write()
       .catch(() => undefined);
-    core.setFailed(neutraliseText(errorMessage(error)));
+    logger.finish(errorMessage(error));
     // As the CLI: 2 says the input, the config or its secrets are wrong, and nothing was changed.
     process.exitCode = exitCodeOf(error);
   }

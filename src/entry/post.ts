@@ -4,7 +4,6 @@ import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { envSecrets } from '../config/secrets.js';
 import { errorMessage } from '../core/errors.js';
-import { neutraliseText } from '../core/neutralise.js';
 import { copyMasked } from '../core/private-files.js';
 import { SecretMasker } from '../core/secrets.js';
 import { createActionsLogger } from '../log/actions-logger.js';
@@ -47,9 +46,9 @@ export async function runPost(): Promise<void> {
       const { verdict } = await checkRecordedServer(state.serverPid, state.serverIdentity);
       const leftAlone = serverLeftAlone(state, verdict);
       if (leftAlone !== undefined) {
-        core.warning(leftAlone);
+        logger.warning(leftAlone);
       } else {
-        core.warning(
+        logger.warning(
           `apim-migrate post: stopping the API-M server (pid ${state.serverPid}) that stage ${state.stage} left running` +
             (verdict === 'unchecked'
               ? ' (on Windows the post step cannot check that the pid is still that server)'
@@ -66,16 +65,19 @@ export async function runPost(): Promise<void> {
     }
     if (state.kitInstalledIn !== undefined) {
       const removed = await uninstallMigrationKits(state.kitInstalledIn, logger);
-      core.warning(`apim-migrate post: removed ${removed.join(', ') || 'nothing'} from ${state.kitInstalledIn}`);
+      logger.warning(`apim-migrate post: removed ${removed.join(', ') || 'nothing'} from ${state.kitInstalledIn}`);
     }
     if (state.pendingLogs !== undefined) {
       const stored = await storePendingLogs(state.pendingLogs, logger);
-      core.warning(
+      logger.warning(
         `apim-migrate post: stored the logs of stage ${state.stage}, which ended before it could, as ${state.pendingLogs.artifact} (${stored} files)`,
       );
     }
+    logger.finish();
   } catch (error) {
-    core.setFailed(neutraliseText(`apim-migrate post: ${errorMessage(error)}`));
+    // Counted with the step's other annotations, so that GitHub keeps it.
+    logger.finish(`apim-migrate post: ${errorMessage(error)}`);
+    process.exitCode = 1;
   }
 }
 

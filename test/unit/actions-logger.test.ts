@@ -3,8 +3,8 @@
  * for workflow commands, is captured here.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createActionsLogger } from '../../src/log/actions-logger.js';
-import { commandLines } from '../helpers/runner.js';
+import { ANNOTATED_PER_KIND, createActionsLogger } from '../../src/log/actions-logger.js';
+import { commandLines, errorCommands, warningCommands } from '../helpers/runner.js';
 
 const realWrite = process.stdout.write.bind(process.stdout);
 let captured = '';
@@ -47,5 +47,56 @@ describe('createActionsLogger', () => {
     expect(lines).toContain('  : :stop-commands::tok');
     expect(lines).toContain('red and ***');
     expect(captured).not.toContain('\u001b');
+  });
+
+  it('annotates 9 of each kind, prints the rest as plain lines, and says how many more in a tenth', () => {
+    capture();
+    const logger = createActionsLogger();
+    for (let index = 1; index <= 25; index += 1) logger.warning(`warning ${index}`);
+    for (let index = 1; index <= 12; index += 1) logger.error(`error ${index}\nits second line`);
+    for (let index = 1; index <= 3; index += 1) logger.notice(`notice ${index}`);
+    logger.finish('Identity migration failed in Run the server');
+
+    const lines = captured.split('\n');
+    const warnings = warningCommands(captured);
+    expect(warnings).toHaveLength(ANNOTATED_PER_KIND + 1);
+    expect(warnings.slice(0, 9)).toEqual(Array.from({ length: 9 }, (_, index) => `warning ${index + 1}`));
+    expect(warnings[9]).toBe(
+      "16 more warnings of this step are not annotations (GitHub keeps 10 of each kind per step): they are in the step's log and in the stage's logs artifact",
+    );
+    const errors = errorCommands(captured);
+    expect(errors).toHaveLength(10);
+    expect(errors[8]).toBe('error 9\nits second line');
+    // The verdict is the last error annotation, whatever came before it.
+    expect(errors[9]).toBe(
+      "Identity migration failed in Run the server\n3 more errors of this step are not annotations (GitHub keeps 10 of each kind per step): they are in the step's log and in the stage's logs artifact",
+    );
+    expect(lines.filter((line) => line.startsWith('::notice::'))).toEqual([
+      '::notice::notice 1',
+      '::notice::notice 2',
+      '::notice::notice 3',
+    ]);
+    // What is not annotated is still in the log, every line of it, and none of it is a command.
+    expect(lines).toContain('warning: warning 10');
+    expect(lines).toContain('warning: warning 25');
+    expect(lines).toContain('error: error 12');
+    expect(lines).toContain('error: its second line');
+    expect(commandLines(captured).filter((line) => !/^::(warning|error|notice)::/.test(line))).toEqual([]);
+  });
+
+  it('adds nothing at the end of a step that stayed within the limit, and a failure is one error annotation', () => {
+    capture();
+    const logger = createActionsLogger();
+    for (let index = 1; index <= 9; index += 1) logger.warning(`warning ${index}`);
+    logger.error('Step a: boom');
+    logger.finish();
+    expect(warningCommands(captured)).toHaveLength(9);
+    expect(errorCommands(captured)).toEqual(['Step a: boom']);
+
+    capture();
+    const failing = createActionsLogger();
+    failing.setSecret('S3cret-in-the-verdict');
+    failing.finish('Preflight failed: S3cret-in-the-verdict\n::endgroup::');
+    expect(errorCommands(captured)).toEqual(['Preflight failed: ***\n: :endgroup::']);
   });
 });

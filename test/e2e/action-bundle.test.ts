@@ -96,6 +96,54 @@ describe('the action main step (built dist/main/index.js)', () => {
     expect(summary).not.toContain(GITHUB_TOKEN);
   });
 
+  it('prints no deprecation warning of a bundled dependency, in the main step and the post step', async () => {
+    const files = await runnerFiles(temp);
+    const run = await runNodeScript(BUNDLES.main, [], {
+      cwd: setup.dir,
+      env: runnerEnv({ ...job(), runId: '9876543211' }, files, inputEnv({ stage: 'preflight' })),
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stderr).not.toContain('DeprecationWarning');
+    const state = await readFileCommands(files.state);
+    const post = await runNodeScript(BUNDLES.post, [], {
+      cwd: setup.dir,
+      env: runnerEnv({ ...job(), runId: '9876543211' }, await runnerFiles(temp), {
+        ...inputEnv({ stage: 'preflight' }),
+        [`STATE_${STATE_NAME}`]: state[STATE_NAME] ?? '',
+      }),
+    });
+    expect(post.code, post.stdout + post.stderr).toBe(0);
+    expect(post.stderr).not.toContain('DeprecationWarning');
+  });
+
+  // A stage that changes data reads its backup back through @actions/artifact, which extracts the download with
+  // unzip-stream; 0.3.4, its newest version, still calls `new Buffer()` (DEP0005) and no version without it exists.
+  // This test fails as long as that is so: when it passes, drop `.fails`.
+  it.fails('prints no deprecation warning when it reads a backup back from the artifact store', async () => {
+    const backedUp = await createMigrationSetup({ engine: 'postgresql' });
+    try {
+      const session = await backedUp.adminSession();
+      try {
+        await createRegistrySchema(session);
+      } finally {
+        await session.close();
+      }
+      const files = await runnerFiles(temp);
+      const run = await runNodeScript(BUNDLES.main, [], {
+        cwd: backedUp.dir,
+        env: runnerEnv(
+          { setup: backedUp, service: artifactService, runId: '9876543212', temp },
+          files,
+          inputEnv({ stage: 'registry-scripts' }),
+        ),
+      });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stderr).not.toContain('DeprecationWarning');
+    } finally {
+      await backedUp.cleanup();
+    }
+  });
+
   it('exits 2 as the CLI does when the database refuses the configured password, and 1 when it does not answer', async () => {
     const refused = await createMigrationSetup({
       engine: 'postgresql',

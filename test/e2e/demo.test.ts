@@ -134,7 +134,9 @@ describe('apim-migrate demo (built dist/cli/index.js)', () => {
           'apim-migrate-startup-logs-a1',
           'apim-migrate-apim-validate-logs-a1',
           'apim-migrate-restore-startup-report-a1',
+          'apim-migrate-restore-startup-logs-a1',
           'apim-migrate-restore-registry-scripts-report-a1',
+          'apim-migrate-restore-registry-scripts-logs-a1',
         ]),
       );
       const backup = await readdir(

@@ -255,7 +255,10 @@ describe.each(ENGINES)('migrate.yml on %s, job by job', (_label, engine) => {
     // preflight: read only.
     const preflight = await job(setup, run, { stage: 'preflight' });
     expectDone(preflight);
-    expect(preflight.main.outputs).toMatchObject({ 'backup-artifact': '', 'log-artifact': '' });
+    expect(preflight.main.outputs).toMatchObject({
+      'backup-artifact': '',
+      'log-artifact': 'apim-migrate-preflight-logs-a1',
+    });
     const report = JSON.parse(await readFile(preflight.main.outputs['report'] ?? '', 'utf8')) as { status: string };
     expect(report.status).toBe('succeeded');
     expect(preflight.main.summary).toContain('## ✅ apim-migrate: Preflight succeeded');
@@ -339,9 +342,12 @@ describe.each(ENGINES)('migrate.yml on %s, job by job', (_label, engine) => {
         'apim-migrate-identity-backup-a1',
         'apim-migrate-identity-logs-a1',
         'apim-migrate-identity-report-a1',
+        'apim-migrate-preflight-logs-a1',
         'apim-migrate-preflight-report-a1',
         'apim-migrate-registry-scripts-backup-a1',
+        'apim-migrate-registry-scripts-logs-a1',
         'apim-migrate-registry-scripts-report-a1',
+        'apim-migrate-verify-logs-a1',
         'apim-migrate-verify-report-a1',
       ].sort(),
     );
@@ -396,9 +402,13 @@ describe.each(ENGINES)('migrate.yml on %s, job by job', (_label, engine) => {
       );
       expect(again.main.summary).toContain(`skipped: already succeeded in run ${run}, attempt 1`);
     }
+    // A skipped stage stores its logs and its report.
     expect(storedArtifactNames(service, second)).toEqual([
+      'apim-migrate-apim-logs-a1',
       'apim-migrate-apim-report-a1',
+      'apim-migrate-identity-logs-a1',
       'apim-migrate-identity-report-a1',
+      'apim-migrate-registry-scripts-logs-a1',
       'apim-migrate-registry-scripts-report-a1',
     ]);
     expect(await checksums(setup, { withLedger: true })).toEqual(dataBefore);
@@ -515,9 +525,13 @@ describe.each(ENGINES)('a new run that resumes on %s', (_label, engine) => {
         'apim-migrate-apim-report-a1',
         'apim-migrate-apim-validate-logs-a1',
         'apim-migrate-apim-validate-report-a1',
+        'apim-migrate-identity-logs-a1',
         'apim-migrate-identity-report-a1',
+        'apim-migrate-preflight-logs-a1',
         'apim-migrate-preflight-report-a1',
+        'apim-migrate-registry-scripts-logs-a1',
         'apim-migrate-registry-scripts-report-a1',
+        'apim-migrate-verify-logs-a1',
         'apim-migrate-verify-report-a1',
       ]);
       const entries = await ledgerEntries(setup);
@@ -564,7 +578,11 @@ describe.each(ENGINES)('a rollback from another run on %s', (_label, engine) => 
     expect(rollback.main.outputs['backup-artifact']).toBe('apim-migrate-registry-scripts-backup-a1');
     expect(rollback.main.summary).toContain('## ✅ apim-migrate: Restore of registry-scripts succeeded');
     expect(rollback.main.summary).toContain('the databases are back as they were before the stage');
-    expect(storedArtifactNames(service, second)).toEqual(['apim-migrate-restore-registry-scripts-report-a1']);
+    expect(rollback.main.outputs['log-artifact']).toBe('apim-migrate-restore-registry-scripts-logs-a1');
+    expect(storedArtifactNames(service, second)).toEqual([
+      'apim-migrate-restore-registry-scripts-logs-a1',
+      'apim-migrate-restore-registry-scripts-report-a1',
+    ]);
 
     // Every table, the ledger included (there was none before registry-scripts): as seeded.
     expect(await checksums(setup, { withLedger: true })).toEqual(seededState);
@@ -674,7 +692,11 @@ describe.each(ENGINES)('a cancelled job on %s', (_label, engine) => {
       if (!logs) throw new Error('the post step stored no apim-migrate-apim-logs-a1');
       expect(logs.finalized).toBe(true);
       const logFiles = await artifactFiles(logs);
-      expect([...logFiles.keys()]).toEqual(expect.arrayContaining(['server-console.log', 'wso2carbon.log']));
+      expect([...logFiles.keys()]).toEqual(
+        expect.arrayContaining(['server-console.log', 'wso2carbon.log', 'stage-output.log']),
+      );
+      // What the stage printed up to the cancel, as it printed it.
+      expect(logFiles.get('stage-output.log')?.toString()).toMatch(/Z {3}Starting the server: /);
       expect(logFiles.get('server-console.log')?.toString()).toContain(
         'Starting AM_DB data migration from 3.2.0 to 4.0.0',
       );

@@ -55,9 +55,12 @@ describe.each([
         await block.waiter(90_000);
         const artifactsBefore = await storedArtifacts(setup);
         second = await cli(made, ['run', 'registry-scripts'], { APIM_MIGRATE_LOCK_WAIT_SECONDS: '2' });
-        // The second run stored its report (the failed lock step is in it) and nothing else: no backup.
-        const added = (await storedArtifacts(setup)).filter((name) => !artifactsBefore.includes(name));
-        expect(added).toEqual([expect.stringMatching(/^[^/]+\/apim-migrate-registry-scripts-report-a1$/)]);
+        // The second run stored its logs and its report (the failed lock step is in it) and nothing else: no backup.
+        const added = (await storedArtifacts(setup)).filter((name) => !artifactsBefore.includes(name)).sort();
+        expect(added).toEqual([
+          expect.stringMatching(/^[^/]+\/apim-migrate-registry-scripts-logs-a1$/),
+          expect.stringMatching(/^[^/]+\/apim-migrate-registry-scripts-report-a1$/),
+        ]);
         expect(artifactsBefore.some((name) => name.startsWith(added[0]?.split('/')[0] ?? '-'))).toBe(false);
         expect(await ledgerStates(setup)).toEqual(['registry-scripts:started']);
         await block.release();

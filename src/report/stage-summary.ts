@@ -237,7 +237,7 @@ function fitSection(spec: SummarySection, budget: number, reference: string): st
   return [...lines, ...more(spec.items.length - shown), ...tail];
 }
 
-/** Where the whole of a cut list is: the report artifact, or the report's file when it could not be stored. */
+/** Where the whole of a cut list is: the report artifact, or the report (kept on the runner) when it could not be stored. */
 function reportReference(result: StageResult): string {
   if (result.reportArtifact) return `the report artifact \`${clipText(result.reportArtifact, MAX_NAME_CHARS)}\``;
   return 'the report';

@@ -148,6 +148,7 @@ describe('an Actions job with store.kind folder', () => {
     expect(await readdir(path.join(store, 'runs'))).toEqual(['9100']);
     expect((await readdir(path.join(store, 'runs', '9100'))).sort()).toEqual([
       'apim-migrate-registry-scripts-backup-a1',
+      'apim-migrate-registry-scripts-logs-a1',
       'apim-migrate-registry-scripts-report-a1',
     ]);
     const backup = path.join(store, 'runs', '9100', 'apim-migrate-registry-scripts-backup-a1');

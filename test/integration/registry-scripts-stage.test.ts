@@ -236,10 +236,11 @@ describe('registry-scripts with the S3 store', () => {
     expect((await s3.keys(`${prefix}/runs/s3-run/`)).some((key) => key.includes('registry-scripts-report-a1/'))).toBe(
       true,
     );
-    // Nothing went to a folder store, and of the work folder only the report is left, which the output names.
+    // Nothing went to a folder store, and of the work folder only the report (which the output names) and the
+    // stage's logs are left.
     expect(existsSync(setup.storeDir)).toBe(false);
     const reportPath = /^Report: (.*)$/m.exec(run.output)?.[1] ?? '';
-    expect(await readdir(path.dirname(path.dirname(reportPath)))).toEqual(['report']);
+    expect((await readdir(path.dirname(path.dirname(reportPath)))).sort()).toEqual(['logs', 'report']);
 
     // The ledger names the backup and its run: the restore finds it in the bucket without --from-run.
     const restore = await cli(setup, ['restore', '--stage', 'registry-scripts']);

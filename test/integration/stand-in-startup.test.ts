@@ -192,6 +192,8 @@ describe('a normal start of the stand-in', () => {
   it('prints the start lines with the port of [server] offset, writes solr/data, and stays up until stopped', async () => {
     const home = await startupHome();
     const server = await started(home.standIn);
+    // CarbonUIServiceComponent prints the console's URL after the start line, as the real server does.
+    await waitFor(() => /Mgt Console URL/.test(server.stdout()), 'the Mgt Console URL line');
     const out = server.stdout();
     expect(out).toMatch(new RegExp(`INFO - HttpsTransportListener HTTPS port {7}: ${home.port}$`, 'm'));
     expect(out).toMatch(new RegExp(`Mgt Console URL  : https://localhost:${home.port}/carbon/$`, 'm'));

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, InputError, UnsupportedError } from '../core/errors.js';
 import { sha256File } from '../core/files.js';
+import { unpackZip } from '../core/zip.js';
 import {
   ArtifactExistsError,
   ArtifactNotFoundError,
@@ -143,10 +144,13 @@ export class GitHubArtifactStore implements ArtifactStore {
     const runId = options.runId ?? this.runId;
     await mkdir(destination, { recursive: true });
     const scratch = await mkdtemp(path.join(destination, '.apim-migrate-download-'));
+    const zipDir = path.join(scratch, 'zip');
+    const filesDir = path.join(scratch, 'files');
     try {
+      await mkdir(zipDir);
       if (runId === this.runId) {
         try {
-          await this.downloadInternal(name, scratch);
+          await this.downloadInternal(name, zipDir);
         } catch (error) {
           // An artifact of an earlier attempt of this run can be listed but not fetched through the runtime token
           // (GitHub answers 404); the REST API with the github-token reaches it.
@@ -159,19 +163,19 @@ export class GitHubArtifactStore implements ArtifactStore {
               `${this.description} (an artifact of an earlier attempt is fetched with the github-token input, which needs permissions: actions: read)`,
             );
           }
-          await rm(scratch, { recursive: true, force: true });
-          await mkdir(scratch);
-          await this.downloadPublic(name, runId, scratch);
+          await rm(zipDir, { recursive: true, force: true });
+          await mkdir(zipDir);
+          await this.downloadPublic(name, runId, zipDir);
         }
       } else {
-        await this.downloadPublic(name, runId, scratch);
+        await this.downloadPublic(name, runId, zipDir);
       }
-      const files = await listFiles(scratch);
+      const files = await unpackDownload(zipDir, filesDir, `artifact ${name} of run ${runId}`);
       const paths: string[] = [];
       for (const relative of files) {
         const target = path.join(destination, relative);
         await mkdir(path.dirname(target), { recursive: true });
-        await rename(path.join(scratch, relative), target);
+        await rename(path.join(filesDir, relative), target);
         paths.push(target);
       }
       return paths.sort();
@@ -187,6 +191,7 @@ export class GitHubArtifactStore implements ArtifactStore {
     });
     const result = await this.client.downloadArtifact(found.artifact.id, {
       path: directory,
+      skipDecompress: true,
       ...(found.artifact.digest ? { expectedHash: found.artifact.digest } : {}),
     });
     if (result.digestMismatch)
@@ -205,6 +210,7 @@ export class GitHubArtifactStore implements ArtifactStore {
       .downloadArtifact(found.artifact.id, {
         ...findBy,
         path: directory,
+        skipDecompress: true,
         ...(found.artifact.digest ? { expectedHash: found.artifact.digest } : {}),
       })
       .catch((error: unknown) => {
@@ -390,12 +396,27 @@ function assertSafeName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`not a safe artifact name: ${JSON.stringify(name)}`);
 }
 
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
-    const relative = path.join(prefix, entry.name);
-    if (entry.isDirectory()) files.push(...(await listFiles(dir, relative)));
-    else if (entry.isFile()) files.push(relative);
+/**
+ * The artifact service hands an artifact back as one zip, saved as is into `zipDir` (the client's own unpacking
+ * streams through a zip library that Node warns about, and trusts the names in it). It is unpacked here with the
+ * checks of core/zip.ts, no symbolic links allowed, then removed. Returns the unpacked files, relative to `filesDir`.
+ */
+async function unpackDownload(zipDir: string, filesDir: string, what: string): Promise<string[]> {
+  const saved = await readdir(zipDir);
+  if (saved.length !== 1 || saved[0] === undefined) {
+    throw new Error(`the artifact service sent ${saved.length} files for ${what} instead of one zip`);
   }
-  return files;
+  const zipFile = path.join(zipDir, saved[0]);
+  await mkdir(filesDir);
+  try {
+    return await unpackZip(zipFile, filesDir, {
+      headline: `Refusing to unpack ${what}; nothing of it was used:`,
+      symlinks: 'refuse',
+    });
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new Error(`cannot unpack ${what}: ${errorMessage(error)}`, { cause: error });
+  } finally {
+    await rm(zipFile, { force: true });
+  }
 }

@@ -10,14 +10,11 @@
  * its symbolic links may lead out of it: inspectMigrationKit refuses such a kit, and the copy checks every link again.
  * A refused kit is an InputError that names the entries, and the home is left exactly as it was.
  */
-import { createWriteStream } from 'node:fs';
-import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, stat, symlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { copyFile, cp, lstat, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { errorMessage, InputError } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
+import { unpackZip } from '../core/zip.js';
 import type { Logger } from '../log/logger.js';
 import { inspectMigrationKit, unsafeKitLink, type KitInspection, type KitKind } from './migration-kit.js';
 
@@ -62,10 +59,6 @@ const KIT_TITLES: Readonly<Record<KitKind, string>> = {
 
 /** The kits are tens of MB; more than this unpacked is not a WSO2 kit (or is a zip bomb). */
 const MAX_UNPACKED_BYTES = 2 * 1024 ** 3;
-/** A symbolic link's target is a path; longer content is not one. */
-const MAX_LINK_TARGET_BYTES = 4096;
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
 
 /**
  * Installs the kit into the home and returns what it did. A bad kit or home is an InputError and nothing is changed.
@@ -92,8 +85,12 @@ export async function installMigrationKit(options: InstallMigrationKitOptions): 
   try {
     let kitRoot = inspection.path;
     if (unpackDir !== null) {
-      const count = await unpackZipSafely(inspection.path, unpackDir, title);
-      logger.info(`Unpacked ${inspection.path} (${count} entries) into ${unpackDir}`);
+      const files = await unpackZip(inspection.path, unpackDir, {
+        headline: `Refusing to unpack the ${title} ${inspection.path}; nothing was installed. Download it again from WSO2:`,
+        symlinks: 'inside',
+        maxUnpackedBytes: { bytes: MAX_UNPACKED_BYTES, reason: 'a migration kit holds' },
+      });
+      logger.info(`Unpacked ${inspection.path} (${files.length} files) into ${unpackDir}`);
       kitRoot = unpackDir;
     }
     return await installFrom(kitRoot, inspection, jarPath, home, options);
@@ -246,195 +243,4 @@ async function exists(path: string): Promise<boolean> {
 function isNotFound(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Unpacking a zip safely
-
-type EntryKind = 'file' | 'directory' | 'symlink';
-
-interface PlannedEntry {
-  /** The name as stored in the zip (backslashes read as `/`), for messages. */
-  name: string;
-  /** Its path below the unpack folder, without empty and `.` segments. */
-  segments: string[];
-  kind: EntryKind;
-  entry: Entry;
-  /** Symbolic links: the target, as validated and as it will be written. */
-  linkTarget?: string;
-}
-
-/**
- * Unpacks `zipFile` into the empty folder `target`: first reads the whole central directory (and the targets of
- * symbolic links) and checks every entry, then writes. Returns the number of entries written.
- */
-async function unpackZipSafely(zipFile: string, target: string, title: string): Promise<number> {
-  // yauzl's own name check is off (strictFileNames: false) so that every bad name is reported, not just the first.
-  const zip = await yauzl.openPromise(zipFile, {
-    lazyEntries: true,
-    decodeStrings: false,
-    autoClose: false,
-    validateEntrySizes: true,
-  });
-  try {
-    const { planned, problems } = await readPlan(zip);
-    problems.push(...checkPlan(planned));
-    if (problems.length > 0) {
-      throw new InputError(
-        problems.map((message) => ({ message })),
-        { headline: `Refusing to unpack the ${title} ${zipFile}; nothing was installed. Download it again from WSO2:` },
-      );
-    }
-    for (const item of planned) await writeEntry(zip, target, item);
-    return planned.length;
-  } finally {
-    zip.close();
-  }
-}
-
-async function readPlan(zip: ZipFile): Promise<{ planned: PlannedEntry[]; problems: string[] }> {
-  const planned: PlannedEntry[] = [];
-  const problems: string[] = [];
-  let unpackedBytes = 0;
-  for await (const entry of zip.eachEntry()) {
-    const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
-    const unsafe = describeUnsafeName(name);
-    if (unsafe !== null) {
-      problems.push(`entry "${name}" ${unsafe}`);
-      continue;
-    }
-    if (!entry.canDecodeFileData()) {
-      problems.push(`entry "${name}" is encrypted or uses a compression method that cannot be read`);
-      continue;
-    }
-    const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
-    if (segments.length === 0) continue;
-    unpackedBytes += entry.uncompressedSize;
-    const kind = entryKind(entry, name);
-    if (kind === 'symlink') {
-      const linkTarget = await readLinkTarget(zip, entry);
-      if (linkTarget === null) problems.push(`entry "${name}" is a symbolic link without a readable target`);
-      else planned.push({ name, segments, kind, entry, linkTarget });
-    } else {
-      planned.push({ name, segments, kind, entry });
-    }
-  }
-  if (unpackedBytes > MAX_UNPACKED_BYTES) {
-    problems.push(`unpacks to ${unpackedBytes} bytes, more than a migration kit holds (${MAX_UNPACKED_BYTES})`);
-  }
-  return { planned, problems };
-}
-
-/** Why a name would leave the unpack folder, or null. Backslashes were already read as `/`. */
-function describeUnsafeName(name: string): string | null {
-  if (name.includes('\0')) return 'has a NUL character in its name';
-  if (name.startsWith('/')) return 'has an absolute path';
-  if (/^[A-Za-z]:/.test(name)) return 'starts with a drive letter';
-  if (name.split('/').includes('..')) return 'has a ".." segment';
-  return null;
-}
-
-function entryKind(entry: Entry, name: string): EntryKind {
-  // The upper 16 bits of the external attributes hold the Unix mode when a Unix tool wrote the zip.
-  const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-  if (mode === S_IFLNK) return 'symlink';
-  return name.endsWith('/') ? 'directory' : 'file';
-}
-
-async function readLinkTarget(zip: ZipFile, entry: Entry): Promise<string | null> {
-  if (entry.uncompressedSize === 0 || entry.uncompressedSize > MAX_LINK_TARGET_BYTES) return null;
-  const stream = await zip.openReadStreamPromise(entry);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  const target = Buffer.concat(chunks).toString('utf8');
-  return target.includes('\0') ? null : target;
-}
-
-/** Checks the entries against each other: links and what is written through them, duplicates. */
-function checkPlan(planned: PlannedEntry[]): string[] {
-  const problems: string[] = [];
-  const byPath = new Map<string, PlannedEntry>();
-  const links = new Set<string>();
-  const files = new Set<string>();
-  for (const item of planned) {
-    const path = item.segments.join('/');
-    const earlier = byPath.get(path);
-    if (earlier !== undefined && (earlier.kind !== 'directory' || item.kind !== 'directory')) {
-      problems.push(`entry "${item.name}" appears twice`);
-      continue;
-    }
-    byPath.set(path, item);
-    if (item.kind === 'symlink') links.add(path);
-    if (item.kind === 'file') files.add(path);
-  }
-  for (const item of planned) {
-    for (let length = 1; length < item.segments.length; length += 1) {
-      const prefix = item.segments.slice(0, length).join('/');
-      if (links.has(prefix)) {
-        problems.push(`entry "${item.name}" would be written through the symbolic link "${prefix}"`);
-        break;
-      }
-      if (files.has(prefix)) {
-        problems.push(`entry "${item.name}" is inside "${prefix}", which is a file`);
-        break;
-      }
-    }
-    if (item.kind === 'symlink' && item.linkTarget !== undefined) {
-      const problem = checkLinkTarget(item, links);
-      if (problem === null) item.linkTarget = normalizeLinkTarget(item.linkTarget);
-      else problems.push(problem);
-    }
-  }
-  return problems;
-}
-
-/**
- * A link may point only to a path inside the unpack folder, resolved from the link's own folder, and not through
- * another link: `a -> .` then `a/b -> ../..` would leave the folder although each looks harmless on its own.
- */
-function checkLinkTarget(item: PlannedEntry, links: ReadonlySet<string>): string | null {
-  const target = item.linkTarget ?? '';
-  const outside = `is a symbolic link to "${target}", outside the folder the kit is unpacked into`;
-  if (target.startsWith('/') || target.startsWith('\\') || /^[A-Za-z]:/.test(target)) {
-    return `entry "${item.name}" ${outside}`;
-  }
-  const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
-  const at = item.segments.slice(0, -1);
-  for (const [index, step] of steps.entries()) {
-    if (step === '..') {
-      if (at.length === 0) return `entry "${item.name}" ${outside}`;
-      at.pop();
-      continue;
-    }
-    at.push(step);
-    if (index < steps.length - 1 && links.has(at.join('/'))) {
-      return `entry "${item.name}" is a symbolic link to "${target}", which goes through the symbolic link "${at.join('/')}"`;
-    }
-  }
-  // A link to a folder that holds it would make copying the resources recurse without end.
-  if (at.every((segment, position) => item.segments[position] === segment)) {
-    return `entry "${item.name}" is a symbolic link to "${target}", a folder that contains the link itself (a loop)`;
-  }
-  return null;
-}
-
-function normalizeLinkTarget(target: string): string {
-  const steps = target.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
-  return steps.length === 0 ? '.' : steps.join('/');
-}
-
-async function writeEntry(zip: ZipFile, target: string, item: PlannedEntry): Promise<void> {
-  const path = join(target, ...item.segments);
-  if (item.kind === 'directory') {
-    await mkdir(path, { recursive: true });
-    return;
-  }
-  await mkdir(dirname(path), { recursive: true });
-  if (item.kind === 'symlink') {
-    await symlink(item.linkTarget ?? '.', path);
-    return;
-  }
-  const stream: Readable = await zip.openReadStreamPromise(item.entry);
-  // 'wx': never follows or overwrites anything already there.
-  await pipeline(stream, createWriteStream(path, { flags: 'wx' }));
 }

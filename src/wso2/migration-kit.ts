@@ -5,8 +5,8 @@
  */
 import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import yauzl from 'yauzl';
 import { errorMessage } from '../core/errors.js';
+import { describeUnsafeZipName, listZipEntryNames, readZipEntryText } from '../core/zip.js';
 
 export type KitKind = 'identity' | 'apim';
 
@@ -201,27 +201,13 @@ async function listKitEntries(path: string, kind: KitKind): Promise<EntryListing
     }
   }
   try {
-    return { format: 'zip', entries: await listZipEntries(path) };
+    return { format: 'zip', entries: await listZipEntryNames(path) };
   } catch (error) {
     return {
       format: 'unreadable',
       problem: `${path}: is not a readable zip archive (${errorMessage(error)}); give the ${spec.archive} as downloaded, or the folder it unpacks to`,
     };
   }
-}
-
-/** Reads only the zip's central directory; yauzl's own name check is off so unsafe names become problems, not errors. */
-async function listZipEntries(file: string): Promise<string[]> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, autoClose: true });
-  const names: string[] = [];
-  try {
-    for await (const entry of zip.eachEntry()) {
-      names.push(yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false));
-    }
-  } finally {
-    zip.close();
-  }
-  return names;
 }
 
 async function listFolderEntries(root: string): Promise<string[]> {
@@ -254,7 +240,7 @@ function partitionEntries(names: string[]): { safe: KitEntry[]; unsafe: string[]
 }
 
 function isUnsafeEntryName(name: string): boolean {
-  return name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
+  return describeUnsafeZipName(name) !== null;
 }
 
 function toKitEntry(name: string): KitEntry {
@@ -395,16 +381,5 @@ export async function readKitText(path: string, kind: KitKind, relativePath: str
     return readFile(join(resolve(path), ...wanted.split('/')), 'utf8').catch(() => undefined);
   }
   if (inspection.format !== 'zip') return undefined;
-  const zip = await yauzl.openPromise(resolve(path), { lazyEntries: true, autoClose: true });
-  try {
-    for await (const entry of zip.eachEntry()) {
-      if (entry.fileName !== wanted || entry.uncompressedSize > MAX_KIT_TEXT_BYTES) continue;
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-    return undefined;
-  } finally {
-    zip.close();
-  }
+  return readZipEntryText(resolve(path), wanted, MAX_KIT_TEXT_BYTES);
 }

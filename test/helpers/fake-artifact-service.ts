@@ -70,6 +70,8 @@ export interface FakeArtifactService {
   configure(options: FakeArtifactServiceOptions): void;
   /** Every artifact the fake holds, finalized or not. */
   artifacts(): FakeArtifact[];
+  /** Makes the service hand back `content` for artifact `id`, with a digest to match, as a hostile service might. */
+  replaceContent(id: number, content: Buffer): void;
   /** `METHOD path` of every request so far (query strings dropped). */
   requests(): string[];
   close(): Promise<void>;
@@ -374,6 +376,13 @@ export async function startFakeArtifactService(options: FakeArtifactServiceOptio
       options = { ...options, ...changes };
     },
     artifacts: () => store.map((entry) => ({ ...entry })),
+    replaceContent: (id, content) => {
+      const artifact = store.find((entry) => entry.id === id);
+      if (artifact === undefined) throw new Error(`the fake holds no artifact ${id}`);
+      artifact.content = content;
+      artifact.size = content.length;
+      artifact.digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    },
     requests: () => [...log],
     close: () =>
       new Promise<void>((resolve, reject) => {

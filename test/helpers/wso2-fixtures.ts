@@ -200,6 +200,8 @@ export interface KitEntrySpec {
   /** Path inside the kit; may be unsafe (`../x`, `/etc/x`) for zip-slip tests (zips only). */
   path: string;
   content?: string;
+  /** Makes the entry a symbolic link (Unix mode S_IFLNK in the external attributes) to this target (zips only). */
+  linkTo?: string;
 }
 
 export interface MigrationKitOptions {
@@ -275,16 +277,24 @@ export async function makeMigrationKitDir(dir: string, options: MigrationKitOpti
 }
 
 /**
- * Writes a zip holding `entries` (names ending in `/` are folders). yazl refuses unsafe names, so those are
- * written under a placeholder of the same length and patched in the finished bytes.
+ * Writes a zip holding `entries` (names ending in `/` are folders, `linkTo` makes a symbolic link as `zip --symlinks`
+ * writes one) and returns its path. yazl refuses unsafe names, so those are written under a placeholder of the same
+ * length and patched in the finished bytes. Entries are stored unless `compress` is set (then deflated, whose sizes
+ * yauzl does not check against each other until it reads them).
  */
-export async function writeZip(file: string, entries: KitEntrySpec[]): Promise<void> {
+export async function writeZip(
+  file: string,
+  entries: KitEntrySpec[],
+  options: { compress?: boolean } = {},
+): Promise<string> {
   const zip = new yazl.ZipFile();
+  const compress = options.compress ?? false;
   const patches: Array<{ placeholder: string; name: string }> = [];
   for (const [index, entry] of entries.entries()) {
     const name = isUnsafePath(entry.path) ? placeholderFor(entry.path, index, patches) : entry.path;
-    if (name.endsWith('/')) zip.addEmptyDirectory(name);
-    else zip.addBuffer(Buffer.from(entry.content ?? ''), name, { compress: false });
+    if (entry.linkTo !== undefined) zip.addBuffer(Buffer.from(entry.linkTo), name, { mode: 0o120777, compress });
+    else if (name.endsWith('/')) zip.addEmptyDirectory(name);
+    else zip.addBuffer(Buffer.from(entry.content ?? ''), name, { compress });
   }
   await mkdir(dirname(file), { recursive: true });
   const output = createWriteStream(file);
@@ -292,6 +302,7 @@ export async function writeZip(file: string, entries: KitEntrySpec[]): Promise<v
   zip.end();
   await once(output, 'close');
   if (patches.length > 0) await patchNames(file, patches);
+  return file;
 }
 
 function isUnsafePath(path: string): boolean {

@@ -1,7 +1,7 @@
 // Only types statically: @actions/artifact (through @actions/github) must load after GITHUB_API_URL is set.
 import type { ArtifactClient } from '@actions/artifact';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   startFakeArtifactService,
   type FakeArtifactService,
 } from '../helpers/fake-artifact-service.js';
+import { writeZip } from '../helpers/wso2-fixtures.js';
 
 type StoreModule = typeof import('../../src/artifacts/github-store.js');
 
@@ -151,6 +152,31 @@ describe('GitHubArtifactStore against a fake artifact service', () => {
       ArtifactExistsError,
     );
     expect(fake.artifacts().length).toBe(before);
+  });
+
+  it.each([
+    ['a name that leaves the folder', [{ path: '../evil.sh', content: 'pwned' }], 'has a ".." segment'],
+    ['an absolute name', [{ path: '/etc/cron.d/evil', content: 'pwned' }], 'has an absolute path'],
+    ['a symbolic link', [{ path: 'manifest.json', linkTo: '/etc/passwd' }], 'is a symbolic link'],
+  ])('refuses an artifact whose zip holds %s, and writes nothing', async (_label, entries, problem) => {
+    const runId = newRun();
+    enterJob(runId);
+    const { files } = await backupFiles();
+    const store = new mod.GitHubArtifactStore({ runId, attempt: 1, repository: REPOSITORY });
+    await store.upload('apim-migrate-apim-backup-a1', files);
+    // The service hands back another zip than the one uploaded, with a matching digest.
+    const zipFile = path.join(work, 'evil.zip');
+    await writeZip(zipFile, [{ path: 'apim_db.pgdump.age', content: 'dump' }, ...entries]);
+    const held = fake.artifacts().find((artifact) => artifact.runId === runId);
+    if (held === undefined) throw new Error('the fake holds no artifact');
+    fake.replaceContent(held.id, await readFile(zipFile));
+
+    const destination = path.join(work, 'restore');
+    const error = await store.download('apim-migrate-apim-backup-a1', destination).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toContain('Refusing to unpack artifact apim-migrate-apim-backup-a1');
+    expect((error as Error).message).toContain(problem);
+    expect(await readdir(destination)).toEqual([]);
   });
 
   it('falls back to the REST API when the download of an earlier attempt answers 404', async () => {

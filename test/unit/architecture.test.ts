@@ -34,6 +34,8 @@ const RESTRICTED_LIBRARIES: Readonly<Record<string, readonly string[]>> = {
   // Every package of the AWS SDK (the S3 client, lib-storage, the credential chain): the S3 store's alone.
   '@aws-sdk': ['artifacts'],
   '@actions/core': ['entries', 'log'],
+  // One zip reader, with its checks of untrusted entries: core/zip.ts.
+  yauzl: ['core'],
   // One deployment.toml reader: config/toml-document.ts.
   'smol-toml': ['config'],
 };

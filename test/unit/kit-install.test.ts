@@ -1,9 +1,6 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import yazl from 'yazl';
 import { InputError } from '../../src/core/errors.js';
 import {
   copyKitFolder,
@@ -90,31 +87,7 @@ function install(s: Setup, kit: string, kind: Kind, extra: Partial<InstallMigrat
   };
 }
 
-interface ZipEntry {
-  path: string;
-  content?: string;
-  /** Makes the entry a symbolic link (Unix mode S_IFLNK in the external attributes) to this target. */
-  linkTo?: string;
-}
-
-/** A zip with symbolic link entries, as `zip --symlinks` writes them. */
-async function writeZipWithLinks(file: string, entries: ZipEntry[]): Promise<string> {
-  const zip = new yazl.ZipFile();
-  for (const entry of entries) {
-    if (entry.linkTo !== undefined) {
-      zip.addBuffer(Buffer.from(entry.linkTo), entry.path, { mode: 0o120777, compress: false });
-    } else {
-      zip.addBuffer(Buffer.from(entry.content ?? ''), entry.path, { compress: false });
-    }
-  }
-  const output = createWriteStream(file);
-  zip.outputStream.pipe(output);
-  zip.end();
-  await once(output, 'close');
-  return file;
-}
-
-function kitEntries(options: MigrationKitOptions): ZipEntry[] {
+function kitEntries(options: MigrationKitOptions): KitEntrySpec[] {
   return makeKitEntries(options).map((entry: KitEntrySpec) => ({ path: entry.path, content: entry.content ?? '' }));
 }
 
@@ -239,10 +212,7 @@ describe('installMigrationKit refuses bad input and changes nothing', () => {
   ])('a symbolic link entry with %s', async (_label, linkTo) => {
     const linkName = `${wrapper}/migration-resources/evil-link`;
     const error = await expectRefused(async () =>
-      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
-        ...kitEntries({ kind: 'apim' }),
-        { path: linkName, linkTo },
-      ]),
+      writeZip(join(await temp.make(), 'evil.zip'), [...kitEntries({ kind: 'apim' }), { path: linkName, linkTo }]),
     );
     expect(error.message).toContain(`entry "${linkName}" is a symbolic link to "${linkTo}", outside the folder`);
     expect(error.message).toContain('nothing was installed');
@@ -251,7 +221,7 @@ describe('installMigrationKit refuses bad input and changes nothing', () => {
   it('a symbolic link that leaves the folder through another link', async () => {
     // Each looks harmless alone: `up` points to the wrapper's parent (the unpack folder), `out` goes one level above.
     const error = await expectRefused(async () =>
-      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
+      writeZip(join(await temp.make(), 'evil.zip'), [
         ...kitEntries({ kind: 'apim' }),
         { path: `${wrapper}/migration-resources/up`, linkTo: '../..' },
         { path: `${wrapper}/migration-resources/out`, linkTo: 'up/..' },
@@ -264,7 +234,7 @@ describe('installMigrationKit refuses bad input and changes nothing', () => {
 
   it('an entry written through a symbolic link', async () => {
     const error = await expectRefused(async () =>
-      writeZipWithLinks(join(await temp.make(), 'evil.zip'), [
+      writeZip(join(await temp.make(), 'evil.zip'), [
         ...kitEntries({ kind: 'apim' }),
         { path: `${wrapper}/migration-resources/dir`, linkTo: '../dropins' },
         { path: `${wrapper}/migration-resources/dir/x.jar`, content: 'x' },
@@ -277,7 +247,7 @@ describe('installMigrationKit refuses bad input and changes nothing', () => {
 
   it('a symbolic link to a folder that holds it', async () => {
     const error = await expectRefused(async () =>
-      writeZipWithLinks(join(await temp.make(), 'loop.zip'), [
+      writeZip(join(await temp.make(), 'loop.zip'), [
         ...kitEntries({ kind: 'apim' }),
         { path: `${wrapper}/migration-resources/loop`, linkTo: '.' },
       ]),
@@ -328,7 +298,7 @@ describe('installMigrationKit with symbolic links inside the kit', () => {
   it('installs what a link inside the kit points to, as a regular file', async () => {
     const s = await setup();
     const wrapper = kitWrapperName('identity');
-    const kit = await writeZipWithLinks(join(await temp.make(), 'kit.zip'), [
+    const kit = await writeZip(join(await temp.make(), 'kit.zip'), [
       ...kitEntries({ kind: 'identity' }),
       { path: `${wrapper}/migration-resources/config-link.yaml`, linkTo: 'migration-config.yaml' },
       { path: `${wrapper}/migration-resources/readme-up`, linkTo: '../migration-resources/./README.txt' },

@@ -22,7 +22,8 @@ import {
   type LogEvent,
   type ServerRunKind,
 } from './log-matcher.js';
-import { createProblemLineCollector, type ProblemText } from './problem-lines.js';
+import { createConsoleTail } from './console-tail.js';
+import type { ProblemText } from './problem-lines.js';
 import { procStatFields, readCommandLine, readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 import type { ServerCommand } from './server-command.js';
 import { createRunMonitor, type ActivityProbe } from './run-monitor.js';
@@ -34,9 +35,6 @@ export type { ActivityProbe, SessionActivity } from './run-monitor.js';
 
 /** How long a failure's stack trace may take to arrive before the server is stopped. */
 export const TRACE_GRACE_MS = 1_000;
-
-/** How many lines of console output a result keeps. */
-export const LAST_LINES = 50;
 
 export interface RunServerOptions {
   command: ServerCommand;
@@ -115,9 +113,6 @@ export interface RunServerResult {
   problemTextsAfterLastClientLine: ProblemText[];
 }
 
-/** How many trailing WARN/ERROR texts a result keeps. */
-export const TRAILING_PROBLEM_TEXTS = 20;
-
 /** A failed server run as an error: the message carries the reason and the last lines of output. */
 export class ServerRunError extends Error {
   readonly exitCode = 1;
@@ -156,17 +151,9 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     ...(options.failOnAnyError ? { failOnAnyError: true } : {}),
   });
   const clientStartMs = options.clientStartMs ?? 300_000;
-  const problemLines = createProblemLineCollector();
-  let afterLastClientLine: ProblemText[] = [];
-  const problemTexts = (texts: ProblemText[]): void => {
-    for (const text of texts) {
-      afterLastClientLine.push(text);
-      if (afterLastClientLine.length > TRAILING_PROBLEM_TEXTS) afterLastClientLine.shift();
-      relayProblemText(text, options.onProblemText, logger);
-    }
-  };
+  // Its problem texts are those after the client's last line: forgotten at each progress line.
+  const tail = createConsoleTail(options.onProblemText, logger);
   let stallTimer: NodeJS.Timeout | undefined;
-  const lastLines: string[] = [];
 
   const monitor = createRunMonitor({
     logger,
@@ -217,20 +204,19 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     const line = options.mask ? options.mask(raw) : raw;
     if (pendingLog === '') setImmediate(flushLog);
     pendingLog += `${line}\n`;
-    lastLines.push(line);
-    if (lastLines.length > LAST_LINES) lastLines.shift();
+    tail.keep(line);
     // Once the run is decided, what follows is the stop's doing (shutdown lines): logged, never judged.
     if (fired) return;
     const record = parseLogRecord(line);
     if (traceTimer !== undefined) {
       // The failing record's trace ends where the next record starts.
       if (record) fire({ type: 'verdict' });
-      else problemTexts(problemLines.pushParsed(line, record));
+      else tail.examine(line, record);
       return;
     }
-    problemTexts(problemLines.pushParsed(line, record));
+    tail.examine(line, record);
     for (const event of matcher.pushParsed(record)) {
-      if (event.type === 'progress' || event.type === 'client-started') afterLastClientLine = [];
+      if (event.type === 'progress' || event.type === 'client-started') tail.forgetProblemTexts();
       reportEvent(event, kind, logger);
       if (event.type === 'waiting-for-client' && stallTimer === undefined && !fired) {
         stallTimer = setTimeout(() => {
@@ -305,7 +291,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     flushLog();
     await new Promise<void>((resolve) => logStream.end(resolve));
   }
-  problemTexts(problemLines.flush());
+  tail.flush();
   const exit = pid === undefined ? undefined : await withTimeout(exited, 5_000);
   const code = exit?.code ?? null;
   const signal = exit?.signal ?? null;
@@ -347,7 +333,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
   return {
     verdict,
     reason,
-    lastLines: [...lastLines],
+    lastLines: tail.lastLines(),
     invalidDefinitions: state.invalidDefinitions,
     clientErrors: state.clientErrors,
     harmlessErrors: state.harmlessErrors,
@@ -359,7 +345,7 @@ export async function runServer(options: RunServerOptions): Promise<RunServerRes
     ...(pid === undefined ? {} : { pid }),
     ...(stop === undefined ? {} : { stop }),
     logFile: options.logFile,
-    problemTextsAfterLastClientLine: [...afterLastClientLine],
+    problemTextsAfterLastClientLine: tail.problemTexts(),
   };
 }
 
@@ -407,22 +393,6 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
 /** The opening of a progress line: `The server has run for 2 min 5 s`. */
 export function describeRunTime(elapsedMs: number): string {
   return `The server has run for ${formatDuration(elapsedMs)}`;
-}
-
-/**
- * Hands one WARN/ERROR text to the caller's `onProblemText`; a callback that throws is logged and costs the run
- * nothing: explaining a line must never cost the run its log or its verdict.
- */
-export function relayProblemText(
-  text: ProblemText,
-  onProblemText: ((problem: ProblemText) => void) | undefined,
-  logger: Logger,
-): void {
-  try {
-    onProblemText?.(text);
-  } catch (error) {
-    logger.warning(`Could not match a server line against the known problems: ${errorMessage(error)}`);
-  }
 }
 
 export interface SpawnServerOptions {

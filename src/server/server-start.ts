@@ -15,17 +15,15 @@ import { makePrivateDir, openPrivateFile } from '../core/private-files.js';
 import type { Logger } from '../log/logger.js';
 import { followFile, type FileFollower } from './console-follower.js';
 import { parseLogRecord, SERVER_STARTED, type LogRecord } from './log-matcher.js';
-import { createProblemLineCollector, type ProblemText } from './problem-lines.js';
+import { createConsoleTail } from './console-tail.js';
+import type { ProblemText } from './problem-lines.js';
 import type { ServerCommand } from './server-command.js';
 import {
   describeExit,
   describeRunTime,
-  LAST_LINES,
-  relayProblemText,
   spawnServerGroup,
   stopServerGroup,
   TRACE_GRACE_MS,
-  TRAILING_PROBLEM_TEXTS,
   withTimeout,
   type StopServerResult,
 } from './server-runner.js';
@@ -123,17 +121,8 @@ export async function startServer(options: StartServerOptions): Promise<StartSer
   const mask = options.mask ?? ((line: string) => line);
   const startedAt = Date.now();
 
-  const lastLines: string[] = [];
+  const tail = createConsoleTail(options.onProblemText, logger);
   const serverErrors: string[] = [];
-  const problemLines = createProblemLineCollector();
-  let problemTexts: ProblemText[] = [];
-  const relay = (texts: ProblemText[]): void => {
-    for (const text of texts) {
-      problemTexts.push(text);
-      if (problemTexts.length > TRAILING_PROBLEM_TEXTS) problemTexts.shift();
-      relayProblemText(text, options.onProblemText, logger);
-    }
-  };
 
   let phase: 'starting' | 'started' | 'done' = 'starting';
   let lastRecord: string | undefined;
@@ -152,10 +141,9 @@ export async function startServer(options: StartServerOptions): Promise<StartSer
 
   const onLine = (raw: string): void => {
     const line = mask(raw);
-    lastLines.push(line);
-    if (lastLines.length > LAST_LINES) lastLines.shift();
+    tail.keep(line);
     const record = parseLogRecord(line);
-    relay(problemLines.pushParsed(line, record));
+    tail.examine(line, record);
     if (record && (record.level === 'ERROR' || record.level === 'FATAL')) {
       if (serverErrors.length < MAX_SERVER_ERRORS) serverErrors.push(record.message);
       if (phase !== 'done') logger.warning(`${record.level} of the server: ${quotable(record.message)}`);
@@ -243,7 +231,7 @@ export async function startServer(options: StartServerOptions): Promise<StartSer
   };
   const finishFollowing = async (): Promise<void> => {
     await follower.close();
-    relay(problemLines.flush());
+    tail.flush();
   };
 
   let trigger: Trigger;
@@ -276,10 +264,10 @@ export async function startServer(options: StartServerOptions): Promise<StartSer
   return {
     verdict: 'failed',
     reason,
-    lastLines: [...lastLines],
+    lastLines: tail.lastLines(),
     durationMs,
     ...(stop === undefined ? {} : { stop }),
-    problemTexts: [...problemTexts],
+    problemTexts: tail.problemTexts(),
   };
 
   function startedServer(groupId: number, startLine: string, startDurationMs: number): StartedServer {
@@ -289,7 +277,7 @@ export async function startServer(options: StartServerOptions): Promise<StartSer
       pid: groupId,
       startLine,
       durationMs: startDurationMs,
-      lastLines: () => [...lastLines],
+      lastLines: () => tail.lastLines(),
       serverErrors: () => [...serverErrors],
       stop() {
         stopping ??= (async () => {

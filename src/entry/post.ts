@@ -3,7 +3,6 @@ import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { envSecrets } from '../config/secrets.js';
-import { isGitHubActions } from '../core/github-actions.js';
 import { errorMessage } from '../core/errors.js';
 import { copyMasked } from '../core/private-files.js';
 import { SecretMasker } from '../core/secrets.js';
@@ -124,17 +123,11 @@ async function storePendingLogs(logs: PendingLogs, logger: Logger): Promise<numb
   const carbonLog = path.join(logs.apimHome, 'repository', 'logs', CARBON_LOG);
   await copyMasked(carbonLog, path.join(logs.dir, CARBON_LOG), secrets);
   const files = (await readdir(logs.dir)).map((name) => path.join(logs.dir, name));
-  // The store the main step used. A state saved without it comes from a version that chose the store by where it
-  // ran: GitHub's inside Actions, the folder store.dir names elsewhere.
-  const settings = logs.store ?? {
-    kind: isGitHubActions(process.env) ? ('github' as const) : ('folder' as const),
-    dir: logs.storeDir,
-    groupAccess: false,
-  };
+  // The store the main step used, from its settings; the credentials come from the environment, as they did there.
   const store = createStore({
-    store: settings,
+    store: logs.store,
     env: process.env,
-    run: await resolveRunIdentity(process.env, settings),
+    run: await resolveRunIdentity(process.env, logs.store),
     ...(token ? { githubToken: token } : {}),
     onWarning: (message) => logger.warning(message),
     onProgress: (message) => logger.info(message),

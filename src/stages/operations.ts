@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createStore, resolveRunIdentity } from '../artifacts/create-store.js';
 import { removeEmptyRunFolder } from '../artifacts/local-store.js';
 import { deploymentTomlPath, loadConfig } from '../config/load-config.js';
-import type { RegistryVersioningFlags, ResolvedConfig, StoreConfig } from '../config/types.js';
+import type { RegistryVersioningFlags, ResolvedConfig } from '../config/types.js';
 import { readLedger, type LedgerReading } from '../db/ledger.js';
 import { countVersioningRemoval } from '../db/registry-scripts.js';
 import { withSession } from '../db/session.js';
@@ -144,8 +144,7 @@ async function withStageContext(
     onWarning: (message) => options.logger.warning(message),
     onProgress: (message) => options.logger.info(message),
   });
-  // The post step stores logs a stage could not in the same store: it gets the store's settings (never a credential).
-  const serverState = options.serverState && withStoreConfig(options.serverState, config.store);
+  const serverState = options.serverState;
   const workBase = options.env['RUNNER_TEMP'] ?? os.tmpdir();
   for (const base of new Set([workBase, os.tmpdir()])) await removeOrphanedWorkDirs(base, options.logger);
   const workDir = await mkdtemp(path.join(workBase, `apim-migrate-${name}-${process.pid}-`));
@@ -180,11 +179,6 @@ async function withStageContext(
     // A run that stored nothing (refused, or failed before its first artifact) leaves no folder behind.
     if (store.kind === 'folder') await removeEmptyRunFolder(config.store.dir, run.runId);
   }
-}
-
-/** The sink with the store's settings added to the logs it records as pending. */
-function withStoreConfig(sink: ServerStateSink, store: StoreConfig): ServerStateSink {
-  return { ...sink, logsPending: (logs) => sink.logsPending({ ...logs, store }) };
 }
 
 /**

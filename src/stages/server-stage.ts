@@ -118,7 +118,7 @@ export function serverRunSteps(context: StageContext, spec: ServerRunSteps): Ste
           artifact: artifactName(spec.stage, 'logs', deps.run.attempt),
           retentionDays: config.backup.retentionDays,
           apimHome: config.apimHome,
-          storeDir: config.store.dir,
+          store: config.store,
           secretEnv: [...deps.secretEnv],
         });
         const installed = await installMigrationKit({

@@ -277,7 +277,7 @@ function startStep(context: StageContext, shared: StartupState): StepDefinition 
         artifact: artifactName('startup', 'logs', deps.run.attempt),
         retentionDays: config.backup.retentionDays,
         apimHome: config.apimHome,
-        storeDir: config.store.dir,
+        store: config.store,
         secretEnv: [...deps.secretEnv],
       });
       shared.homeChanged = true;

@@ -43,10 +43,8 @@ export interface PendingLogs {
   retentionDays: number;
   /** The API-M home, whose repository/logs/wso2carbon.log joins them. */
   apimHome: string;
-  /** store.dir, for a folder store. */
-  storeDir: string;
-  /** The store the logs go to, as the config set it (kind and settings, never a credential); added by the operation. */
-  store?: StoreConfig;
+  /** The store the logs go to, as the config sets it (kind and settings, never a credential). */
+  store: StoreConfig;
   /** The environment variables that hold secrets, by name, never their values: the post step masks with them. */
   secretEnv: readonly string[];
 }

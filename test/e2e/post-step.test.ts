@@ -121,7 +121,7 @@ describe('the post step storing the logs of a stage that ended before it could',
         artifact: 'apim-migrate-apim-logs-a1',
         retentionDays: 1,
         apimHome,
-        storeDir,
+        store: { kind: 'folder', dir: storeDir, groupAccess: false },
         secretEnv: ['APIM_MIGRATE_BACKUP_PASSPHRASE'],
       },
     };

@@ -37,7 +37,7 @@ describe('the state the main step saves for the post step', () => {
       artifact: 'apim-migrate-apim-logs-a1',
       retentionDays: 30,
       apimHome: '/opt/wso2am-4.2.0',
-      storeDir: '/work/.apim-migrate',
+      store: { kind: 'folder' as const, dir: '/work/.apim-migrate', groupAccess: false },
       secretEnv: ['APIM_MIGRATE_BACKUP_PASSPHRASE'],
     };
     const command = { command: 'sh', args: ['/opt/wso2am-4.2.0/bin/api-manager.sh', '-Dmigrate'], display: 'sh ...' };

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../src/core/errors.js';
@@ -15,7 +15,7 @@ import type { BenchContext, BenchSection } from './harness.js';
 import { run as runLogWatching } from './log-watching.js';
 import { run as runRegistryScripts } from './registry-scripts.js';
 import { run as runStores } from './stores.js';
-import { describeMachine, formatMarkdown, formatText } from './report.js';
+import { describeMachine, formatMarkdown, formatText, mergeSections } from './report.js';
 
 interface SectionEntry {
   id: string;
@@ -110,7 +110,12 @@ async function main(): Promise<number> {
         ? fromRoot('.cache', 'bench', 'benchmarks-quick.md')
         : fromRoot('docs', 'benchmarks.md');
     await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, formatMarkdown(report));
+    // Some sections of a full-mode run: they replace their own sections of the full report, the rest stays.
+    const existing = args.only && !args.quick ? await readFile(target, 'utf8').catch(() => undefined) : undefined;
+    await writeFile(
+      target,
+      existing === undefined ? formatMarkdown(report) : mergeSections(existing, formatMarkdown(report), report),
+    );
     // The repository's format check covers docs/: the tables come out as prettier lays them out.
     spawnSync('npx', ['prettier', '--write', target], { stdio: 'ignore' });
     log(`wrote ${path.relative(root, target)}`);

@@ -164,7 +164,7 @@ export function formatMarkdown(options: ReportOptions): string {
     'npm run build                          # the bench measures the built CLI, dist/cli/index.js',
     'npm run bench -- --quick               # small data, under two minutes; writes .cache/bench/benchmarks-quick.md',
     'npm run bench                          # full mode; writes this file',
-    'npm run bench -- --only backup,restore # some sections only',
+    'npm run bench -- --only backup,restore # some sections only; in full mode they replace theirs here',
     '```',
     '',
     'It needs what the integration tests need (`bash scripts/ensure-services.sh`): PostgreSQL on 127.0.0.1:5432 ' +
@@ -223,4 +223,28 @@ export function formatMarkdown(options: ReportOptions): string {
     for (const note of section.notes) out.push(note, '');
   }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/**
+ * The report of a full-mode `--only` run merged into the full report `existing`: each section it measured replaces
+ * the section of the same title (or is added at the end), with a line that says when and by which command it was
+ * measured; everything else, the machine table included, stays as the run that wrote the whole file left it.
+ */
+export function mergeSections(existing: string, fresh: string, options: { command: string; startedAt: Date }): string {
+  const split = (text: string): { head: string; sections: Map<string, string> } => {
+    const [head = '', ...rest] = text.split(/^(?=## )/m);
+    const sections = new Map<string, string>();
+    for (const block of rest) sections.set(block.slice(3, block.indexOf('\n')).trim(), block.trimEnd());
+    return { head, sections };
+  };
+  const old = split(existing);
+  const measured = split(fresh).sections;
+  const when = options.startedAt.toISOString().replace(/\.\d+Z$/, 'Z');
+  for (const [title, block] of measured) {
+    if (['How to run', 'Method', 'Machine'].includes(title)) continue;
+    const [heading = '', ...body] = block.split('\n');
+    const note = `Measured on ${when} by \`${options.command}\`, apart from the other sections of this file; the machine table is that of the run that wrote the whole file.`;
+    old.sections.set(title, [heading, '', note, ...body].join('\n'));
+  }
+  return `${old.head.trimEnd()}\n\n${[...old.sections.values()].join('\n\n')}\n`;
 }

@@ -5,6 +5,7 @@
  * figures are reported, and each goal is judged and printed beside them.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -202,4 +203,42 @@ export function formatMs(ms: number): string {
 
 export function formatKiB(kib: number | undefined): string {
   return kib === undefined ? '' : `${(kib / 1024).toFixed(0)} MiB`;
+}
+
+/** Whether `program` (a name looked up on PATH, or an absolute path) can be run here. */
+export function findsProgram(program: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const candidates = path.isAbsolute(program)
+    ? [program]
+    : (env['PATH'] ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, program));
+  return candidates.some((candidate) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What the chosen sections need and this machine lacks, as one message; undefined when nothing is missing. */
+export function missingPrograms(
+  sections: ReadonlyArray<{ id: string; needs: readonly string[] }>,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  const missing = new Map<string, string[]>();
+  for (const section of sections) {
+    for (const program of section.needs) {
+      if (findsProgram(program, env)) continue;
+      missing.set(program, [...(missing.get(program) ?? []), section.id]);
+    }
+  }
+  if (missing.size === 0) return undefined;
+  const lines = [...missing].map(([program, ids]) => `  ${program} (for ${ids.join(', ')})`);
+  return (
+    `this machine lacks programs the bench runs:\n${lines.join('\n')}\n` +
+    'Install them with `bash scripts/ensure-services.sh` (as root, on Debian), or leave those sections out with --only.'
+  );
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../src/core/errors.js';
 import { releaseFixtures, runBackup, runRestore } from './backup-restore.js';
-import type { BenchContext, BenchSection } from './harness.js';
+import { missingPrograms, type BenchContext, type BenchSection } from './harness.js';
 import { run as runLogWatching } from './log-watching.js';
 import { run as runRegistryScripts } from './registry-scripts.js';
 import { run as runStores } from './stores.js';
@@ -20,15 +20,19 @@ import { describeMachine, formatMarkdown, formatText, mergeSections } from './re
 interface SectionEntry {
   id: string;
   run: (context: BenchContext) => Promise<BenchSection>;
+  /** The programs it runs, checked before any section starts (scripts/ensure-services.sh installs them). */
+  needs: readonly string[];
 }
+
+const DUMP_TOOLS = ['pg_dump', 'pg_restore', 'psql', 'mysqldump', 'mysql', 'gzip', 'gunzip'];
 
 /** Every section, in the order they run; `--only` picks some by id. */
 export const SECTIONS: SectionEntry[] = [
-  { id: 'backup', run: runBackup },
-  { id: 'restore', run: runRestore },
-  { id: 'registry-scripts', run: runRegistryScripts },
-  { id: 'log-watching', run: runLogWatching },
-  { id: 'stores', run: runStores },
+  { id: 'backup', run: runBackup, needs: [...DUMP_TOOLS, 'age', 'age-keygen', '/usr/bin/time'] },
+  { id: 'restore', run: runRestore, needs: [...DUMP_TOOLS, 'age', 'age-keygen', '/usr/bin/time'] },
+  { id: 'registry-scripts', run: runRegistryScripts, needs: ['psql', 'mysql', 'bash', '/usr/bin/time'] },
+  { id: 'log-watching', run: runLogWatching, needs: ['cat', '/usr/bin/time'] },
+  { id: 'stores', run: runStores, needs: [] },
 ];
 
 interface BenchArgs {
@@ -61,6 +65,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  const selected = SECTIONS.filter((section) => !args.only || args.only.includes(section.id));
+  const missing = missingPrograms(selected);
+  if (missing !== undefined) throw new Error(missing);
   // Joined as strings: ncc would otherwise take path.join(process.cwd(), ...) for an asset to bundle.
   const root = process.cwd();
   const fromRoot = (...parts: string[]) => [root, ...parts].join(path.sep);
@@ -72,7 +79,6 @@ async function main(): Promise<number> {
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-bench-'));
   const context: BenchContext = { quick: args.quick, workDir, cli, log };
-  const selected = SECTIONS.filter((section) => !args.only || args.only.includes(section.id));
   const results: Array<{ id: string; section?: BenchSection; error?: string }> = [];
   // Interrupted: drop the scratch databases and folders before leaving.
   const interrupt = (signal: NodeJS.Signals) => {

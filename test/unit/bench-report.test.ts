@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { missingPrograms } from '../../bench/harness.js';
 import { mergeSections } from '../../bench/report.js';
 
 const FULL = `# Benchmarks
@@ -57,5 +61,28 @@ describe('mergeSections', () => {
     expect(merged).toContain(`## Restore\n\n${note}\n\nnew restore figures`);
     expect(merged.trimEnd().endsWith(`## Artifact stores\n\n${note}\n\nnew store figures`)).toBe(true);
     expect(merged.indexOf('## Backup')).toBeLessThan(merged.indexOf('## Restore'));
+  });
+});
+
+describe('missingPrograms', () => {
+  it('names each missing program with the sections that need it, and how to install them', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-path-'));
+    try {
+      await writeFile(path.join(dir, 'pg_dump'), '#!/bin/sh\n', { mode: 0o755 });
+      await writeFile(path.join(dir, 'age'), 'not executable\n', { mode: 0o644 });
+      const env = { PATH: dir };
+      const sections = [
+        { id: 'backup', needs: ['pg_dump', 'age', 'age-keygen'] },
+        { id: 'restore', needs: ['pg_dump', 'age-keygen'] },
+        { id: 'stores', needs: [] },
+      ];
+      expect(missingPrograms(sections, env)).toBe(
+        'this machine lacks programs the bench runs:\n  age (for backup)\n  age-keygen (for backup, restore)\n' +
+          'Install them with `bash scripts/ensure-services.sh` (as root, on Debian), or leave those sections out with --only.',
+      );
+      expect(missingPrograms([{ id: 'backup', needs: ['pg_dump', path.join(dir, 'pg_dump')] }], env)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

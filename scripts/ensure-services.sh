@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients, age, openssl, tar and gzip
-# installed, PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
+# Makes a Debian 12 machine ready for apim-migrate's integration tests: database clients, age, zstd, openssl, tar
+# and gzip installed, PostgreSQL and MariaDB answering on 127.0.0.1, and one password-checked PostgreSQL login
 # (the local PostgreSQL trusts every other login, so a wrong password could not be tested).
 # Idempotent; run as root. Prints one line per action it takes.
 set -euo pipefail
@@ -38,6 +38,9 @@ install_clients() {
   # tar and gzip: the startup stage keeps folders of the API-M home as gzip'd tar archives, and unpacks them again.
   command -v tar >/dev/null 2>&1 || install_package tar
   command -v gzip >/dev/null 2>&1 || install_package gzip
+  # zstd: backups compress dumps with it on every core where it is installed (without it they fall back to slower
+  # compression), and restores of such backups need it.
+  command -v zstd >/dev/null 2>&1 || install_package zstd
 }
 
 pg_cluster_version() {

@@ -1,10 +1,11 @@
 /**
  * Verified backups of the deployment's databases, as design.md "Artifacts" describes them: one dump file
- * per physical database (`<db>.pgdump` or `<db>.sql.gz`, plus `.age` when encrypted) and `manifest.json`,
- * uploaded as one artifact and read back from the store to check every byte before a stage may change data.
- * The dialect of each database runs its dump tool; this module streams the output through gzip and age into the
- * file, counts and hashes it, writes the manifest, and hands the artifact to the store. {@link storeBackup} is the
- * part every backup artifact shares (the home backup of home-backup.ts too).
+ * per physical database (`<db>.pgdump.zst` or `<db>.sql.zst`, where zstd is not installed `<db>.pgdump` or
+ * `<db>.sql.gz`, plus `.age` when encrypted) and `manifest.json`, uploaded as one artifact and read back from the
+ * store to check every byte before a stage may change data. The dialect of each database runs its dump tool; this
+ * module streams the output through the compressor (compression.ts) and age into the file, counts and hashes it,
+ * writes the manifest, and hands the artifact to the store. {@link storeBackup} is the part every backup artifact
+ * shares (the home backup of home-backup.ts too).
  */
 
 import type { KeyObject } from 'node:crypto';
@@ -20,8 +21,8 @@ import { checkFile } from '../core/files.js';
 import { formatBytes } from '../core/format.js';
 import { createMeter, type Meter } from '../core/streams.js';
 import { requireTool, startTool, superviseTool, type ResolvedTool } from '../db/client-process.js';
-import { findClientTools } from '../db/client-tools.js';
-import type { Dialect, DumpResult } from '../db/dialect.js';
+import { findClientTools, findZstd, ZSTD_PACKAGE } from '../db/client-tools.js';
+import type { DumpResult, DumpVariant } from '../db/dialect.js';
 import { countRows, dialectOf } from '../db/dialects.js';
 import { readServerInfo } from '../db/probes.js';
 import { openSession, type DbSession } from '../db/session.js';
@@ -43,6 +44,7 @@ import {
   type BackupManifestDatabase,
   type BackupManifestHomeFile,
 } from './manifest.js';
+import { chooseDumpVariant, describeCompression, startCompressor } from './compression.js';
 import { createParallelGzip } from './parallel-gzip.js';
 import { authenticateManifest } from './authentication.js';
 
@@ -241,19 +243,30 @@ async function dumpDatabase(
   const first = database.names[0] ?? target.name;
   const tools = await findClientTools(target.engine);
   const tool = requireTool(tools.dump, dialect.clientPackage);
+  const zstd = await findZstd();
+  const variant = chooseDumpVariant(dialect, zstd);
+  if (variant.compression !== 'zstd' && dialect.dumpVariants.some((v) => v.compression === 'zstd')) {
+    options.logger.info(
+      `zstd is not on PATH: the dump is compressed ${variant.compression === 'tool' ? `by ${tool.name}` : 'with gzip'}, ` +
+        `which is several times slower (install the Debian package ${ZSTD_PACKAGE})`,
+    );
+  }
   const started = Date.now();
   const session = await openSession(target);
   try {
     const server = await readServerInfo(session);
     const encrypted = options.encryption.kind !== 'none';
-    const file = `${first}${dialect.dumpExtension}${encrypted ? AGE_EXTENSION : ''}`;
+    const file = `${first}${variant.extension}${encrypted ? AGE_EXTENSION : ''}`;
     const output = path.join(dir, file);
-    const stream: DumpStream = { options, label: database.names.join(' = '), dialect, session, tool, output, masker };
+    const label = database.names.join(' = ');
+    const compressor = variant.compression === 'zstd' ? requireTool(zstd, ZSTD_PACKAGE) : undefined;
+    const stream: DumpStream = { options, label, variant, compressor, session, tool, output, masker };
     const result = await dialect.dump({
       session,
       target,
       tool,
       server,
+      variant,
       run: (args, env) => runDump(stream, args, env),
     });
     const entry: BackupManifestDatabase = {
@@ -264,7 +277,7 @@ async function dumpDatabase(
       database: target.database,
       server: { product: server.product, version: server.version },
       dumpTool: { name: tool.name, version: tool.versionText ?? 'unknown' },
-      format: dialect.dumpFormat,
+      format: variant.format,
       encrypted,
       file,
       bytes: result.bytes,
@@ -277,7 +290,8 @@ async function dumpDatabase(
     const tables = Object.keys(result.rowCounts).length;
     const rows = Object.values(result.rowCounts).reduce((sum, count) => sum + count, 0);
     options.logger.info(
-      `${stream.label}: ${file} ${formatBytes(result.bytes)}, ${tables} tables, ${rows} rows, ` +
+      `${stream.label}: ${file} ${formatBytes(result.bytes)} (${describeCompression(variant, tool.name)}), ` +
+        `${tables} tables, ${rows} rows, ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     return entry;
@@ -290,7 +304,9 @@ async function dumpDatabase(
 interface DumpStream {
   options: CreateBackupOptions;
   label: string;
-  dialect: Dialect;
+  variant: DumpVariant;
+  /** zstd, when the variant compresses with it. */
+  compressor: ResolvedTool | undefined;
   session: DbSession;
   tool: ResolvedTool;
   output: string;
@@ -298,18 +314,21 @@ interface DumpStream {
 }
 
 /**
- * Runs the dump tool into the output file (gzip as the dialect asks, age as the config asks), counting rows in the
- * dump's session at the same time.
+ * Runs the dump tool into the output file (compressed as the variant says, encrypted as the config says), counting
+ * rows in the dump's session at the same time.
  */
 async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessEnv): Promise<DumpResult> {
   const { options, session, tool, output, masker, label } = context;
   // The raw bytes are only counted, for the progress lines: hashing them too would cost a second sha256 pass
   // over every byte of the dump, and only the written file's digest goes into the manifest.
   const raw = createMeter({ hash: false });
-  const { stages, written } = backupFileStages({
-    compress: context.dialect.compressDump,
-    encryption: options.encryption,
-  });
+  const compressor = startCompressor(
+    context.variant.compression,
+    context.compressor,
+    masker,
+    `compressing the dump of ${label}`,
+  );
+  const { stages, written } = backupFileStages({ compress: false, encryption: options.encryption });
 
   const started = Date.now();
   const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
@@ -325,12 +344,17 @@ async function runDump(context: DumpStream, args: string[], env: NodeJS.ProcessE
   let rowCounts: Record<string, number> = {};
   const run = startTool(tool, args, env, 'ignore', masker);
   try {
+    const writing = pipeline([
+      run.child.stdout,
+      raw.stream,
+      ...compressor.stages,
+      ...stages,
+      createWriteStream(output, { mode: 0o600 }),
+    ]).catch((error: unknown) => {
+      throw new Error(`writing the dump of ${label} to ${output} failed: ${errorMessage(error)}`, { cause: error });
+    });
     await superviseTool(run, `dumping ${label}`, [
-      pipeline([run.child.stdout, raw.stream, ...stages, createWriteStream(output, { mode: 0o600 })]).catch(
-        (error: unknown) => {
-          throw new Error(`writing the dump of ${label} to ${output} failed: ${errorMessage(error)}`, { cause: error });
-        },
-      ),
+      compressor.supervise(writing),
       countRows(session).then((counts) => {
         rowCounts = counts;
       }),

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { errorMessage } from '../core/errors.js';
+import { ScryptPassphraseIdentity, ScryptPassphraseRecipient } from './age-scrypt.js';
 
 export type EncryptionMode =
   { kind: 'none' } | { kind: 'passphrase'; passphrase: string } | { kind: 'recipient'; recipient: string };
@@ -60,7 +61,7 @@ export interface AgeHeaderFacts {
 /** Checks a mode before any work starts, so that a bad recipient fails before a dump runs for minutes. */
 export function checkEncryptionMode(mode: EncryptionMode): void {
   if (mode.kind === 'none') return;
-  createEncrypter(mode);
+  createEncrypter(mode, DEFAULT_SCRYPT_WORK_FACTOR);
 }
 
 /** Checks a decryption mode before any file is read. */
@@ -79,10 +80,12 @@ export interface EncryptOptions {
   scryptWorkFactor?: number;
 }
 
+/** scrypt's log2 work factor for passphrases, as the stock age tool uses (`age -p`). */
+const DEFAULT_SCRYPT_WORK_FACTOR = 18;
+
 /** A pipeline stage that turns plaintext into an age file. */
 export function encryptTransform(mode: ActiveEncryptionMode, options: EncryptOptions = {}): ByteTransform {
-  const encrypter = createEncrypter(mode);
-  if (options.scryptWorkFactor !== undefined) encrypter.setScryptWorkFactor(options.scryptWorkFactor);
+  const encrypter = createEncrypter(mode, options.scryptWorkFactor ?? DEFAULT_SCRYPT_WORK_FACTOR);
   return async function* encrypt(source) {
     // ReadableStream.from pulls from the source only when age asks for more: back-pressure end to end.
     const encrypted = await encrypter.encrypt(ReadableStream.from(source));
@@ -156,11 +159,11 @@ export function describeKeyMismatch(mode: ActiveDecryptionMode, header: AgeHeade
     : 'the identity does not belong to the recipient the backup was encrypted to; give the matching AGE-SECRET-KEY-1...';
 }
 
-function createEncrypter(mode: ActiveEncryptionMode): Encrypter {
+function createEncrypter(mode: ActiveEncryptionMode, scryptWorkFactor: number): Encrypter {
   const encrypter = new Encrypter();
   if (mode.kind === 'passphrase') {
     if (mode.passphrase.length === 0) throw new BackupKeyError('the backup passphrase is empty; set a passphrase');
-    encrypter.setPassphrase(mode.passphrase);
+    encrypter.addRecipient(new ScryptPassphraseRecipient(mode.passphrase, scryptWorkFactor));
     return encrypter;
   }
   const recipient = mode.recipient.trim();
@@ -177,11 +180,19 @@ function createEncrypter(mode: ActiveEncryptionMode): Encrypter {
   return encrypter;
 }
 
+/** One identity per passphrase mode, so that every read of a file with that mode derives its key once. */
+const passphraseIdentities = new WeakMap<ActiveDecryptionMode, ScryptPassphraseIdentity>();
+
 function createDecrypter(mode: ActiveDecryptionMode): Decrypter {
   const decrypter = new Decrypter();
   if (mode.kind === 'passphrase') {
     if (mode.passphrase.length === 0) throw new BackupKeyError('the backup passphrase is empty; set the passphrase');
-    decrypter.addPassphrase(mode.passphrase);
+    let identity = passphraseIdentities.get(mode);
+    if (identity === undefined) {
+      identity = new ScryptPassphraseIdentity(mode.passphrase);
+      passphraseIdentities.set(mode, identity);
+    }
+    decrypter.addIdentity(identity);
     return decrypter;
   }
   // Identity files hold comments and the key on its own line, as age-keygen writes them.

@@ -17,9 +17,10 @@ import type { BackupDatabase } from './create-backup.js';
 import { errorMessage } from '../core/errors.js';
 import { checkFileSize, sha256File } from '../core/files.js';
 import { readStart, readThrough } from '../core/streams.js';
-import { requireTool, type ResolvedTool } from '../db/client-process.js';
-import { findClientTools } from '../db/client-tools.js';
-import { DumpFormatError, type CheckedDump, type Dialect } from '../db/dialect.js';
+import { ClientToolError, requireTool, type ResolvedTool } from '../db/client-process.js';
+import { findClientTools, findZstd, ZSTD_PACKAGE } from '../db/client-tools.js';
+import { DumpFormatError, type CheckedDump, type Dialect, type DumpVariant } from '../db/dialect.js';
+import { decompressDump, dumpVariantOf } from './compression.js';
 import { countRows, dialectOf } from '../db/dialects.js';
 import { describeAddress, openSession } from '../db/session.js';
 import type { SecretMasker } from '../core/secrets.js';
@@ -159,8 +160,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       const dialect = dialectOf(target.engine);
       const tools = await findClientTools(target.engine);
       const tool = requireTool(tools.restore, dialect.clientPackage);
+      const variant = dumpVariantOf(dialect, entry.format);
+      if (variant === undefined) {
+        throw new BackupRejectedError(
+          `${entry.file} of ${backup} is a ${entry.format} dump, which ${dialect.product} does not restore (it takes ` +
+            `${dialect.dumpVariants.map((v) => v.format).join(', ')}). Nothing was changed; restore from another backup.`,
+        );
+      }
+      const zstd = variant.compression === 'zstd' ? await requireZstd(entry.file, backup) : undefined;
       const prepared = await prepareDump(
-        { entry, dialect, file: path.join(backupDir, entry.file), plainDir, decryption, backup },
+        { entry, dialect, variant, zstd, file: path.join(backupDir, entry.file), plainDir, decryption, backup },
         { tool, masker, whole: !ledgerChecked },
       );
       plans.push({ entry, target, dialect, label, tool, ...prepared });
@@ -509,26 +518,55 @@ export interface StoredBackupFile {
 interface StoredDump extends StoredBackupFile {
   entry: BackupManifestDatabase;
   dialect: Dialect;
+  variant: DumpVariant;
+  /** zstd, for a variant compressed with it. */
+  zstd: ResolvedTool | undefined;
   plainDir: string;
 }
 
+/** zstd, which a zstd-compressed dump needs, or a clear error before anything is changed. */
+async function requireZstd(file: string, backup: string): Promise<ResolvedTool> {
+  const zstd = await findZstd();
+  if (zstd.path !== undefined) return { ...zstd, path: zstd.path };
+  throw new ClientToolError(
+    `${file} of ${backup} is compressed with zstd, which is not on PATH: install the Debian package ` +
+      `${ZSTD_PACKAGE} on this runner and restore again. Nothing was changed.`,
+    'zstd',
+    [],
+  );
+}
+
 /**
- * Reads a stored dump once against its manifest entry, decrypting it on the way, and has the dialect check it. A
- * `stream` dialect checks that very read, and its restore tool gets a second read that gives out only the blocks the
- * first one hashed (readCheckedFile's checkpoints). A `private-copy` dialect gets that read written into the private
- * work folder, and the copy is what is checked and restored.
+ * Reads a stored dump once against its manifest entry, decrypting and decompressing it on the way, and has the
+ * dialect check it. A `stream` dialect checks that very read, and its restore tool gets a second read that gives out
+ * only the blocks the first one hashed (readCheckedFile's checkpoints). A `private-copy` dialect gets that read
+ * written into the private work folder, and the copy is what is checked and restored.
+ *
+ * The first read of a `stream` dialect hashes every byte, but decrypts only what the check reads unless `whole`: the
+ * file then matches the manifest's sha256, and the manifest is the ledger's, so every block is one the backup
+ * encrypted and decrypts with the key that opened its header; the restore's read decrypts it all again anyway, in
+ * one transaction that a failure rolls back.
  */
 async function prepareDump(
   stored: StoredDump,
   check: { tool: ResolvedTool; masker: SecretMasker; whole: boolean },
 ): Promise<PreparedDump> {
-  const { entry, dialect, file, decryption, backup } = stored;
+  const { entry, dialect, variant, file, decryption, backup } = stored;
   const expected = { bytes: entry.bytes, sha256: entry.sha256 };
+  const decompress = (input: Readable): Readable =>
+    decompressDump(variant.compression, input, {
+      zstd: stored.zstd,
+      masker: check.masker,
+      what: `decompressing ${entry.file}`,
+    });
   if (dialect.restoreInput === 'stream') {
     const record: string[] = [];
     const firstRead = readCheckedFile(file, expected, { record });
-    const checked = await readDump(firstRead, stored, (plain) =>
-      checkDump(dialect, entry, { ...check, input: plain }, backup),
+    const checked = await readDump(
+      firstRead,
+      stored,
+      (plain) => checkDump(dialect, entry, { ...check, input: decompress(plain) }, backup),
+      { decryptAll: check.whole },
     );
     let changed: StoredFileMismatch | undefined;
     const openDump = (): Readable => {
@@ -543,16 +581,16 @@ async function prepareDump(
       }
       const key = decryption.kind === 'none' ? undefined : decryption;
       const plain = entry.encrypted && key ? decryptTransform(key)(secondRead()) : secondRead();
-      return Readable.from(plain, { objectMode: false });
+      return decompress(Readable.from(plain, { objectMode: false }));
     };
     return { checked, openDump, changed: () => changed };
   }
   const copy = path.join(stored.plainDir, plainName(entry));
   await copyStoredFile(stored, copy);
-  const input = createReadStream(copy, COPY_READS);
+  const input = decompress(createReadStream(copy, COPY_READS));
   try {
     const checked = await checkDump(dialect, entry, { ...check, input }, backup);
-    return { checked, openDump: () => createReadStream(copy, COPY_READS), changed: () => undefined };
+    return { checked, openDump: () => decompress(createReadStream(copy, COPY_READS)), changed: () => undefined };
   } finally {
     input.destroy();
   }
@@ -583,11 +621,12 @@ async function readDump<T>(
   source: AsyncIterable<Uint8Array>,
   stored: StoredBackupFile,
   use: (plain: Readable) => Promise<T>,
+  options: { decryptAll: boolean } = { decryptAll: true },
 ): Promise<T> {
   let outcome: PromiseSettledResult<T>;
   try {
     outcome = await readThrough(source, (bytes) =>
-      stored.entry.encrypted ? decryptDump(bytes, stored, use) : use(bytes),
+      stored.entry.encrypted ? decryptDump(bytes, stored, use, options.decryptAll) : use(bytes),
     );
   } catch (error) {
     if (error instanceof StoredFileMismatch)
@@ -598,11 +637,15 @@ async function readDump<T>(
   return outcome.value;
 }
 
-/** Decrypts a stored dump on its way to `use`, with errors that say whether the key or the file is wrong. */
+/**
+ * Decrypts a stored dump on its way to `use`, with errors that say whether the key or the file is wrong. Without
+ * `decryptAll` the decryption stops where `use` stops reading.
+ */
 async function decryptDump<T>(
   encrypted: Readable,
   stored: StoredBackupFile,
   use: (plain: Readable) => Promise<T>,
+  decryptAll: boolean,
 ): Promise<T> {
   const { entry, decryption, backup } = stored;
   const { head, all } = await readStart(encrypted, AGE_HEADER_BYTES);
@@ -621,7 +664,7 @@ async function decryptDump<T>(
   }
   let outcome: PromiseSettledResult<T>;
   try {
-    outcome = await readThrough(decryptTransform(decryption)(all), use);
+    outcome = await readThrough(decryptTransform(decryption)(all), use, { drain: decryptAll });
   } catch (error) {
     if (error instanceof BackupKeyError) {
       throw new BackupKeyError(
@@ -656,11 +699,6 @@ async function checkDump(
       `${entry.file} of ${backup} ${why}. Nothing was changed; restore from another backup${advice ? `, or ${advice}` : ''}.`,
       cause === undefined ? undefined : { cause },
     );
-  if (entry.format !== dialect.dumpFormat) {
-    throw reject(
-      `is a ${entry.format} dump, which ${dialect.product} does not restore (it takes ${dialect.dumpFormat})`,
-    );
-  }
   try {
     return await dialect.checkDump({ ...request, name: entry.file, dumpToolVersion: entry.dumpTool.version });
   } catch (error) {
@@ -695,7 +733,7 @@ export function compareCounts(expected: Record<string, number>, actual: Record<s
 
 function describeFormat(entry: BackupManifestDatabase, ledgerChecked: boolean): string {
   if (entry.format === 'pg-custom') return 'PostgreSQL custom-format dump';
-  return ledgerChecked
-    ? 'gzip-compressed SQL dump, its manifest as the ledger recorded it'
-    : 'complete gzip-compressed SQL dump';
+  if (entry.format === 'pg-custom-zstd') return 'zstd-compressed PostgreSQL custom-format dump';
+  const sql = `${entry.format === 'sql-zstd' ? 'zstd' : 'gzip'}-compressed SQL dump`;
+  return ledgerChecked ? `${sql}, its manifest as the ledger recorded it` : `complete ${sql}`;
 }

@@ -65,11 +65,12 @@ export function whenWritable(stream: Writable): Promise<void> {
  * Reads `source` to its end and hands its bytes to `consumer` as a stream for as long as the consumer reads: a consumer
  * that is done early (it found what it needed, or failed) does not stop the reading, a slower one holds it back.
  * Throws what reading `source` throws (the consumer's stream then fails with it); otherwise gives how the consumer
- * ended.
+ * ended. With `drain: false` the reading stops where the consumer is done (the source is closed there).
  */
 export async function readThrough<T>(
   source: AsyncIterable<Uint8Array>,
   consumer: (stream: Readable) => Promise<T>,
+  options: { drain: boolean } = { drain: true },
 ): Promise<PromiseSettledResult<T>> {
   const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
   // A failure passed on below must not escape as an unhandled 'error' when the consumer no longer listens.
@@ -83,7 +84,10 @@ export async function readThrough<T>(
     .finally(() => stream.destroy());
   try {
     for await (const chunk of source) {
-      if (outcome !== undefined || stream.destroyed) continue;
+      if (outcome !== undefined || stream.destroyed) {
+        if (options.drain) continue;
+        break;
+      }
       if (!stream.write(chunk)) await Promise.race([whenWritable(stream), consumed]);
     }
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
- * The command-line dump and restore tools the backup stage runs, found on PATH and checked
- * against the server they will talk to.
+ * The command-line tools the backup stage runs, found on PATH: the dump and restore tools, checked against the server
+ * they will talk to, and zstd, which compresses dumps where it is installed.
  */
 
 import { getExecOutput } from '@actions/exec';
@@ -10,7 +10,7 @@ import type { DbEngine } from '../config/types.js';
 import type { DbProduct, ServerInfo } from './server-info.js';
 import { dialectOf } from './dialects.js';
 
-export type ToolRole = 'dump' | 'restore';
+export type ToolRole = 'dump' | 'restore' | 'compress';
 
 export interface ToolVersion {
   /** Whose build the tool is: MariaDB's client answers for `mysqldump` too. */
@@ -59,7 +59,7 @@ export async function findClientTools(engine: DbEngine, options: FindClientTools
 
 async function findTool(
   engine: DbEngine,
-  role: ToolRole,
+  role: 'dump' | 'restore',
   locate: LocateExecutable,
   runVersion: RunVersion,
 ): Promise<ClientTool> {
@@ -76,6 +76,20 @@ async function findTool(
     return { role, name, path, ...(versionText ? { versionText } : {}), ...(version ? { version } : {}) };
   }
   return { role, name: names[0] ?? role };
+}
+
+/** The Debian package that brings zstd. */
+export const ZSTD_PACKAGE = 'zstd';
+
+/** zstd's command-line tool, when it is on PATH (`zstd --version`: `*** Zstandard CLI (64-bit) v1.5.4, by Yann Collet ***`). */
+export async function findZstd(options: FindClientToolsOptions = {}): Promise<ClientTool> {
+  const path = await (options.locate ?? locateOnPath)('zstd');
+  if (path === undefined) return { role: 'compress', name: 'zstd' };
+  const versionText = (await (options.runVersion ?? runVersionCommand)(path))
+    ?.split('\n')
+    .find((line) => line.trim() !== '')
+    ?.replace(/^[*\s]+|[*\s]+$/g, '');
+  return { role: 'compress', name: 'zstd', path, ...(versionText ? { versionText } : {}) };
 }
 
 export async function runVersionCommand(path: string): Promise<string | undefined> {

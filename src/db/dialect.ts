@@ -12,9 +12,26 @@ import type { ResolvedTool } from './client-process.js';
 import type { ServerInfo } from './server-info.js';
 import type { DbSession } from './session.js';
 
-/** How a dump file is written: PostgreSQL's custom archive (`pg_dump -Fc`), or SQL text compressed with gzip. */
-export const DUMP_FORMATS = ['pg-custom', 'sql-gzip'] as const;
+/**
+ * How a dump file is written: PostgreSQL's custom archive compressed by pg_dump itself (`pg_dump -Fc`) or
+ * uncompressed (`-Z0`) inside a zstd frame, or SQL text compressed with gzip or zstd. Backups of every format restore.
+ */
+export const DUMP_FORMATS = ['pg-custom', 'pg-custom-zstd', 'sql-gzip', 'sql-zstd'] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
+
+/**
+ * What compresses a dump on its way to the file: the dump tool itself (`tool`), gzip on several of Node's threads
+ * (backup/parallel-gzip.ts), or zstd's command-line tool on every core.
+ */
+export type DumpCompression = 'tool' | 'gzip' | 'zstd';
+
+/** One way a dialect writes its dumps. */
+export interface DumpVariant {
+  format: DumpFormat;
+  /** The file name's ending (before `.age`). */
+  extension: string;
+  compression: DumpCompression;
+}
 
 /** One key column of an index, as the catalog gives it (`column` is null for an expression). */
 export interface IndexColumn {
@@ -45,6 +62,8 @@ export interface DumpRequest {
   target: DatabaseTarget;
   tool: ResolvedTool;
   server: ServerInfo;
+  /** The variant being written: with `compression` other than `tool`, the dump tool must not compress. */
+  variant: DumpVariant;
   /**
    * Starts the dump tool with these arguments and environment, streams its output into the backup file and counts
    * the rows of every table in `session` meanwhile. Nothing secret may be in `args`.
@@ -60,8 +79,8 @@ export interface CheckedDump {
 
 export interface DumpCheckRequest {
   /**
-   * The decrypted dump: bytes of the read that is hashed against the manifest, or of the private copy made from it.
-   * The check reads as much of it as it needs.
+   * The decrypted, decompressed dump (a pg_dump archive, or SQL text): bytes of the read that is hashed against the
+   * manifest, or of the private copy made from it. The check reads as much of it as it needs.
    */
   input: Readable;
   /** Its name in the backup, for messages. */
@@ -77,7 +96,7 @@ export interface DumpCheckRequest {
 export interface RestoreRequest {
   target: DatabaseTarget;
   tool: ResolvedTool;
-  /** Opens the decrypted, checked dump, once: the restore tool reads it from its stdin. */
+  /** Opens the decrypted, decompressed, checked dump, once: the restore tool reads it from its stdin. */
   openDump: () => Readable;
   checked: CheckedDump;
   /** The configured names of the database, for messages: `apim_db = shared_db`. */
@@ -332,11 +351,11 @@ export interface Dialect extends ProfileCatalog {
    */
   clientSessions(session: DbSession): Promise<ClientSession[]>;
 
-  /** How the dump file is written, and the file name's ending (before `.age`). */
-  readonly dumpFormat: DumpFormat;
-  readonly dumpExtension: string;
-  /** The tool writes SQL text, which the backup compresses with gzip on its way to the file. */
-  readonly compressDump: boolean;
+  /**
+   * The ways this dialect writes a dump, the fastest first: a backup uses the first one whose compressor this machine
+   * has (zstd must be on PATH), the last needs nothing. A restore takes every one of them.
+   */
+  readonly dumpVariants: readonly [DumpVariant, ...DumpVariant[]];
   /**
    * Where the restore tool reads the dump from. `stream`: as the stored file is read again and each block proved to
    * be one that was checked, inside a transaction that an input cut short rolls back (pg_restore

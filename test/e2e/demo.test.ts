@@ -142,7 +142,7 @@ describe('apim-migrate demo (built dist/cli/index.js)', () => {
       const backup = await readdir(
         path.join(dir, '.apim-migrate', 'runs', runs[0] ?? '', 'apim-migrate-apim-backup-a1'),
       );
-      expect(backup).toEqual(expect.arrayContaining(['apim_db.pgdump.age', 'manifest.json']));
+      expect(backup).toEqual(expect.arrayContaining(['apim_db.pgdump.zst.age', 'manifest.json']));
 
       // The sandbox works with the ordinary commands, as the output says.
       const env = Object.fromEntries(

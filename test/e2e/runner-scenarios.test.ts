@@ -364,7 +364,7 @@ describe.each(ENGINES)('migrate.yml on %s, job by job', (_label, engine) => {
       const [dump] = manifest.databases;
       expect(manifest.databases).toHaveLength(1);
       expect(dump).toMatchObject({ names: ['apim_db', 'shared_db'], encrypted: true });
-      expect(dump?.file).toMatch(engine === 'postgresql' ? /\.pgdump\.age$/ : /\.sql\.gz\.age$/);
+      expect(dump?.file).toMatch(engine === 'postgresql' ? /\.pgdump\.zst\.age$/ : /\.sql\.zst\.age$/);
       expect([...files.keys()].sort()).toEqual([dump?.file, 'manifest.json'].sort());
       expect(sha256(files.get(dump?.file ?? '') ?? Buffer.alloc(0))).toBe(dump?.sha256);
       expect(entry).toMatchObject({

@@ -152,7 +152,7 @@ describe('an Actions job with store.kind folder', () => {
       'apim-migrate-registry-scripts-report-a1',
     ]);
     const backup = path.join(store, 'runs', '9100', 'apim-migrate-registry-scripts-backup-a1');
-    expect((await readdir(backup)).sort()).toEqual(['.artifact.json', 'apim_db.pgdump.age', 'manifest.json']);
+    expect((await readdir(backup)).sort()).toEqual(['.artifact.json', 'apim_db.pgdump.zst.age', 'manifest.json']);
     const manifest = JSON.parse(await readFile(path.join(backup, 'manifest.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest).toMatchObject({ runId: '9100', attempt: 1, stage: 'registry-scripts' });
     expect(await checksums(setup)).not.toEqual(before);

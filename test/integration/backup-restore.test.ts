@@ -4,12 +4,11 @@
  */
 
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../src/artifacts/local-store.js';
@@ -57,6 +56,15 @@ import { SecretMasker } from '../../src/core/secrets.js';
 
 const run = promisify(execFile);
 
+/** zstd's command-line tool on a buffer, as the stock tool would be used by hand. */
+function zstdTool(args: string[], input: Buffer): Buffer {
+  const result = spawnSync('zstd', ['-q', '-c', ...args], { input, maxBuffer: 256 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`zstd ${args.join(' ')} failed: ${result.stderr.toString()}`);
+  return result.stdout;
+}
+const unzstd = (input: Buffer): Buffer => zstdTool(['-d'], input);
+const zstd = (input: Buffer | string): Buffer => zstdTool([], Buffer.from(input));
+
 interface EngineCase {
   label: string;
   engine: DbEngine;
@@ -81,8 +89,12 @@ const cases: EngineCase[] = [
       return login;
     },
     dumpTool: /\bpg_dump\b/,
-    extension: '.pgdump',
-    dumpToText: async (file) => (await run('pg_restore', ['-f', '-', file], { maxBuffer: 64 * 1024 * 1024 })).stdout,
+    extension: '.pgdump.zst',
+    dumpToText: async (file) => {
+      const archive = path.join(path.dirname(file), `${path.basename(file)}.pgdump`);
+      await writeFile(archive, unzstd(await readFile(file)));
+      return (await run('pg_restore', ['-f', '-', archive], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+    },
   },
   {
     label: 'MariaDB',
@@ -90,8 +102,8 @@ const cases: EngineCase[] = [
     createScratch: createScratchMariadb,
     createLogin: (scratch) => createMariadbUser(scratch, 'bkp_user'),
     dumpTool: /\b(mariadb-dump|mysqldump)\b/,
-    extension: '.sql.gz',
-    dumpToText: async (file) => gunzipSync(await readFile(file)).toString('utf8'),
+    extension: '.sql.zst',
+    dumpToText: async (file) => unzstd(await readFile(file)).toString('utf8'),
   },
 ];
 
@@ -239,7 +251,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       engine: engineCase.engine,
       database: scratch.target.database,
       server: { product: engineCase.engine === 'postgresql' ? 'PostgreSQL' : 'MariaDB' },
-      format: engineCase.engine === 'postgresql' ? 'pg-custom' : 'sql-gzip',
+      format: engineCase.engine === 'postgresql' ? 'pg-custom-zstd' : 'sql-zstd',
       encrypted: false,
       file: `apim_db${engineCase.extension}`,
     });
@@ -286,11 +298,11 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     expect(restoreLogger.lines).toContainEqual(
       expect.stringContaining(`Reading backup ${name} of run ${runId} in place`),
     );
-    if (!pg) expect(restoreLogger.lines).toContainEqual(expect.stringContaining('complete gzip-compressed SQL dump'));
+    if (!pg) expect(restoreLogger.lines).toContainEqual(expect.stringContaining('complete zstd-compressed SQL dump'));
     expect(await filesUnder(path.join(baseDir, 'work'))).toEqual([]);
   });
 
-  it('restores a backup whose manifest matches the ledger, reading only the start of a gzip dump', async () => {
+  it('restores a backup whose manifest matches the ledger, reading only the start of a compressed dump', async () => {
     const before = await databaseChecksums(scratch.target);
     const name = nextName('registry-scripts');
     const result = await backup({ kind: 'none' }, { name });
@@ -303,6 +315,41 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
     expect(checked).toMatch(
       engineCase.engine === 'postgresql' ? /PostgreSQL custom-format dump/ : /its manifest as the ledger recorded it/,
     );
+  });
+
+  it('without zstd backs up as before and restores it; a zstd backup is refused there, naming the package', async () => {
+    const before = await databaseChecksums(scratch.target);
+    const pg = engineCase.engine === 'postgresql';
+    const withZstd = await backup({ kind: 'none' });
+    const logger = createRecordingLogger();
+    const passphrase: DecryptionMode = { kind: 'passphrase', passphrase: PASSPHRASE };
+    const older = await withoutZstdOnPath(() => backup(passphrase, { logger }));
+    const entry = older.manifest.databases[0]!;
+    expect(entry).toMatchObject({
+      format: pg ? 'pg-custom' : 'sql-gzip',
+      file: pg ? 'apim_db.pgdump.age' : 'apim_db.sql.gz.age',
+    });
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/zstd is not on PATH: .*install the Debian package zstd/),
+    );
+    await changeFixture(scratch.target);
+    const changed = await databaseChecksums(scratch.target);
+
+    const refused = await withoutZstdOnPath(() => restore(withZstd.artifact.name, { kind: 'none' })).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(ClientToolError);
+    expect((refused as Error).message).toMatch(
+      /apim_db\.(pgdump|sql)\.zst of backup .* is compressed with zstd, which is not on PATH: install the Debian package zstd .* Nothing was changed/,
+    );
+    expect(await databaseChecksums(scratch.target)).toEqual(changed);
+
+    // A backup of the earlier format restores where zstd is installed, and where it is not.
+    await restore(older.artifact.name, passphrase);
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
+    await changeFixture(scratch.target);
+    await withoutZstdOnPath(() => restore(older.artifact.name, passphrase));
+    expect(await databaseChecksums(scratch.target)).toEqual(before);
   });
 
   it('encrypts with a passphrase: no plaintext in the file, the stock age tool decrypts it, and it restores', async () => {
@@ -478,7 +525,7 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
 
     const foreignInAge = await storeVariant(encrypted, async (dir, file, manifest) => {
       const inner = path.join(dir, 'inner.txt');
-      await writeFile(inner, engineCase.engine === 'postgresql' ? 'SELECT 1;\n' : gzipSync('SELECT 1;\n'));
+      await writeFile(inner, zstd('SELECT 1;\n'));
       await encryptFile(inner, file, { kind: 'passphrase', passphrase: PASSPHRASE }, { scryptWorkFactor: 10 });
       await matchManifest(manifest, file);
       return { withManifest: true };
@@ -495,17 +542,32 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
       await matchManifest(manifest, file);
       return { withManifest: true };
     });
+    await expectRefused(foreignPlain, { kind: 'none' }, BackupRejectedError, /is not a zstd-compressed file/);
+
+    const notDumpInZstd = await storeVariant(plain, async (_dir, file, manifest) => {
+      await writeFile(file, zstd('just some text, not a backup\n'));
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
     await expectRefused(
-      foreignPlain,
+      notDumpInZstd,
       { kind: 'none' },
       BackupRejectedError,
-      /not a PostgreSQL custom-format dump|not a gzip file/,
+      /not a PostgreSQL custom-format dump|not a mysqldump\/mariadb-dump file/,
     );
+
+    const cutZstd = await storeVariant(plain, async (_dir, file, manifest) => {
+      const compressed = await readFile(file);
+      await writeFile(file, compressed.subarray(0, Math.floor(compressed.length / 2)));
+      await matchManifest(manifest, file);
+      return { withManifest: true };
+    });
+    await expectRefused(cutZstd, { kind: 'none' }, BackupRejectedError, /damaged or cut short|cannot be read/);
 
     if (engineCase.engine !== 'postgresql') {
       const cutSql = await storeVariant(plain, async (_dir, file, manifest) => {
-        const sql = gunzipSync(await readFile(file));
-        await writeFile(file, gzipSync(sql.subarray(0, Math.floor(sql.length / 2))));
+        const sql = unzstd(await readFile(file));
+        await writeFile(file, zstd(sql.subarray(0, Math.floor(sql.length / 2))));
         await matchManifest(manifest, file);
         return { withManifest: true };
       });
@@ -703,6 +765,26 @@ describe.each(cases)('backup and restore on $label', (engineCase) => {
 });
 
 /** Flips one byte in the middle of a file. */
+/**
+ * Runs `work` with a PATH that has the database client tools but no zstd, as on a runner without the package. The
+ * folder of links is removed afterwards.
+ */
+async function withoutZstdOnPath<T>(work: () => Promise<T>): Promise<T> {
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'apim-migrate-no-zstd-'));
+  const original = process.env.PATH;
+  try {
+    for (const tool of ['pg_dump', 'pg_restore', 'mariadb-dump', 'mysqldump', 'mariadb', 'mysql']) {
+      const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      if (found !== '') await symlink(found, path.join(bin, tool));
+    }
+    process.env.PATH = bin;
+    return await work();
+  } finally {
+    process.env.PATH = original;
+    await rm(bin, { recursive: true, force: true });
+  }
+}
+
 async function flipByte(file: string): Promise<void> {
   const bytes = await readFile(file);
   const at = Math.floor(bytes.length / 2);

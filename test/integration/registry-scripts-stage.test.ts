@@ -230,7 +230,7 @@ describe('registry-scripts with the S3 store', () => {
     const backup = `${prefix}/runs/s3-run/apim-migrate-registry-scripts-backup-a1/`;
     expect(await s3.keys(backup)).toEqual([
       `${backup}.apim-migrate-artifact.json`,
-      `${backup}apim_db.pgdump.age`,
+      `${backup}apim_db.pgdump.zst.age`,
       `${backup}manifest.json`,
     ]);
     expect((await s3.keys(`${prefix}/runs/s3-run/`)).some((key) => key.includes('registry-scripts-report-a1/'))).toBe(

@@ -6,13 +6,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 import { jdbcParam } from '../../config/jdbc-url.js';
 import type { DatabaseTarget } from '../../config/types.js';
 import { errorMessage } from '../../core/errors.js';
-import { readStart } from '../../core/streams.js';
 import { ClientToolError, collectText, startTool, superviseTool, type ResolvedTool } from '../client-process.js';
 import type { ClientTool } from '../client-tools.js';
 import {
@@ -46,7 +43,6 @@ export const MYSQL_COUNT_NOTE =
  * round trip to zlib's thread, and with the small defaults the full gunzip pass that checks a MySQL dump took 2.5
  * times as long (see docs/benchmarks.md).
  */
-const GUNZIP_CHUNK = { chunkSize: 1024 * 1024 };
 
 function quote(identifier: string): string {
   return `\`${identifier.replace(/`/g, '``')}\``;
@@ -195,35 +191,21 @@ function flavorDumpArgs(tool: ResolvedTool, server: ServerInfo): string[] {
 }
 
 /**
- * Checks that the dump is a gzip-compressed mysqldump/mariadb-dump file. `whole`: decompresses all of it (gzip checks
- * its CRC and length at the end) and checks that the dump is complete; otherwise only its first 64 KiB are read.
+ * Checks that the dump is a mysqldump/mariadb-dump file. `whole`: reads all of it (its decompression checks the
+ * compressed file's own checksums on the way) and checks that the dump is complete; otherwise only its start is read.
  */
 async function checkDump(request: DumpCheckRequest): Promise<CheckedDump> {
-  const { head: magic, all } = await readStart(request.input, request.whole ? 2 : 64 * 1024);
-  if (magic[0] !== 0x1f || magic[1] !== 0x8b) throw new DumpFormatError('is not a gzip file');
   let head = Buffer.alloc(0);
   let tail = Buffer.alloc(0);
-  if (request.whole) {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        if (head.length < 4096) head = Buffer.concat([head, chunk.subarray(0, 4096 - head.length)]);
-        tail = Buffer.concat([tail, chunk]).subarray(-512);
-        callback();
-      },
-    });
-    try {
-      await pipeline(Readable.from(all, { objectMode: false }), createGunzip(GUNZIP_CHUNK), sink);
-    } catch (error) {
-      throw new DumpFormatError(`is damaged or cut short (${errorMessage(error)})`, undefined, { cause: error });
+  try {
+    for await (const chunk of request.input as AsyncIterable<Buffer>) {
+      if (head.length < 4096) head = Buffer.concat([head, chunk.subarray(0, 4096 - head.length)]);
+      if (!request.whole && head.length >= 4096) break;
+      tail = Buffer.concat([tail.subarray(-512), chunk]).subarray(-512);
     }
-  } else {
-    try {
-      // A sync flush at the end: what the first 64 KiB hold, without an error for the rest that is not read.
-      const start = gunzipSync(magic, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      head = start.subarray(0, 4096);
-    } catch (error) {
-      throw new DumpFormatError(`is damaged (${errorMessage(error)})`, undefined, { cause: error });
-    }
+  } catch (error) {
+    if (error instanceof DumpFormatError) throw error;
+    throw new DumpFormatError(`is damaged or cut short (${errorMessage(error)})`, undefined, { cause: error });
   }
   if (!/^-- (MySQL|MariaDB) dump/m.test(head.toString('utf8'))) {
     throw new DumpFormatError('is not a mysqldump/mariadb-dump file');
@@ -266,7 +248,7 @@ async function restore(request: RestoreRequest): Promise<void> {
       const stdin = run.child.stdin;
       if (!stdin) throw new Error(`${tool.name} was started without stdin`);
       await superviseTool(run, `restoring ${request.label}`, [
-        pipeline(request.openDump(), createGunzip(GUNZIP_CHUNK), stdin),
+        pipeline(request.openDump(), stdin),
         collectText(run.child.stdout),
       ]);
       for (const line of run.stderrTail()) logger.warning(`${tool.name}: ${line}`);
@@ -381,9 +363,10 @@ export const MYSQL: Readonly<Dialect> = Object.freeze({
   inUtc,
   listTables,
   serverIdentity,
-  dumpFormat: 'sql-gzip',
-  dumpExtension: '.sql.gz',
-  compressDump: true,
+  dumpVariants: [
+    { format: 'sql-zstd', extension: '.sql.zst', compression: 'zstd' },
+    { format: 'sql-gzip', extension: '.sql.gz', compression: 'gzip' },
+  ] as const,
   restoreInput: 'private-copy',
   rowCountSnapshot: 'separate-snapshot',
   rowCountNote: MYSQL_COUNT_NOTE,

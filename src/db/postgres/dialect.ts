@@ -137,7 +137,9 @@ async function dump(request: DumpRequest): Promise<DumpResult> {
   try {
     const [row] = await session.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
     if (!row) throw new Error('pg_export_snapshot() returned nothing');
-    const args = ['-Fc', `--snapshot=${row.snapshot}`, ...connectionArgs(target)];
+    // pg_dump compresses on one core; zstd behind it uses all of them (docs/benchmarks.md).
+    const compress = request.variant.compression === 'tool' ? [] : ['--compress=0'];
+    const args = ['-Fc', ...compress, `--snapshot=${row.snapshot}`, ...connectionArgs(target)];
     // The transaction stays open until pg_dump exits, so that the snapshot stays valid.
     const result = await request.run(args, postgresToolEnv(target));
     await session.query('COMMIT');
@@ -363,9 +365,10 @@ export const POSTGRESQL: Readonly<Dialect> = Object.freeze({
   inUtc: <T>(_session: DbSession, work: () => Promise<T>) => work(),
   listTables,
   serverIdentity,
-  dumpFormat: 'pg-custom',
-  dumpExtension: '.pgdump',
-  compressDump: false,
+  dumpVariants: [
+    { format: 'pg-custom-zstd', extension: '.pgdump.zst', compression: 'zstd' },
+    { format: 'pg-custom', extension: '.pgdump', compression: 'tool' },
+  ] as const,
   restoreInput: 'stream',
   rowCountSnapshot: 'dump-snapshot',
   dump,

@@ -15,6 +15,8 @@ export interface Sample {
   wallMs: number;
   /** Peak resident set size of the measured process tree (the largest single process), when measured. */
   peakRssKiB?: number;
+  /** CPU time (user + system) of the measured process and the children it waited for, when measured. */
+  cpuMs?: number;
   /**
    * The run was stopped at a time cap: its time is a lower bound. A capped contender is not run again in later
    * rounds (it would only hit the cap again), so its median is over the runs it had.
@@ -58,6 +60,8 @@ export interface ContenderResult {
   samples: Sample[];
   medianMs: number;
   peakRssKiB?: number;
+  /** The median CPU time (user + system) of the runs, when measured. */
+  medianCpuMs?: number;
   /** A run was stopped at its cap: the median is a lower bound. */
   capped: boolean;
 }
@@ -123,12 +127,14 @@ export async function compare(comparison: Comparison, log: (line: string) => voi
   }
   const summarize = (label: string, samples: Sample[]): ContenderResult => {
     const rss = samples.map((sample) => sample.peakRssKiB).filter((value): value is number => value !== undefined);
+    const cpu = samples.map((sample) => sample.cpuMs).filter((value): value is number => value !== undefined);
     return {
       label,
       samples,
       medianMs: median(samples.map((sample) => sample.wallMs)),
       capped: samples.some((sample) => sample.capped),
       ...(rss.length > 0 ? { peakRssKiB: Math.max(...rss) } : {}),
+      ...(cpu.length > 0 ? { medianCpuMs: median(cpu) } : {}),
     };
   };
   const subjectSummary = summarize(comparison.subject.label, subject);
@@ -151,8 +157,9 @@ export interface CommandOptions {
 }
 
 /**
- * Runs a program under GNU time (`/usr/bin/time -f`), which reports the wall time and the peak RSS of the largest
- * process of the tree it waited for. Fails with the program's output when it exits non-zero.
+ * Runs a program under GNU time (`/usr/bin/time -f`), which reports the peak RSS of the largest process of the tree
+ * it waited for and the CPU time of that tree (user and system, of the processes waited for: a database server's
+ * own work is on neither side). Fails with the program's output when it exits non-zero.
  */
 export async function timeCommand(
   program: string,
@@ -161,13 +168,18 @@ export async function timeCommand(
 ): Promise<Sample> {
   const report = path.join(os.tmpdir(), `apim-migrate-bench-time-${process.pid}-${Date.now()}.txt`);
   const started = performance.now();
-  const { code, output } = await run('/usr/bin/time', ['-f', '%M', '-o', report, program, ...args], options);
+  const { code, output } = await run('/usr/bin/time', ['-f', '%M %U %S', '-o', report, program, ...args], options);
   const wallMs = performance.now() - started;
   const text = await readFile(report, 'utf8').catch(() => '');
   await rm(report, { force: true });
   if (code !== 0) throw new Error(`${program} ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`);
-  const rss = Number(text.trim().split('\n').at(-1));
-  return { wallMs, ...(Number.isFinite(rss) ? { peakRssKiB: rss } : {}) };
+  const [rss, user, system] = (text.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  const cpuMs = ((user ?? NaN) + (system ?? NaN)) * 1000;
+  return {
+    wallMs,
+    ...(rss !== undefined && Number.isFinite(rss) ? { peakRssKiB: rss } : {}),
+    ...(Number.isFinite(cpuMs) ? { cpuMs } : {}),
+  };
 }
 
 /** A shell pipeline (`bash -o pipefail -c`), timed as {@link timeCommand} times a program. */

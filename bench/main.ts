@@ -28,8 +28,8 @@ const DUMP_TOOLS = ['pg_dump', 'pg_restore', 'psql', 'mysqldump', 'mysql', 'gzip
 
 /** Every section, in the order they run; `--only` picks some by id. */
 export const SECTIONS: SectionEntry[] = [
-  { id: 'backup', run: runBackup, needs: [...DUMP_TOOLS, 'age', 'age-keygen', '/usr/bin/time'] },
-  { id: 'restore', run: runRestore, needs: [...DUMP_TOOLS, 'age', 'age-keygen', '/usr/bin/time'] },
+  { id: 'backup', run: runBackup, needs: [...DUMP_TOOLS, 'zstd', 'age', 'age-keygen', '/usr/bin/time'] },
+  { id: 'restore', run: runRestore, needs: [...DUMP_TOOLS, 'zstd', 'age', 'age-keygen', '/usr/bin/time'] },
   { id: 'registry-scripts', run: runRegistryScripts, needs: ['psql', 'mysql', 'bash', '/usr/bin/time'] },
   { id: 'log-watching', run: runLogWatching, needs: ['cat', '/usr/bin/time'] },
   { id: 'stores', run: runStores, needs: [] },

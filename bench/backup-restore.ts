@@ -545,73 +545,79 @@ function backupNotes(context: BenchContext): string[] {
   const sizes = benchSizes(context.quick);
   return [
     'The subject is `node dist/cli/index.js backup --config <file>`, a whole CLI run: Node start, config and ' +
-      "`deployment.toml` loading, the stage lock, the dump with row counts in the dump's snapshot, the move of the " +
-      "files into the local folder store with a sha256 pass for the store's index, and the verification (every " +
-      "stored file's sha256 is checked against the manifest). The reference is the dump tool alone: " +
-      '`pg_dump -Fc > file` on PostgreSQL, `mysqldump --single-transaction db | gzip > file` on MariaDB (the binary ' +
-      'the CLI picks), each piped through `age -r <recipient>` in the encrypted case, where the subject encrypts to ' +
-      'an age recipient too (`backup.recipient`).',
+      "`deployment.toml` loading, the stage lock, the dump with row counts in the dump's snapshot (`pg_dump -Fc " +
+      '-Z0`, or mysqldump) compressed by zstd on both cores, the move of the files into the local folder store with ' +
+      "a sha256 pass for the store's index, and the verification (every stored file's sha256 is checked against " +
+      'the manifest). The reference is the dump tool alone: `pg_dump -Fc > file` on PostgreSQL, `mysqldump ' +
+      '--single-transaction db | gzip > file` on MariaDB (the binary the CLI picks), each piped through `age -r ' +
+      '<recipient>` in the encrypted case, where the subject encrypts to an age recipient too (`backup.recipient`).',
     `Sizes (bench/data.ts scale units of about 20 MB on PostgreSQL): PostgreSQL ${sizes.postgresql.main} and ` +
       `${sizes.postgresql.small}, MariaDB ${sizes.mysql.main} and ${sizes.mysql.small}. Peak RSS is GNU time's ` +
       'maximum resident set of the largest single process of the run: for the subject that is node (about 115 MiB ' +
       'of it is Node and the bundle), for the reference the dump tool. It stays flat with the size: every stage of ' +
-      'the pipeline streams with back-pressure.',
-    '**What limited the ratio, and what was done.** (1) The store. The dump was copied into the local folder ' +
-      'store, hashed there from the source, and hashed again for the verification. On the 637 MiB PostgreSQL dump ' +
-      "the copy took 2.2 s and each sha256 pass 1.3 s with Node's default 64 KiB reads: together the whole gap " +
-      'to `pg_dump` (1.12x). Now the finished files are moved into the store (a rename; a copy only across ' +
-      'filesystems), the store hashes what it holds, the verification reads it once more, and every sha256 pass ' +
-      'reads 1 MiB at a time (0.75 s). (2) Not a cause: the pipe through Node. `pg_dump -Fc -f file` and ' +
-      '`pg_dump -Fc | node (count, sha256) > file` took the same time within the noise (53.8 and 57.3 s against ' +
-      "52.1 and 53.3 s): pg_dump's own compression is the bottleneck. The row counts of all 16 tables take 0.2 s " +
-      'at 1.05 GiB (a COUNT(*) per table, beside the dump; the TOASTed content is not read). (3) MariaDB, ' +
-      '`--hex-blob`. It made mysqldump cheaper (4.5 s against 11.0 s for the 1.42 GiB database) but doubled what ' +
-      'gzip must compress (2.2 GB of text against 1.1 GB); piped into the parallel gzip the dump took 29.9 s against ' +
-      '25.5 s without it. apim-migrate no longer passes it: binary columns are written as escaped raw bytes and the ' +
-      'restore reads them back with `mysql --binary-mode`; the integration tests check that every byte value and ' +
-      '4-byte UTF-8 text come back exactly, and `CHECKSUM TABLE` of every table matched after a round trip of the ' +
-      'bench database. (4) gzip. gzip 1.12 at level 6 took 23.6 s on that 1.1 GB dump; apim-migrate compresses on ' +
-      "several of zlib's threads, pigz style (1 MiB blocks, each a gzip member, written in order; " +
-      '`createParallelGzip`): 14.9 s alone. Level 1 would save another 13% for a 1% larger file and was left at 6. ' +
-      '(5) A fixed cost of about 0.5 s per CLI run (Node and the bundle, the config, the `--version` probes of the ' +
-      'client tools, the lock); it dominates the quick-mode sizes and disappears into the noise at a gigabyte. ' +
-      '(6) Two cores: the dump tool, the database server, compression, encryption and hashing all compete for ' +
-      'them. Half of the generated registry content is random bytes, which deflate cannot shrink but still has to ' +
-      'search; real registry content (API definitions, WSDL, XML) compresses far better and faster.',
+      'the pipeline streams with back-pressure. CPU time counts the processes each side waited for (node, the dump ' +
+      "tool, zstd, gzip, age), not the database server's own work.",
+    '**What limited the ratio, and what was done.** (1) Compression on one core. pg_dump compresses with zlib in ' +
+      'its own process, and that was the whole cost of a backup: on the 1.05 GiB database, measured one after the ' +
+      'other, `pg_dump -Fc` took 64.2 s (638 MiB) and `pg_dump -Fc -Z0` 11.7 s (1.8 GB uncompressed); behind ' +
+      '`-Z0`, `zstd -T2 -1` took 10.7 s (554 MiB), `zstd -T2 -3` 15.0 s (576 MiB), `lz4 -1` 9.3 s (1.1 GB) and ' +
+      '`gzip -1` 31.6 s, and `pg_dump -Fc -Z1` 25.3 s. On the uncompressed archive alone, two zstd threads took ' +
+      '5.9 s at level 1 (580 MB), 5.5 s at level 2 with more CPU time, and 11.2 s at level 3 (604 MB). apim-migrate ' +
+      "now has the dump tool write without compression and pipes it through zstd's command-line tool at level 1 " +
+      'on every core (`pg-custom-zstd`, `sql-zstd`); Node 20 has no zstd of its own, and a WASM build would run on ' +
+      'one thread. Where zstd is not installed it writes the earlier formats (`pg_dump -Fc`, and mysqldump through ' +
+      'the parallel gzip). What limits a backup now is the dump tool and the database server producing the data ' +
+      "(PostgreSQL's COPY writes bytea as hex text, twice its size), which the compressor keeps up with; the " +
+      'encryption and the two sha256 passes share the cores with them. (2) The store. The dump used to be copied ' +
+      'into the local folder store and hashed twice with 64 KiB reads (2.2 s and 2 x 1.3 s for 637 MiB); the ' +
+      'finished files are now moved into the store (a rename; a copy only across filesystems), and every sha256 ' +
+      "pass reads 1 MiB at a time (0.75 s). (3) Not a cause: the pipe through Node. With pg_dump's own compression, " +
+      '`pg_dump -Fc -f file` and `pg_dump -Fc | node (count, sha256) > file` took the same time within the noise. ' +
+      'The row counts of all 16 tables take 0.2 s at 1.05 GiB (a COUNT(*) per table, beside the dump). (4) ' +
+      'MariaDB, `--hex-blob`: it doubled what must be compressed, so apim-migrate does not pass it; binary columns ' +
+      'are written as escaped raw bytes and read back with `mysql --binary-mode` (the integration tests check every ' +
+      'byte value and 4-byte UTF-8 text). (5) A fixed cost of about 0.5 s per CLI run (Node and the bundle, the ' +
+      'config, the `--version` probes of the client tools, the lock), which dominates the quick-mode sizes. Half of ' +
+      'the generated registry content is random bytes; real registry content (API definitions, WSDL, XML) ' +
+      'compresses far better.',
   ];
 }
 
 function restoreNotes(): string[] {
   return [
     'The subject is `node dist/cli/index.js restore --stage registry-scripts --from-run <run>`: the backup that ' +
-      '`run registry-scripts` took (once, in the set-up) is read where the local store keeps it, its manifest ' +
-      "checked against the sha256 the ledger recorded and every file's sha256 against the manifest, the archive " +
-      'checked (`pg_restore --list`, or the start of the gzip dump), then restored (PostgreSQL: `pg_restore --clean ' +
-      '--if-exists --single-transaction`; MariaDB: drop and recreate the database, then `mysql`), and every ' +
-      "table's rows counted and compared with the manifest. The reference is `pg_restore --clean --if-exists " +
-      '--no-owner -d db file` or `gunzip -c file | mysql db` of the same dump file (a copy of the one in the backup), ' +
-      'so both restore the same bytes. Both leave the database in the same state, so every run starts from the ' +
-      "same data. Before each run the ledger gets the stage's attempt with its backup again, as `run " +
-      "registry-scripts` left it: a restore brings back the ledger of the backup's time, which does not record " +
-      'that backup yet.',
-    '**What limited the ratio, and what was done.** (1) The checks before the database is touched. The backup ' +
-      'was copied out of the store first (2.2 s for 637 MiB) and hashed with 64 KiB reads (1.3 s); it is now read ' +
-      'in place, with 1 MiB reads (0.5 s for 637 MiB, the speed of SHA-256 on this CPU), and the sha256 pass runs ' +
-      'beside `pg_restore --list` and the other read-only checks. On MariaDB a full gunzip pass proved the dump ' +
-      'complete (the "Dump completed" line) before the database was dropped; when the manifest is the one the ' +
-      "ledger recorded and the file matches the manifest's sha256, every byte is the backup's own, which the backup " +
-      'saw complete, so only the start of the file is read (a backup without a ledger record still gets the full ' +
-      'pass). (2) The order of the runs. Measured back to back, `pg_restore --clean --single-transaction` took 16.6 ' +
-      'to 17.1 s where `pg_restore --clean` took 14.7 to 15.1 s: in autocommit the old tables are dropped at once, ' +
-      'so the pages the previous run left dirty are thrown away unwritten, while in one transaction the old tables ' +
-      'live until the commit and their pages are written out during the restore. Every run now starts after a ' +
-      'CHECKPOINT and a sync, whichever side ran before; settled, the transaction costs 0.2 to 0.4 s (its commit ' +
-      "removes the old tables' files). Into an empty database the two took the same time. **What limits it now**: " +
-      'the sha256 pass (0.5 s per GiB of dump, by design: no byte is restored before it is proved to be the ' +
-      "backup's), the commit of the single transaction, which apim-migrate needs so that a failed restore leaves " +
-      'the database as it was, the row counts after the restore (0.13 s on PostgreSQL at 1.05 GiB; a full index ' +
-      'scan per table on InnoDB), and a fixed cost of about 0.3 s per CLI run (Node and the bundle), which is what ' +
-      'makes the smaller size miss. Neither side runs parallel jobs: `pg_restore -j` cannot be combined with ' +
-      '`--single-transaction`, and `mysql` reads one stream.',
+      '`run registry-scripts` took (once, in the set-up; a second one with a passphrase) is read where the local ' +
+      "store keeps it, its manifest checked against the sha256 the ledger recorded and every file's sha256 against " +
+      'the manifest, decrypted and decompressed (zstd), the archive checked (`pg_restore --list`, or the start of ' +
+      'the SQL dump), then restored (PostgreSQL: `pg_restore --clean --if-exists --single-transaction` reading the ' +
+      "archive on its stdin; MariaDB: drop and recreate the database, then `mysql`), and every table's rows counted " +
+      'and compared with the manifest. The reference is `pg_restore --clean --if-exists --no-owner -d db file` or ' +
+      "`gunzip -c file | mysql db` of the plain tool's own dump (`pg_dump -Fc`, `mysqldump | gzip`) of the state " +
+      'the backups hold, taken in the set-up after the first backup was restored once. Both leave the database in ' +
+      "the same state, so every run starts from the same data. Before each run the ledger gets the stage's attempt " +
+      "with its backup again, as `run registry-scripts` left it: a restore brings back the ledger of the backup's " +
+      'time, which does not record that backup yet. Every run starts after a CHECKPOINT and a sync, whichever side ' +
+      'ran before: in autocommit `pg_restore --clean` drops the old tables at once and their dirty pages are thrown ' +
+      'away unwritten, while in one transaction they live until the commit and are written out during the restore ' +
+      '(about 2 s of 15 when run back to back).',
+    '**What limited the ratio, and what was done.** (1) Decompression. `pg_restore` of a `pg_dump -Fc` file ' +
+      'inflates every block with zlib in its own process, on the core that feeds the server; a zstd backup is an ' +
+      'uncompressed archive inside a zstd frame, which zstd decompresses in a process of its own, several times ' +
+      'faster than zlib, so pg_restore only parses and sends. On MariaDB zstd replaces gunzip the same way. (2) ' +
+      'The checks before the database is touched. The backup is read in place with 1 MiB reads and hashed once ' +
+      '(0.5 s per GiB, the speed of SHA-256 on this CPU); when the manifest is the one the ledger recorded, that ' +
+      'read decompresses only the start of a MariaDB dump and, on PostgreSQL, decrypts only the start of an ' +
+      "encrypted file (the key is proved by the age header's MAC, every byte by the sha256), where it used to " +
+      'decrypt the whole file in JavaScript before the restore decrypted it again (1.9 s of 9.3 for a 0.4 GB ' +
+      'database). (3) The passphrase. The age library derived the key with scrypt in JavaScript, for each of the ' +
+      "two reads: about 3 s and over 600 MiB at work factor 18; Node's own scrypt now derives it once per restore. " +
+      '**What limits it now**: the database server, which parses and writes the rows and builds the indices on one ' +
+      'core whatever feeds it; the commit of the single transaction, which apim-migrate needs so that a failed ' +
+      'restore leaves the database as it was; the sha256 pass (by design: no byte is restored before it is proved ' +
+      "to be the backup's); the decryption in JavaScript, which shares the cores with the server; the row counts " +
+      'after the restore (0.13 s on PostgreSQL at 1.05 GiB; a full index scan per table on InnoDB); and a fixed ' +
+      'cost of about 0.3 s per CLI run (Node and the bundle), which weighs most at the smaller size. Neither side ' +
+      'runs parallel jobs: `pg_restore -j` cannot be combined with `--single-transaction` and cannot read a pipe, ' +
+      'and `mysql` reads one stream.',
   ];
 }

@@ -168,15 +168,16 @@ export function formatMarkdown(options: ReportOptions): string {
     '```',
     '',
     'It needs what the integration tests need (`bash scripts/ensure-services.sh`): PostgreSQL on 127.0.0.1:5432 ' +
-      '(`postgres`, trusted), MariaDB on 127.0.0.1:3306 (`root`, no password), their client tools, `age` and ' +
-      'GNU time (`/usr/bin/time`). It creates scratch databases named `apim_migrate_bench_*` and drops them at the end.',
+      '(`postgres`, trusted), MariaDB on 127.0.0.1:3306 (`root`, no password), their client tools, `zstd`, `age` ' +
+      'and GNU time (`/usr/bin/time`). It creates scratch databases named `apim_migrate_bench_*` and drops them at the end.',
     '',
     '## Method',
     '',
     'Every pair runs in the same bench run, alternating (subject, reference, then reference, subject, ...), so that ' +
       'a slow phase of the machine hits both. Each figure is the median of the runs; the ratio is the median of the ' +
       "subject over the median of the reference. Peak RSS is GNU time's maximum resident set size (`%M`) of the " +
-      'largest single process of the run, the highest over the runs. The data is generated inside the database ' +
+      'largest single process of the run, the highest over the runs; CPU time is its user and system time (`%U`, ' +
+      "`%S`) of the processes it waited for, so the database server's own work is on neither side. The data is generated inside the database " +
       'servers (bench/data.ts): the WSO2 registry schema of API-M 3.1.0 with REG_CONTENT and REG_CONTENT_HISTORY ' +
       'holding half OpenAPI-like text and half random bytes, the REG_RESOURCE_* mapping tables, and AM_API, ' +
       'AM_APPLICATION and AM_SUBSCRIPTION.',

@@ -92,6 +92,22 @@ export async function findZstd(options: FindClientToolsOptions = {}): Promise<Cl
   return { role: 'compress', name: 'zstd', path, ...(versionText ? { versionText } : {}) };
 }
 
+/** Whether backups here compress with zstd: a warning, not a failure, since they fall back to slower compression. */
+export function checkZstd(zstd: ClientTool): Check {
+  if (zstd.path !== undefined) {
+    return {
+      verdict: 'pass',
+      message: `zstd found at ${zstd.path} (${zstd.versionText ?? 'version unknown'}): backups are compressed on every core`,
+    };
+  }
+  return {
+    verdict: 'warn',
+    message:
+      "zstd is not on PATH: backups fall back to pg_dump's own compression or gzip, several times slower, and " +
+      `backups taken where zstd is installed cannot be restored here; install the Debian package ${ZSTD_PACKAGE}`,
+  };
+}
+
 export async function runVersionCommand(path: string): Promise<string | undefined> {
   try {
     const result = await getExecOutput(path, ['--version'], { silent: true, ignoreReturnCode: true });

@@ -1,7 +1,7 @@
 import { readdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { dialectOf } from '../db/dialects.js';
-import { checkClientTools, findClientTools } from '../db/client-tools.js';
+import { checkClientTools, checkZstd, findClientTools, findZstd } from '../db/client-tools.js';
 import {
   checkTestedDbms,
   findAdminRoleConflicts,
@@ -219,7 +219,7 @@ async function checkClients(context: StageContext, facts: PreflightFacts): Promi
 }
 
 async function checkTools(context: StageContext, facts: PreflightFacts): Promise<StepOutput> {
-  const checks: Check[] = [];
+  const checks: Check[] = [checkZstd(await findZstd())];
   for (const { label, target } of facts.physical) {
     const server = facts.servers.get(target.name);
     const tools = await findClientTools(target.engine);

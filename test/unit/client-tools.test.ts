@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkClientTools,
+  checkZstd,
   findClientTools,
+  findZstd,
   parseToolVersion,
   type ClientTool,
   type ClientTools,
@@ -217,5 +219,33 @@ describe('findClientTools', () => {
     expect(checkClientTools({ product: 'PostgreSQL', version: '15.2', major: 15, minor: 2 }, tools)[0]?.verdict).toBe(
       'fail',
     );
+  });
+});
+
+describe('findZstd and checkZstd', () => {
+  it('finds zstd with its version line, and passes the check', async () => {
+    const zstd = await findZstd({
+      locate: async (name) => (name === 'zstd' ? '/usr/bin/zstd' : undefined),
+      runVersion: async () => '*** Zstandard CLI (64-bit) v1.5.4, by Yann Collet ***\n',
+    });
+    expect(zstd).toEqual({
+      role: 'compress',
+      name: 'zstd',
+      path: '/usr/bin/zstd',
+      versionText: 'Zstandard CLI (64-bit) v1.5.4, by Yann Collet',
+    });
+    expect(checkZstd(zstd)).toEqual({
+      verdict: 'pass',
+      message:
+        'zstd found at /usr/bin/zstd (Zstandard CLI (64-bit) v1.5.4, by Yann Collet): backups are compressed on every core',
+    });
+  });
+
+  it('warns, naming the package, when zstd is not on PATH', async () => {
+    const zstd = await findZstd({ locate: async () => undefined, runVersion: async () => undefined });
+    expect(zstd).toEqual({ role: 'compress', name: 'zstd' });
+    const check = checkZstd(zstd);
+    expect(check.verdict).toBe('warn');
+    expect(check.message).toMatch(/slower.*cannot be restored here; install the Debian package zstd$/);
   });
 });

@@ -10,6 +10,7 @@ import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { errorMessage } from '../core/errors.js';
 import { ScryptPassphraseIdentity, ScryptPassphraseRecipient } from './age-scrypt.js';
+import { decryptAgePayload, splitAgeHeader } from './age-stream.js';
 
 export type EncryptionMode =
   { kind: 'none' } | { kind: 'passphrase'; passphrase: string } | { kind: 'recipient'; recipient: string };
@@ -103,7 +104,9 @@ export function decryptTransform(mode: ActiveDecryptionMode): ByteTransform {
   return async function* decrypt(source) {
     let plaintext: AsyncIterable<Uint8Array>;
     try {
-      plaintext = await decrypter.decrypt(ReadableStream.from(source));
+      // The library proves the header and gives the file key; the payload is decrypted natively (age-stream.ts).
+      const { header, payload } = await splitAgeHeader(source);
+      plaintext = decryptAgePayload(await decrypter.decryptHeader(header), payload);
     } catch (error) {
       throw classifyHeaderError(mode, error);
     }

@@ -7,7 +7,6 @@
  * for utf8mb4, prints error 1071 (mysql-key-too-long). A real PostgreSQL error is read as the server reports it.
  */
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,7 +119,8 @@ describe("the restore tool's error on MariaDB", () => {
   it("is named mysql-key-too-long from the mysql client's stderr", async () => {
     const dialect = dialectOf('mysql');
     const tool = requireTool((await findClientTools('mysql')).restore, dialect.clientPackage);
-    const dump = gzipSync(
+    // The dialect's restore reads the dump decompressed, as restore-backup.ts hands it over.
+    const dump = Buffer.from(
       [
         'CREATE TABLE WIDE_KEYS (NAME VARCHAR(512), VALUE VARCHAR(512)) CHARACTER SET utf8mb4;',
         'CREATE INDEX WIDE_KEYS_IND ON WIDE_KEYS (NAME, VALUE);',
